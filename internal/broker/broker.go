@@ -1,0 +1,238 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// Broker is a NATS connection with JetStream, and the embedded server behind
+// it when one runs in this process.
+type Broker struct {
+	// Conn is the NATS connection.
+	Conn *nats.Conn
+	// JS is JetStream over Conn.
+	JS jetstream.JetStream
+	// Server is the embedded server, nil with an external NATS.
+	Server *server.Server
+
+	timeout time.Duration
+	logger  *slog.Logger
+}
+
+type options struct {
+	logger *slog.Logger
+	name   string
+}
+
+// Option configures [Open].
+type Option func(*options) error
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("broker: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithName sets the NATS connection name shown in server monitoring.
+func WithName(name string) Option {
+	return func(o *options) error { o.name = name; return nil }
+}
+
+// Open connects to the NATS of cfg: the external server at cfg.URL, or, when
+// it is empty, a new embedded server connected in process.
+func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error) {
+	o := options{logger: slog.New(slog.DiscardHandler), name: "kfbridge"}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	b := &Broker{timeout: cfg.RequestTimeout, logger: o.logger}
+	natsOpts := []nats.Option{
+		nats.Name(o.name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			o.logger.Warn("nats disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			o.logger.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			o.logger.Error("nats async error", "subject", subject, "err", err)
+		}),
+	}
+	url := cfg.URL
+	if url == "" {
+		s, err := StartEmbedded(cfg.Embedded, o.logger)
+		if err != nil {
+			return nil, err
+		}
+		b.Server = s
+		url = s.ClientURL()
+		natsOpts = append(natsOpts, nats.InProcessServer(s))
+		o.logger.Info("embedded nats started", "url", url, "store_dir", cfg.Embedded.StoreDir)
+	} else {
+		auth, err := authOptions(cfg)
+		if err != nil {
+			return nil, err
+		}
+		natsOpts = append(natsOpts, auth...)
+	}
+	nc, err := connect(ctx, url, natsOpts)
+	if err != nil {
+		b.shutdownServer()
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		b.shutdownServer()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	b.Conn, b.JS = nc, js
+	return b, nil
+}
+
+// connect dials until it succeeds or ctx ends, so a process started before
+// its NATS server waits for it.
+func connect(ctx context.Context, url string, opts []nats.Option) (*nats.Conn, error) {
+	delay := 100 * time.Millisecond
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil {
+			return nc, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to nats: %w", errors.Join(err, ctx.Err()))
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+func authOptions(cfg config.NATS) ([]nats.Option, error) {
+	var opts []nats.Option
+	if cfg.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password.Value()))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token.Value()))
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey %s: %w", cfg.NKeyFile, err)
+		}
+		opts = append(opts, o)
+	}
+	t := cfg.TLS
+	if t.CAFile != "" {
+		opts = append(opts, nats.RootCAs(t.CAFile))
+	}
+	if t.CertFile != "" {
+		opts = append(opts, nats.ClientCert(t.CertFile, t.KeyFile))
+	}
+	if t.Enabled {
+		opts = append(opts, nats.Secure())
+	}
+	return opts, nil
+}
+
+// EnsureStreams creates or updates the streams kfbridge uses, with the
+// configured settings. It is idempotent: every replica runs it at start.
+func (b *Broker) EnsureStreams(ctx context.Context, s config.Streams) error {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	cfg := events.InboundStream()
+	ApplyStreamSettings(&cfg, s)
+	if _, err := b.JS.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// ApplyStreamSettings sets the configured replicas, age, duplicate window and
+// storage on a stream definition.
+func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
+	cfg.Replicas = s.Replicas
+	cfg.MaxAge = s.MaxAge
+	cfg.Duplicates = s.DuplicateWindow
+	cfg.Storage = jetstream.FileStorage
+	if s.Storage == "memory" {
+		cfg.Storage = jetstream.MemoryStorage
+	}
+}
+
+// Ready reports whether NATS is connected and the stream answers.
+func (b *Broker) Ready(ctx context.Context, stream string) error {
+	if !b.Conn.IsConnected() {
+		return fmt.Errorf("nats: %s", b.Conn.Status())
+	}
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	if _, err := b.JS.Stream(ctx, stream); err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	return nil
+}
+
+// Close drains the connection, waiting up to ctx for pending work, and then
+// shuts down the embedded server.
+func (b *Broker) Close(ctx context.Context) error {
+	var err error
+	if b.Conn != nil && !b.Conn.IsClosed() {
+		closed := make(chan struct{})
+		b.Conn.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		if derr := b.Conn.Drain(); derr != nil {
+			b.Conn.Close()
+		} else {
+			select {
+			case <-closed:
+			case <-ctx.Done():
+				b.Conn.Close()
+				err = fmt.Errorf("drain nats: %w", ctx.Err())
+			}
+		}
+	}
+	b.shutdownServer()
+	return err
+}
+
+func (b *Broker) shutdownServer() {
+	if b.Server != nil {
+		b.Server.Shutdown()
+		b.Server.WaitForShutdown()
+	}
+}
+
+func (b *Broker) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, b.timeout)
+}

@@ -1,0 +1,205 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config is the whole configuration of a kfbridge process. Its zero value is
+// not usable; start from [Default] or [Load].
+type Config struct {
+	// Log sets up structured logging.
+	Log Log `yaml:"log"`
+	// NATS says how to reach NATS, or how to run the embedded server.
+	NATS NATS `yaml:"nats"`
+	// Ingress configures the HTTP endpoint WeChat pushes to.
+	Ingress Ingress `yaml:"ingress"`
+	// Egress configures the calls to WeChat's APIs.
+	Egress Egress `yaml:"egress"`
+	// Apps lists the mini programs this process serves.
+	Apps []App `yaml:"apps"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json or text. Default json.
+	Format string `yaml:"format"`
+}
+
+// NATS configures the connection to NATS, or the embedded server.
+type NATS struct {
+	// URL of an external NATS server or cluster (comma-separated URLs
+	// allowed). Empty runs an embedded NATS server with JetStream in process.
+	URL string `yaml:"url"`
+	// User and Password authenticate with user/password.
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+	// Token authenticates with a token.
+	Token Secret `yaml:"token"`
+	// NKeyFile is an nkey seed file.
+	NKeyFile string `yaml:"nkey_file"`
+	// CredsFile is a JWT user credentials file.
+	CredsFile string `yaml:"creds_file"`
+	// TLS configures TLS to the server.
+	TLS ClientTLS `yaml:"tls"`
+	// Embedded configures the in-process server used when URL is empty.
+	Embedded Embedded `yaml:"embedded"`
+	// Streams sets the JetStream stream settings kfbridge creates.
+	Streams Streams `yaml:"streams"`
+	// RequestTimeout bounds NATS calls (stream management, publish acks when
+	// not bounded otherwise). Default 5s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+}
+
+// ClientTLS configures TLS towards NATS.
+type ClientTLS struct {
+	// CAFile verifies the server; empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile present a client certificate.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Enabled forces TLS even without files (tls:// URLs also do).
+	Enabled bool `yaml:"enabled"`
+}
+
+// Embedded configures the in-process NATS server.
+type Embedded struct {
+	// Listen is where bots in any language connect. Default 127.0.0.1:4222.
+	// An empty host:port with port -1 picks a free port.
+	Listen string `yaml:"listen"`
+	// StoreDir holds JetStream data. Default ./data/nats.
+	StoreDir string `yaml:"store_dir"`
+}
+
+// Streams holds the settings of the streams kfbridge creates.
+type Streams struct {
+	// Replicas of each stream (1 for a single server, 3 in a cluster). Default 1.
+	Replicas int `yaml:"replicas"`
+	// MaxAge drops messages older than this. Default 168h (7 days).
+	MaxAge time.Duration `yaml:"max_age"`
+	// DuplicateWindow is how long a Nats-Msg-Id is remembered to drop
+	// WeChat's retries. Default 1m; retries end within about 20 s, and every
+	// id in the window costs server memory.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	// Storage is file or memory. Default file.
+	Storage string `yaml:"storage"`
+}
+
+// Ingress configures the HTTP endpoint that receives WeChat's pushes.
+type Ingress struct {
+	// Listen address. Default 127.0.0.1:8080. Pushes arrive at /wx/<appid>.
+	Listen string `yaml:"listen"`
+	// TLS serves HTTPS when both files are set (WeChat calls https on 443
+	// or http on 80 only).
+	TLS ServerTLS `yaml:"tls"`
+	// MaxBodyBytes rejects larger bodies with 413. Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TimestampWindow rejects pushes whose timestamp is further than this
+	// from now (replay protection). Default 5m; 0 disables the check.
+	TimestampWindow time.Duration `yaml:"timestamp_window"`
+	// PublishTimeout bounds the wait for JetStream's ack before answering
+	// 503, well under WeChat's 5 s. Default 3s.
+	PublishTimeout time.Duration `yaml:"publish_timeout"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 20s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// ServerTLS names a certificate and its key.
+type ServerTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Egress configures the calls to WeChat's APIs.
+type Egress struct {
+	// APIBase is WeChat's API base URL (the simulator's in demos and tests).
+	// Default https://api.weixin.qq.com.
+	APIBase string `yaml:"api_base"`
+	// ReplyBudget is observe, enforce or off. Default observe.
+	ReplyBudget string `yaml:"reply_budget"`
+}
+
+// App is one mini program.
+type App struct {
+	// AppID is the mini program's AppID; it names its subjects.
+	AppID string `yaml:"appid"`
+	// Secret is the AppSecret, used by egress for access tokens.
+	Secret Secret `yaml:"secret"`
+	// Token is the push Token configured in the mini program console.
+	Token Secret `yaml:"token"`
+	// EncodingAESKey is the 43-character key for compatible and safe mode;
+	// empty accepts plaintext pushes only.
+	EncodingAESKey Secret `yaml:"encoding_aes_key"`
+	// PassiveReply is what the ingress answers to a user message once it is
+	// stored: success (default) or transfer_customer_service, which hands the
+	// message to WeChat's human customer-service tool.
+	PassiveReply string `yaml:"passive_reply"`
+}
+
+// Passive replies an [App] may configure.
+const (
+	ReplySuccess  = "success"
+	ReplyTransfer = "transfer_customer_service"
+)
+
+// Secret is a configuration string that never shows in logs or %v output.
+// Use [Secret.Value] to read it.
+type Secret string
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// LogValue redacts the secret in log/slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// GoString redacts the secret in %#v output.
+func (s Secret) GoString() string { return fmt.Sprintf("config.Secret(%q)", s.String()) }
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		Log: Log{Level: "info", Format: "json"},
+		NATS: NATS{
+			Embedded: Embedded{Listen: "127.0.0.1:4222", StoreDir: "./data/nats"},
+			Streams: Streams{
+				Replicas:        1,
+				MaxAge:          7 * 24 * time.Hour,
+				DuplicateWindow: time.Minute,
+				Storage:         "file",
+			},
+			RequestTimeout: 5 * time.Second,
+		},
+		Ingress: Ingress{
+			Listen:          "127.0.0.1:8080",
+			MaxBodyBytes:    1 << 20,
+			TimestampWindow: 5 * time.Minute,
+			PublishTimeout:  3 * time.Second,
+			ShutdownTimeout: 20 * time.Second,
+		},
+		Egress: Egress{
+			APIBase:     "https://api.weixin.qq.com",
+			ReplyBudget: "observe",
+		},
+	}
+}
+
+// App returns the app with the given AppID.
+func (c *Config) App(appid string) (App, bool) {
+	for _, a := range c.Apps {
+		if a.AppID == appid {
+			return a, true
+		}
+	}
+	return App{}, false
+}

@@ -1,0 +1,119 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) LookupFunc {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadFileEnvAndReferences(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kfbridge.yaml")
+	data := `
+nats:
+  url: nats://example:4222
+  password: ${NATS_PW}
+  streams:
+    duplicate_window: 2m
+ingress:
+  listen: 0.0.0.0:80
+  timestamp_window: 0s
+apps:
+  - appid: wx0123456789abcdef
+    secret: ${APP_SECRET}
+    token: "lit: eral # not a comment"
+    encoding_aes_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, env(map[string]string{
+		"NATS_PW":                        "p: w#d",
+		"APP_SECRET":                     "s3cret",
+		"KFBRIDGE_NATS_URL":              "nats://override:4222",
+		"KFBRIDGE_APPS_0_TOKEN":          "tok",
+		"KFBRIDGE_APPS_1_APPID":          "wxsecond",
+		"KFBRIDGE_NATS_STREAMS_REPLICAS": "3",
+	}))
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if cfg.NATS.URL != "nats://override:4222" {
+		t.Errorf("NATS.URL = %q, want the env override", cfg.NATS.URL)
+	}
+	if cfg.NATS.Password.Value() != "p: w#d" {
+		t.Errorf("NATS.Password = %q, want the referenced value", cfg.NATS.Password.Value())
+	}
+	if cfg.NATS.Streams.DuplicateWindow != 2*time.Minute || cfg.NATS.Streams.Replicas != 3 {
+		t.Errorf("Streams = %+v", cfg.NATS.Streams)
+	}
+	if cfg.NATS.Streams.MaxAge != 7*24*time.Hour {
+		t.Errorf("MaxAge = %v, want the default kept", cfg.NATS.Streams.MaxAge)
+	}
+	if cfg.Ingress.TimestampWindow != 0 {
+		t.Errorf("TimestampWindow = %v, want an explicit 0 kept", cfg.Ingress.TimestampWindow)
+	}
+	if len(cfg.Apps) != 2 || cfg.Apps[0].Token.Value() != "tok" || cfg.Apps[0].Secret.Value() != "s3cret" || cfg.Apps[1].AppID != "wxsecond" {
+		t.Errorf("Apps = %#v", cfg.Apps)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", cfg.Apps[0], cfg.Apps[0], cfg.Apps[0]); strings.Contains(s, "s3cret") || strings.Contains(s, "tok}") {
+		t.Errorf("formatted app leaks a secret: %s", s)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want error
+	}{
+		{name: "unknown key", yaml: "nats:\n  urll: x\n", want: nil},
+		{name: "unset reference", yaml: "apps:\n  - appid: wx1\n    secret: ${NOPE}\n", want: ErrUnsetVariable},
+		{name: "bad appid", yaml: "apps:\n  - appid: wx.1\n", want: ErrInvalid},
+		{name: "short aes key", yaml: "apps:\n  - appid: wx1\n    encoding_aes_key: abc\n", want: ErrInvalid},
+		{name: "duplicate app", yaml: "apps:\n  - appid: wx1\n  - appid: wx1\n", want: ErrInvalid},
+		{name: "reply budget", yaml: "egress:\n  reply_budget: maybe\n", want: ErrInvalid},
+		{name: "publish timeout over 5s", yaml: "ingress:\n  publish_timeout: 6s\n", want: ErrInvalid},
+		{name: "bad env int", yaml: "", env: map[string]string{"KFBRIDGE_NATS_STREAMS_REPLICAS": "x"}, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, env(tt.env))
+			if err == nil {
+				t.Fatalf("Load() = nil error, want one")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Load() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsAll(t *testing.T) {
+	cfg := Default()
+	cfg.Log.Level = "loud"
+	cfg.Egress.ReplyBudget = "x"
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "log.level") || !strings.Contains(err.Error(), "reply_budget") {
+		t.Errorf("Validate() = %v, want both problems listed", err)
+	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Default().Validate() = %v", err)
+	}
+}

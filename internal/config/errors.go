@@ -1,0 +1,10 @@
+package config
+
+import "errors"
+
+var (
+	// ErrInvalid reports a configuration that fails validation.
+	ErrInvalid = errors.New("config: invalid")
+	// ErrUnsetVariable reports a ${NAME} reference to an unset variable.
+	ErrUnsetVariable = errors.New("config: unset environment variable")
+)

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+)
+
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Validate reports every problem in c at once, each wrapped in [ErrInvalid].
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format %q: want json or text", c.Log.Format)
+	}
+	if c.NATS.URL == "" {
+		if _, _, err := net.SplitHostPort(c.NATS.Embedded.Listen); err != nil {
+			bad("nats.embedded.listen %q: %v", c.NATS.Embedded.Listen, err)
+		}
+		if c.NATS.Embedded.StoreDir == "" && c.NATS.Streams.Storage == "file" {
+			bad("nats.embedded.store_dir is empty")
+		}
+	}
+	if c.NATS.CredsFile != "" && c.NATS.NKeyFile != "" {
+		bad("nats.creds_file and nats.nkey_file are exclusive")
+	}
+	if (c.NATS.TLS.CertFile == "") != (c.NATS.TLS.KeyFile == "") {
+		bad("nats.tls.cert_file and nats.tls.key_file go together")
+	}
+	s := c.NATS.Streams
+	if s.Replicas < 1 || s.Replicas > 5 {
+		bad("nats.streams.replicas %d: want 1 to 5", s.Replicas)
+	}
+	if s.MaxAge < 0 {
+		bad("nats.streams.max_age %s is negative", s.MaxAge)
+	}
+	if s.DuplicateWindow <= 0 {
+		bad("nats.streams.duplicate_window must be positive")
+	} else if s.MaxAge > 0 && s.DuplicateWindow > s.MaxAge {
+		bad("nats.streams.duplicate_window %s exceeds max_age %s", s.DuplicateWindow, s.MaxAge)
+	}
+	switch s.Storage {
+	case "file", "memory":
+	default:
+		bad("nats.streams.storage %q: want file or memory", s.Storage)
+	}
+	if c.NATS.RequestTimeout <= 0 {
+		bad("nats.request_timeout must be positive")
+	}
+	in := c.Ingress
+	if _, _, err := net.SplitHostPort(in.Listen); err != nil {
+		bad("ingress.listen %q: %v", in.Listen, err)
+	}
+	if (in.TLS.CertFile == "") != (in.TLS.KeyFile == "") {
+		bad("ingress.tls.cert_file and ingress.tls.key_file go together")
+	}
+	if in.MaxBodyBytes <= 0 {
+		bad("ingress.max_body_bytes must be positive")
+	}
+	if in.TimestampWindow < 0 {
+		bad("ingress.timestamp_window is negative")
+	}
+	if in.PublishTimeout <= 0 || in.PublishTimeout.Seconds() >= 5 {
+		bad("ingress.publish_timeout %s: want above 0 and under WeChat's 5s", in.PublishTimeout)
+	}
+	if in.ShutdownTimeout <= 0 {
+		bad("ingress.shutdown_timeout must be positive")
+	}
+	if !strings.HasPrefix(c.Egress.APIBase, "http://") && !strings.HasPrefix(c.Egress.APIBase, "https://") {
+		bad("egress.api_base %q: want an http(s) URL", c.Egress.APIBase)
+	}
+	switch c.Egress.ReplyBudget {
+	case "observe", "enforce", "off":
+	default:
+		bad("egress.reply_budget %q: want observe, enforce or off", c.Egress.ReplyBudget)
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Apps {
+		if !tokenPattern.MatchString(a.AppID) {
+			bad("apps[%d].appid %q: want [A-Za-z0-9_-]+", i, a.AppID)
+		}
+		if seen[a.AppID] {
+			bad("apps[%d].appid %q: listed twice", i, a.AppID)
+		}
+		seen[a.AppID] = true
+		if k := a.EncodingAESKey.Value(); k != "" && len(k) != 43 {
+			bad("apps[%d].encoding_aes_key: want 43 characters, have %d", i, len(k))
+		}
+		switch a.PassiveReply {
+		case "", ReplySuccess, ReplyTransfer:
+		default:
+			bad("apps[%d].passive_reply %q: want %s or %s", i, a.PassiveReply, ReplySuccess, ReplyTransfer)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,30 @@
+// Package ingress is the HTTP endpoint WeChat pushes to. For each request it
+// verifies the signature, decrypts and decodes the push (pkg/wxcodec),
+// converts it to a CloudEvent (pkg/events), publishes it to JetStream and
+// answers WeChat only after JetStream acknowledged the publish.
+//
+// Routes: GET and POST /wx/<appid> (URL verification and pushes), /healthz,
+// /readyz (NATS connected and stream ready), /metrics (Prometheus).
+//
+// # Usage
+//
+//	srv, err := ingress.New(ingress.Config{Ingress: cfg.Ingress, Apps: cfg.Apps, Publisher: pub, Ready: ready})
+//	err = srv.ListenAndServe(ctx) // returns after a graceful shutdown once ctx ends
+//
+// # Concurrency
+//
+// Requests are served concurrently; a [Server] is safe for concurrent use.
+// The publish of a push does not depend on the request's context: a client
+// that hangs up mid-publish does not cancel it, and the push's Nats-Msg-Id
+// absorbs WeChat's retry. On shutdown the listener stops accepting, in-flight
+// requests finish their publish and answer, and only then does
+// [Server.ListenAndServe] return, so every push answered "success" is stored.
+//
+// # Errors
+//
+// Every rejection maps to one HTTP status in one place (statusOf): bad
+// signatures, stale timestamps and ciphertext for another app get 401,
+// malformed bodies and forbidden subject tokens 400, unknown apps 404,
+// oversize bodies 413, and a publish JetStream did not acknowledge in time
+// 503, so that WeChat retries. Nothing rejected is published.
+package ingress

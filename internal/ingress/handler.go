@@ -1,0 +1,211 @@
+package ingress
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/pkg/wxcodec"
+)
+
+// successBody is WeChat's "received, nothing to say" answer.
+var successBody = []byte("success")
+
+// verify answers WeChat's GET URL verification with the echostr.
+func (s *Server) verify(c *gin.Context) {
+	appid := c.Param("appid")
+	a, ok := s.apps[appid]
+	if !ok {
+		s.reject(c, "", errUnknownApp)
+		return
+	}
+	echo, err := a.codec.VerifyURL(wxcodec.ParseQuery(c.Request.URL.Query()))
+	if err != nil {
+		s.reject(c, appid, err)
+		return
+	}
+	s.logger.Info("url verified", "appid", appid)
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(echo))
+}
+
+// push handles one POSTed push: verify, decode, publish, then answer.
+func (s *Server) push(c *gin.Context) {
+	appid := c.Param("appid")
+	a, ok := s.apps[appid]
+	if !ok {
+		s.reject(c, "", errUnknownApp)
+		return
+	}
+	if s.draining.Load() {
+		// Not accepted: WeChat retries, possibly at another replica.
+		s.reject(c, appid, errShuttingOff)
+		return
+	}
+	s.metrics.inflight.Inc()
+	defer s.metrics.inflight.Dec()
+
+	bp := s.bodies.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			s.bodies.Put(bp)
+		}
+	}()
+	body, err := readBody(c.Request, (*bp)[:0], s.cfg.MaxBodyBytes)
+	*bp = body
+	if err != nil {
+		s.reject(c, appid, err)
+		return
+	}
+	q := wxcodec.ParseQuery(c.Request.URL.Query())
+	if s.cfg.TimestampWindow > 0 {
+		if err := wxcodec.CheckTimestamp(q.Timestamp, s.now(), s.cfg.TimestampWindow); err != nil {
+			s.reject(c, appid, err)
+			return
+		}
+	}
+	p, err := a.codec.Decode(q, body)
+	if err != nil {
+		s.reject(c, appid, err)
+		return
+	}
+	in, err := events.NewInbound(appid, &p.Message)
+	if err != nil {
+		s.reject(c, appid, err)
+		return
+	}
+
+	// The publish must not die with the request: a client that hangs up
+	// would otherwise leave the outcome unknown. It is bounded on its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.cfg.PublishTimeout)
+	defer cancel()
+	start := time.Now()
+	ack, err := s.pub.PublishInbound(ctx, &in, s.traceParent(c.Request))
+	s.metrics.publish.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.metrics.push(appid, in.Kind, outcomeFailed)
+		s.logger.Error("push not stored; WeChat will retry", "appid", appid, "subject", in.Subject, "event_id", in.ID, "err", err)
+		status, _ := statusOf(errPublish)
+		c.Data(status, "text/plain; charset=utf-8", []byte("publish failed"))
+		return
+	}
+	outcome := outcomePublished
+	if ack.Duplicate {
+		outcome = outcomeDuplicate
+	}
+	s.metrics.push(appid, in.Kind, outcome)
+	if s.logger.Enabled(ctx, slog.LevelDebug) {
+		s.logger.Debug("push stored", "appid", appid, "subject", in.Subject, "event_id", in.ID,
+			"event_type", in.Type, "mode", p.Mode.String(), "format", p.Format.String(), "seq", ack.Sequence, "duplicate", ack.Duplicate)
+	}
+	s.answer(c, a, q, &p)
+}
+
+// answer writes the passive reply: success, or transfer_customer_service
+// for a user message when the app asks for it (encrypted in encrypted modes).
+func (s *Server) answer(c *gin.Context, a *app, q wxcodec.Query, p *wxcodec.Push) {
+	if !a.transfer || p.Message.MsgType == events.MsgTypeEvent {
+		c.Data(http.StatusOK, "text/plain; charset=utf-8", successBody)
+		return
+	}
+	now := s.now()
+	reply := wxcodec.EncodeReply(p.Format, wxcodec.TransferReply(p.Message, now))
+	if p.Mode != wxcodec.ModePlaintext {
+		enc, err := a.codec.EncryptReply(s.rand, p.Format, reply, now.Unix(), q.Nonce)
+		if err != nil {
+			// The push is stored; an empty answer is still a valid "received".
+			s.logger.Error("encrypt passive reply", "appid", a.codec.AppID(), "err", err)
+			c.Data(http.StatusOK, "text/plain; charset=utf-8", successBody)
+			return
+		}
+		reply = enc
+	}
+	ct := "application/xml; charset=utf-8"
+	if p.Format == wxcodec.FormatJSON {
+		ct = "application/json; charset=utf-8"
+	}
+	c.Data(http.StatusOK, ct, reply)
+}
+
+// reject answers a request that was not published and says why in the log.
+func (s *Server) reject(c *gin.Context, appid string, err error) {
+	status, reason := statusOf(err)
+	label := appid
+	if label == "" {
+		label = "unknown"
+	}
+	s.metrics.rejected.WithLabelValues(label, reason).Inc()
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.logger.Log(c.Request.Context(), level, "push rejected",
+		"appid", appid, "status", status, "reason", reason, "remote", c.ClientIP(), "err", err)
+	c.Data(status, "text/plain; charset=utf-8", []byte(http.StatusText(status)+": "+reason))
+}
+
+// readBody reads at most limit bytes of r's body into buf.
+func readBody(r *http.Request, buf []byte, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return buf, errTooLarge
+	}
+	body := http.MaxBytesReader(nil, r.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var maxErr *http.MaxBytesError
+			if errors.As(err, &maxErr) {
+				return buf, errTooLarge
+			}
+			return buf, errors.Join(errReadBody, err)
+		}
+	}
+}
+
+// traceParent returns the request's W3C traceparent when it carries a
+// well-formed one (a tracing reverse proxy in front), or starts a new trace.
+func (s *Server) traceParent(r *http.Request) string {
+	if tp := r.Header.Get("Traceparent"); validTraceParent(tp) {
+		return tp
+	}
+	var b [24]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return ""
+	}
+	var out [55]byte
+	copy(out[:], "00-")
+	hex.Encode(out[3:35], b[:16])
+	out[35] = '-'
+	hex.Encode(out[36:52], b[16:])
+	copy(out[52:], "-01")
+	return string(out[:])
+}
+
+func validTraceParent(tp string) bool {
+	if len(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' {
+		return false
+	}
+	for i := 0; i < len(tp); i++ {
+		if i == 2 || i == 35 || i == 52 {
+			continue
+		}
+		c := tp[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return tp[:2] != "ff"
+}

@@ -1,0 +1,25 @@
+// Package telemetry holds what kfbridge's parts share for observability: the
+// Prometheus registry every part registers its metrics in.
+//
+// # Concurrency
+//
+// A registry is safe for concurrent use.
+//
+// # Errors
+//
+// [NewRegistry] cannot fail: its collectors are registered on a fresh
+// registry, where names cannot clash.
+package telemetry
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// NewRegistry returns a registry with the Go runtime and process collectors.
+// Each process owns one; nothing registers in the global default registry.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}

@@ -1,0 +1,87 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// InboundEvent is a push as a bot receives it: the CloudEvent that is the
+// whole body of a message on wxkf.in.….
+type InboundEvent struct {
+	SpecVersion     string      `json:"specversion"`
+	ID              string      `json:"id"`
+	Source          string      `json:"source"`
+	Type            string      `json:"type"`
+	Subject         string      `json:"subject"`
+	Time            time.Time   `json:"time,omitzero"`
+	DataContentType string      `json:"datacontenttype"`
+	AppID           string      `json:"appid"`
+	BusinessID      string      `json:"businessid"`
+	Data            InboundData `json:"data"`
+}
+
+// InboundData is the normalized data of a push, the same for XML and JSON
+// pushes. Exactly one of Text, Image, MiniProgramPage and Event is set when
+// MsgType is one of those kinds; any other kind leaves all four nil and keeps
+// its fields in Extra.
+type InboundData struct {
+	AppID      string `json:"appid"`
+	BusinessID string `json:"business_id"` // "0" for the main account
+	OpenID     string `json:"openid"`      // "" when the push had no FromUserName
+	ToUserName string `json:"to_user_name"`
+	CreateTime int64  `json:"create_time"`
+	MsgType    string `json:"msg_type"`
+	// MsgID is a string: 64-bit ids do not survive JavaScript numbers.
+	MsgID           string               `json:"msg_id,omitempty"`
+	Text            *TextData            `json:"text,omitempty"`
+	Image           *ImageData           `json:"image,omitempty"`
+	MiniProgramPage *MiniProgramPageData `json:"miniprogrampage,omitempty"`
+	Event           *EventData           `json:"event,omitempty"`
+	// Extra holds every other field of the push verbatim, under WeChat's
+	// own field names. Nested XML elements are objects, repeated ones arrays.
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// TextData is the data of a text message.
+type TextData struct {
+	Content string `json:"content"`
+}
+
+// ImageData is the data of an image message; MediaID can be downloaded for
+// three days.
+type ImageData struct {
+	PicURL  string `json:"pic_url"`
+	MediaID string `json:"media_id"`
+}
+
+// MiniProgramPageData is the data of a mini-program card.
+type MiniProgramPageData struct {
+	Title        string `json:"title"`
+	AppID        string `json:"app_id"`
+	PagePath     string `json:"page_path"`
+	ThumbURL     string `json:"thumb_url"`
+	ThumbMediaID string `json:"thumb_media_id"`
+}
+
+// EventData is the data of an event.
+type EventData struct {
+	Name        string `json:"name"`
+	SessionFrom string `json:"session_from,omitempty"`
+}
+
+// ParseInbound decodes the body of a message from wxkf.in.… and checks the
+// attributes every kfbridge event has.
+func ParseInbound(body []byte) (InboundEvent, error) {
+	var ev InboundEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return InboundEvent{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	switch {
+	case ev.SpecVersion != SpecVersion:
+		return InboundEvent{}, fmt.Errorf("%w: specversion %q", ErrInvalid, ev.SpecVersion)
+	case ev.ID == "" || ev.Type == "" || ev.Source == "":
+		return InboundEvent{}, fmt.Errorf("%w: id, type and source are required", ErrInvalid)
+	}
+	return ev, nil
+}

@@ -1,0 +1,190 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kfbridge/kfbridge/pkg/wxcodec"
+)
+
+// Inbound is a push ready to publish: its derived subject, CloudEvent
+// attributes, and the decoded message its data is encoded from.
+type Inbound struct {
+	// ID is the CloudEvent id: the MsgId of a message, or for events (and
+	// messages without MsgId) a deterministic hash of the data, so a retried
+	// push gets the same id.
+	ID string
+	// Subject is wxkf.in.<appid>.<bid>.<openid>.<kind>.
+	Subject string
+	// Type is weixin.kf.message.<MsgType> or weixin.kf.event.<Event>.
+	Type string
+	// AppID, BusinessID and OpenID are the subject tokens; BusinessID is
+	// [MainBusinessID] and OpenID [NoOpenID] when the push has none.
+	AppID, BusinessID, OpenID string
+	// Kind is the last subject token: MsgType, or the Event name.
+	Kind string
+	// Message is the decoded push.
+	Message *wxcodec.Message
+}
+
+// NewInbound derives the event of a decoded push received for appid. It
+// rejects, with an error wrapping [ErrToken], any token NATS cannot carry, and
+// with [ErrInvalid] a push the contract cannot express. m must not change
+// while the Inbound is in use.
+func NewInbound(appid string, m *wxcodec.Message) (Inbound, error) {
+	in := Inbound{AppID: appid, BusinessID: m.BusinessID, OpenID: m.FromUserName, Message: m}
+	if in.BusinessID == "" {
+		in.BusinessID = MainBusinessID
+	}
+	if in.OpenID == "" {
+		in.OpenID = NoOpenID
+	}
+	if m.CreateTime < 0 {
+		return Inbound{}, fmt.Errorf("%w: negative CreateTime %d", ErrInvalid, m.CreateTime)
+	}
+	if m.MsgType == MsgTypeEvent {
+		in.Kind = m.Event
+		in.Type = TypeEventPrefix + m.Event
+	} else {
+		in.Kind = m.MsgType
+		in.Type = TypeMessagePrefix + m.MsgType
+	}
+	subject, err := InboundSubject(appid, in.BusinessID, in.OpenID, in.Kind)
+	if err != nil {
+		return Inbound{}, err
+	}
+	in.Subject = subject
+	in.ID = m.MsgID
+	if m.MsgType == MsgTypeEvent || in.ID == "" {
+		in.ID = in.hashID()
+	}
+	return in, nil
+}
+
+// MsgID returns the Nats-Msg-Id of the event, <appid>:<id>, which lets
+// JetStream's duplicate window drop WeChat's retries of the same push.
+func (in *Inbound) MsgID() string { return in.AppID + ":" + in.ID }
+
+// Source returns the source attribute, /wxkf/<appid>/<bid>.
+func (in *Inbound) Source() string { return SourcePrefix + in.AppID + "/" + in.BusinessID }
+
+// Time returns the event time from CreateTime; zero when the push had none.
+func (in *Inbound) Time() time.Time {
+	if in.Message.CreateTime == 0 {
+		return time.Time{}
+	}
+	return time.Unix(in.Message.CreateTime, 0).UTC()
+}
+
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// hashID hashes every field of the data, which holds appid, bid, openid,
+// CreateTime, MsgType, the event name and all other fields.
+func (in *Inbound) hashID() string {
+	bp := scratch.Get().(*[]byte)
+	data := in.AppendData((*bp)[:0])
+	sum := sha256.Sum256(data)
+	*bp = data
+	scratch.Put(bp)
+	return hex.EncodeToString(sum[:16])
+}
+
+// AppendJSON appends the whole CloudEvent in structured mode (the NATS
+// message body) to dst.
+func (in *Inbound) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"specversion":"1.0","id":`...)
+	dst = appendString(dst, in.ID)
+	// Tokens are [A-Za-z0-9_-]: no escaping needed.
+	dst = append(dst, `,"source":"/wxkf/`...)
+	dst = append(dst, in.AppID...)
+	dst = append(dst, '/')
+	dst = append(dst, in.BusinessID...)
+	dst = append(dst, `","type":`...)
+	dst = appendString(dst, in.Type)
+	dst = append(dst, `,"subject":"`...)
+	dst = append(dst, in.OpenID...)
+	dst = append(dst, '"')
+	if in.Message.CreateTime != 0 {
+		dst = append(dst, `,"time":"`...)
+		dst = in.Time().AppendFormat(dst, time.RFC3339)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, `,"datacontenttype":"application/json","appid":"`...)
+	dst = append(dst, in.AppID...)
+	dst = append(dst, `","businessid":"`...)
+	dst = append(dst, in.BusinessID...)
+	dst = append(dst, `","data":`...)
+	dst = in.AppendData(dst)
+	return append(dst, '}')
+}
+
+// AppendData appends the event's data object, the shape [InboundData]
+// decodes, to dst.
+func (in *Inbound) AppendData(dst []byte) []byte {
+	m := in.Message
+	dst = append(dst, `{"appid":"`...)
+	dst = append(dst, in.AppID...)
+	dst = append(dst, `","business_id":"`...)
+	dst = append(dst, in.BusinessID...)
+	dst = append(dst, `","openid":`...)
+	dst = appendString(dst, m.FromUserName)
+	dst = append(dst, `,"to_user_name":`...)
+	dst = appendString(dst, m.ToUserName)
+	dst = append(dst, `,"create_time":`...)
+	dst = strconv.AppendInt(dst, m.CreateTime, 10)
+	dst = append(dst, `,"msg_type":`...)
+	dst = appendString(dst, m.MsgType)
+	if m.MsgID != "" {
+		dst = append(dst, `,"msg_id":`...)
+		dst = appendString(dst, m.MsgID)
+	}
+	switch m.MsgType {
+	case KindText:
+		dst = append(dst, `,"text":{"content":`...)
+		dst = appendString(dst, m.Content)
+		dst = append(dst, '}')
+	case KindImage:
+		dst = append(dst, `,"image":{"pic_url":`...)
+		dst = appendString(dst, m.PicURL)
+		dst = append(dst, `,"media_id":`...)
+		dst = appendString(dst, m.MediaID)
+		dst = append(dst, '}')
+	case KindMiniProgramPage:
+		dst = append(dst, `,"miniprogrampage":{"title":`...)
+		dst = appendString(dst, m.Title)
+		dst = append(dst, `,"app_id":`...)
+		dst = appendString(dst, m.AppID)
+		dst = append(dst, `,"page_path":`...)
+		dst = appendString(dst, m.PagePath)
+		dst = append(dst, `,"thumb_url":`...)
+		dst = appendString(dst, m.ThumbURL)
+		dst = append(dst, `,"thumb_media_id":`...)
+		dst = appendString(dst, m.ThumbMediaID)
+		dst = append(dst, '}')
+	case MsgTypeEvent:
+		dst = append(dst, `,"event":{"name":`...)
+		dst = appendString(dst, m.Event)
+		if m.SessionFrom != "" {
+			dst = append(dst, `,"session_from":`...)
+			dst = appendString(dst, m.SessionFrom)
+		}
+		dst = append(dst, '}')
+	}
+	if len(m.Extra) > 0 {
+		dst = append(dst, `,"extra":{`...)
+		for i, f := range m.Extra {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, f.Name)
+			dst = append(dst, ':')
+			dst = append(dst, f.Value...)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}

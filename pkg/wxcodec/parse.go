@@ -1,0 +1,492 @@
+package wxcodec
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Kinds of a message whose kind fields go to the typed part of [Message].
+const (
+	kindText  = "text"
+	kindImage = "image"
+	kindPage  = "miniprogrampage"
+	kindEvent = "event"
+)
+
+// Bits identifying the typed fields, for the duplicate check.
+const (
+	bitTo uint32 = 1 << iota
+	bitFrom
+	bitCreateTime
+	bitMsgType
+	bitMsgID
+	bitBusinessID
+	bitContent
+	bitPicURL
+	bitMediaID
+	bitTitle
+	bitAppID
+	bitPagePath
+	bitThumbURL
+	bitThumbMediaID
+	bitEvent
+	bitSessionFrom
+)
+
+// typedField returns the bit of a typed field and the kind it belongs to
+// ("" for the common fields), or 0 for a name that always goes to Extra.
+func typedField(name string) (bit uint32, kind string) {
+	switch name {
+	case nameToUserName:
+		return bitTo, ""
+	case nameFromUserName:
+		return bitFrom, ""
+	case nameCreateTime:
+		return bitCreateTime, ""
+	case nameMsgType:
+		return bitMsgType, ""
+	case nameMsgID:
+		return bitMsgID, ""
+	case nameBusinessID:
+		return bitBusinessID, ""
+	case nameContent:
+		return bitContent, kindText
+	case namePicURL:
+		return bitPicURL, kindImage
+	case nameMediaID:
+		return bitMediaID, kindImage
+	case nameTitle:
+		return bitTitle, kindPage
+	case nameAppID:
+		return bitAppID, kindPage
+	case namePagePath:
+		return bitPagePath, kindPage
+	case nameThumbURL:
+		return bitThumbURL, kindPage
+	case nameThumbMediaID:
+		return bitThumbMediaID, kindPage
+	case nameEvent:
+		return bitEvent, kindEvent
+	case nameSessionFrom:
+		return bitSessionFrom, kindEvent
+	}
+	return 0, ""
+}
+
+// value is the scalar value of a typed field.
+type value struct {
+	s      string
+	number bool // s is a JSON number literal
+	xml    bool // s is XML element text
+}
+
+// assign stores v in the typed field identified by bit.
+func assign(m *Message, bit uint32, name string, v value) error {
+	switch bit {
+	case bitCreateTime:
+		s := v.s
+		if v.xml {
+			s = trimXMLSpace(s)
+		}
+		t, ok := parseInt(s)
+		if !ok {
+			return fieldErr(name, ErrField, "not an integer")
+		}
+		m.CreateTime = t
+		return nil
+	case bitMsgID, bitBusinessID:
+		s := v.s
+		if v.xml {
+			s = trimXMLSpace(s)
+		} else if v.number && !isJSONInt(s) {
+			return fieldErr(name, ErrField, "not an integer")
+		}
+		if bit == bitMsgID {
+			m.MsgID = s
+		} else {
+			m.BusinessID = s
+		}
+		return nil
+	}
+	if v.number {
+		return fieldErr(name, ErrField, "not a string")
+	}
+	switch bit {
+	case bitTo:
+		m.ToUserName = v.s
+	case bitFrom:
+		m.FromUserName = v.s
+	case bitMsgType:
+		m.MsgType = v.s
+	case bitContent:
+		m.Content = v.s
+	case bitPicURL:
+		m.PicURL = v.s
+	case bitMediaID:
+		m.MediaID = v.s
+	case bitTitle:
+		m.Title = v.s
+	case bitAppID:
+		m.AppID = v.s
+	case bitPagePath:
+		m.PagePath = v.s
+	case bitThumbURL:
+		m.ThumbURL = v.s
+	case bitThumbMediaID:
+		m.ThumbMediaID = v.s
+	case bitEvent:
+		m.Event = v.s
+	case bitSessionFrom:
+		m.SessionFrom = v.s
+	}
+	return nil
+}
+
+// parseInt parses -?[0-9]+ into an int64.
+func parseInt(s string) (int64, bool) {
+	d := s
+	if d != "" && d[0] == '-' {
+		d = d[1:]
+	}
+	if d == "" {
+		return 0, false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// checkRequired checks the fields every message must have.
+func checkRequired(m *Message) error {
+	if m.MsgType == "" {
+		return &FieldError{Field: nameMsgType, Err: ErrMissingField}
+	}
+	if m.MsgType == kindEvent && m.Event == "" {
+		return &FieldError{Field: nameEvent, Err: ErrMissingField}
+	}
+	return nil
+}
+
+// parseMessage parses a plaintext message. When owned is true, b belongs to
+// the caller (Decode's decryption buffer) and Extra values may alias it.
+func parseMessage(b []byte, owned bool) (Message, Format, error) {
+	f, err := Sniff(b)
+	if err != nil {
+		return Message{}, 0, err
+	}
+	b = b[skipBOM(b):]
+	if !utf8.Valid(b) {
+		return Message{}, 0, syntaxErr("invalid UTF-8")
+	}
+	var m Message
+	if f == FormatJSON {
+		if err := checkJSON(b); err != nil {
+			return Message{}, 0, err
+		}
+		m, err = parseJSONMessage(b, string(b), owned)
+	} else {
+		m, err = parseXMLMessage(string(b))
+	}
+	if err != nil {
+		return Message{}, 0, err
+	}
+	return m, f, nil
+}
+
+func dupErr(name string) error { return fieldErr(name, ErrField, "duplicate") }
+
+func parseJSONMessage(b []byte, s string, owned bool) (Message, error) {
+	var buf [24]jsonMember
+	ms, err := scanJSONObject(s, buf[:0])
+	if err != nil {
+		return Message{}, err
+	}
+	jsonName := func(mb *jsonMember) string {
+		if mb.nameEsc {
+			return string(appendJSONUnescape(nil, s, mb.ns, mb.ne))
+		}
+		return s[mb.ns:mb.ne]
+	}
+	jsonValue := func(mb *jsonMember) (value, bool) {
+		switch mb.kind {
+		case '"':
+			if mb.valEsc {
+				return value{s: string(appendJSONUnescape(nil, s, mb.vs+1, mb.ve-1))}, true
+			}
+			return value{s: s[mb.vs+1 : mb.ve-1]}, true
+		case '0':
+			return value{s: s[mb.vs:mb.ve], number: true}, true
+		}
+		return value{}, false
+	}
+	var m Message
+	// MsgType decides where the kind fields go, and may come last.
+	found := false
+	for i := range ms {
+		if jsonName(&ms[i]) != nameMsgType {
+			continue
+		}
+		if found {
+			return Message{}, dupErr(nameMsgType)
+		}
+		found = true
+		v, ok := jsonValue(&ms[i])
+		if !ok || v.number {
+			return Message{}, fieldErr(nameMsgType, ErrField, "not a string")
+		}
+		m.MsgType = v.s
+	}
+	var seen uint32
+	nextra := 0
+	for i := range ms {
+		name := jsonName(&ms[i])
+		bit, kind := typedField(name)
+		if bit == 0 || kind != "" && kind != m.MsgType {
+			ms[nextra], ms[i] = ms[i], ms[nextra] // keep extras first, in order
+			nextra++
+			continue
+		}
+		if seen&bit != 0 {
+			return Message{}, dupErr(name)
+		}
+		seen |= bit
+		if bit == bitMsgType {
+			continue
+		}
+		v, ok := jsonValue(&ms[i])
+		if !ok {
+			return Message{}, fieldErr(name, ErrField, "not a string or number")
+		}
+		if err := assign(&m, bit, name, v); err != nil {
+			return Message{}, err
+		}
+	}
+	if err := checkRequired(&m); err != nil {
+		return Message{}, err
+	}
+	if nextra == 0 {
+		return m, nil
+	}
+	m.Extra = make([]Field, nextra)
+	var arena []byte
+	if !owned {
+		size := 0
+		for _, mb := range ms[:nextra] {
+			size += mb.ve - mb.vs
+		}
+		arena = make([]byte, 0, size)
+	}
+	for i, mb := range ms[:nextra] {
+		m.Extra[i].Name = jsonName(&mb)
+		if owned {
+			m.Extra[i].Value = b[mb.vs:mb.ve:mb.ve]
+			continue
+		}
+		a := len(arena)
+		arena = append(arena, s[mb.vs:mb.ve]...)
+		m.Extra[i].Value = arena[a:len(arena):len(arena)]
+	}
+	return m, nil
+}
+
+func parseXMLMessage(s string) (Message, error) {
+	var buf [24]xmlElem
+	els, err := scanXML(s, buf[:0])
+	if err != nil {
+		return Message{}, err
+	}
+	var m Message
+	found := false
+	for i := range els {
+		if s[els[i].ns:els[i].ne] != nameMsgType {
+			continue
+		}
+		if found {
+			return Message{}, dupErr(nameMsgType)
+		}
+		found = true
+		if els[i].kids {
+			return Message{}, fieldErr(nameMsgType, ErrField, "has child elements")
+		}
+		m.MsgType = xmlLeafString(s, &els[i])
+	}
+	var seen uint32
+	nextra := 0
+	for i := range els {
+		e := &els[i]
+		name := s[e.ns:e.ne]
+		bit, kind := typedField(name)
+		if bit == 0 || kind != "" && kind != m.MsgType {
+			els[nextra], els[i] = els[i], els[nextra]
+			nextra++
+			continue
+		}
+		if seen&bit != 0 {
+			return Message{}, dupErr(name)
+		}
+		seen |= bit
+		if bit == bitMsgType {
+			continue
+		}
+		if e.kids {
+			return Message{}, fieldErr(name, ErrField, "has child elements")
+		}
+		if err := assign(&m, bit, name, value{s: xmlLeafString(s, e), xml: true}); err != nil {
+			return Message{}, err
+		}
+	}
+	if err := checkRequired(&m); err != nil {
+		return Message{}, err
+	}
+	if nextra > 0 {
+		m.Extra = xmlExtra(s, els[:nextra])
+	}
+	return m, nil
+}
+
+// xmlLeafString returns the text of an element without children.
+func xmlLeafString(s string, e *xmlElem) string {
+	if e.simple {
+		return s[e.ts:e.te]
+	}
+	return string(appendLeafText(nil, s, e.cs, e.ce))
+}
+
+// xmlExtra converts the extra top-level elements to Fields; repeated names
+// become one Field holding an array.
+func xmlExtra(s string, els []xmlElem) []Field {
+	names := make([]string, len(els))
+	for i := range els {
+		names[i] = s[els[i].ns:els[i].ne]
+	}
+	groups := groupNames(names)
+	type span struct{ a, b int }
+	spans := make([]span, len(groups))
+	var arena []byte
+	for gi, g := range groups {
+		a := len(arena)
+		if len(g) > 1 {
+			arena = append(arena, '[')
+		}
+		for j, i := range g {
+			if j > 0 {
+				arena = append(arena, ',')
+			}
+			e := &els[i]
+			if !e.kids && !e.attrs {
+				arena = appendJSONString(arena, xmlLeafString(s, e))
+			} else {
+				arena = appendXMLElemJSON(arena, s, e.start)
+			}
+		}
+		if len(g) > 1 {
+			arena = append(arena, ']')
+		}
+		spans[gi] = span{a, len(arena)}
+	}
+	fields := make([]Field, len(groups))
+	for gi, g := range groups {
+		fields[gi] = Field{Name: names[g[0]], Value: arena[spans[gi].a:spans[gi].b:spans[gi].b]}
+	}
+	return fields
+}
+
+// scanEnvelope parses the outer document of a push.
+func scanEnvelope(body []byte) (envelope, error) {
+	f, err := Sniff(body)
+	if err != nil {
+		return envelope{}, err
+	}
+	body = body[skipBOM(body):]
+	if !utf8.Valid(body) {
+		return envelope{}, syntaxErr("invalid UTF-8")
+	}
+	env := envelope{format: f}
+	var seenTo bool
+	take := func(name string, dst *[]byte, seen *bool, v []byte) error {
+		if *seen {
+			return dupErr(name)
+		}
+		*seen = true
+		*dst = v
+		return nil
+	}
+	if f == FormatJSON {
+		if err := checkJSON(body); err != nil {
+			return envelope{}, err
+		}
+		var buf [16]jsonMember
+		ms, err := scanJSONObject(body, buf[:0])
+		if err != nil {
+			return envelope{}, err
+		}
+		for i := range ms {
+			mb := &ms[i]
+			name := body[mb.ns:mb.ne]
+			if mb.nameEsc {
+				name = appendJSONUnescape(nil, body, mb.ns, mb.ne)
+			}
+			var dst *[]byte
+			var seen *bool
+			switch string(name) {
+			case nameToUserName:
+				dst, seen = &env.to, &seenTo
+			case nameEncrypt:
+				dst, seen = &env.encrypt, &env.hasEncrypt
+			case "AgentID":
+				continue
+			default:
+				env.plain = true
+				continue
+			}
+			if mb.kind != '"' {
+				return envelope{}, fieldErr(string(name), ErrField, "not a string")
+			}
+			v := body[mb.vs+1 : mb.ve-1]
+			if mb.valEsc {
+				v = appendJSONUnescape(nil, body, mb.vs+1, mb.ve-1)
+			}
+			if err := take(string(name), dst, seen, v); err != nil {
+				return envelope{}, err
+			}
+		}
+		return env, nil
+	}
+	var buf [16]xmlElem
+	els, err := scanXML(body, buf[:0])
+	if err != nil {
+		return envelope{}, err
+	}
+	for i := range els {
+		e := &els[i]
+		name := body[e.ns:e.ne]
+		var dst *[]byte
+		var seen *bool
+		switch string(name) {
+		case nameToUserName:
+			dst, seen = &env.to, &seenTo
+		case nameEncrypt:
+			dst, seen = &env.encrypt, &env.hasEncrypt
+		case "AgentID":
+			continue
+		default:
+			env.plain = true
+			continue
+		}
+		if e.kids {
+			return envelope{}, fieldErr(string(name), ErrField, "has child elements")
+		}
+		v := body[e.ts:e.te]
+		if !e.simple {
+			v = appendLeafText(nil, body, e.cs, e.ce)
+		}
+		if err := take(string(name), dst, seen, v); err != nil {
+			return envelope{}, err
+		}
+	}
+	return env, nil
+}

@@ -1,0 +1,64 @@
+package schemas
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// checkInboundEvent checks the rules of an [InboundEvent] that relate two
+// fields, where JSON Schema cannot: the envelope must agree with its data.
+// It skips a rule when a field it needs is missing or has the wrong type,
+// since the schema reports those.
+func checkInboundEvent(doc any) []Violation {
+	ev, _ := doc.(map[string]any)
+	data, _ := ev["data"].(map[string]any)
+	if data == nil {
+		return nil
+	}
+	var vs []Violation
+	agree := func(loc string, got any, want string, what string) {
+		if s, ok := got.(string); ok && s != want {
+			vs = append(vs, Violation{Location: loc, Message: fmt.Sprintf("%q disagrees with data: want %q (%s)", s, want, what)})
+		}
+	}
+
+	appid, okApp := data["appid"].(string)
+	bid, okBid := data["business_id"].(string)
+	if okApp {
+		agree("/appid", ev["appid"], appid, "data.appid")
+	}
+	if okBid {
+		agree("/businessid", ev["businessid"], bid, "data.business_id")
+	}
+	if okApp && okBid {
+		agree("/source", ev["source"], "/wxkf/"+appid+"/"+bid, "/wxkf/<data.appid>/<data.business_id>")
+	}
+	if openid, ok := data["openid"].(string); ok {
+		if openid == "" {
+			openid = "_"
+		}
+		agree("/subject", ev["subject"], openid, `data.openid, or "_" when it is empty`)
+	}
+	if msgID, ok := data["msg_id"].(string); ok {
+		agree("/id", ev["id"], msgID, "data.msg_id")
+	}
+	if msgType, ok := data["msg_type"].(string); ok {
+		if msgType != "event" {
+			agree("/type", ev["type"], "weixin.kf.message."+msgType, "weixin.kf.message.<data.msg_type>")
+		} else if e, ok := data["event"].(map[string]any); ok {
+			if name, ok := e["name"].(string); ok {
+				agree("/type", ev["type"], "weixin.kf.event."+name, "weixin.kf.event.<data.event.name>")
+			}
+		}
+	}
+	if ts, ok := ev["time"].(string); ok {
+		ct, ok := data["create_time"].(json.Number)
+		sec, err := ct.Int64()
+		t, errT := time.Parse(time.RFC3339, ts)
+		if ok && err == nil && errT == nil && !t.Equal(time.Unix(sec, 0)) {
+			agree("/time", ts, time.Unix(sec, 0).UTC().Format(time.RFC3339), "data.create_time")
+		}
+	}
+	return vs
+}
