@@ -44,9 +44,9 @@ func main() {
 		Logger:  logger,
 		Name:    "kfbridge",
 		Ingress: true,
-		OnReady: func(addr string) {
+		OnReady: func(ends bridge.Endpoints) {
 			if *demoMode {
-				demo.PrintBanner(os.Stdout, cfg, addr)
+				demo.PrintBanner(os.Stdout, ends.Ingress, ends.NATS)
 			}
 		},
 	})

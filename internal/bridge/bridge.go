@@ -40,9 +40,17 @@ type Options struct {
 	Name string
 	// Ingress runs the HTTP ingress.
 	Ingress bool
-	// OnReady, when set, is called once every part is serving, with the
-	// ingress address (empty without ingress).
-	OnReady func(ingressAddr string)
+	// OnReady, when set, is called once every part is serving.
+	OnReady func(Endpoints)
+}
+
+// Endpoints says where a running bridge can be reached.
+type Endpoints struct {
+	// Ingress is the ingress listen address (empty without ingress).
+	Ingress string
+	// NATS is the URL bots connect to: the embedded server's, or the
+	// configured one.
+	NATS string
 }
 
 // Run runs the selected parts until ctx ends.
@@ -67,9 +75,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if err := b.EnsureStreams(ctx, cfg.NATS.Streams); err != nil {
 		return err
 	}
+	ends := Endpoints{NATS: cfg.NATS.URL}
+	if b.Server != nil {
+		ends.NATS = b.Server.ClientURL()
+	}
 	if !opts.Ingress {
 		if opts.OnReady != nil {
-			opts.OnReady("")
+			opts.OnReady(ends)
 		}
 		<-ctx.Done()
 		return nil
@@ -91,7 +103,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("ingress listen: %w", err)
 	}
 	if opts.OnReady != nil {
-		opts.OnReady(ln.Addr().String())
+		ends.Ingress = ln.Addr().String()
+		opts.OnReady(ends)
 	}
 	return srv.Serve(ctx, ln)
 }

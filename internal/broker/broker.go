@@ -69,7 +69,9 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			o.logger.Warn("nats disconnected", "err", err)
+			if err != nil { // nil on a deliberate close
+				o.logger.Warn("nats disconnected", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			o.logger.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())

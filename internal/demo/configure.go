@@ -37,11 +37,7 @@ func Configure(cfg *config.Config) (cleanup func(), err error) {
 }
 
 // PrintBanner tells a newcomer what runs and what to try next.
-func PrintBanner(w io.Writer, cfg *config.Config, ingressAddr string) {
-	natsURL := cfg.NATS.URL
-	if natsURL == "" {
-		natsURL = "nats://" + cfg.NATS.Embedded.Listen
-	}
+func PrintBanner(w io.Writer, ingressAddr, natsURL string) {
 	fmt.Fprintf(w, `
 kfbridge demo is running.
   ingress   http://%s/wx/%s   (WeChat pushes here)

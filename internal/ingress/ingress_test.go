@@ -49,8 +49,8 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Ingress: config.Default().Ingress,
-		Apps: []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey}},
+		Ingress:   config.Default().Ingress,
+		Apps:      []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey}},
 		Publisher: events.NewPublisher(js),
 		Now:       func() time.Time { return fixedNow },
 	}
@@ -125,7 +125,9 @@ func kinds() map[string]wxcodec.Message {
 	base := wxcodec.Message{ToUserName: "gh_97417a04a28d", FromUserName: "o9AgO5Kd5ggOC-bXrbNODIiE3bGY", CreateTime: 1714112445}
 	with := func(f func(*wxcodec.Message)) wxcodec.Message { m := base; f(&m); return m }
 	return map[string]wxcodec.Message{
-		"text": with(func(m *wxcodec.Message) { m.MsgType, m.MsgID, m.Content = "text", "6054768590064713728", "你好 <b>&amp; \"q\"" }),
+		"text": with(func(m *wxcodec.Message) {
+			m.MsgType, m.MsgID, m.Content = "text", "6054768590064713728", "你好 <b>&amp; \"q\""
+		}),
 		"image": with(func(m *wxcodec.Message) {
 			m.MsgType, m.MsgID, m.PicURL, m.MediaID = "image", "6054768590064713729", "http://mmbiz.qpic.cn/x", "media_1"
 		}),

@@ -207,7 +207,9 @@ func TestHashedIDIsDeterministic(t *testing.T) {
 	for _, change := range []func(*wxcodec.Message){
 		func(m *wxcodec.Message) { m.CreateTime = 2 },
 		func(m *wxcodec.Message) { m.FromUserName = "oV" },
-		func(m *wxcodec.Message) { m.Extra = []wxcodec.Field{{Name: "debug_str", Value: json.RawMessage(`"bye"`)}} },
+		func(m *wxcodec.Message) {
+			m.Extra = []wxcodec.Field{{Name: "debug_str", Value: json.RawMessage(`"bye"`)}}
+		},
 		func(m *wxcodec.Message) { m.BusinessID = "3" },
 	} {
 		m3 := m

@@ -263,14 +263,15 @@ func (x *xmlScanner[T]) element(depth int, n *xnode) (xmlElem, error) {
 		return xmlElem{}, syntaxErr("xml: elements nested deeper than %d", maxXMLDepth)
 	}
 	el, self, err := x.startTag(n)
-	el.ts, el.te = el.cs, el.cs
-	if err != nil || self {
-		el.ce = el.cs
-		el.simple = true
+	if err != nil {
 		return el, err
 	}
 	if n != nil {
 		n.name = string(x.s[el.ns:el.ne])
+	}
+	el.ts, el.te = el.cs, el.cs
+	if self {
+		return el, nil
 	}
 	err = x.content(depth, &el, n)
 	return el, err

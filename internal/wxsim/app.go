@@ -1,0 +1,49 @@
+package wxsim
+
+import (
+	"fmt"
+	"net/url"
+
+	"github.com/kfbridge/kfbridge/internal/demo"
+)
+
+// App is the mini program whose pushes the simulator sends: the values
+// entered in the mini program console (开发管理 → 消息推送配置).
+type App struct {
+	// AppID is the mini program AppID; pushes go to <url>/wx/<AppID>.
+	// Default [demo.AppID].
+	AppID string
+	// Token is the push Token that signs every push. Default [demo.Token].
+	Token string
+	// EncodingAESKey is the 43-character key of the compatible and safe
+	// modes. Default [demo.EncodingAESKey] when AppID is the demo app's too;
+	// it may be empty for another app that only uses plaintext mode.
+	EncodingAESKey string
+}
+
+// setDefaults fills in the demo app's values for the empty fields.
+func (a *App) setDefaults() {
+	if a.AppID == "" {
+		a.AppID = demo.AppID
+	}
+	if a.Token == "" {
+		a.Token = demo.Token
+	}
+	if a.EncodingAESKey == "" && a.AppID == demo.AppID {
+		a.EncodingAESKey = demo.EncodingAESKey
+	}
+}
+
+// checkURL reports an ingress base URL that is not absolute http(s).
+func checkURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %s %q: %w", ErrInvalid, name, raw, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return fmt.Errorf("%w: %s %q: want http://host[:port][/path]", ErrInvalid, name, raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%w: %s %q: must not have a query or fragment", ErrInvalid, name, raw)
+	}
+	return nil
+}
