@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -51,7 +52,7 @@ func (s *Signer) CheckAnswer(req *Request, status int, body []byte) (answer stri
 	}
 	answer, err = s.checkReply(req, body)
 	if err != nil {
-		return "abnormal reply " + quote(body), fmt.Errorf("%w: %w", ErrReply, err)
+		return fmt.Sprintf("abnormal reply %s: %v", quoteN(body, 40), err), fmt.Errorf("%w: %w", ErrReply, err)
 	}
 	return answer, nil
 }
@@ -60,7 +61,7 @@ func (s *Signer) CheckAnswer(req *Request, status int, body []byte) (answer stri
 func (s *Signer) checkReply(req *Request, body []byte) (string, error) {
 	f, err := wxcodec.Sniff(body)
 	if err != nil {
-		return "", err
+		return "", errors.New(`neither "success", empty, XML nor JSON`)
 	}
 	if f != req.Spec.Format {
 		return "", fmt.Errorf("%v reply to a %v push", f, req.Spec.Format)
@@ -153,10 +154,12 @@ func (s *Signer) openReply(f wxcodec.Format, body []byte) ([]byte, error) {
 }
 
 // quote returns the start of an answer body, quoted for one log line.
-func quote(body []byte) string {
-	const max = 120
-	if len(body) > max {
-		return strconv.Quote(string(body[:max])) + "…"
+func quote(body []byte) string { return quoteN(body, 120) }
+
+// quoteN quotes at most the first n bytes of body.
+func quoteN(body []byte, n int) string {
+	if len(body) > n {
+		return strconv.Quote(string(body[:n])) + "…"
 	}
 	return strconv.Quote(string(body))
 }

@@ -13,25 +13,39 @@ type App struct {
 	// AppID is the mini program AppID; pushes go to <url>/wx/<AppID>.
 	// Default [demo.AppID].
 	AppID string
-	// Token is the push Token that signs every push. Default [demo.Token].
+	// Token is the push Token that signs every push: required, except for
+	// the demo app, where it defaults to [demo.Token].
 	Token string
 	// EncodingAESKey is the 43-character key of the compatible and safe
-	// modes. Default [demo.EncodingAESKey] when AppID is the demo app's too;
-	// it may be empty for another app that only uses plaintext mode.
+	// modes: [demo.EncodingAESKey] by default for the demo app; it may stay
+	// empty for another app that only pushes in plaintext mode.
 	EncodingAESKey string
 }
 
-// setDefaults fills in the demo app's values for the empty fields.
+// setDefaults fills in the demo app's values for the empty fields: the
+// AppID, and the Token and key when the AppID is the demo app's.
 func (a *App) setDefaults() {
 	if a.AppID == "" {
 		a.AppID = demo.AppID
 	}
+	if a.AppID != demo.AppID {
+		return
+	}
 	if a.Token == "" {
 		a.Token = demo.Token
 	}
-	if a.EncodingAESKey == "" && a.AppID == demo.AppID {
+	if a.EncodingAESKey == "" {
 		a.EncodingAESKey = demo.EncodingAESKey
 	}
+}
+
+// validate reports the problems of a (after defaults), each wrapped in
+// [ErrInvalid]. It leaves the key's syntax to [wxcodec.ParseKey].
+func (a *App) validate() error {
+	if a.Token == "" {
+		return fmt.Errorf("%w: app %s: token is required", ErrInvalid, a.AppID)
+	}
+	return nil
 }
 
 // checkURL reports an ingress base URL that is not absolute http(s).

@@ -38,7 +38,10 @@ type LoadConfig struct {
 	// Conns is the number of workers, each with its own keep-alive
 	// HTTP/1.1 connection, sending back to back (default 64).
 	Conns int
-	// Duration is the measured time (default 10 s).
+	// Duration is the measured time (default 10 s). The pushes are signed
+	// before the run with the time of signing, and the ingress rejects
+	// timestamps older than its timestamp_window (default 5 min): keep
+	// Warmup+Duration well below it.
 	Duration time.Duration
 	// Warmup runs before the measured time; its pushes are counted apart
 	// and left out of throughput and latency (default 2 s; negative: none).
@@ -108,7 +111,7 @@ func (c *LoadConfig) Validate() error {
 	if err := checkURL("url", c.URL); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, checkSpec(&c.Spec, &c.App))
+	errs = append(errs, c.App.validate(), checkSpec(&c.Spec, &c.App))
 	if name, ok := c.Spec.event(); ok && name != KindUserEnterTempSession && name != EventDebugDemo {
 		bad("kind %q: load needs unique pushes, and this event has no field to vary", c.Spec.Kind)
 	}
@@ -139,10 +142,11 @@ type loadPush struct {
 // Load generates cfg.Pushes unique signed pushes, then sends them from
 // cfg.Conns workers back to back for cfg.Warmup + cfg.Duration and reports
 // what happened. It stops by itself: when the time is up, when the pushes
-// are used up, or when ctx ends (the report then covers what was sent). A
-// request counts as succeeded only on HTTP 200 with body "success" or an
-// empty body. Errors wrap [ErrInvalid] for a bad cfg or come from signing;
-// failed requests are counted in the report, not returned.
+// are used up, or when ctx ends (the report then covers what was answered
+// before). A request counts as succeeded only on HTTP 200 with body
+// "success" or an empty body. Errors wrap [ErrInvalid] for a bad cfg, come
+// from signing, or are ctx's error when ctx ends before the pushes are
+// generated; failed requests are counted in the report, not returned.
 func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -182,7 +186,6 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 	}
 
 	run := &loadRun{
-		ctx:      ctx,
 		client:   client,
 		endpoint: signer.endpoint,
 		header:   http.Header{"Content-Type": {contentType(spec.Format)}, "User-Agent": {"wxsim-load"}},
@@ -199,7 +202,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 	for i := range workers {
 		w := &loadWorker{lat: make([]time.Duration, 0, min(2*share, len(pushes))), fails: map[string]int{}}
 		workers[i] = w
-		wg.Go(func() { run.work(w) })
+		wg.Go(func() { run.work(ctx, w) })
 	}
 	wg.Wait()
 
@@ -248,15 +251,16 @@ func generate(ctx context.Context, s *Signer, spec Spec, n int) ([]loadPush, err
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("generate pushes: %w", err)
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("generate pushes: %w", err)
+		}
 	}
 	return pushes, nil
 }
 
 // loadRun is the shared state of one [Load] run.
 type loadRun struct {
-	ctx                 context.Context
 	client              *http.Client
 	endpoint            *url.URL
 	header              http.Header // read only
@@ -269,17 +273,17 @@ type loadRun struct {
 // loadWorker holds what one worker saw; only its goroutine writes it until
 // the run is over.
 type loadWorker struct {
-	lat                     []time.Duration // measured requests, in order
-	warm, sent, ok          int
-	fails                   map[string]int
-	stopped                 time.Time
-	answer                  [16]byte
+	lat            []time.Duration // measured requests, in order
+	warm, sent, ok int
+	fails          map[string]int
+	stopped        time.Time
+	answer         [16]byte
 }
 
-// work sends pushes back to back until the run is over.
-func (r *loadRun) work(w *loadWorker) {
+// work sends pushes back to back until the run is over or ctx ends.
+func (r *loadRun) work(ctx context.Context, w *loadWorker) {
 	defer func() { w.stopped = time.Now() }()
-	for r.ctx.Err() == nil {
+	for ctx.Err() == nil {
 		t0 := time.Now()
 		if !t0.Before(r.end) {
 			return
@@ -289,9 +293,9 @@ func (r *loadRun) work(w *loadWorker) {
 			r.exhausted.Store(true)
 			return
 		}
-		fail := r.send(w, &r.pushes[i])
+		fail := r.send(ctx, w, &r.pushes[i])
 		lat := time.Since(t0)
-		if r.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return // interrupted: neither success nor failure of the target
 		}
 		if t0.Before(r.measure) {
@@ -309,7 +313,7 @@ func (r *loadRun) work(w *loadWorker) {
 }
 
 // send posts one push and returns "" on success, else the failure class.
-func (r *loadRun) send(w *loadWorker, p *loadPush) string {
+func (r *loadRun) send(ctx context.Context, w *loadWorker, p *loadPush) string {
 	u := *r.endpoint
 	u.RawQuery = p.query
 	req := (&http.Request{
@@ -322,7 +326,7 @@ func (r *loadRun) send(w *loadWorker, p *loadPush) string {
 		Body:          io.NopCloser(bytes.NewReader(p.body)),
 		ContentLength: int64(len(p.body)),
 		Host:          u.Host,
-	}).WithContext(r.ctx)
+	}).WithContext(ctx)
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return errorClass(err)

@@ -87,7 +87,7 @@ func (c *PushConfig) Validate() error {
 	if err := checkURL("url", c.URL); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, checkSpec(&c.Spec, &c.App))
+	errs = append(errs, c.App.validate(), checkSpec(&c.Spec, &c.App))
 	if c.Count < 1 {
 		bad("count %d: want at least 1", c.Count)
 	}

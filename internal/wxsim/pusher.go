@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -132,6 +133,10 @@ func (p *Pusher) describe(ctx context.Context, err error) (string, error) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Sprintf("no answer within %s", p.opts.timeout),
 			fmt.Errorf("%w: %s", ErrTimeout, p.opts.timeout)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error(), err // without the long signed URL
 	}
 	return err.Error(), err
 }

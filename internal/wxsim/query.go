@@ -74,5 +74,8 @@ func pushEndpoint(base, appID string) (*url.URL, error) {
 		return nil, err
 	}
 	u, _ := url.Parse(base) // checked above
-	return u.JoinPath("wx", appID), nil
+	// Not JoinPath: it leaves the path relative when base has none.
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/wx/" + appID
+	u.RawPath = ""
+	return u, nil
 }

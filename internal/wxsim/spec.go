@@ -1,6 +1,7 @@
 package wxsim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,9 +15,14 @@ import (
 // Push kinds with a dedicated shape. Any other kind is sent as a message of
 // that MsgType (see [Spec.Kind]).
 const (
-	KindText                 = "text"
-	KindImage                = "image"
-	KindMiniProgramPage      = "miniprogrampage"
+	// KindText is a text message (Content).
+	KindText = "text"
+	// KindImage is an image message (PicUrl, MediaId).
+	KindImage = "image"
+	// KindMiniProgramPage is a mini program card.
+	KindMiniProgramPage = "miniprogrampage"
+	// KindUserEnterTempSession is the event of a user opening the
+	// customer-service session (SessionFrom).
 	KindUserEnterTempSession = "user_enter_tempsession"
 	// KindEventPrefix starts the kind of an event: event:<Event>.
 	KindEventPrefix = "event:"
@@ -157,14 +163,17 @@ func (s Spec) Message() (wxcodec.Message, error) {
 	return m, nil
 }
 
-// jsonString returns s as a JSON string value.
+// jsonString returns s as a JSON string value, without escaping <, > and
+// & (as WeChat and wxcodec write them).
 func jsonString(s string) json.RawMessage {
-	b, err := json.Marshal(s)
-	if err != nil {
-		// Not reached: a string always marshals.
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(s); err != nil {
+		// Not reached: a string always encodes.
 		return json.RawMessage(`""`)
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // NewMsgID returns a random MsgId: a positive 63-bit integer in decimal,

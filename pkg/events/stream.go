@@ -1,6 +1,7 @@
 package events
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,5 +26,81 @@ func InboundStream() jetstream.StreamConfig {
 		Replicas:    1,
 		MaxAge:      7 * 24 * time.Hour,
 		Duplicates:  time.Minute,
+	}
+}
+
+// Names of the streams the egress uses.
+const (
+	// OutboundStreamName stores commands from bots, partitioned by
+	// conversation.
+	OutboundStreamName = "WXKF_OUT"
+	// ResultStreamName stores every command's final outcome.
+	ResultStreamName = "WXKF_RESULT"
+	// DeadLetterStreamName keeps commands that failed for good, for
+	// inspection and replay.
+	DeadLetterStreamName = "WXKF_DLQ"
+	// DefaultPartitions is the default number of command partitions.
+	DefaultPartitions = 256
+)
+
+// partitionedPrefix starts a command's subject as stored: the stream maps
+// wxkf.out.<appid>.<bid>.<openid>.<verb> to
+// wxkf.outp.<partition>.<appid>.<bid>.<openid>.<verb>, the partition a
+// hash of the conversation (not the verb, so send and typing stay in order).
+const partitionedPrefix = "wxkf.outp."
+
+// PartitionFilter returns the stored-subject filter of one partition.
+func PartitionFilter(partition int) string {
+	return partitionedPrefix + strconv.Itoa(partition) + ".>"
+}
+
+// OutboundStream returns the definition of the command stream with n
+// partitions. The partition is computed by the server when the command is
+// stored, so publishers need not know it. Changing n re-partitions only new
+// commands; drain the stream before changing it.
+func OutboundStream(n int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        OutboundStreamName,
+		Description: "kfbridge: commands from bots, partitioned by conversation",
+		Subjects:    []string{OutboundSubjects},
+		SubjectTransform: &jetstream.SubjectTransformConfig{
+			Source: OutboundPrefix + "*.*.*.*",
+			Destination: partitionedPrefix + "{{partition(" + strconv.Itoa(n) + ",1,2,3)}}" +
+				".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.{{wildcard(4)}}",
+		},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Replicas:   1,
+		MaxAge:     24 * time.Hour,
+		Duplicates: 2 * time.Minute,
+	}
+}
+
+// ResultStream returns the definition of the result stream; results are
+// deduplicated by command id.
+func ResultStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        ResultStreamName,
+		Description: "kfbridge: one final outcome per command",
+		Subjects:    []string{ResultSubjects},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    1,
+		MaxAge:      7 * 24 * time.Hour,
+		Duplicates:  2 * time.Minute,
+	}
+}
+
+// DeadLetterStream returns the definition of the dead-letter stream.
+func DeadLetterStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        DeadLetterStreamName,
+		Description: "kfbridge: commands that failed for good, with the reason in headers",
+		Subjects:    []string{DeadLetterSubjects},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    1,
+		MaxAge:      30 * 24 * time.Hour,
+		Duplicates:  2 * time.Minute,
 	}
 }

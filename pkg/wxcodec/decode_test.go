@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -284,4 +285,32 @@ func TestDecodeModeErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A Codec is shared by the HTTP handlers of the ingress.
+func TestDecodeConcurrent(t *testing.T) {
+	v := vectorByID(t, "V2")
+	c := mustCodec(t, v.AppID, v.Token, v.EncodingAESKey)
+	body := envelopeBody(FormatXML, "gh_97417a04a28d", v.Encrypt)
+	want, err := c.Decode(pushQuery(v), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				got, err := c.Decode(pushQuery(v), body)
+				if err != nil {
+					t.Errorf("Decode(%q) = %v", body, err)
+					return
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("Decode(%q) mismatch (-want +got):\n%s", body, diff)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -1,12 +1,15 @@
 package wxcodec
 
+import "unicode/utf8"
+
 // Envelope is the outer document of an encrypted push.
 type Envelope struct {
 	// Format is the format of the body.
 	Format Format
 	// ToUserName is the mini program original id ("" when absent).
 	ToUserName string
-	// Encrypt is the base64 ciphertext, exactly as received ("" when absent).
+	// Encrypt is the base64 ciphertext as received, after JSON or XML
+	// unescaping; it is what msg_signature covers ("" when absent).
 	Encrypt string
 	// Plain is true when the body also carries plaintext fields besides
 	// ToUserName and Encrypt (compatible mode). WeCom's AgentID does not count.
@@ -38,4 +41,93 @@ type envelope struct {
 	hasEncrypt bool
 	to         []byte
 	encrypt    []byte
+}
+
+// scanEnvelope parses the outer document of a push.
+func scanEnvelope(body []byte) (envelope, error) {
+	f, err := Sniff(body)
+	if err != nil {
+		return envelope{}, err
+	}
+	body = body[skipBOM(body):]
+	if !utf8.Valid(body) {
+		return envelope{}, syntaxErr("invalid UTF-8")
+	}
+	env := envelope{format: f}
+	var seenTo bool
+	if f == FormatJSON {
+		var buf [16]jsonMember
+		ms, err := scanJSONObject(body, buf[:0])
+		if err != nil {
+			return envelope{}, err
+		}
+		for i := range ms {
+			mb := &ms[i]
+			name := body[mb.ns:mb.ne]
+			if mb.nameEsc {
+				name = appendJSONUnescape(nil, body, mb.ns, mb.ne)
+			}
+			var field string
+			var dst *[]byte
+			var seen *bool
+			switch string(name) {
+			case nameToUserName:
+				field, dst, seen = nameToUserName, &env.to, &seenTo
+			case nameEncrypt:
+				field, dst, seen = nameEncrypt, &env.encrypt, &env.hasEncrypt
+			case "AgentID":
+				continue
+			default:
+				env.plain = true
+				continue
+			}
+			if mb.kind != '"' {
+				return envelope{}, fieldErr(field, ErrField, "not a string")
+			}
+			if *seen {
+				return envelope{}, dupErr(field)
+			}
+			*seen = true
+			*dst = body[mb.vs+1 : mb.ve-1]
+			if mb.valEsc {
+				*dst = appendJSONUnescape(nil, body, mb.vs+1, mb.ve-1)
+			}
+		}
+		return env, nil
+	}
+	var buf [16]xmlElem
+	els, err := scanXML(body, buf[:0])
+	if err != nil {
+		return envelope{}, err
+	}
+	for i := range els {
+		e := &els[i]
+		name := body[e.ns:e.ne]
+		var field string
+		var dst *[]byte
+		var seen *bool
+		switch string(name) {
+		case nameToUserName:
+			field, dst, seen = nameToUserName, &env.to, &seenTo
+		case nameEncrypt:
+			field, dst, seen = nameEncrypt, &env.encrypt, &env.hasEncrypt
+		case "AgentID":
+			continue
+		default:
+			env.plain = true
+			continue
+		}
+		if e.kids {
+			return envelope{}, fieldErr(field, ErrField, "has child elements")
+		}
+		if *seen {
+			return envelope{}, dupErr(field)
+		}
+		*seen = true
+		*dst = body[e.ts:e.te]
+		if !e.simple {
+			*dst = appendLeafText(nil, body, e.cs, e.ce)
+		}
+	}
+	return env, nil
 }

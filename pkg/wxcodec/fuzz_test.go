@@ -313,3 +313,59 @@ func FuzzXMLAgainstStdlib(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONAgainstStdlib checks the JSON scanner against encoding/json: the
+// same documents are valid, and member names and string values decode to
+// the same text.
+func FuzzJSONAgainstStdlib(f *testing.F) {
+	for _, b := range fuzzBodies(f) {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"a":[1,-0.5e+3,{"b":"\u00e9\ud83d\ude00\ud800"}],"c":true,"d":null,"e":false}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if i := skipJSONSpace(doc, 0); i >= len(doc) || doc[i] != '{' {
+			return
+		}
+		ms, err := scanJSONObject(doc, nil)
+		if valid := json.Valid(doc); valid != (err == nil) {
+			t.Fatalf("scanJSONObject(%q) = %v, json.Valid = %v", doc, err, valid)
+		}
+		if err != nil || !utf8.Valid(doc) {
+			return
+		}
+		d := json.NewDecoder(bytes.NewReader(doc))
+		d.UseNumber()
+		if _, err := d.Token(); err != nil { // '{'
+			t.Fatal(err)
+		}
+		for i := 0; d.More(); i++ {
+			key, err := d.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var val json.RawMessage
+			if err := d.Decode(&val); err != nil {
+				t.Fatal(err)
+			}
+			if i >= len(ms) {
+				t.Fatalf("scanJSONObject(%q) found %d members, encoding/json more", doc, len(ms))
+			}
+			m := ms[i]
+			if got := string(appendJSONUnescape(nil, doc, m.ns, m.ne)); got != key {
+				t.Errorf("scanJSONObject(%q) member %d name = %q, encoding/json %q", doc, i, got, key)
+			}
+			if got := doc[m.vs:m.ve]; !bytes.Equal(got, val) {
+				t.Errorf("scanJSONObject(%q) member %d value = %q, encoding/json %q", doc, i, got, val)
+			}
+			if m.kind == '"' {
+				var want string
+				if err := json.Unmarshal(val, &want); err != nil {
+					t.Fatal(err)
+				}
+				if got := string(appendJSONUnescape(nil, doc, m.vs+1, m.ve-1)); got != want {
+					t.Errorf("scanJSONObject(%q) member %d string = %q, encoding/json %q", doc, i, got, want)
+				}
+			}
+		}
+	})
+}

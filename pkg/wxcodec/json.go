@@ -1,7 +1,6 @@
 package wxcodec
 
 import (
-	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -16,21 +15,13 @@ type jsonMember struct {
 	valEsc  bool // the (string) value contains escapes
 }
 
-// checkJSON validates b as JSON, with a detailed error when it is not.
-func checkJSON(b []byte) error {
-	if json.Valid(b) {
-		return nil
-	}
-	var v struct{}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return syntaxErr("json: %v", err)
-	}
-	return syntaxErr("json: invalid document")
-}
+// maxJSONDepth bounds the nesting of JSON values, as in encoding/json.
+const maxJSONDepth = 10000
 
-// scanJSONObject appends the members of the JSON object s to dst. s must
-// have been validated (checkJSON) and start with '{' after white space;
-// the checks here only guard against misuse.
+// scanJSONObject validates the JSON document s, which must be an object
+// (after optional white space) and nothing else, and appends its members
+// to dst. It accepts exactly what encoding/json.Valid accepts for such documents
+// (UTF-8 is checked separately).
 func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, error) {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
@@ -38,26 +29,28 @@ func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, err
 	}
 	i = skipJSONSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return dst, nil
+		return dst, jsonEOF(s, i+1)
 	}
 	for {
 		if i >= len(s) || s[i] != '"' {
-			return nil, syntaxErr("json: expected a key at offset %d", i)
+			return nil, jsonErr(s, i, "a member name")
 		}
 		var m jsonMember
+		var err error
 		m.ns = i + 1
-		i, m.nameEsc = jsonStringEnd(s, i)
+		if i, m.nameEsc, err = jsonString(s, i); err != nil {
+			return nil, err
+		}
 		m.ne = i - 1
 		i = skipJSONSpace(s, i)
 		if i >= len(s) || s[i] != ':' {
-			return nil, syntaxErr("json: expected ':' at offset %d", i)
+			return nil, jsonErr(s, i, "':'")
 		}
 		i = skipJSONSpace(s, i+1)
-		if i >= len(s) {
-			return nil, syntaxErr("json: unexpected end of input")
-		}
 		m.vs = i
-		m.kind, i, m.valEsc = jsonValueEnd(s, i)
+		if m.kind, i, m.valEsc, err = jsonValue(s, i, 1); err != nil {
+			return nil, err
+		}
 		m.ve = i
 		dst = append(dst, m)
 		i = skipJSONSpace(s, i)
@@ -66,10 +59,165 @@ func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, err
 			continue
 		}
 		if i < len(s) && s[i] == '}' {
-			return dst, nil
+			return dst, jsonEOF(s, i+1)
 		}
-		return nil, syntaxErr("json: expected ',' or '}' at offset %d", i)
+		return nil, jsonErr(s, i, "',' or '}'")
 	}
+}
+
+// jsonEOF checks that only white space follows offset i.
+func jsonEOF[T string | []byte](s T, i int) error {
+	if i = skipJSONSpace(s, i); i < len(s) {
+		return syntaxErr("json: data after the top-level value at offset %d", i)
+	}
+	return nil
+}
+
+func jsonErr[T string | []byte](s T, i int, want string) error {
+	if i >= len(s) {
+		return syntaxErr("json: unexpected end of input, want %s", want)
+	}
+	return syntaxErr("json: invalid character %q at offset %d, want %s", s[i], i, want)
+}
+
+// jsonValue validates the JSON value at s[i] (nested depth deep) and
+// returns its kind ('"', '0' for numbers, '{', '[', 't', 'f' or 'n'), the
+// offset after it and, for a string, whether it contains escapes.
+func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bool, err error) {
+	if i >= len(s) {
+		return 0, i, false, jsonErr(s, i, "a value")
+	}
+	switch c := s[i]; c {
+	case '"':
+		end, esc, err = jsonString(s, i)
+		return '"', end, esc, err
+	case '{', '[':
+		if depth >= maxJSONDepth {
+			return 0, i, false, syntaxErr("json: nested deeper than %d", maxJSONDepth)
+		}
+		close := byte('}')
+		if c == '[' {
+			close = ']'
+		}
+		i = skipJSONSpace(s, i+1)
+		if i < len(s) && s[i] == close {
+			return c, i + 1, false, nil
+		}
+		for {
+			if c == '{' {
+				if i >= len(s) || s[i] != '"' {
+					return 0, i, false, jsonErr(s, i, "a member name")
+				}
+				if i, _, err = jsonString(s, i); err != nil {
+					return 0, i, false, err
+				}
+				i = skipJSONSpace(s, i)
+				if i >= len(s) || s[i] != ':' {
+					return 0, i, false, jsonErr(s, i, "':'")
+				}
+				i = skipJSONSpace(s, i+1)
+			}
+			if _, i, _, err = jsonValue(s, i, depth+1); err != nil {
+				return 0, i, false, err
+			}
+			i = skipJSONSpace(s, i)
+			if i < len(s) && s[i] == ',' {
+				i = skipJSONSpace(s, i+1)
+				continue
+			}
+			if i < len(s) && s[i] == close {
+				return c, i + 1, false, nil
+			}
+			return 0, i, false, jsonErr(s, i, "',' or '"+string(close)+"'")
+		}
+	case 't':
+		return 't', i + 4, false, jsonLiteral(s, i, "true")
+	case 'f':
+		return 'f', i + 5, false, jsonLiteral(s, i, "false")
+	case 'n':
+		return 'n', i + 4, false, jsonLiteral(s, i, "null")
+	}
+	end, err = jsonNumber(s, i)
+	return '0', end, false, err
+}
+
+func jsonLiteral[T string | []byte](s T, i int, lit string) error {
+	if !hasPrefixAt(s, i, lit) {
+		return jsonErr(s, i, "a value")
+	}
+	return nil
+}
+
+// jsonNumber validates the number at s[i] and returns the offset after it.
+func jsonNumber[T string | []byte](s T, i int) (int, error) {
+	start := i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+	default:
+		return i, jsonErr(s, start, "a value")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		d := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, jsonErr(s, i, "a digit")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, jsonErr(s, i, "a digit")
+		}
+	}
+	return i, nil
+}
+
+// jsonString validates the string starting at s[i] ('"') and returns the
+// offset after it and whether it contains escapes.
+func jsonString[T string | []byte](s T, i int) (end int, esc bool, err error) {
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			return j + 1, esc, nil
+		case c == '\\':
+			esc = true
+			j++
+			if j >= len(s) {
+				break
+			}
+			switch s[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := hex4(s, j+1, len(s)); !ok {
+					return j, esc, syntaxErr("json: invalid \\u escape at offset %d", j-1)
+				}
+				j += 4
+			default:
+				return j, esc, syntaxErr("json: invalid escape at offset %d", j-1)
+			}
+		case c < 0x20:
+			return j, esc, syntaxErr("json: control character in a string at offset %d", j)
+		}
+	}
+	return len(s), esc, syntaxErr("json: unterminated string")
 }
 
 func skipJSONSpace[T string | []byte](s T, i int) int {

@@ -184,9 +184,6 @@ func parseMessage(b []byte, owned bool) (Message, Format, error) {
 	}
 	var m Message
 	if f == FormatJSON {
-		if err := checkJSON(b); err != nil {
-			return Message{}, 0, err
-		}
 		m, err = parseJSONMessage(b, string(b), owned)
 	} else {
 		m, err = parseXMLMessage(string(b))
@@ -393,100 +390,4 @@ func xmlExtra(s string, els []xmlElem) []Field {
 		fields[gi] = Field{Name: names[g[0]], Value: arena[spans[gi].a:spans[gi].b:spans[gi].b]}
 	}
 	return fields
-}
-
-// scanEnvelope parses the outer document of a push.
-func scanEnvelope(body []byte) (envelope, error) {
-	f, err := Sniff(body)
-	if err != nil {
-		return envelope{}, err
-	}
-	body = body[skipBOM(body):]
-	if !utf8.Valid(body) {
-		return envelope{}, syntaxErr("invalid UTF-8")
-	}
-	env := envelope{format: f}
-	var seenTo bool
-	take := func(name string, dst *[]byte, seen *bool, v []byte) error {
-		if *seen {
-			return dupErr(name)
-		}
-		*seen = true
-		*dst = v
-		return nil
-	}
-	if f == FormatJSON {
-		if err := checkJSON(body); err != nil {
-			return envelope{}, err
-		}
-		var buf [16]jsonMember
-		ms, err := scanJSONObject(body, buf[:0])
-		if err != nil {
-			return envelope{}, err
-		}
-		for i := range ms {
-			mb := &ms[i]
-			name := body[mb.ns:mb.ne]
-			if mb.nameEsc {
-				name = appendJSONUnescape(nil, body, mb.ns, mb.ne)
-			}
-			var dst *[]byte
-			var seen *bool
-			switch string(name) {
-			case nameToUserName:
-				dst, seen = &env.to, &seenTo
-			case nameEncrypt:
-				dst, seen = &env.encrypt, &env.hasEncrypt
-			case "AgentID":
-				continue
-			default:
-				env.plain = true
-				continue
-			}
-			if mb.kind != '"' {
-				return envelope{}, fieldErr(string(name), ErrField, "not a string")
-			}
-			v := body[mb.vs+1 : mb.ve-1]
-			if mb.valEsc {
-				v = appendJSONUnescape(nil, body, mb.vs+1, mb.ve-1)
-			}
-			if err := take(string(name), dst, seen, v); err != nil {
-				return envelope{}, err
-			}
-		}
-		return env, nil
-	}
-	var buf [16]xmlElem
-	els, err := scanXML(body, buf[:0])
-	if err != nil {
-		return envelope{}, err
-	}
-	for i := range els {
-		e := &els[i]
-		name := body[e.ns:e.ne]
-		var dst *[]byte
-		var seen *bool
-		switch string(name) {
-		case nameToUserName:
-			dst, seen = &env.to, &seenTo
-		case nameEncrypt:
-			dst, seen = &env.encrypt, &env.hasEncrypt
-		case "AgentID":
-			continue
-		default:
-			env.plain = true
-			continue
-		}
-		if e.kids {
-			return envelope{}, fieldErr(string(name), ErrField, "has child elements")
-		}
-		v := body[e.ts:e.te]
-		if !e.simple {
-			v = appendLeafText(nil, body, e.cs, e.ce)
-		}
-		if err := take(string(name), dst, seen, v); err != nil {
-			return envelope{}, err
-		}
-	}
-	return env, nil
 }

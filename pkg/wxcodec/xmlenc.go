@@ -1,6 +1,7 @@
 package wxcodec
 
 import (
+	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
@@ -34,6 +35,9 @@ func encodeXMLMessage(m Message) ([]byte, error) {
 		}
 	}
 	for _, x := range m.Extra {
+		if !json.Valid(x.Value) {
+			return nil, fieldErr(x.Name, ErrField, "value is not valid JSON")
+		}
 		var err error
 		if b, err = appendXMLValue(b, x.Name, x.Value, 2); err != nil {
 			return nil, &FieldError{Field: x.Name, Err: err}

@@ -1,0 +1,200 @@
+// Command wxsim simulates WeChat for kfbridge: it sends correctly signed
+// pushes as WeChat does, prints what kfbridge published to JetStream, and
+// generates load. Its defaults are the demo app, so it works against
+// `kfbridge --demo` with no flags.
+//
+//	wxsim push [flags]   send pushes with WeChat's retry semantics
+//	wxsim tail [flags]   print the events on wxkf.in.> until Ctrl-C
+//	wxsim load [flags]   measure the ingress's throughput and latency
+//
+// Run `wxsim <command> -h` for the flags of a command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kfbridge/kfbridge/internal/demo"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+const usage = `wxsim simulates WeChat for kfbridge (defaults: the demo app of kfbridge --demo).
+
+Usage:
+  wxsim push [flags]   send signed pushes with WeChat's retry semantics
+  wxsim tail [flags]   print the events on wxkf.in.> until Ctrl-C
+  wxsim load [flags]   measure the ingress's throughput and latency
+
+Run "wxsim <command> -h" for the flags of a command.
+`
+
+// errUsage marks command-line mistakes, which exit with status 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "wxsim: ") { // the package's sentinels have it
+		msg = "wxsim: " + msg
+	}
+	fmt.Fprintln(os.Stderr, msg)
+	if errors.Is(err, errUsage) || errors.Is(err, wxsim.ErrInvalid) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+// run dispatches to a command.
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("%w: no command", errUsage)
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "push":
+		return push(ctx, args)
+	case "tail":
+		return tail(ctx, args)
+	case "load":
+		return load(ctx, args)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(os.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+func push(ctx context.Context, args []string) error {
+	fs := newFlagSet("push", "send signed pushes; exit status 1 when any was not delivered")
+	var cfg wxsim.PushConfig
+	appFlags(fs, &cfg.URL, &cfg.App)
+	spec := specFlags(fs, &cfg.Spec)
+	fs.StringVar(&cfg.Spec.MsgID, "msgid", "", "MsgId of the first message (default: random 63-bit); with --count the next ones count up")
+	fs.IntVar(&cfg.Count, "count", 1, "number of distinct pushes")
+	fs.IntVar(&cfg.Repeat, "repeat", 1, "send each signed push this many times, byte for byte, as WeChat's retries do")
+	fs.IntVar(&cfg.Attempts, "attempts", wxsim.DefaultAttempts, "attempts per push before giving up (WeChat: about three)")
+	fs.DurationVar(&cfg.RetryInterval, "interval", wxsim.DefaultRetryInterval, "from the start of one attempt to the start of the next")
+	fs.DurationVar(&cfg.AttemptTimeout, "timeout", wxsim.DefaultAttemptTimeout, "how long one attempt waits for the answer")
+	verbose := fs.Bool("v", false, "log every attempt to stderr")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := spec(); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = newLogger(level)
+	return wxsim.RunPush(ctx, cfg, os.Stdout)
+}
+
+func tail(ctx context.Context, args []string) error {
+	fs := newFlagSet("tail", "print the events kfbridge publishes, until Ctrl-C")
+	var cfg wxsim.TailConfig
+	fs.StringVar(&cfg.NATSURL, "nats", demo.NATSURL, "NATS server URL")
+	fs.StringVar(&cfg.Subject, "subject", events.InboundSubjects, "subject filter within "+events.InboundSubjects)
+	fs.BoolVar(&cfg.All, "all", false, "start at the beginning of the "+events.InboundStreamName+" stream, not with the next new event")
+	fs.BoolVar(&cfg.Raw, "raw", false, "print only each event's JSON, one line per event (JSON Lines)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Logger = newLogger(slog.LevelInfo)
+	return wxsim.RunTail(ctx, cfg, os.Stdout)
+}
+
+func load(ctx context.Context, args []string) error {
+	fs := newFlagSet("load", "send pushes back to back from many connections and report throughput and latency")
+	var cfg wxsim.LoadConfig
+	appFlags(fs, &cfg.URL, &cfg.App)
+	spec := specFlags(fs, &cfg.Spec)
+	fs.IntVar(&cfg.Conns, "conns", 64, "workers, each with its own keep-alive connection")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time")
+	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "time before the measured time, not counted (0: none)")
+	fs.IntVar(&cfg.Pushes, "pushes", 0, "unique pushes to generate before the run (default: 15000 per second of warmup+duration)")
+	fs.DurationVar(&cfg.Timeout, "timeout", wxsim.DefaultAttemptTimeout, "timeout of each request")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := spec(); err != nil {
+		return err
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = -1 // the flag's 0 means none; the config's 0 means default
+	}
+	cfg.Logger = newLogger(slog.LevelInfo)
+	return wxsim.RunLoad(ctx, cfg, os.Stdout, *asJSON)
+}
+
+// appFlags registers the ingress URL and app credential flags. Token and
+// key default to the demo app's only for the demo AppID.
+func appFlags(fs *flag.FlagSet, url *string, app *wxsim.App) {
+	fs.StringVar(url, "url", demo.IngressURL, "ingress base URL; pushes go to <url>/wx/<appid>")
+	fs.StringVar(&app.AppID, "appid", demo.AppID, "mini program AppID")
+	fs.StringVar(&app.Token, "token", "", "push Token (default: the demo app's, with the demo AppID)")
+	fs.StringVar(&app.EncodingAESKey, "aes-key", "", "EncodingAESKey, 43 characters, for compatible and safe modes (default: the demo app's, with the demo AppID)")
+}
+
+// specFlags registers the flags that describe a push; the returned
+// function parses the format and mode after fs.Parse.
+func specFlags(fs *flag.FlagSet, s *wxsim.Spec) func() error {
+	format := fs.String("format", "xml", "body format: xml or json")
+	mode := fs.String("mode", "plaintext", "encryption mode: plaintext, compatible or safe")
+	fs.StringVar(&s.Kind, "kind", wxsim.KindText,
+		"text, image, miniprogrampage, user_enter_tempsession, event:<Event> (event:debug_demo has debug_str) or any other MsgType (made-up fields)")
+	fs.Int64Var(&s.BusinessID, "bid", 0, "BusinessId of a sub-merchant session (0: none)")
+	fs.StringVar(&s.OpenID, "openid", demo.OpenID, "sender openid (FromUserName)")
+	fs.StringVar(&s.To, "to", demo.OriginalID, "mini program original id (ToUserName)")
+	fs.StringVar(&s.Content, "content", "", "text content, card title, SessionFrom or debug_str (default: a fixed text)")
+	return func() error {
+		var err1, err2 error
+		s.Format, err1 = wxsim.ParseFormat(*format)
+		s.Mode, err2 = wxsim.ParseMode(*mode)
+		return errors.Join(err1, err2)
+	}
+}
+
+func newFlagSet(name, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("wxsim "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "wxsim %s: %s\n\nFlags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, rejecting stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func newLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}

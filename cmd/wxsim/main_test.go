@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+func TestRun(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "success")
+	}))
+	t.Cleanup(srv.Close)
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(failing.Close)
+	ns := natstest.RunServer(t)
+	_, js := natstest.Connect(t, ns)
+	if _, err := js.CreateStream(t.Context(), events.InboundStream()); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want error // nil: success
+	}{
+		{"no command", nil, errUsage},
+		{"unknown command", []string{"serve-all"}, errUsage},
+		{"help", []string{"help"}, nil},
+		{"push help", []string{"push", "-h"}, flag.ErrHelp},
+		{"unknown flag", []string{"push", "--nope"}, errUsage},
+		{"stray argument", []string{"push", "--url", srv.URL, "hello"}, errUsage},
+		{"bad format", []string{"push", "--format", "yaml"}, wxsim.ErrInvalid},
+		{"bad mode", []string{"load", "--mode", "aes"}, wxsim.ErrInvalid},
+		{"bad count", []string{"push", "--url", srv.URL, "--count", "-2"}, wxsim.ErrInvalid},
+		{"push", []string{"push", "--url", srv.URL, "--kind", "video", "--format", "json", "--mode", "safe", "--bid", "4", "--count", "2", "--repeat", "2"}, nil},
+		{"push not delivered", []string{"push", "--url", failing.URL, "--attempts", "2", "--interval", "1ms"}, wxsim.ErrNotDelivered},
+		{"load", []string{"load", "--url", srv.URL, "--conns", "2", "--duration", "50ms", "--warmup", "0", "--pushes", "2000", "--json"}, nil},
+		{"tail", []string{"tail", "--nats", ns.ClientURL(), "--all", "--raw"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			defer cancel()
+			if tt.name != "tail" {
+				ctx = t.Context()
+			}
+			err := run(ctx, tt.args)
+			if tt.want == nil && err != nil || !errors.Is(err, tt.want) {
+				t.Errorf("run(%q) = %v, want %v", tt.args, err, tt.want)
+			}
+		})
+	}
+}
