@@ -62,3 +62,72 @@ func checkInboundEvent(doc any) []Violation {
 	}
 	return vs
 }
+
+// maxCommandIDBytes bounds a command id in bytes, as egress does; JSON
+// Schema's maxLength counts characters.
+const maxCommandIDBytes = 256
+
+// checkCommandID reports a command id at loc that is longer than
+// [maxCommandIDBytes] bytes.
+func checkCommandID(loc string, id any) []Violation {
+	if s, ok := id.(string); ok && len(s) > maxCommandIDBytes {
+		return []Violation{{Location: loc, Message: fmt.Sprintf("command id is %d bytes long, want at most %d", len(s), maxCommandIDBytes)}}
+	}
+	return nil
+}
+
+// checkCommandEvent checks what the schema of a [CommandEvent] cannot: the
+// id's length in bytes.
+func checkCommandEvent(doc any) []Violation {
+	ev, _ := doc.(map[string]any)
+	return checkCommandID("/id", ev["id"])
+}
+
+// checkResultEvent checks the rules of a [ResultEvent] that relate two
+// fields, or that JSON Schema cannot express: the envelope must agree with
+// its data, and the command id must fit in 256 bytes. Like
+// [checkInboundEvent] it skips a rule when a field it needs is missing or
+// has the wrong type.
+func checkResultEvent(doc any) []Violation {
+	ev, _ := doc.(map[string]any)
+	data, _ := ev["data"].(map[string]any)
+	if data == nil {
+		return checkCommandID("/id", ev["id"])
+	}
+	vs := checkCommandID("/data/command_id", data["command_id"])
+	agree := func(loc string, got any, want string, what string) {
+		if s, ok := got.(string); ok && s != want {
+			vs = append(vs, Violation{Location: loc, Message: fmt.Sprintf("%q disagrees with data: want %q (%s)", s, want, what)})
+		}
+	}
+
+	if id, ok := data["command_id"].(string); ok {
+		agree("/id", ev["id"], id, "data.command_id")
+	} else {
+		vs = append(vs, checkCommandID("/id", ev["id"])...)
+	}
+	appid, okApp := data["appid"].(string)
+	bid, okBid := data["business_id"].(string)
+	if okApp {
+		agree("/appid", ev["appid"], appid, "data.appid")
+	}
+	if okBid {
+		agree("/businessid", ev["businessid"], bid, "data.business_id")
+	}
+	if okApp && okBid {
+		agree("/source", ev["source"], "/wxkf/"+appid+"/"+bid+"/egress", "/wxkf/<data.appid>/<data.business_id>/egress")
+	}
+	if openid, ok := data["openid"].(string); ok {
+		agree("/subject", ev["subject"], openid, "data.openid")
+	}
+	ts, ok1 := ev["time"].(string)
+	dts, ok2 := data["time"].(string)
+	if ok1 && ok2 {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		dt, errD := time.Parse(time.RFC3339Nano, dts)
+		if err == nil && errD == nil && !t.Equal(dt) {
+			agree("/time", ts, dts, "data.time")
+		}
+	}
+	return vs
+}

@@ -22,17 +22,32 @@ const (
 	InboundEvent = "in/event.schema.json"
 	// InboundData is the data of an [InboundEvent] on its own.
 	InboundData = "in/data.schema.json"
+
+	// CommandEvent is a command from a bot as a structured CloudEvent,
+	// published on wxkf.out.<appid>.<bid>.<openid>.send or .typing.
+	CommandEvent = "out/command.schema.json"
+	// SendCommandData is the data of a send command: the data of a
+	// [CommandEvent] of type weixin.kf.command.send, or the bare body.
+	SendCommandData = "out/send.schema.json"
+	// TypingCommandData is the data of a typing command: the data of a
+	// [CommandEvent] of type weixin.kf.command.typing, or the bare body.
+	TypingCommandData = "out/typing.schema.json"
+
+	// ResultEvent is the final outcome of a command, published on
+	// wxkf.result.<appid>.<bid>.<openid>.delivered or .failed.
+	ResultEvent = "result/event.schema.json"
 )
 
 // baseURL is what every embedded schema's $id starts with; the rest of the
 // $id is the schema's name.
 const baseURL = "https://kfbridge.dev/schemas/"
 
-//go:embed asyncapi.yaml in/*.json
+//go:embed asyncapi.yaml in/*.json out/*.json result/*.json
 var files embed.FS
 
 // FS returns the embedded files: asyncapi.yaml and the JSON Schemas under
-// in/, at the same paths as in the repository's schemas/ directory.
+// in/, out/ and result/, at the same paths as in the repository's schemas/
+// directory.
 func FS() fs.FS {
 	return files
 }
@@ -41,6 +56,7 @@ func FS() fs.FS {
 // [NewValidator]; it is safe for concurrent use.
 type Validator struct {
 	schemas map[string]*jsonschema.Schema // by name
+	docs    map[string]any                // the schema files as JSON values, by URL
 }
 
 // NewValidator compiles every embedded JSON Schema (draft 2020-12, with
@@ -53,7 +69,7 @@ func NewValidator() (*Validator, error) {
 	c.AssertFormat()
 	c.UseLoader(embeddedLoader{})
 
-	v := &Validator{schemas: make(map[string]*jsonschema.Schema)}
+	v := &Validator{schemas: make(map[string]*jsonschema.Schema), docs: make(map[string]any)}
 	err := fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || path.Ext(name) != ".json" {
 			return err
@@ -63,6 +79,11 @@ func NewValidator() (*Validator, error) {
 			return fmt.Errorf("schemas: compile %s: %w", name, err)
 		}
 		v.schemas[name] = s
+		doc, err := embeddedLoader{}.Load(baseURL + name)
+		if err != nil {
+			return fmt.Errorf("schemas: load %s: %w", name, err)
+		}
+		v.docs[baseURL+name] = doc
 		return nil
 	})
 	if err != nil {
@@ -76,10 +97,11 @@ func NewValidator() (*Validator, error) {
 // [*ValidationError] listing every violation when it does not (or is not
 // JSON), and an error matching [ErrUnknownSchema] for an unknown name.
 //
-// For [InboundEvent] it also checks the rules that relate two fields and
-// that JSON Schema cannot express, such as `type` ending in data.msg_type
-// and `source` being /wxkf/<data.appid>/<data.business_id>; other JSON
-// Schema validators skip those.
+// For [InboundEvent], [CommandEvent] and [ResultEvent] it also checks the
+// rules that JSON Schema cannot express, such as an inbound `type` ending in
+// data.msg_type, a result's `source` being
+// /wxkf/<data.appid>/<data.business_id>/egress, or a command id being at
+// most 256 bytes long; other JSON Schema validators skip those.
 func (v *Validator) Validate(name string, doc []byte) error {
 	s, ok := v.schemas[name]
 	if !ok {
@@ -96,10 +118,15 @@ func (v *Validator) Validate(name string, doc []byte) error {
 		if !errors.As(err, &verr) {
 			return fmt.Errorf("schemas: validate %s: %w", name, err)
 		}
-		vs = appendLeaves(vs, verr)
+		vs = v.appendLeaves(vs, verr)
 	}
-	if name == InboundEvent {
+	switch name {
+	case InboundEvent:
 		vs = append(vs, checkInboundEvent(inst)...)
+	case CommandEvent:
+		vs = append(vs, checkCommandEvent(inst)...)
+	case ResultEvent:
+		vs = append(vs, checkResultEvent(inst)...)
 	}
 	if len(vs) == 0 {
 		return nil
@@ -112,14 +139,77 @@ func (v *Validator) Validate(name string, doc []byte) error {
 
 // appendLeaves appends the leaves of the error tree e, the actual
 // violations; inner nodes only say which keyword (allOf, $ref, …) led there.
-func appendLeaves(vs []Violation, e *jsonschema.ValidationError) []Violation {
+// A failed oneOf whose alternatives all have titles is a violation of its
+// own, naming them, since its causes alone do not say that exactly one
+// alternative must match.
+func (v *Validator) appendLeaves(vs []Violation, e *jsonschema.ValidationError) []Violation {
+	var oneOf string
+	if k, ok := e.ErrorKind.(*kind.OneOf); ok {
+		oneOf = v.oneOfMessage(e.SchemaURL, k)
+	}
+	if oneOf != "" {
+		vs = append(vs, Violation{Location: pointer(e.InstanceLocation), Message: oneOf})
+	}
 	if len(e.Causes) > 0 {
 		for _, c := range e.Causes {
-			vs = appendLeaves(vs, c)
+			vs = v.appendLeaves(vs, c)
 		}
 		return vs
 	}
+	if oneOf != "" {
+		return vs
+	}
 	return append(vs, Violation{Location: pointer(e.InstanceLocation), Message: message(e.ErrorKind)})
+}
+
+// oneOfMessage describes the failed oneOf k of the schema at schemaURL by
+// the titles of its alternatives, e.g. "want exactly one of: by media_id,
+// by url, by object; got by media_id and by url". It returns "" when an
+// alternative has no title.
+func (v *Validator) oneOfMessage(schemaURL string, k *kind.OneOf) string {
+	file, frag, _ := strings.Cut(schemaURL, "#")
+	s, ok := resolvePointer(v.docs[file], frag)
+	obj, _ := s.(map[string]any)
+	alts, _ := obj["oneOf"].([]any)
+	if !ok || len(alts) == 0 {
+		return ""
+	}
+	titles := make([]string, len(alts))
+	for i, a := range alts {
+		m, _ := a.(map[string]any)
+		if titles[i], _ = m["title"].(string); titles[i] == "" {
+			return ""
+		}
+	}
+	got := "none"
+	if len(k.Subschemas) > 0 {
+		var matched []string
+		for _, i := range k.Subschemas {
+			if i >= 0 && i < len(titles) {
+				matched = append(matched, titles[i])
+			}
+		}
+		got = strings.Join(matched, " and ")
+	}
+	return "want exactly one of: " + strings.Join(titles, ", ") + "; got " + got
+}
+
+// resolvePointer returns the value at the JSON Pointer ptr in doc.
+func resolvePointer(doc any, ptr string) (any, bool) {
+	if ptr == "" {
+		return doc, true
+	}
+	r := strings.NewReplacer("~1", "/", "~0", "~")
+	for tok := range strings.SplitSeq(strings.TrimPrefix(ptr, "/"), "/") {
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if doc, ok = m[r.Replace(tok)]; !ok {
+			return nil, false
+		}
+	}
+	return doc, true
 }
 
 // message renders k in English.

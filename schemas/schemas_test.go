@@ -435,7 +435,9 @@ func TestSchemaFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{schemas.InboundData, schemas.InboundEvent}; !cmp.Equal(names, want) {
+	want := []string{schemas.InboundData, schemas.InboundEvent, schemas.CommandEvent, schemas.SendCommandData, schemas.TypingCommandData, schemas.ResultEvent}
+	slices.Sort(want)
+	if !cmp.Equal(names, want) {
 		t.Fatalf("embedded schemas = %q, want %q", names, want)
 	}
 	for _, name := range names {
@@ -514,42 +516,121 @@ func TestAsyncAPI(t *testing.T) {
 		}
 	}
 
-	ch, _ := resolve(doc, "/channels/inbound")
-	inbound, _ := ch.(map[string]any)
-	address, _ := inbound["address"].(string)
-	if want := "wxkf.in.{appid}.{bid}.{openid}.{kind}"; address != want {
-		t.Errorf("inbound address = %q, want %q", address, want)
+	addresses := map[string]string{
+		"inbound":     "wxkf.in.{appid}.{bid}.{openid}.{kind}",
+		"outbound":    "wxkf.out.{appid}.{bid}.{openid}.{verb}",
+		"results":     "wxkf.result.{appid}.{bid}.{openid}.{outcome}",
+		"deadLetters": "wxkf.dlq.{appid}.{bid}.{openid}.{verb}",
 	}
-	var placeholders []string
-	for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(address, -1) {
-		placeholders = append(placeholders, m[1])
+	channels, _ := doc["channels"].(map[string]any)
+	if len(channels) != len(addresses) {
+		t.Errorf("%d channels, want %d", len(channels), len(addresses))
 	}
-	params, _ := inbound["parameters"].(map[string]any)
-	var names []string
-	for name := range params {
-		names = append(names, name)
+	for name, want := range addresses {
+		ch, _ := channels[name].(map[string]any)
+		address, _ := ch["address"].(string)
+		if address != want {
+			t.Errorf("channel %s: address = %q, want %q", name, address, want)
+		}
+		var placeholders []string
+		for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(address, -1) {
+			placeholders = append(placeholders, m[1])
+		}
+		params, _ := ch["parameters"].(map[string]any)
+		var names []string
+		for name := range params {
+			names = append(names, name)
+		}
+		slices.Sort(placeholders)
+		slices.Sort(names)
+		if diff := cmp.Diff(placeholders, names); diff != "" {
+			t.Errorf("channel %s parameters (-address +parameters):\n%s", name, diff)
+		}
 	}
-	slices.Sort(placeholders)
-	slices.Sort(names)
-	if diff := cmp.Diff(placeholders, names); diff != "" {
-		t.Errorf("inbound parameters (-address +parameters):\n%s", diff)
+
+	actions := map[string]string{
+		"receiveInbound":    "receive",
+		"sendCommand":       "send",
+		"receiveResult":     "receive",
+		"receiveDeadLetter": "receive",
+	}
+	operations, _ := doc["operations"].(map[string]any)
+	if len(operations) != len(actions) {
+		t.Errorf("%d operations, want %d", len(operations), len(actions))
+	}
+	for name, want := range actions {
+		o, _ := operations[name].(map[string]any)
+		if got := o["action"]; got != want {
+			t.Errorf("operation %s: action = %v, want %s", name, got, want)
+		}
 	}
 
 	v := newValidator(t)
-	examples, _ := resolve(doc, "/components/messages/inboundEvent/examples")
-	list, _ := examples.([]any)
-	if len(list) == 0 {
-		t.Fatal("inboundEvent has no examples")
+	messages, _ := resolve(doc, "/components/messages")
+	for name, m := range messages.(map[string]any) {
+		m, _ := m.(map[string]any)
+		required := requiredHeaders(t, doc, m["headers"])
+		examples, _ := m["examples"].([]any)
+		if len(examples) == 0 {
+			t.Errorf("message %s has no examples", name)
+		}
+		for i, ex := range examples {
+			ex, _ := ex.(map[string]any)
+			headers, _ := ex["headers"].(map[string]any)
+			for _, h := range required {
+				if _, ok := headers[h]; !ok {
+					t.Errorf("%s examples[%d]: no %s header", name, i, h)
+				}
+			}
+			payload, err := json.Marshal(ex["payload"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			schema := exampleSchema(name, ex["payload"])
+			if err := v.Validate(schema, payload); err != nil {
+				t.Errorf("%s examples[%d]: %v", name, i, err)
+			}
+		}
 	}
-	for i, ex := range list {
-		m, _ := ex.(map[string]any)
-		payload, err := json.Marshal(m["payload"])
-		if err != nil {
-			t.Fatal(err)
+}
+
+// requiredHeaders returns the required headers of a message's headers
+// schema h, which may be a $ref into doc.
+func requiredHeaders(t testing.TB, doc, h any) []string {
+	t.Helper()
+	m, _ := h.(map[string]any)
+	if ref, ok := m["$ref"].(string); ok {
+		target, ok := resolve(doc, strings.TrimPrefix(ref, "#"))
+		if !ok {
+			t.Fatalf("headers $ref %q not found", ref)
 		}
-		if err := v.Validate(schemas.InboundEvent, payload); err != nil {
-			t.Errorf("inboundEvent examples[%d]: %v", i, err)
-		}
+		m, _ = target.(map[string]any)
+	}
+	var names []string
+	list, _ := m["required"].([]any)
+	for _, n := range list {
+		names = append(names, n.(string))
+	}
+	return names
+}
+
+// exampleSchema returns the schema an example payload of the AsyncAPI
+// message name must match.
+func exampleSchema(name string, payload any) string {
+	p, _ := payload.(map[string]any)
+	_, structured := p["specversion"]
+	_, typing := p["command"]
+	switch {
+	case name == "inboundEvent":
+		return schemas.InboundEvent
+	case name == "resultEvent":
+		return schemas.ResultEvent
+	case structured:
+		return schemas.CommandEvent
+	case name == "typingCommand" || typing:
+		return schemas.TypingCommandData
+	default:
+		return schemas.SendCommandData
 	}
 }
 

@@ -44,6 +44,7 @@ func main() {
 		Logger:  logger,
 		Name:    "kfbridge",
 		Ingress: true,
+		Egress:  true,
 		OnReady: func(ends bridge.Endpoints) {
 			if *demoMode {
 				demo.PrintBanner(os.Stdout, ends.Ingress, ends.NATS)

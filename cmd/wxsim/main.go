@@ -1,11 +1,13 @@
 // Command wxsim simulates WeChat for kfbridge: it sends correctly signed
 // pushes as WeChat does, prints what kfbridge published to JetStream, and
-// generates load. Its defaults are the demo app, so it works against
+// generates load; it also serves a fake WeChat API that the bridge's egress
+// can call. Its defaults are the demo app, so it works against
 // `kfbridge --demo` with no flags.
 //
 //	wxsim push [flags]   send pushes with WeChat's retry semantics
 //	wxsim tail [flags]   print the events on wxkf.in.> until Ctrl-C
 //	wxsim load [flags]   measure the ingress's throughput and latency
+//	wxsim serve [flags]  serve the fake WeChat API until Ctrl-C
 //
 // Run `wxsim <command> -h` for the flags of a command.
 package main
@@ -33,6 +35,7 @@ Usage:
   wxsim push [flags]   send signed pushes with WeChat's retry semantics
   wxsim tail [flags]   print the events on wxkf.in.> until Ctrl-C
   wxsim load [flags]   measure the ingress's throughput and latency
+  wxsim serve [flags]  serve the fake WeChat API (tokens, send, typing, media) until Ctrl-C
 
 Run "wxsim <command> -h" for the flags of a command.
 `
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string) error {
 		return tail(ctx, args)
 	case "load":
 		return load(ctx, args)
+	case "serve":
+		return serve(ctx, args)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil
@@ -91,6 +96,7 @@ func push(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Attempts, "attempts", wxsim.DefaultAttempts, "attempts per push before giving up (WeChat: about three)")
 	fs.DurationVar(&cfg.RetryInterval, "interval", wxsim.DefaultRetryInterval, "from the start of one attempt to the start of the next")
 	fs.DurationVar(&cfg.AttemptTimeout, "timeout", wxsim.DefaultAttemptTimeout, "how long one attempt waits for the answer")
+	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of every delivered push, so its send windows open ("" for none)`)
 	verbose := fs.Bool("v", false, "log every attempt to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -130,6 +136,7 @@ func load(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "time before the measured time, not counted (0: none)")
 	fs.IntVar(&cfg.Pushes, "pushes", 0, "unique pushes to generate before the run (default: 15000 per second of warmup+duration)")
 	fs.DurationVar(&cfg.Timeout, "timeout", wxsim.DefaultAttemptTimeout, "timeout of each request")
+	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of the user's interaction after the run ("" for none)`)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -142,6 +149,35 @@ func load(ctx context.Context, args []string) error {
 	}
 	cfg.Logger = newLogger(slog.LevelInfo)
 	return wxsim.RunLoad(ctx, cfg, os.Stdout, *asJSON)
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := newFlagSet("serve", "serve the fake WeChat API (tokens, send, typing, media) and its /sim/ control endpoints until Ctrl-C")
+	var cfg wxsim.ServeConfig
+	fs.StringVar(&cfg.Listen, "listen", wxsim.DefaultListen, "TCP address to listen on")
+	fs.DurationVar(&cfg.Sim.Latency, "latency", 0, "added to every API answer")
+	fs.Float64Var(&cfg.Sim.FailRate, "fail-rate", 0, `probability of errcode -1 "system error" on send, typing and media calls`)
+	fs.Float64Var(&cfg.Sim.HTTP5xxRate, "http5xx-rate", 0, "probability of an HTTP 502 on send, typing and media calls")
+	fs.Float64Var(&cfg.Sim.TokenFailRate, "token-fail-rate", 0, "probability of errcode -1 on token fetches")
+	fs.Float64Var(&cfg.Sim.TokenHTTP5xxRate, "token-http5xx-rate", 0, "probability of an HTTP 502 on token fetches")
+	fs.Uint64Var(&cfg.Sim.Seed, "seed", 0, "seed of the fault decisions")
+	fs.IntVar(&cfg.Sim.MinuteQuota, "minute-quota", wxsim.DefaultMinuteQuota, "send calls per app and minute before 45011 (negative: no limit)")
+	fs.IntVar(&cfg.Sim.DailyQuota, "daily-quota", wxsim.DefaultDailyQuota, "send calls per app and day before 45009 (negative: no limit)")
+	apps := fs.String("apps", demo.AppID+":"+demo.Secret, "simulated apps as appid:secret,appid:secret,...")
+	verbose := fs.Bool("v", false, "log every API call to stderr")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Sim.Apps, err = wxsim.ParseApps(*apps); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = newLogger(level)
+	return wxsim.RunServe(ctx, cfg, os.Stdout)
 }
 
 // appFlags registers the ingress URL and app credential flags. Token and

@@ -49,12 +49,18 @@ func TestRun(t *testing.T) {
 		{"push not delivered", []string{"push", "--url", failing.URL, "--attempts", "2", "--interval", "1ms"}, wxsim.ErrNotDelivered},
 		{"load", []string{"load", "--url", srv.URL, "--conns", "2", "--duration", "50ms", "--warmup", "0", "--pushes", "2000", "--json"}, nil},
 		{"tail", []string{"tail", "--nats", ns.ClientURL(), "--all", "--raw"}, nil},
+		{"push without sim", []string{"push", "--url", srv.URL, "--sim", ""}, nil},
+		{"push bad sim", []string{"push", "--url", srv.URL, "--sim", "nowhere"}, wxsim.ErrInvalid},
+		{"serve", []string{"serve", "--listen", "127.0.0.1:0", "--apps", "wx1:s1,wx2:s2", "--latency", "10ms", "--fail-rate", "0.1", "--seed", "7", "-v"}, nil},
+		{"serve bad apps", []string{"serve", "--listen", "127.0.0.1:0", "--apps", "wx1"}, wxsim.ErrInvalid},
+		{"serve bad rate", []string{"serve", "--listen", "127.0.0.1:0", "--http5xx-rate", "1.5"}, wxsim.ErrInvalid},
+		{"serve stray argument", []string{"serve", "now"}, errUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 			defer cancel()
-			if tt.name != "tail" {
+			if tt.name != "tail" && tt.name != "serve" { // these run until ctx ends
 				ctx = t.Context()
 			}
 			err := run(ctx, tt.args)

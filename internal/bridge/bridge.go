@@ -1,16 +1,17 @@
 // Package bridge runs the parts of kfbridge a binary asks for on one NATS
 // connection: the embedded NATS server when no URL is configured, stream
-// setup, and the ingress (the egress joins in a later version).
+// setup, the ingress and the egress.
 //
 // # Usage
 //
-//	err := bridge.Run(ctx, cfg, bridge.Options{Logger: logger, Ingress: true})
+//	err := bridge.Run(ctx, cfg, bridge.Options{Logger: logger, Ingress: true, Egress: true})
 //
 // # Concurrency
 //
 // Run blocks until ctx ends or a part fails; then it shuts every part down in
-// order (stop HTTP intake, finish in-flight publishes, drain NATS, stop the
-// embedded server) and returns.
+// order — stop HTTP intake, let in-flight pushes publish and in-flight
+// commands finish and be acknowledged, drain NATS, stop the embedded server —
+// and returns.
 //
 // # Errors
 //
@@ -24,9 +25,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/internal/ingress"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -40,14 +48,22 @@ type Options struct {
 	Name string
 	// Ingress runs the HTTP ingress.
 	Ingress bool
+	// Egress runs the egress.
+	Egress bool
 	// OnReady, when set, is called once every part is serving.
 	OnReady func(Endpoints)
+	// Extra, when set, runs beside the parts once they are ready (the demo's
+	// simulator and echo bot) and is stopped with them; its error stops Run.
+	Extra func(ctx context.Context, ends Endpoints) error
 }
 
 // Endpoints says where a running bridge can be reached.
 type Endpoints struct {
 	// Ingress is the ingress listen address (empty without ingress).
 	Ingress string
+	// Health is the address serving /healthz, /readyz and /metrics: the
+	// ingress's, or the egress's own listener without ingress.
+	Health string
 	// NATS is the URL bots connect to: the embedded server's, or the
 	// configured one.
 	NATS string
@@ -79,32 +95,117 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if b.Server != nil {
 		ends.NATS = b.Server.ClientURL()
 	}
-	if !opts.Ingress {
-		if opts.OnReady != nil {
-			opts.OnReady(ends)
+	reg := telemetry.NewRegistry()
+	ready := []func(context.Context) error{
+		func(ctx context.Context) error { return b.Ready(ctx, events.InboundStreamName) },
+	}
+
+	var eg *egress.Egress
+	if opts.Egress {
+		eg, err = egress.New(egress.Config{
+			Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps, JS: b.JS,
+			Logger: logger.With("component", "egress"), Registry: reg,
+		})
+		if err != nil {
+			return err
 		}
-		<-ctx.Done()
+		if err := eg.Setup(ctx); err != nil {
+			return fmt.Errorf("egress setup: %w", err)
+		}
+		ready = append(ready, eg.Ready)
+	}
+	readyAll := func(ctx context.Context) error {
+		for _, r := range ready {
+			if err := r(ctx); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	reg := telemetry.NewRegistry()
-	srv, err := ingress.New(ingress.Config{
-		Ingress:   cfg.Ingress,
-		Apps:      cfg.Apps,
-		Publisher: events.NewPublisher(b.JS),
-		Ready:     func(ctx context.Context) error { return b.Ready(ctx, events.InboundStreamName) },
-		Logger:    logger.With("component", "ingress"),
-		Registry:  reg,
-	})
-	if err != nil {
-		return err
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	run := func(part string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(runCtx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", part, err))
+				mu.Unlock()
+				cancel() // one part failing stops the others
+			}
+		})
 	}
-	ln, err := net.Listen("tcp", cfg.Ingress.Listen)
-	if err != nil {
-		return fmt.Errorf("ingress listen: %w", err)
+
+	var ingressLn net.Listener
+	var srv *ingress.Server
+	if opts.Ingress {
+		srv, err = ingress.New(ingress.Config{
+			Ingress: cfg.Ingress, Apps: cfg.Apps, Publisher: events.NewPublisher(b.JS),
+			Ready: readyAll, Logger: logger.With("component", "ingress"), Registry: reg,
+		})
+		if err != nil {
+			return err
+		}
+		if ingressLn, err = net.Listen("tcp", cfg.Ingress.Listen); err != nil {
+			return fmt.Errorf("ingress listen: %w", err)
+		}
+		ends.Ingress = ingressLn.Addr().String()
+		ends.Health = ends.Ingress
+	} else {
+		ln, err := net.Listen("tcp", cfg.Egress.Listen)
+		if err != nil {
+			return fmt.Errorf("egress listen: %w", err)
+		}
+		ends.Health = ln.Addr().String()
+		run("health", func(ctx context.Context) error { return serveHealth(ctx, ln, reg, readyAll) })
+	}
+	if srv != nil {
+		run("ingress", func(ctx context.Context) error { return srv.Serve(ctx, ingressLn) })
+	}
+	if eg != nil {
+		run("egress", eg.Run)
 	}
 	if opts.OnReady != nil {
-		ends.Ingress = ln.Addr().String()
 		opts.OnReady(ends)
 	}
-	return srv.Serve(ctx, ln)
+	if opts.Extra != nil {
+		run("demo", func(ctx context.Context) error { return opts.Extra(ctx, ends) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// serveHealth serves /healthz, /readyz and /metrics for a process without
+// ingress.
+func serveHealth(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready func(context.Context) error) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	<-errc
+	return nil
 }

@@ -120,6 +120,46 @@ type Egress struct {
 	APIBase string `yaml:"api_base"`
 	// ReplyBudget is observe, enforce or off. Default observe.
 	ReplyBudget string `yaml:"reply_budget"`
+	// Listen serves /healthz, /readyz and /metrics of a standalone egress
+	// (cmd/egress). Default 127.0.0.1:8081; in cmd/kfbridge the ingress
+	// serves them.
+	Listen string `yaml:"listen"`
+	// Partitions spreads conversations over this many ordered partitions.
+	// Default 256. Change it only with an empty command stream.
+	Partitions int `yaml:"partitions"`
+	// Concurrency bounds the commands handled at once by this process.
+	// Default 64.
+	Concurrency int `yaml:"concurrency"`
+	// CallTimeout bounds one call of WeChat's API. Default 8s.
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	// AckWait is how long a command may go unacknowledged before another
+	// replica gets it; handlers extend it with progress acks every third of
+	// it, so it is also the time a dead replica's command waits. Default 10s.
+	AckWait time.Duration `yaml:"ack_wait"`
+	// RetryBudget bounds the total time a command is retried after transient
+	// failures before it fails to the dead-letter stream. Default 5m.
+	RetryBudget time.Duration `yaml:"retry_budget"`
+	// RetryMin and RetryMax bound the backoff between retries. Default 1s, 30s.
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// Token configures access tokens.
+	Token TokenConfig `yaml:"token"`
+	// SentTTL keeps the record of sent commands, consulted on redelivery.
+	// Default 24h (the command stream keeps commands as long).
+	SentTTL time.Duration `yaml:"sent_ttl"`
+	// MaxMediaBytes bounds an image egress downloads and uploads. Default 2 MiB.
+	MaxMediaBytes int64 `yaml:"max_media_bytes"`
+}
+
+// TokenConfig configures access tokens.
+type TokenConfig struct {
+	// Mode is stable (default: /cgi-bin/stable_token, replicas fetch
+	// independently) or classic (/cgi-bin/token, one replica refreshes under
+	// a lease).
+	Mode string `yaml:"mode"`
+	// ForceDailyCap caps forced stable-token refreshes per app per day.
+	// Default 10 (WeChat allows 20).
+	ForceDailyCap int `yaml:"force_daily_cap"`
 }
 
 // App is one mini program.
@@ -188,8 +228,19 @@ func Default() Config {
 			ShutdownTimeout: 20 * time.Second,
 		},
 		Egress: Egress{
-			APIBase:     "https://api.weixin.qq.com",
-			ReplyBudget: "observe",
+			APIBase:       "https://api.weixin.qq.com",
+			ReplyBudget:   "observe",
+			Listen:        "127.0.0.1:8081",
+			Partitions:    256,
+			Concurrency:   64,
+			CallTimeout:   8 * time.Second,
+			AckWait:       10 * time.Second,
+			RetryBudget:   5 * time.Minute,
+			RetryMin:      time.Second,
+			RetryMax:      30 * time.Second,
+			Token:         TokenConfig{Mode: "stable", ForceDailyCap: 10},
+			SentTTL:       24 * time.Hour,
+			MaxMediaBytes: 2 << 20,
 		},
 	}
 }

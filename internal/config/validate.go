@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -86,6 +87,36 @@ func (c *Config) Validate() error {
 	case "observe", "enforce", "off":
 	default:
 		bad("egress.reply_budget %q: want observe, enforce or off", c.Egress.ReplyBudget)
+	}
+	eg := c.Egress
+	if _, _, err := net.SplitHostPort(eg.Listen); err != nil {
+		bad("egress.listen %q: %v", eg.Listen, err)
+	}
+	if eg.Partitions < 1 || eg.Partitions > 4096 {
+		bad("egress.partitions %d: want 1 to 4096", eg.Partitions)
+	}
+	if eg.Concurrency < 1 {
+		bad("egress.concurrency must be positive")
+	}
+	if eg.CallTimeout <= 0 || eg.AckWait <= 0 || eg.RetryBudget <= 0 || eg.RetryMin <= 0 || eg.RetryMax < eg.RetryMin {
+		bad("egress timeouts: call_timeout, ack_wait, retry_budget, retry_min must be positive and retry_max >= retry_min")
+	}
+	if eg.AckWait < 3*time.Second {
+		bad("egress.ack_wait %s: want at least 3s (progress acks go every third of it)", eg.AckWait)
+	}
+	switch eg.Token.Mode {
+	case "stable", "classic":
+	default:
+		bad("egress.token.mode %q: want stable or classic", eg.Token.Mode)
+	}
+	if eg.Token.ForceDailyCap < 1 || eg.Token.ForceDailyCap > 20 {
+		bad("egress.token.force_daily_cap %d: want 1 to 20 (WeChat allows 20)", eg.Token.ForceDailyCap)
+	}
+	if eg.SentTTL < time.Hour {
+		bad("egress.sent_ttl %s: want at least 1h", eg.SentTTL)
+	}
+	if eg.MaxMediaBytes <= 0 {
+		bad("egress.max_media_bytes must be positive")
 	}
 	seen := map[string]bool{}
 	for i, a := range c.Apps {

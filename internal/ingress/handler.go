@@ -2,7 +2,6 @@ package ingress
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -178,34 +178,8 @@ func readBody(r *http.Request, buf []byte, limit int64) ([]byte, error) {
 // traceParent returns the request's W3C traceparent when it carries a
 // well-formed one (a tracing reverse proxy in front), or starts a new trace.
 func (s *Server) traceParent(r *http.Request) string {
-	if tp := r.Header.Get("Traceparent"); validTraceParent(tp) {
+	if tp := r.Header.Get("Traceparent"); telemetry.ValidTraceParent(tp) {
 		return tp
 	}
-	var b [24]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return ""
-	}
-	var out [55]byte
-	copy(out[:], "00-")
-	hex.Encode(out[3:35], b[:16])
-	out[35] = '-'
-	hex.Encode(out[36:52], b[16:])
-	copy(out[52:], "-01")
-	return string(out[:])
-}
-
-func validTraceParent(tp string) bool {
-	if len(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' {
-		return false
-	}
-	for i := 0; i < len(tp); i++ {
-		if i == 2 || i == 35 || i == 52 {
-			continue
-		}
-		c := tp[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return tp[:2] != "ff"
+	return telemetry.NewTraceParent(s.rand)
 }

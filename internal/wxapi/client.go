@@ -123,7 +123,11 @@ func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, li
 			}
 		},
 	})
-	resp, err := c.http.Do(req.WithContext(ctx))
+	req = req.WithContext(ctx)
+	if tp := traceParent(ctx); tp != "" {
+		req.Header.Set("Traceparent", tp)
+	}
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, nil, &TransportError{Op: op, Written: written.Load(), Err: err}
 	}

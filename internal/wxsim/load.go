@@ -53,6 +53,12 @@ type LoadConfig struct {
 	Pushes int
 	// Timeout bounds each request, as WeChat's 5 s (default 5 s).
 	Timeout time.Duration
+	// SimURL is a running `wxsim serve` ([SimURL]) told, once the run is
+	// over, that the user interacted (when any push succeeded), so that
+	// its send window is open as after the last push. "" tells no
+	// simulator; failures are logged at Debug level. Media of image pushes
+	// are not registered.
+	SimURL string
 	// Logger receives progress records at Info level (default: discard).
 	Logger *slog.Logger
 }
@@ -130,6 +136,9 @@ func (c *LoadConfig) Validate() error {
 	if c.Timeout <= 0 {
 		bad("timeout %s: want positive", c.Timeout)
 	}
+	if c.SimURL != "" {
+		errs = append(errs, checkURL("sim url", c.SimURL))
+	}
 	return errors.Join(errs...)
 }
 
@@ -144,9 +153,11 @@ type loadPush struct {
 // what happened. It stops by itself: when the time is up, when the pushes
 // are used up, or when ctx ends (the report then covers what was answered
 // before). A request counts as succeeded only on HTTP 200 with body
-// "success" or an empty body. Errors wrap [ErrInvalid] for a bad cfg, come
-// from signing, or are ctx's error when ctx ends before the pushes are
-// generated; failed requests are counted in the report, not returned.
+// "success" or an empty body. With cfg.SimURL set, the simulator there is
+// told of the user's interaction when the run is over. Errors wrap
+// [ErrInvalid] for a bad cfg, come from signing, or are ctx's error when
+// ctx ends before the pushes are generated; failed requests are counted in
+// the report, not returned.
 func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -205,6 +216,11 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 		wg.Go(func() { run.work(ctx, w) })
 	}
 	wg.Wait()
+	if cfg.SimURL != "" && run.delivered.Load() {
+		if rec, err := NewRemoteRecorder(cfg.SimURL, cfg.Logger); err == nil { // checked by Validate
+			rec.RecordInteraction(signer.AppID(), strconv.FormatInt(spec.BusinessID, 10), spec.OpenID, spec.Kind, time.Time{})
+		}
+	}
 
 	r := LoadReport{
 		URL:       signer.endpoint.String(),
@@ -268,6 +284,7 @@ type loadRun struct {
 	start, measure, end time.Time
 	next                atomic.Int64
 	exhausted           atomic.Bool
+	delivered           atomic.Bool // any push answered success
 }
 
 // loadWorker holds what one worker saw; only its goroutine writes it until
@@ -297,6 +314,9 @@ func (r *loadRun) work(ctx context.Context, w *loadWorker) {
 		lat := time.Since(t0)
 		if ctx.Err() != nil {
 			return // interrupted: neither success nor failure of the target
+		}
+		if fail == "" && !r.delivered.Load() {
+			r.delivered.Store(true)
 		}
 		if t0.Before(r.measure) {
 			w.warm++

@@ -120,8 +120,10 @@ func TestLoad(t *testing.T) {
 			if total != r.Sent+r.WarmupSent {
 				t.Errorf("ingress got %d pushes, report says %d+%d", total, r.WarmupSent, r.Sent)
 			}
-			if len(ing.conns) > conns {
-				t.Errorf("ingress saw %d connections, want at most %d (keep-alive)", len(ing.conns), conns)
+			// Keep-alive: connections are reused (a busy machine may make
+			// the client replace the odd one, so allow some slack).
+			if len(ing.conns) > 2*conns || total < 10*len(ing.conns) {
+				t.Errorf("ingress saw %d connections for %d pushes from %d workers: keep-alive not used", len(ing.conns), total, conns)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ type options struct {
 	timeout  time.Duration
 	interval time.Duration
 	logger   *slog.Logger
+	recorder Recorder // nil: none
 }
 
 // WithHTTPClient sends pushes with c instead of a client that does not

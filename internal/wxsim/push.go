@@ -39,6 +39,11 @@ type PushConfig struct {
 	Attempts       int
 	AttemptTimeout time.Duration
 	RetryInterval  time.Duration
+	// SimURL is a running `wxsim serve` ([SimURL]) told of every delivered
+	// push ([RemoteRecorder]), so that its send windows open as WeChat's
+	// would. "" tells no simulator; when nothing answers there, pushes
+	// work all the same (failures are logged at Debug level).
+	SimURL string
 	// Logger receives a Debug record per attempt (default: discard).
 	Logger *slog.Logger
 }
@@ -86,6 +91,9 @@ func (c *PushConfig) Validate() error {
 	}
 	if err := checkURL("url", c.URL); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SimURL != "" {
+		errs = append(errs, checkURL("sim url", c.SimURL))
 	}
 	errs = append(errs, c.App.validate(), checkSpec(&c.Spec, &c.App))
 	if c.Count < 1 {
@@ -140,6 +148,7 @@ func checkSpec(s *Spec, app *App) error {
 //
 //	ok   kind=text format=xml mode=safe msgid=4242 status=200 attempts=1 answer=success
 //
+// With cfg.SimURL set, every delivered push is reported to that simulator.
 // It returns an error wrapping [ErrNotDelivered] when any send was not
 // delivered, [ErrInvalid] for a bad cfg, and ctx's error when ctx ends
 // first (the send in flight is abandoned).
@@ -152,11 +161,20 @@ func RunPush(ctx context.Context, cfg PushConfig, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pusher, err := NewPusher(signer,
+	opts := []Option{
 		WithAttempts(cfg.Attempts),
 		WithAttemptTimeout(cfg.AttemptTimeout),
 		WithRetryInterval(cfg.RetryInterval),
-		WithLogger(cfg.Logger))
+		WithLogger(cfg.Logger),
+	}
+	if cfg.SimURL != "" {
+		rec, err := NewRemoteRecorder(cfg.SimURL, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, WithRecorder(rec))
+	}
+	pusher, err := NewPusher(signer, opts...)
 	if err != nil {
 		return err
 	}

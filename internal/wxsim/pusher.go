@@ -70,7 +70,8 @@ func NewPusher(s *Signer, opts ...Option) (*Pusher, error) {
 // returns what happened. The error is nil when the push was delivered;
 // otherwise it wraps [ErrNotDelivered] and the last attempt's reason
 // ([ErrStatus], [ErrTimeout], [ErrReply] or the transport error). When ctx
-// ends, Push stops at once and returns ctx's error.
+// ends, Push stops at once and returns ctx's error. A delivered push is
+// reported to the Pusher's [Recorder] ([WithRecorder]) before Push returns.
 func (p *Pusher) Push(ctx context.Context, req *Request) (Result, error) {
 	var res Result
 	for {
@@ -85,6 +86,7 @@ func (p *Pusher) Push(ctx context.Context, req *Request) (Result, error) {
 			"attempt", res.Attempts, "status", status, "answer", answer, "err", err)
 		if err == nil {
 			res.Delivered = true
+			p.record(req)
 			return res, nil
 		}
 		if res.Attempts >= p.opts.attempts {

@@ -1,0 +1,42 @@
+// Command echobot runs the example bot against a kfbridge NATS server.
+//
+//	go run ./examples/echobot/cmd/echobot --nats nats://127.0.0.1:4222
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/examples/echobot"
+)
+
+func main() {
+	url := flag.String("nats", nats.DefaultURL, "NATS server URL")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	nc, err := nats.Connect(*url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echobot:", err)
+		os.Exit(1)
+	}
+	defer nc.Drain()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echobot:", err)
+		os.Exit(1)
+	}
+	if err := echobot.Run(ctx, js, echobot.Options{Logger: logger}); err != nil {
+		logger.Error("echobot stopped", "err", err)
+		os.Exit(1)
+	}
+}

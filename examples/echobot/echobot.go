@@ -1,0 +1,166 @@
+// Package echobot is a small customer-service bot of the kind a team writes
+// in any language against kfbridge: it reads pushes from the WXKF_IN stream
+// with a durable consumer, and answers each user message by publishing
+// commands — "typing", then the reply — on wxkf.out.…. It also reads the
+// results of its commands. It needs nothing but NATS and JSON.
+//
+// # Usage
+//
+//	err := echobot.Run(ctx, js, echobot.Options{Logger: logger})
+//
+// # Concurrency
+//
+// Run consumes until ctx ends, then drains its consumers and returns.
+//
+// # Errors
+//
+// A push it cannot read is acknowledged and skipped (logged); a command it
+// cannot publish is left unacknowledged, so JetStream redelivers the push.
+package echobot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// Options configures the bot.
+type Options struct {
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Name is the durable consumer name. Default "echobot".
+	Name string
+}
+
+// Run runs the bot until ctx ends.
+func Run(ctx context.Context, js jetstream.JetStream, opts Options) error {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	name := opts.Name
+	if name == "" {
+		name = "echobot"
+	}
+	in, err := js.CreateOrUpdateConsumer(ctx, events.InboundStreamName, jetstream.ConsumerConfig{
+		Durable:       name,
+		FilterSubject: events.InboundSubjects,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckWait:       30 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("echobot consumer: %w", err)
+	}
+	results, err := js.CreateOrUpdateConsumer(ctx, events.ResultStreamName, jetstream.ConsumerConfig{
+		Durable:       name + "-results",
+		FilterSubject: events.ResultSubjects,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("echobot results consumer: %w", err)
+	}
+	pushes, err := in.Consume(func(m jetstream.Msg) { answer(ctx, js, m, logger) })
+	if err != nil {
+		return err
+	}
+	outcomes, err := results.Consume(func(m jetstream.Msg) {
+		var r events.ResultEvent
+		if json.Unmarshal(m.Data(), &r) == nil {
+			logger.Info("echobot: result", "command_id", r.Data.CommandID, "outcome", r.Data.Outcome,
+				"errcode", r.Data.ErrCode, "reason", r.Data.Reason)
+		}
+		m.Ack()
+	})
+	if err != nil {
+		pushes.Stop()
+		return err
+	}
+	logger.Info("echobot running", "consumer", name)
+	<-ctx.Done()
+	pushes.Drain()
+	outcomes.Drain()
+	<-pushes.Closed()
+	<-outcomes.Closed()
+	return nil
+}
+
+// answer replies to one push.
+func answer(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, logger *slog.Logger) {
+	ev, err := events.ParseInbound(m.Data())
+	if err != nil {
+		logger.Warn("echobot: unreadable push skipped", "subject", m.Subject(), "err", err)
+		m.Ack()
+		return
+	}
+	d := ev.Data
+	var reply string
+	switch {
+	case d.Text != nil:
+		reply = "echo: " + d.Text.Content
+	case d.Image != nil:
+		reply = "Nice picture!"
+	case d.MiniProgramPage != nil:
+		reply = "Thanks for sharing “" + d.MiniProgramPage.Title + "”."
+	case d.Event != nil && d.Event.Name == events.EventUserEnterTempSession:
+		reply = "Hi! I am the kfbridge echo bot. Send me anything."
+	default:
+		m.Ack() // nothing to say
+		return
+	}
+	conv := events.Conversation{AppID: d.AppID, BusinessID: d.BusinessID, OpenID: ev.Subject}
+	// Continue the push's trace on the commands.
+	trace := m.Headers().Get(events.HeaderTraceParent)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if d.Event == nil {
+		// Typing first: the egress keeps a conversation's commands in order.
+		if err := publish(ctx, js, conv, events.VerbTyping, "typing-"+ev.ID, events.TypingData{Command: events.TypingOn}, trace); err != nil {
+			logger.Warn("echobot: typing not published", "err", err)
+		}
+	}
+	data := events.SendData{MsgType: "text", Text: &events.SendText{Content: reply}}
+	if err := publish(ctx, js, conv, events.VerbSend, "echo-"+ev.ID, data, trace); err != nil {
+		logger.Warn("echobot: reply not published; the push will be redelivered", "err", err)
+		m.NakWithDelay(time.Second)
+		return
+	}
+	m.Ack()
+}
+
+// publish sends one command as a structured CloudEvent; its id doubles as
+// Nats-Msg-Id, so a redelivered push does not produce a second reply.
+func publish(ctx context.Context, js jetstream.JetStream, conv events.Conversation, verb, id string, data any, trace string) error {
+	subject, err := events.CommandSubject(conv, verb)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": id, "source": "/examples/echobot",
+		"type": events.TypeCommandPrefix + verb, "datacontenttype": "application/json", "data": json.RawMessage(raw),
+	})
+	if err != nil {
+		return err
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = body
+	msg.Header.Set(events.HeaderMsgID, id)
+	msg.Header.Set(events.HeaderContentType, events.ContentType)
+	if trace != "" {
+		msg.Header.Set(events.HeaderTraceParent, trace)
+	}
+	_, err = js.PublishMsg(ctx, msg)
+	return err
+}

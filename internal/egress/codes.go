@@ -1,0 +1,30 @@
+package egress
+
+// kfbridge's own errcodes for failures that have no WeChat errcode. WeChat's
+// codes are -1 and positive, so these never collide.
+const (
+	// CodeMalformed: the command did not parse or failed its schema.
+	CodeMalformed = -1001
+	// CodeUnknownApp: the appid is not configured in this bridge.
+	CodeUnknownApp = -1002
+	// CodeExpired: the retry budget ran out before WeChat accepted it.
+	CodeExpired = -1003
+	// CodeMaybeDelivered: the request was written but its answer was lost.
+	CodeMaybeDelivered = -1004
+	// CodeMedia: the image could not be fetched for upload.
+	CodeMedia = -1005
+)
+
+// Reasons of a failed result.
+const (
+	ReasonMalformed      = "malformed"
+	ReasonUnknownApp     = "unknown_app"
+	ReasonPermanent      = "permanent"
+	ReasonWindow         = "window"
+	ReasonQuota          = "quota"
+	ReasonTransient      = "transient"
+	ReasonToken          = "token"
+	ReasonMedia          = "media"
+	ReasonExpired        = "expired"
+	ReasonMaybeDelivered = "maybe_delivered"
+)

@@ -1,0 +1,293 @@
+package egress
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/telemetry"
+	"github.com/kfbridge/kfbridge/internal/token"
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/schemas"
+)
+
+// Names of the KV buckets and object store the egress uses.
+const (
+	// SentBucket records commands sent to WeChat (see the package doc).
+	SentBucket = "WXKF_SENT"
+	// MediaIDBucket caches media ids of images egress uploaded.
+	MediaIDBucket = "WXKF_MEDIA_IDS"
+	// MediaStore is the object store bots put images in for image commands.
+	MediaStore = "WXKF_MEDIA"
+	// mediaIDTTL keeps an uploaded media id well under its 3-day life.
+	mediaIDTTL = 60 * time.Hour
+)
+
+// Config holds what an [Egress] needs.
+type Config struct {
+	// Egress holds partitions, timeouts and retry settings.
+	Egress config.Egress
+	// Streams holds replicas and storage for streams and buckets.
+	Streams config.Streams
+	// Apps lists the mini programs; each needs a Secret.
+	Apps []config.App
+	// JS is JetStream. Required.
+	JS jetstream.JetStream
+	// API calls WeChat; nil builds one for Egress.APIBase.
+	API *wxapi.Client
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registry receives metrics; nil creates one.
+	Registry *prometheus.Registry
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// Rand is the randomness of span ids; nil uses crypto/rand.
+	Rand io.Reader
+}
+
+// Egress consumes commands and calls WeChat.
+type Egress struct {
+	cfg       config.Egress
+	streams   config.Streams
+	js        jetstream.JetStream
+	api       *wxapi.Client
+	tokens    *token.Manager
+	apps      map[string]bool
+	logger    *slog.Logger
+	metrics   *metrics
+	now       func() time.Time
+	rand      io.Reader
+	validator *schemas.Validator
+	sem       chan struct{}
+	pauses    pauses
+	// tokenSecrets are the apps' secrets, handed to the token manager.
+	tokenSecrets map[string]string
+
+	// Set up by Setup.
+	sent    jetstream.KeyValue
+	mediaID jetstream.KeyValue
+	store   jetstream.ObjectStore
+	out     jetstream.Stream
+}
+
+// New validates cfg and builds an Egress; call [Egress.Setup] before
+// [Egress.Run].
+func New(cfg Config) (*Egress, error) {
+	if cfg.JS == nil {
+		return nil, errors.New("egress: JS is required")
+	}
+	e := &Egress{
+		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API,
+		apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now, rand: cfg.Rand,
+		sem: make(chan struct{}, cfg.Egress.Concurrency),
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.rand == nil {
+		e.rand = rand.Reader
+	}
+	if e.api == nil {
+		api, err := wxapi.New(cfg.Egress.APIBase, wxapi.WithTimeout(cfg.Egress.CallTimeout))
+		if err != nil {
+			return nil, err
+		}
+		e.api = api
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = telemetry.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("egress metrics: %w", err)
+	}
+	e.metrics = m
+	secrets := map[string]string{}
+	var errs []error
+	for _, a := range cfg.Apps {
+		if a.Secret.Value() == "" {
+			errs = append(errs, fmt.Errorf("egress: app %s has no secret", a.AppID))
+			continue
+		}
+		e.apps[a.AppID] = true
+		secrets[a.AppID] = a.Secret.Value()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		return nil, fmt.Errorf("egress schemas: %w", err)
+	}
+	e.validator = v
+	e.pauses.until = map[string]time.Time{}
+	e.tokenSecrets = secrets
+	return e, nil
+}
+
+// Setup creates or updates the streams, buckets and partition consumers.
+// It is idempotent; every replica runs it at start.
+func (e *Egress) Setup(ctx context.Context) error {
+	storage := jetstream.FileStorage
+	if e.streams.Storage == "memory" {
+		storage = jetstream.MemoryStorage
+	}
+	apply := func(c jetstream.StreamConfig) jetstream.StreamConfig {
+		c.Replicas, c.Storage = e.streams.Replicas, storage
+		return c
+	}
+	out, err := e.js.CreateOrUpdateStream(ctx, apply(events.OutboundStream(e.cfg.Partitions)))
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", events.OutboundStreamName, err)
+	}
+	e.out = out
+	for _, c := range []jetstream.StreamConfig{events.ResultStream(), events.DeadLetterStream()} {
+		if _, err := e.js.CreateOrUpdateStream(ctx, apply(c)); err != nil {
+			return fmt.Errorf("stream %s: %w", c.Name, err)
+		}
+	}
+	kvs := []struct {
+		dst *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&e.sent, jetstream.KeyValueConfig{Bucket: SentBucket, Description: "kfbridge: commands sent to WeChat",
+			History: 1, TTL: e.cfg.SentTTL, Replicas: e.streams.Replicas, Storage: storage}},
+		{&e.mediaID, jetstream.KeyValueConfig{Bucket: MediaIDBucket, Description: "kfbridge: media ids of uploaded images",
+			History: 1, TTL: mediaIDTTL, Replicas: e.streams.Replicas, Storage: storage}},
+	}
+	for _, kv := range kvs {
+		b, err := e.js.CreateOrUpdateKeyValue(ctx, kv.cfg)
+		if err != nil {
+			return fmt.Errorf("kv %s: %w", kv.cfg.Bucket, err)
+		}
+		*kv.dst = b
+	}
+	tokens, err := e.js.CreateOrUpdateKeyValue(ctx, token.BucketConfig(e.streams.Replicas, storage))
+	if err != nil {
+		return fmt.Errorf("kv %s: %w", token.BucketName, err)
+	}
+	e.tokens, err = token.New(tokens, e.api, e.tokenSecrets, token.Config{
+		Mode: e.cfg.Token.Mode, ForceDailyCap: e.cfg.Token.ForceDailyCap, Logger: e.logger, Now: e.now,
+		OnRefresh: func(appid, kind string) { e.metrics.tokenRefreshes.WithLabelValues(appid, kind).Inc() },
+	})
+	if err != nil {
+		return err
+	}
+	store, err := e.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: MediaStore, Description: "kfbridge: images for image commands and downloaded user media",
+		TTL: 7 * 24 * time.Hour, Replicas: e.streams.Replicas, Storage: storage,
+	})
+	if err != nil {
+		return fmt.Errorf("object store %s: %w", MediaStore, err)
+	}
+	e.store = store
+	for p := range e.cfg.Partitions {
+		if _, err := out.CreateOrUpdateConsumer(ctx, e.consumerConfig(p)); err != nil {
+			return fmt.Errorf("consumer for partition %d: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func consumerName(p int) string { return fmt.Sprintf("egress-p%04d", p) }
+
+func (e *Egress) consumerConfig(p int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       consumerName(p),
+		Description:   "kfbridge egress: one ordered partition of conversations",
+		FilterSubject: events.PartitionFilter(p),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       e.cfg.AckWait,
+		MaxAckPending: 1,
+		MaxDeliver:    -1, // bounded by the retry budget instead
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      e.streams.Replicas,
+	}
+}
+
+// Run pulls commands from every partition until ctx ends, then stops
+// pulling, lets in-flight commands finish (their calls, results and acks),
+// and returns nil.
+func (e *Egress) Run(ctx context.Context) error {
+	if e.out == nil {
+		return errors.New("egress: Run before Setup")
+	}
+	var ccs []jetstream.ConsumeContext
+	stopAll := func() {
+		for _, cc := range ccs {
+			cc.Drain()
+		}
+		for _, cc := range ccs {
+			<-cc.Closed()
+		}
+	}
+	for p := range e.cfg.Partitions {
+		cons, err := e.out.Consumer(ctx, consumerName(p))
+		if err != nil {
+			stopAll()
+			return fmt.Errorf("consumer for partition %d: %w", p, err)
+		}
+		cc, err := cons.Consume(e.handle,
+			jetstream.PullMaxMessages(2),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+					e.logger.Debug("consume", "partition", p, "err", err)
+				}
+			}))
+		if err != nil {
+			stopAll()
+			return fmt.Errorf("consume partition %d: %w", p, err)
+		}
+		ccs = append(ccs, cc)
+	}
+	e.logger.Info("egress running", "partitions", e.cfg.Partitions, "apps", len(e.apps), "api_base", e.api.Base())
+	<-ctx.Done()
+	stopAll()
+	e.logger.Info("egress stopped")
+	return nil
+}
+
+// Ready reports whether the command stream answers.
+func (e *Egress) Ready(ctx context.Context) error {
+	if e.out == nil {
+		return errors.New("egress: not set up")
+	}
+	if _, err := e.out.Info(ctx); err != nil {
+		return fmt.Errorf("stream %s: %w", events.OutboundStreamName, err)
+	}
+	return nil
+}
+
+// pauses holds per-app quota pauses in this process.
+type pauses struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (p *pauses) get(appid string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.until[appid]
+}
+
+func (p *pauses) set(appid string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if until.After(p.until[appid]) {
+		p.until[appid] = until
+	}
+}

@@ -1,0 +1,181 @@
+package egress
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+const (
+	appID  = "wx0123456789abcdef"
+	secret = "test-secret"
+)
+
+// env is an egress test world: a real embedded JetStream server, the WeChat
+// simulator, and any number of egress replicas.
+type env struct {
+	t   testing.TB
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	sim *wxsim.Sim
+	api string // the simulator's base URL
+	cfg config.Egress
+}
+
+func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
+	t.Helper()
+	s := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, s)
+	if simCfg.Apps == nil {
+		simCfg.Apps = map[string]string{appID: secret}
+	}
+	sim, err := wxsim.NewSim(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim.Handler())
+	t.Cleanup(hs.Close)
+	cfg := config.Default().Egress
+	cfg.APIBase = hs.URL
+	cfg.Partitions = 8
+	cfg.AckWait = 3 * time.Second
+	cfg.CallTimeout = 2 * time.Second
+	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 100*time.Millisecond
+	cfg.RetryBudget = 3 * time.Second
+	if tune != nil {
+		tune(&cfg)
+	}
+	return &env{t: t, nc: nc, js: js, sim: sim, api: hs.URL, cfg: cfg}
+}
+
+// replica starts one egress process (sharing NATS and the simulator) and
+// returns a function that stops it gracefully.
+func (e *env) replica(nc *nats.Conn) (stop func()) {
+	e.t.Helper()
+	js := e.js
+	if nc != nil {
+		var err error
+		if js, err = jetstream.New(nc); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	streams := config.Default().NATS.Streams
+	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js,
+		Apps: []config.App{{AppID: appID, Secret: secret}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := eg.Setup(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eg.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				e.t.Errorf("Run() = %v", err)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return stop
+}
+
+// interact opens the send window as a user message would.
+func (e *env) interact(bid, openid string) {
+	e.sim.RecordInteraction(appID, bid, openid, "text", e.sim.Now())
+}
+
+// command publishes a structured command event.
+func (e *env) command(bid, openid, verb, id string, data any) {
+	e.t.Helper()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "/test", "type": "weixin.kf.command." + verb, "data": json.RawMessage(raw)})
+	e.publish(bid, openid, verb, id, body, events.ContentType)
+}
+
+func (e *env) publish(bid, openid, verb, id string, body []byte, contentType string) {
+	e.t.Helper()
+	msg := nats.NewMsg(fmt.Sprintf("wxkf.out.%s.%s.%s.%s", appID, bid, openid, verb))
+	msg.Data = body
+	if id != "" {
+		msg.Header.Set(nats.MsgIdHdr, id)
+	}
+	if contentType != "" {
+		msg.Header.Set("Content-Type", contentType)
+	}
+	if _, err := e.js.PublishMsg(e.t.Context(), msg); err != nil {
+		e.t.Fatalf("publish command %s: %v", id, err)
+	}
+}
+
+// results waits until n results are stored and returns them by command id.
+func (e *env) results(n int) map[string]events.ResultEvent {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
+	defer cancel()
+	cons, err := e.js.OrderedConsumer(ctx, events.ResultStreamName, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]events.ResultEvent{}
+	for len(out) < n {
+		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			e.t.Fatalf("%d of %d results: %v", len(out), n, err)
+		}
+		var ev events.ResultEvent
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			e.t.Fatal(err)
+		}
+		if _, dup := out[ev.Data.CommandID]; dup {
+			e.t.Errorf("two results for command %s", ev.Data.CommandID)
+		}
+		out[ev.Data.CommandID] = ev
+	}
+	return out
+}
+
+func (e *env) streamMsgs(name string) uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(e.t.Context(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func text(s string) map[string]any {
+	return map[string]any{"msgtype": "text", "text": map[string]any{"content": s}}
+}
+
+func (e *env) apiClient() *wxapi.Client {
+	c, err := wxapi.New(e.api)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,231 @@
+package egress
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/telemetry"
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/schemas"
+)
+
+// job is one delivery of one command.
+type job struct {
+	msg      jetstream.Msg
+	md       *jetstream.MsgMetadata
+	cmd      events.Command
+	key      string // sent-record key
+	rec      record
+	deadline time.Time
+	trace    string // traceparent of the API calls and the result
+	mediaID  string // uploaded for this command, reported in the result
+	uploaded bool   // the media id came from our own upload (re-upload on 40007)
+	log      *slog.Logger
+}
+
+// action says what to do with the message once handling is over.
+type action struct {
+	nak   bool
+	delay time.Duration
+	term  bool
+}
+
+var ack = action{}
+
+func nakAfter(d time.Duration) action { return action{nak: true, delay: max(d, 0)} }
+
+// handle is the consume callback of every partition.
+func (e *Egress) handle(msg jetstream.Msg) {
+	stop := e.keepAlive(msg)
+	defer stop()
+	e.sem <- struct{}{}
+	defer func() { <-e.sem }()
+	e.metrics.inflight.Inc()
+	defer e.metrics.inflight.Dec()
+
+	// Calls and publishes are not cut short by shutdown: a command in hand
+	// is finished, then acknowledged.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.CallTimeout+10*time.Second)
+	defer cancel()
+	act, err := e.process(ctx, msg)
+	switch {
+	case err != nil:
+		// NATS trouble (record, result or dead-letter publish): nothing final
+		// is known to be stored; redelivery resumes from the sent record.
+		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
+		msg.NakWithDelay(e.cfg.RetryMin)
+	case act.term:
+		msg.Term()
+	case act.nak:
+		msg.NakWithDelay(act.delay)
+	default:
+		if err := msg.DoubleAck(ctx); err != nil {
+			// The result is stored; a redelivery republishes it (deduplicated).
+			e.logger.Warn("ack lost; the command will be redelivered and its result republished", "subject", msg.Subject(), "err", err)
+		}
+	}
+}
+
+// keepAlive sends progress acks every third of AckWait until stopped.
+func (e *Egress) keepAlive(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(e.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return action{}, err
+	}
+	conv, verb, err := events.ParseCommandSubject(msg.Subject())
+	if err != nil {
+		// The stream only accepts wxkf.out.*.*.*.*; a bad token there has no
+		// conversation to answer on.
+		e.logger.Error("command on an unusable subject dropped", "subject", msg.Subject(), "err", err)
+		return action{term: true}, nil
+	}
+	j := &job{msg: msg, md: md, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
+	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent), e.rand)
+	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
+	if perr != nil {
+		cmd = events.Command{ID: header(msg, nats.MsgIdHdr), Conversation: conv, Verb: verb,
+			Type: events.TypeCommandPrefix + verb, Data: msg.Data()}
+	}
+	if cmd.ID == "" {
+		cmd.ID = "seq-" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	j.cmd = cmd
+	j.key = recordKey(conv.AppID, cmd.ID)
+	j.log = e.logger.With("command_id", cmd.ID, "subject", msg.Subject(), "trace_id", telemetry.TraceID(j.trace))
+	if perr != nil {
+		return e.fail(ctx, j, CodeMalformed, perr.Error(), ReasonMalformed, false)
+	}
+	if !e.apps[conv.AppID] {
+		return e.fail(ctx, j, CodeUnknownApp, "app "+conv.AppID+" is not configured in this bridge", ReasonUnknownApp, false)
+	}
+	schema := schemas.SendCommandData
+	if verb == events.VerbTyping {
+		schema = schemas.TypingCommandData
+	}
+	if err := e.validator.Validate(schema, cmd.Data); err != nil {
+		return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
+	}
+
+	// The record is consulted on every delivery, not only redeliveries: a
+	// bot that republishes a command id after the stream's duplicate window
+	// must not send it twice either.
+	rec, ok, err := e.loadRecord(ctx, j.key)
+	if err != nil {
+		return action{}, err
+	}
+	if ok {
+		switch rec.State {
+		case stateDone:
+			j.log.Info("command already finished; republishing its result", "deliveries", md.NumDelivered)
+			return e.republish(ctx, j, rec)
+		case stateSending:
+			j.rec = rec
+			return e.fail(ctx, j, CodeMaybeDelivered,
+				"the replica handling this command stopped during its call; WeChat may have delivered it", ReasonMaybeDelivered, true)
+		default:
+			j.rec = rec
+		}
+	}
+	now := e.now()
+	if now.After(j.deadline) {
+		return e.fail(ctx, j, lastCode(j.rec, CodeExpired), lastMsg(j.rec, "retry budget exhausted"), ReasonExpired, false)
+	}
+	if until := e.pauses.get(conv.AppID); now.Before(until) {
+		return e.retryAt(ctx, j, until, ReasonQuota)
+	}
+	if verb == events.VerbTyping {
+		td, err := events.DecodeTypingData(cmd.Data)
+		if err != nil {
+			return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
+		}
+		return e.typing(ctx, j, td)
+	}
+	sd, err := events.DecodeSendData(cmd.Data)
+	if err != nil {
+		return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
+	}
+	return e.send(ctx, j, &sd)
+}
+
+func header(msg jetstream.Msg, name string) string {
+	if h := msg.Headers(); h != nil {
+		return h.Get(name)
+	}
+	return ""
+}
+
+func lastCode(r record, def int) int {
+	if r.LastCode != 0 {
+		return r.LastCode
+	}
+	return def
+}
+
+func lastMsg(r record, def string) string {
+	if r.LastMsg != "" {
+		return r.LastMsg
+	}
+	return def
+}
+
+// call runs one API call with metrics and the job's trace context.
+func (e *Egress) call(ctx context.Context, j *job, op string, f func(context.Context) error) error {
+	start := time.Now()
+	err := f(wxapi.WithTraceParent(ctx, j.trace))
+	e.metrics.apiSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if err != nil {
+		e.metrics.apiErrors.WithLabelValues(op, strconv.Itoa(wxapi.CodeOf(err))).Inc()
+		j.log.Debug("api call failed", "op", op, "err", err)
+	}
+	return err
+}
+
+// backoff is the delay before the next retry after attempts calls.
+func (e *Egress) backoff(attempts int) time.Duration {
+	d := e.cfg.RetryMin
+	for i := 1; i < attempts && d < e.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, e.cfg.RetryMax)
+	// ±20% jitter spreads retries of many conversations.
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// quotaHorizon is when a quota error's limit lifts: a minute for 45011, the
+// next midnight in China for the daily 45009.
+func quotaHorizon(code int, now time.Time) time.Time {
+	if code == wxapi.CodeDailyQuota {
+		cst := now.In(chinaTime)
+		y, m, d := cst.Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, chinaTime)
+	}
+	return now.Add(time.Minute)
+}
+
+var chinaTime = time.FixedZone("CST", 8*3600)

@@ -1,0 +1,48 @@
+package egress
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	commands       *prometheus.CounterVec
+	apiSeconds     *prometheus.HistogramVec
+	apiErrors      *prometheus.CounterVec
+	retries        *prometheus.CounterVec
+	tokenRefreshes *prometheus.CounterVec
+	inflight       prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfbridge_egress_commands_total",
+			Help: "Commands by final outcome (delivered, failed) and failure reason.",
+		}, []string{"appid", "verb", "outcome", "reason"}),
+		apiSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kfbridge_egress_api_seconds",
+			Help:    "Latency of WeChat API calls by operation.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"op"}),
+		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfbridge_egress_api_errors_total",
+			Help: "WeChat API calls that failed, by operation and errcode (-1 also for transport failures).",
+		}, []string{"op", "errcode"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfbridge_egress_retries_total",
+			Help: "Commands put back for a later retry, by app and class (transient, quota).",
+		}, []string{"appid", "class"}),
+		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfbridge_egress_token_refreshes_total",
+			Help: "Access tokens fetched from WeChat, by app and kind (stable, stable_forced, classic).",
+		}, []string{"appid", "kind"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kfbridge_egress_inflight_commands",
+			Help: "Commands being handled by this process.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.tokenRefreshes, m.inflight} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

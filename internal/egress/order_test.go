@@ -1,0 +1,145 @@
+package egress
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// TestOrderAcrossReplicas: commands of many conversations, send and typing
+// mixed, handled by three replicas, reach WeChat in publish order per
+// conversation, each with one result.
+func TestOrderAcrossReplicas(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{Latency: 5 * time.Millisecond}, nil)
+	for range 3 {
+		e.replica(nil)
+	}
+	// A user message allows 5 sends, so each conversation gets 5 sends and
+	// a typing command in between.
+	const convs, perConv = 40, 6
+	var ids []string
+	for c := range convs {
+		e.interact("0", fmt.Sprintf("oU%d", c))
+	}
+	for i := range perConv {
+		for c := range convs {
+			openid := fmt.Sprintf("oU%d", c)
+			id := fmt.Sprintf("%s-%02d", openid, i)
+			if i == 3 {
+				e.command("0", openid, events.VerbTyping, id, map[string]any{"command": "CancelTyping"})
+			} else {
+				e.command("0", openid, events.VerbSend, id, text(id))
+			}
+			ids = append(ids, id)
+		}
+	}
+	res := e.results(len(ids))
+	for _, id := range ids {
+		if r := res[id].Data; r.Outcome != events.OutcomeDelivered {
+			t.Errorf("%s: %+v", id, r)
+		}
+	}
+	last := map[string]string{}
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body)
+		if prev := last[d.OpenID]; body.Text.Content <= prev {
+			t.Errorf("%s: %q delivered after %q", d.OpenID, body.Text.Content, prev)
+		}
+		last[d.OpenID] = body.Text.Content
+	}
+}
+
+// TestDeadReplicaHandsOver: a replica whose NATS connection dies in the
+// middle of a call loses the command to another replica after AckWait; the
+// command it was sending is reported maybe_delivered (it did reach WeChat)
+// and the conversation goes on in order.
+func TestDeadReplicaHandsOver(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{Latency: 600 * time.Millisecond}, func(c *config.Egress) {
+		c.Partitions = 1
+		c.RetryBudget = time.Minute
+	})
+	victimConn, err := nats.Connect(e.nc.ConnectedUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.replica(victimConn)
+	e.interact("0", "oU")
+	e.command("0", "oU", events.VerbSend, "warm", text("warm")) // token fetched
+	e.results(1)
+	e.command("0", "oU", events.VerbSend, "c1", text("c1"))
+	e.command("0", "oU", events.VerbSend, "c2", text("c2"))
+	time.Sleep(300 * time.Millisecond) // the victim is inside the call for c1
+	victimConn.Close()                 // it dies: no progress acks, no ack
+	e.replica(nil)                     // a survivor
+	start := time.Now()
+	res := e.results(3)
+	if took := time.Since(start); took > 3*e.cfg.AckWait {
+		t.Errorf("handover took %v", took)
+	}
+	if r := res["c1"].Data; r.Reason != ReasonMaybeDelivered {
+		t.Errorf("c1 = %+v, want maybe_delivered", r)
+	}
+	if r := res["c2"].Data; r.Outcome != events.OutcomeDelivered {
+		t.Errorf("c2 = %+v", r)
+	}
+	got := e.sim.Delivered(appID)
+	if len(got) != 3 {
+		t.Fatalf("WeChat received %d, want 3 (warm, c1 from the victim, c2 from the survivor)", len(got))
+	}
+}
+
+// TestClassicTokenOneRefresher: in classic mode replicas share one token:
+// WeChat sees one /cgi-bin/token call and no token is ever rejected.
+func TestClassicTokenOneRefresher(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{Latency: 20 * time.Millisecond}, func(c *config.Egress) { c.Token.Mode = "classic" })
+	e.replica(nil)
+	e.replica(nil)
+	var n int
+	for c := range 8 {
+		openid := fmt.Sprintf("oU%d", c)
+		e.interact("0", openid)
+		for i := range 3 {
+			e.command("0", openid, events.VerbSend, fmt.Sprintf("%s-%d", openid, i), text("x"))
+			n++
+		}
+	}
+	res := e.results(n)
+	for id, r := range res {
+		if r.Data.Outcome != events.OutcomeDelivered {
+			t.Errorf("%s: %+v", id, r.Data)
+		}
+	}
+	stats := e.sim.Calls()
+	if got := stats.Total("/cgi-bin/token"); got != 1 {
+		t.Errorf("%d classic token fetches, want 1", got)
+	}
+	if got := stats.Count("/cgi-bin/message/custom/send", 40001); got != 0 {
+		t.Errorf("%d sends rejected for an invalidated token", got)
+	}
+}
+
+// TestTypingDelivered: typing right after a user message is accepted.
+func TestTypingDelivered(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	e.replica(nil)
+	e.interact("7", "oU")
+	e.command("7", "oU", events.VerbTyping, "t1", map[string]any{"command": "Typing"})
+	e.command("7", "oU", events.VerbTyping, "t2", map[string]any{"command": "CancelTyping"})
+	res := e.results(2)
+	for _, id := range []string{"t1", "t2"} {
+		if r := res[id].Data; r.Outcome != events.OutcomeDelivered || r.Verb != events.VerbTyping {
+			t.Errorf("%s = %+v", id, r)
+		}
+	}
+	if calls := e.sim.Typing(appID); len(calls) != 2 {
+		t.Errorf("WeChat saw %d typing calls", len(calls))
+	}
+}

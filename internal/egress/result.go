@@ -1,0 +1,137 @@
+package egress
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// Headers of a dead-lettered command.
+const (
+	HeaderCommandID       = "Kfbridge-Command-Id"
+	HeaderReason          = "Kfbridge-Reason"
+	HeaderErrCode         = "Kfbridge-Errcode"
+	HeaderErrMsg          = "Kfbridge-Errmsg"
+	HeaderAttempts        = "Kfbridge-Attempts"
+	HeaderOriginalSubject = "Kfbridge-Original-Subject"
+)
+
+// deliver finishes a command WeChat accepted.
+func (e *Egress) deliver(ctx context.Context, j *job) (action, error) {
+	return e.finish(ctx, j, events.ResultData{
+		Outcome: events.OutcomeDelivered, ErrCode: 0, ErrMsg: "ok", Attempts: j.rec.Attempts, MediaID: j.mediaID,
+	})
+}
+
+// fail finishes a command that will not be delivered.
+func (e *Egress) fail(ctx context.Context, j *job, code int, msg, reason string, maybe bool) (action, error) {
+	if code == 0 {
+		code = -1
+	}
+	return e.finish(ctx, j, events.ResultData{
+		Outcome: events.OutcomeFailed, ErrCode: code, ErrMsg: msg, Attempts: j.rec.Attempts,
+		Reason: reason, MaybeDelivered: maybe, MediaID: j.mediaID,
+	})
+}
+
+// finish records the outcome (send commands), stores the dead letter
+// (failed sends) and the result, and acknowledges.
+func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (action, error) {
+	c := j.cmd
+	d.CommandID, d.Verb = c.ID, c.Verb
+	d.AppID, d.BusinessID, d.OpenID = c.AppID, c.BusinessID, c.OpenID
+	d.Time = e.now().UTC()
+	body, err := resultEvent(d)
+	if err != nil {
+		return action{}, err
+	}
+	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed {
+		j.rec.State, j.rec.Result = stateDone, body
+		if err := e.saveRecord(ctx, j.key, j.rec); err != nil {
+			return action{}, err
+		}
+	}
+	reason := d.Reason
+	if reason == "" {
+		reason = "none"
+	}
+	e.metrics.commands.WithLabelValues(c.AppID, c.Verb, d.Outcome, reason).Inc()
+	if d.Outcome == events.OutcomeFailed {
+		j.log.Warn("command failed", "reason", d.Reason, "errcode", d.ErrCode, "errmsg", d.ErrMsg, "attempts", d.Attempts)
+	} else {
+		j.log.Debug("command delivered", "attempts", d.Attempts)
+	}
+	return e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
+}
+
+// republish stores again the outcome a previous delivery recorded; the
+// streams drop what they already hold by Nats-Msg-Id.
+func (e *Egress) republish(ctx context.Context, j *job, rec record) (action, error) {
+	var ev events.ResultEvent
+	if err := json.Unmarshal(rec.Result, &ev); err != nil {
+		return action{}, fmt.Errorf("stored result of %s: %w", j.cmd.ID, err)
+	}
+	d := ev.Data
+	return e.publishOutcome(ctx, j, rec.Result, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
+}
+
+func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outcome, reason string, code int, msg string, attempts int) (action, error) {
+	c := j.cmd
+	if outcome == events.OutcomeFailed && c.Verb == events.VerbSend {
+		if err := e.deadLetter(ctx, j, reason, code, msg, attempts); err != nil {
+			return action{}, err
+		}
+	}
+	subject, err := events.ResultSubject(c.Conversation, outcome)
+	if err != nil {
+		return action{}, err
+	}
+	m := &nats.Msg{Subject: subject, Data: result, Header: nats.Header{
+		events.HeaderMsgID:       {c.AppID + ":" + c.ID},
+		events.HeaderContentType: {events.ContentType},
+		events.HeaderTraceParent: {j.trace},
+	}}
+	if _, err := e.js.PublishMsg(ctx, m); err != nil {
+		return action{}, fmt.Errorf("publish result %s: %w", subject, err)
+	}
+	return ack, nil
+}
+
+// deadLetter keeps the failed command, as the bot sent it, with why.
+func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int, msg string, attempts int) error {
+	c := j.cmd
+	m := nats.NewMsg(events.DeadLetterSubject(c.Conversation, c.Verb))
+	m.Data = j.msg.Data()
+	for k, v := range j.msg.Headers() {
+		m.Header[k] = v
+	}
+	orig, _ := events.CommandSubject(c.Conversation, c.Verb)
+	m.Header.Set(events.HeaderMsgID, c.AppID+":"+c.ID)
+	m.Header.Set(HeaderCommandID, c.ID)
+	m.Header.Set(HeaderReason, reason)
+	m.Header.Set(HeaderErrCode, strconv.Itoa(code))
+	m.Header.Set(HeaderErrMsg, msg)
+	m.Header.Set(HeaderAttempts, strconv.Itoa(attempts))
+	m.Header.Set(HeaderOriginalSubject, orig)
+	if _, err := e.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// resultEvent encodes the result CloudEvent: id is the command id, source
+// /wxkf/<appid>/<bid>/egress.
+func resultEvent(d events.ResultData) ([]byte, error) {
+	ev := events.ResultEvent{
+		SpecVersion: events.SpecVersion, ID: d.CommandID,
+		Source: events.SourcePrefix + d.AppID + "/" + d.BusinessID + "/egress",
+		Type:   events.TypeResultPrefix + d.Outcome, Subject: d.OpenID, Time: d.Time,
+		DataContentType: events.DataContentType, AppID: d.AppID, BusinessID: d.BusinessID, Data: d,
+	}
+	return json.Marshal(ev)
+}

@@ -1,0 +1,163 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// send delivers a send command: token, media, the "sending" record, the
+// call, and what its answer means.
+func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action, error) {
+	appid := j.cmd.AppID
+	tok, err := e.tokens.Token(ctx, appid)
+	if err != nil {
+		return e.afterFailure(ctx, j, err, ReasonToken)
+	}
+	if err := e.resolveMedia(ctx, j, sd, tok); err != nil {
+		return e.afterFailure(ctx, j, err, ReasonMedia)
+	}
+	refreshed, reuploaded := false, false
+	for {
+		body, err := sd.WeChatBody()
+		if err != nil {
+			return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
+		}
+		j.rec.State = stateSending
+		j.rec.Attempts++
+		if err := e.saveRecord(ctx, j.key, j.rec); err != nil {
+			return action{}, err // nothing sent
+		}
+		op := "custom/send"
+		if j.cmd.BusinessID != events.MainBusinessID {
+			op = "custom/business/send"
+		}
+		err = e.call(ctx, j, op, func(ctx context.Context) error {
+			return e.api.Send(ctx, tok, wxapi.SendRequest{ToUser: j.cmd.OpenID, BusinessID: j.cmd.BusinessID, Message: body})
+		})
+		if err == nil {
+			return e.deliver(ctx, j)
+		}
+		switch {
+		case wxapi.ClassOf(err) == wxapi.ClassToken && !refreshed:
+			refreshed = true
+			tok, err = e.tokens.Invalidate(ctx, appid, tok)
+			if err != nil {
+				return e.afterFailure(ctx, j, err, ReasonToken)
+			}
+			continue
+		case wxapi.CodeOf(err) == wxapi.CodeInvalidMediaID && j.uploaded && !reuploaded:
+			// Our cached upload expired early: upload again, once.
+			reuploaded = true
+			if err := e.reuploadMedia(ctx, j, sd, tok); err != nil {
+				return e.afterFailure(ctx, j, err, ReasonMedia)
+			}
+			continue
+		}
+		return e.afterFailure(ctx, j, err, "")
+	}
+}
+
+// typing is best effort: one call (plus one after a token refresh), never
+// retried, never dead-lettered.
+func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (action, error) {
+	tok, err := e.tokens.Token(ctx, j.cmd.AppID)
+	for try := 0; err == nil; try++ {
+		j.rec.Attempts++
+		err = e.call(ctx, j, "custom/business/typing", func(ctx context.Context) error {
+			return e.api.Typing(ctx, tok, j.cmd.OpenID, j.cmd.BusinessID, td.Command)
+		})
+		if err == nil {
+			return e.deliver(ctx, j)
+		}
+		if wxapi.ClassOf(err) != wxapi.ClassToken || try > 0 {
+			break
+		}
+		tok, err = e.tokens.Invalidate(ctx, j.cmd.AppID, tok)
+	}
+	code, msg := codeMsg(err)
+	return e.fail(ctx, j, code, msg, reasonOf(wxapi.ClassOf(err), ReasonToken), wxapi.ClassOf(err) == wxapi.ClassMaybeDelivered)
+}
+
+// afterFailure decides what a failed call (or token fetch, or upload)
+// means. fallback names the reason of a permanent failure when not "".
+func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback string) (action, error) {
+	code, msg := codeMsg(err)
+	j.rec.LastCode, j.rec.LastMsg = code, msg
+	class := wxapi.ClassOf(err)
+	var media *mediaError
+	if errors.As(err, &media) {
+		class = media.class
+	}
+	now := e.now()
+	switch class {
+	case wxapi.ClassTransient:
+		return e.retryAt(ctx, j, now.Add(e.backoff(max(j.rec.Attempts, 1))), ReasonTransient)
+	case wxapi.ClassQuota:
+		until := quotaHorizon(code, now)
+		e.pauses.set(j.cmd.AppID, until)
+		j.log.Warn("WeChat quota reached; pausing the app's sends", "appid", j.cmd.AppID, "errcode", code, "until", until)
+		return e.retryAt(ctx, j, until, ReasonQuota)
+	case wxapi.ClassMaybeDelivered:
+		return e.fail(ctx, j, CodeMaybeDelivered, msg, ReasonMaybeDelivered, true)
+	case wxapi.ClassWindow:
+		return e.fail(ctx, j, code, msg, ReasonWindow, false)
+	case wxapi.ClassToken:
+		return e.fail(ctx, j, code, msg, ReasonToken, false)
+	}
+	reason := ReasonPermanent
+	if fallback != "" {
+		reason = fallback
+	}
+	return e.fail(ctx, j, code, msg, reason, false)
+}
+
+// retryAt puts the command back until at, or fails it when at lies past its
+// retry budget. The record says "retry": nothing is in flight.
+func (e *Egress) retryAt(ctx context.Context, j *job, at time.Time, reason string) (action, error) {
+	if at.After(j.deadline) {
+		return e.fail(ctx, j, lastCode(j.rec, CodeExpired), lastMsg(j.rec, "retry budget exhausted"), reason, false)
+	}
+	j.rec.State = stateRetry
+	if err := e.saveRecord(ctx, j.key, j.rec); err != nil {
+		return action{}, err
+	}
+	e.metrics.retries.WithLabelValues(j.cmd.AppID, reason).Inc()
+	j.log.Info("command will be retried", "reason", reason, "errcode", j.rec.LastCode, "attempts", j.rec.Attempts, "in", at.Sub(e.now()).Round(time.Millisecond))
+	return nakAfter(at.Sub(e.now())), nil
+}
+
+func reasonOf(c wxapi.Class, tokenReason string) string {
+	switch c {
+	case wxapi.ClassTransient:
+		return ReasonTransient
+	case wxapi.ClassQuota:
+		return ReasonQuota
+	case wxapi.ClassWindow:
+		return ReasonWindow
+	case wxapi.ClassToken:
+		return tokenReason
+	case wxapi.ClassMaybeDelivered:
+		return ReasonMaybeDelivered
+	}
+	return ReasonPermanent
+}
+
+// codeMsg extracts WeChat's errcode and errmsg, or -1 and the error text.
+func codeMsg(err error) (int, string) {
+	var api *wxapi.APIError
+	if errors.As(err, &api) {
+		return api.Code, api.Msg
+	}
+	var media *mediaError
+	if errors.As(err, &media) && media.code != 0 {
+		return media.code, media.Error()
+	}
+	if err == nil {
+		return 0, "ok"
+	}
+	return -1, err.Error()
+}

@@ -1,0 +1,160 @@
+package wxsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kfbridge/kfbridge/internal/demo"
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+)
+
+// simT0 is the base clock of test simulators: 10:00 Beijing time, so that
+// a few hours of Advance stay within one quota day.
+var simT0 = time.Date(2025, 3, 14, 10, 0, 0, 0, beijing)
+
+// testSim is a [Sim] served by an httptest server, with a wxapi client.
+type testSim struct {
+	*Sim
+	srv    *httptest.Server
+	client *wxapi.Client
+}
+
+// newTestSim starts a Sim with cfg on the fixed clock simT0 (unless cfg
+// sets Now) and closes it when the test ends.
+func newTestSim(tb testing.TB, cfg SimConfig) *testSim {
+	tb.Helper()
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return simT0 }
+	}
+	sim, err := NewSim(cfg)
+	if err != nil {
+		tb.Fatalf("NewSim: %v", err)
+	}
+	srv := httptest.NewServer(sim.Handler())
+	tb.Cleanup(srv.Close)
+	c, err := wxapi.New(srv.URL)
+	if err != nil {
+		tb.Fatalf("wxapi.New: %v", err)
+	}
+	return &testSim{Sim: sim, srv: srv, client: c}
+}
+
+// token returns a usable stable token of the demo app.
+func (ts *testSim) token(tb testing.TB) string {
+	tb.Helper()
+	tok, err := ts.client.StableToken(tb.Context(), demo.AppID, demo.Secret, false)
+	if err != nil {
+		tb.Fatalf("StableToken: %v", err)
+	}
+	return tok.AccessToken
+}
+
+// send sends msg to openid in conversation bid with a fresh token and
+// returns the errcode (0 on success).
+func (ts *testSim) send(tb testing.TB, bid, openid, msg string) int {
+	tb.Helper()
+	err := ts.client.Send(tb.Context(), ts.token(tb), wxapi.SendRequest{ToUser: openid, BusinessID: bid, Message: json.RawMessage(msg)})
+	return codeOf(tb, err)
+}
+
+// typing posts a typing command with a fresh token and returns the
+// errcode.
+func (ts *testSim) typing(tb testing.TB, bid, openid, command string) int {
+	tb.Helper()
+	return codeOf(tb, ts.client.Typing(tb.Context(), ts.token(tb), openid, bid, command))
+}
+
+// post sends a raw request to path (with the query) and returns the
+// answer's errcode.
+func (ts *testSim) raw(tb testing.TB, method, pathQuery, contentType string, body []byte) (int, http.Header, []byte) {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(tb.Context(), method, ts.srv.URL+pathQuery, bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := ts.srv.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// rawCode sends a raw request and returns the errcode of its JSON answer.
+func (ts *testSim) rawCode(tb testing.TB, method, pathQuery string, body string) int {
+	tb.Helper()
+	status, _, b := ts.raw(tb, method, pathQuery, "application/json", []byte(body))
+	if status != http.StatusOK {
+		tb.Fatalf("%s %s: HTTP %d %s", method, pathQuery, status, b)
+	}
+	var a struct {
+		ErrCode *int   `json:"errcode"`
+		ErrMsg  string `json:"errmsg"`
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		tb.Fatalf("%s %s: answer %q: %v", method, pathQuery, b, err)
+	}
+	if a.ErrCode == nil {
+		return 0
+	}
+	if *a.ErrCode != 0 && !strings.Contains(a.ErrMsg, " rid: ") {
+		tb.Errorf("%s %s: errmsg %q has no rid", method, pathQuery, a.ErrMsg)
+	}
+	return *a.ErrCode
+}
+
+// probe returns the errcode a token gets from an API call that checks it
+// and then fails for want of media_id (41006 means the token is usable).
+func (ts *testSim) probe(tb testing.TB, token string) int {
+	tb.Helper()
+	return ts.rawCode(tb, http.MethodGet, "/cgi-bin/media/get?access_token="+token, "")
+}
+
+// codeOf returns the errcode of a wxapi error: 0 for nil, the code of an
+// APIError; anything else fails the test.
+func codeOf(tb testing.TB, err error) int {
+	tb.Helper()
+	if err == nil {
+		return 0
+	}
+	var api *wxapi.APIError
+	if !errors.As(err, &api) {
+		tb.Fatalf("not an API error: %v", err)
+	}
+	if !strings.Contains(api.Msg, " rid: ") {
+		tb.Errorf("errmsg %q has no rid", api.Msg)
+	}
+	return api.Code
+}
+
+// newRecorder returns an httptest recorder.
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+// newRequest returns a server request for calling a handler directly.
+func newRequest(tb testing.TB, method, target, body string) *http.Request {
+	tb.Helper()
+	r := httptest.NewRequestWithContext(tb.Context(), method, target, strings.NewReader(body))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	return r
+}
+
+// sendReq returns a wxapi send request.
+func sendReq(openid, bid, msg string) wxapi.SendRequest {
+	return wxapi.SendRequest{ToUser: openid, BusinessID: bid, Message: json.RawMessage(msg)}
+}
