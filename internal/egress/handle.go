@@ -112,7 +112,7 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 		cmd = events.Command{ID: header(msg, nats.MsgIdHdr), Conversation: conv, Verb: verb,
 			Type: events.TypeCommandPrefix + verb, Data: msg.Data()}
 	}
-	if cmd.ID == "" {
+	if cmd.ID == "" || len(cmd.ID) > events.MaxCommandIDLength {
 		cmd.ID = "seq-" + strconv.FormatUint(md.Sequence.Stream, 10)
 	}
 	j.cmd = cmd
@@ -124,11 +124,16 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	if !e.apps[conv.AppID] {
 		return e.fail(ctx, j, CodeUnknownApp, "app "+conv.AppID+" is not configured in this bridge", ReasonUnknownApp, false)
 	}
-	schema := schemas.SendCommandData
+	// A structured command is checked whole (envelope and data), bare data
+	// against its verb's data schema.
+	schema, doc := schemas.SendCommandData, cmd.Data
 	if verb == events.VerbTyping {
 		schema = schemas.TypingCommandData
 	}
-	if err := e.validator.Validate(schema, cmd.Data); err != nil {
+	if cmd.Structured {
+		schema, doc = schemas.CommandEvent, msg.Data()
+	}
+	if err := e.validator.Validate(schema, doc); err != nil {
 		return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
 	}
 

@@ -190,12 +190,14 @@ func TestFailureClasses(t *testing.T) {
 	e.command("0", "oOpen", events.VerbSend, "bad-type", map[string]any{"msgtype": "voice", "voice": map[string]any{"media_id": "x"}})
 	e.command("0", "oOpen", events.VerbSend, "two-kinds", map[string]any{"msgtype": "text", "text": map[string]any{"content": "a"}, "link": map[string]any{"title": "t", "url": "https://x"}})
 	e.command("0", "oOpen", events.VerbSend, "good", text("still flowing"))
+	e.publish("0", "oOpen", events.VerbSend, "bad-envelope",
+		[]byte(`{"specversion":"1.0","id":"bad-envelope","type":"weixin.kf.command.send","time":"yesterday","data":{"msgtype":"text","text":{"content":"x"}}}`), events.ContentType)
 	// 3. permanent: unknown media id
 	e.command("0", "oOpen", events.VerbSend, "bad-media", map[string]any{"msgtype": "image", "image": map[string]any{"media_id": "nope"}})
 	// 4. typing outside its 30 s rule is best effort: failed, not retried
 	e.command("0", "oClosed", events.VerbTyping, "typing-closed", map[string]any{"command": "Typing"})
 
-	res := e.results(7)
+	res := e.results(8)
 	want := map[string]struct {
 		outcome, reason string
 		code            int
@@ -204,6 +206,7 @@ func TestFailureClasses(t *testing.T) {
 		"bad-json":      {events.OutcomeFailed, ReasonMalformed, CodeMalformed},
 		"bad-type":      {events.OutcomeFailed, ReasonMalformed, CodeMalformed},
 		"two-kinds":     {events.OutcomeFailed, ReasonMalformed, CodeMalformed},
+		"bad-envelope":  {events.OutcomeFailed, ReasonMalformed, CodeMalformed},
 		"good":          {events.OutcomeDelivered, "", 0},
 		"bad-media":     {events.OutcomeFailed, ReasonPermanent, 40007},
 		"typing-closed": {events.OutcomeFailed, ReasonWindow, 45015},
@@ -214,8 +217,8 @@ func TestFailureClasses(t *testing.T) {
 			t.Errorf("%s: %s/%s/%d (%s), want %s/%s/%d", id, r.Outcome, r.Reason, r.ErrCode, r.ErrMsg, w.outcome, w.reason, w.code)
 		}
 	}
-	if got := e.streamMsgs(events.DeadLetterStreamName); got != 5 {
-		t.Errorf("dead-letter stream holds %d, want 5 (failed sends, not typing)", got)
+	if got := e.streamMsgs(events.DeadLetterStreamName); got != 6 {
+		t.Errorf("dead-letter stream holds %d, want 6 (failed sends, not typing)", got)
 	}
 	s, _ := e.js.Stream(t.Context(), events.DeadLetterStreamName)
 	m, err := s.GetLastMsgForSubject(t.Context(), "wxkf.dlq."+appID+".0.oClosed.send")

@@ -137,6 +137,9 @@ type Command struct {
 	Data json.RawMessage
 	// TraceParent is the W3C trace context the bot propagated, if any.
 	TraceParent string
+	// Structured is true when the body was a whole CloudEvent, false for
+	// bare data.
+	Structured bool
 }
 
 // commandEnvelope is a structured-mode command event.
@@ -187,7 +190,7 @@ func ParseCommand(subject string, hdr nats.Header, body []byte) (Command, error)
 		case len(env.Data) == 0:
 			return Command{}, fmt.Errorf("%w: command has no data", ErrInvalid)
 		}
-		cmd.ID, cmd.Source, cmd.Data = env.ID, env.Source, env.Data
+		cmd.ID, cmd.Source, cmd.Data, cmd.Structured = env.ID, env.Source, env.Data, true
 	} else {
 		if hdr != nil {
 			cmd.ID = hdr.Get(nats.MsgIdHdr)
@@ -280,8 +283,8 @@ type ResultData struct {
 	ErrMsg  string `json:"errmsg"`
 	// Attempts counts calls of WeChat's API for this command.
 	Attempts int `json:"attempts"`
-	// Reason classifies a failure: malformed, permanent, window, quota,
-	// transient, token, expired or maybe_delivered.
+	// Reason classifies a failure: malformed, unknown_app, permanent,
+	// window, quota, transient, token, media, expired or maybe_delivered.
 	Reason string `json:"reason,omitempty"`
 	// MaybeDelivered is true when a request was fully written but its
 	// answer was lost: WeChat may have delivered it, so it was not resent.
