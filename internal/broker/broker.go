@@ -86,13 +86,16 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 	}
 	url := cfg.URL
 	if url == "" {
-		s, err := StartEmbedded(cfg.Embedded, o.logger)
+		s, user, password, err := StartEmbedded(cfg.Embedded, o.logger)
 		if err != nil {
 			return nil, err
 		}
 		b.Server = s
 		url = s.ClientURL()
 		natsOpts = append(natsOpts, nats.InProcessServer(s))
+		if user != "" {
+			natsOpts = append(natsOpts, nats.UserInfo(user, password))
+		}
 		o.logger.Info("embedded nats started", "url", url, "store_dir", cfg.Embedded.StoreDir)
 	} else {
 		auth, err := authOptions(cfg)

@@ -14,15 +14,21 @@ import (
 
 // StartEmbedded starts an in-process NATS server with JetStream, listening
 // on cfg.Listen (loopback by default, so only this host's bots connect) and
-// storing data in cfg.StoreDir. The caller shuts it down.
-func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, error) {
+// storing data in cfg.StoreDir. With cfg.Users it requires authentication
+// and returns the credentials of the bridge's own connection (empty
+// otherwise). The caller shuts it down.
+func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, string, string, error) {
+	srvUsers, user, password, err := users(cfg)
+	if err != nil {
+		return nil, "", "", err
+	}
 	host, portStr, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("embedded listen %q: %w", cfg.Listen, err)
+		return nil, "", "", fmt.Errorf("embedded listen %q: %w", cfg.Listen, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, fmt.Errorf("embedded listen %q: %w", cfg.Listen, err)
+		return nil, "", "", fmt.Errorf("embedded listen %q: %w", cfg.Listen, err)
 	}
 	opts := &server.Options{
 		ServerName: "kfbridge-embedded",
@@ -31,19 +37,30 @@ func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, er
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
-		// Pushes and commands are small; keep the default max payload.
+		Users:      srvUsers,
+	}
+	if len(srvUsers) == 0 && !isLoopback(host) {
+		logger.Warn("the embedded NATS server listens beyond loopback without users: anyone who reaches it can read tokens and send as your apps; configure nats.embedded.users", "listen", cfg.Listen)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+		return nil, "", "", fmt.Errorf("embedded nats: %w", err)
 	}
 	s.SetLoggerV2(&serverLogger{l: logger.With("component", "nats-server")}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		return nil, ErrNotReady
+		return nil, "", "", ErrNotReady
 	}
-	return s, nil
+	return s, user, password, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // serverLogger adapts nats-server's logger to log/slog.

@@ -72,6 +72,21 @@ type Embedded struct {
 	Listen string `yaml:"listen"`
 	// StoreDir holds JetStream data. Default ./data/nats.
 	StoreDir string `yaml:"store_dir"`
+	// Users, when set, make the embedded server require authentication.
+	// Bots get role bot: subscribe wxkf.in.> and wxkf.result.>, publish
+	// wxkf.out.>, request wxkf.api.>, and consume the WXKF_IN and
+	// WXKF_RESULT streams — never the token bucket. Role bridge has full
+	// access (for tools such as kfctl). The bridge's own in-process
+	// connection needs no entry.
+	Users []User `yaml:"users"`
+}
+
+// User is an account of the embedded NATS server.
+type User struct {
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+	// Role is bot (default) or bridge.
+	Role string `yaml:"role"`
 }
 
 // Streams holds the settings of the streams kfbridge creates.

@@ -35,6 +35,21 @@ func (c *Config) Validate() error {
 			bad("nats.embedded.store_dir is empty")
 		}
 	}
+	names := map[string]bool{}
+	for i, u := range c.NATS.Embedded.Users {
+		if u.User == "" || u.Password == "" {
+			bad("nats.embedded.users[%d]: user and password are required", i)
+		}
+		if names[u.User] {
+			bad("nats.embedded.users[%d]: user %q listed twice", i, u.User)
+		}
+		names[u.User] = true
+		switch u.Role {
+		case "", "bot", "bridge":
+		default:
+			bad("nats.embedded.users[%d].role %q: want bot or bridge", i, u.Role)
+		}
+	}
 	if c.NATS.CredsFile != "" && c.NATS.NKeyFile != "" {
 		bad("nats.creds_file and nats.nkey_file are exclusive")
 	}
