@@ -239,6 +239,9 @@ func (e *Egress) Run(ctx context.Context) error {
 		cons, err := e.out.Consumer(ctx, consumerName(p))
 		if err != nil {
 			stopAll()
+			if ctx.Err() != nil {
+				return nil // stopped while starting: a clean shutdown
+			}
 			return fmt.Errorf("consumer for partition %d: %w", p, err)
 		}
 		cc, err := cons.Consume(e.handle,

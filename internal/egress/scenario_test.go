@@ -1,0 +1,154 @@
+package egress
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// TestThousandCommandsKilledReplica is the acceptance scenario:
+// 1 000 commands over 50 conversations, each kept inside its send window by
+// user messages as a real chat would (the user writes, the bot answers up to
+// four times, the user writes again), three egress replicas, 50 ms API
+// latency, and one replica killed — its NATS connection cut — while it holds
+// unacknowledged commands. Every command ends in exactly one result; every
+// delivered command reached WeChat exactly once and in publish order per
+// conversation; the only other outcome allowed is maybe_delivered, for a
+// command that was in the killed replica's hands.
+func TestThousandCommandsKilledReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long scenario")
+	}
+	e := newEnv(t, wxsim.SimConfig{Latency: 50 * time.Millisecond}, func(c *config.Egress) {
+		c.Partitions = 64
+		c.RetryBudget = time.Minute
+	})
+	victimConn, err := nats.Connect(e.nc.ConnectedUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.replica(victimConn)
+	e.replica(nil)
+	e.replica(nil)
+
+	const convs, rounds, perRound = 50, 5, 4 // 50 × 5 × 4 = 1 000 commands
+	results := make(chan events.ResultEvent, convs*rounds*perRound)
+	sub, err := e.nc.Subscribe(events.ResultSubjects, func(m *nats.Msg) {
+		var r events.ResultEvent
+		if json.Unmarshal(m.Data, &r) == nil {
+			results <- r
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+
+	// Route results to the conversation waiting for them.
+	var mu sync.Mutex
+	waiting := map[string]chan events.ResultEvent{}
+	all := map[string]events.ResultEvent{}
+	var dup atomic.Int32
+	go func() {
+		for r := range results {
+			mu.Lock()
+			if _, seen := all[r.Data.CommandID]; seen {
+				dup.Add(1) // core NATS also sees a republished duplicate
+			} else {
+				all[r.Data.CommandID] = r
+				if ch := waiting[r.Data.OpenID]; ch != nil {
+					ch <- r
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+
+	var killed atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range convs {
+		openid := fmt.Sprintf("oChat%02d", c)
+		ch := make(chan events.ResultEvent, perRound)
+		mu.Lock()
+		waiting[openid] = ch
+		mu.Unlock()
+		wg.Go(func() {
+			for r := range rounds {
+				e.interact("0", openid) // the user writes
+				for i := range perRound {
+					id := fmt.Sprintf("%s-%d-%d", openid, r, i)
+					e.command("0", openid, events.VerbSend, id, text(id))
+				}
+				if c == 0 && r == 2 && killed.CompareAndSwap(false, true) {
+					time.Sleep(30 * time.Millisecond) // let the replicas pick up work
+					victimConn.Close()                 // kill one while it holds commands
+				}
+				for range perRound {
+					select {
+					case <-ch:
+					case <-time.After(40 * time.Second):
+						t.Errorf("%s: a result is missing in round %d", openid, r)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(all) != convs*rounds*perRound {
+		t.Fatalf("%d results, want %d", len(all), convs*rounds*perRound)
+	}
+	at := map[string]int{}
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body)
+		at[body.Text.Content]++
+	}
+	var delivered, maybe, maybeArrived int
+	for id, r := range all {
+		switch {
+		case r.Data.Outcome == events.OutcomeDelivered:
+			delivered++
+			if at[id] != 1 {
+				t.Errorf("%s delivered, but WeChat has it %d times", id, at[id])
+			}
+		case r.Data.Reason == ReasonMaybeDelivered:
+			maybe++
+			if at[id] > 1 {
+				t.Errorf("%s maybe_delivered, but WeChat has it %d times", id, at[id])
+			}
+			maybeArrived += at[id]
+		default:
+			t.Errorf("%s: %+v", id, r.Data)
+		}
+	}
+	// Order per conversation at WeChat.
+	last := map[string]string{}
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body)
+		if prev := last[d.OpenID]; body.Text.Content < prev {
+			t.Errorf("%s: %s reached WeChat after %s", d.OpenID, body.Text.Content, prev)
+		}
+		last[d.OpenID] = body.Text.Content
+	}
+	if maybe > e.cfg.Concurrency {
+		t.Errorf("%d maybe_delivered: more than the killed replica could hold (%d)", maybe, e.cfg.Concurrency)
+	}
+	t.Logf("1000 commands, 50 conversations, 3 replicas (one killed), 50 ms latency: %d delivered, %d maybe_delivered (%d of them at WeChat), %d duplicate result messages on core NATS, %v",
+		delivered, maybe, maybeArrived, dup.Load(), took.Round(time.Millisecond))
+}
