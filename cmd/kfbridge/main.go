@@ -6,13 +6,8 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/kfbridge/kfbridge/internal/bridge"
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -20,38 +15,18 @@ import (
 )
 
 func main() {
-	configPath := flag.String("config", "", "YAML configuration file (KFBRIDGE_… environment variables override it)")
-	demoMode := flag.Bool("demo", false, "add the demo app, a simulated WeChat API and an echo bot; embedded NATS in a temporary directory")
-	flag.Parse()
-
-	cfg, err := config.Load(*configPath, os.LookupEnv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "kfbridge:", err)
-		os.Exit(2)
-	}
-	if *demoMode {
-		cfg.Log.Format = "text"
-	}
-	logger := cfg.Log.NewLogger(os.Stderr)
-	opts := bridge.Options{Logger: logger, Name: "kfbridge", Ingress: true, Egress: true}
-	closeDemo := func() {}
-	if *demoMode {
-		pg, err := playground.New(cfg, playground.Options{Logger: logger})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "kfbridge:", err)
-			os.Exit(2)
+	demo := flag.Bool("demo", false, "add the demo app, a simulated WeChat API and an echo bot; embedded NATS in a temporary directory")
+	bridge.Main("kfbridge", bridge.Options{Ingress: true, Egress: true}, func(cfg *config.Config, opts *bridge.Options) (func(), error) {
+		if !*demo {
+			return func() {}, nil
 		}
-		closeDemo = pg.Close
+		cfg.Log.Format = "text"
+		pg, err := playground.New(cfg, playground.Options{Logger: cfg.Log.NewLogger(os.Stderr)})
+		if err != nil {
+			return nil, err
+		}
 		opts.Extra = pg.Run
 		opts.OnReady = func(ends bridge.Endpoints) { pg.PrintBanner(os.Stdout, ends) }
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = bridge.Run(ctx, cfg, opts)
-	stop()
-	closeDemo()
-	if err != nil {
-		logger.Error("kfbridge stopped", slog.Any("err", err))
-		os.Exit(1)
-	}
+		return pg.Close, nil
+	})
 }

@@ -97,14 +97,14 @@ func (in *Inbound) hashID() string {
 // message body) to dst.
 func (in *Inbound) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"specversion":"1.0","id":`...)
-	dst = appendString(dst, in.ID)
+	dst = wxcodec.AppendJSONString(dst, in.ID)
 	// Tokens are [A-Za-z0-9_-]: no escaping needed.
 	dst = append(dst, `,"source":"/wxkf/`...)
 	dst = append(dst, in.AppID...)
 	dst = append(dst, '/')
 	dst = append(dst, in.BusinessID...)
 	dst = append(dst, `","type":`...)
-	dst = appendString(dst, in.Type)
+	dst = wxcodec.AppendJSONString(dst, in.Type)
 	dst = append(dst, `,"subject":"`...)
 	dst = append(dst, in.OpenID...)
 	dst = append(dst, '"')
@@ -131,46 +131,46 @@ func (in *Inbound) AppendData(dst []byte) []byte {
 	dst = append(dst, `","business_id":"`...)
 	dst = append(dst, in.BusinessID...)
 	dst = append(dst, `","openid":`...)
-	dst = appendString(dst, m.FromUserName)
+	dst = wxcodec.AppendJSONString(dst, m.FromUserName)
 	dst = append(dst, `,"to_user_name":`...)
-	dst = appendString(dst, m.ToUserName)
+	dst = wxcodec.AppendJSONString(dst, m.ToUserName)
 	dst = append(dst, `,"create_time":`...)
 	dst = strconv.AppendInt(dst, m.CreateTime, 10)
 	dst = append(dst, `,"msg_type":`...)
-	dst = appendString(dst, m.MsgType)
+	dst = wxcodec.AppendJSONString(dst, m.MsgType)
 	if m.MsgID != "" {
 		dst = append(dst, `,"msg_id":`...)
-		dst = appendString(dst, m.MsgID)
+		dst = wxcodec.AppendJSONString(dst, m.MsgID)
 	}
 	switch m.MsgType {
 	case KindText:
 		dst = append(dst, `,"text":{"content":`...)
-		dst = appendString(dst, m.Content)
+		dst = wxcodec.AppendJSONString(dst, m.Content)
 		dst = append(dst, '}')
 	case KindImage:
 		dst = append(dst, `,"image":{"pic_url":`...)
-		dst = appendString(dst, m.PicURL)
+		dst = wxcodec.AppendJSONString(dst, m.PicURL)
 		dst = append(dst, `,"media_id":`...)
-		dst = appendString(dst, m.MediaID)
+		dst = wxcodec.AppendJSONString(dst, m.MediaID)
 		dst = append(dst, '}')
 	case KindMiniProgramPage:
 		dst = append(dst, `,"miniprogrampage":{"title":`...)
-		dst = appendString(dst, m.Title)
+		dst = wxcodec.AppendJSONString(dst, m.Title)
 		dst = append(dst, `,"app_id":`...)
-		dst = appendString(dst, m.AppID)
+		dst = wxcodec.AppendJSONString(dst, m.AppID)
 		dst = append(dst, `,"page_path":`...)
-		dst = appendString(dst, m.PagePath)
+		dst = wxcodec.AppendJSONString(dst, m.PagePath)
 		dst = append(dst, `,"thumb_url":`...)
-		dst = appendString(dst, m.ThumbURL)
+		dst = wxcodec.AppendJSONString(dst, m.ThumbURL)
 		dst = append(dst, `,"thumb_media_id":`...)
-		dst = appendString(dst, m.ThumbMediaID)
+		dst = wxcodec.AppendJSONString(dst, m.ThumbMediaID)
 		dst = append(dst, '}')
 	case MsgTypeEvent:
 		dst = append(dst, `,"event":{"name":`...)
-		dst = appendString(dst, m.Event)
+		dst = wxcodec.AppendJSONString(dst, m.Event)
 		if m.SessionFrom != "" {
 			dst = append(dst, `,"session_from":`...)
-			dst = appendString(dst, m.SessionFrom)
+			dst = wxcodec.AppendJSONString(dst, m.SessionFrom)
 		}
 		dst = append(dst, '}')
 	}
@@ -180,7 +180,7 @@ func (in *Inbound) AppendData(dst []byte) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, f.Name)
+			dst = wxcodec.AppendJSONString(dst, f.Name)
 			dst = append(dst, ':')
 			dst = append(dst, f.Value...)
 		}

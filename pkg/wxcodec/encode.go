@@ -64,9 +64,9 @@ func encodeJSONMessage(m Message) ([]byte, error) {
 	for _, f := range [2]struct{ name, val string }{{nameToUserName, m.ToUserName}, {nameFromUserName, m.FromUserName}} {
 		if f.val != "" {
 			sep()
-			b = appendJSONString(b, f.name)
+			b = AppendJSONString(b, f.name)
 			b = append(b, ':')
-			b = appendJSONString(b, f.val)
+			b = AppendJSONString(b, f.val)
 		}
 	}
 	if m.CreateTime != 0 {
@@ -79,12 +79,12 @@ func encodeJSONMessage(m Message) ([]byte, error) {
 			continue
 		}
 		sep()
-		b = appendJSONString(b, f.name)
+		b = AppendJSONString(b, f.name)
 		b = append(b, ':')
 		if (f.name == nameMsgID || f.name == nameBusinessID) && isJSONInt(f.val) {
 			b = append(b, f.val...)
 		} else {
-			b = appendJSONString(b, f.val)
+			b = AppendJSONString(b, f.val)
 		}
 	}
 	for _, x := range m.Extra {
@@ -95,7 +95,7 @@ func encodeJSONMessage(m Message) ([]byte, error) {
 			return nil, fieldErr(x.Name, ErrField, "name is not valid UTF-8")
 		}
 		sep()
-		b = appendJSONString(b, x.Name)
+		b = AppendJSONString(b, x.Name)
 		b = append(b, ':')
 		b = append(b, x.Value...)
 	}
@@ -119,9 +119,12 @@ func isJSONInt(s string) bool {
 	return true
 }
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 is replaced
-// by U+FFFD, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s to b as a JSON string literal. Like
+// encoding/json it escapes control characters, quotes and backslashes,
+// replaces invalid UTF-8 with U+FFFD and escapes U+2028 and U+2029; unlike
+// it, it leaves <, > and & alone, which JSON does not require escaping. It
+// is what kfbridge's hand-written JSON encoders share.
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -179,9 +182,9 @@ func appendEnvelope(b []byte, f Format, to, enc string) []byte {
 		return append(b, "</xml>"...)
 	}
 	b = append(b, `{"ToUserName":`...)
-	b = appendJSONString(b, to)
+	b = AppendJSONString(b, to)
 	b = append(b, `,"Encrypt":`...)
-	b = appendJSONString(b, enc)
+	b = AppendJSONString(b, enc)
 	return append(b, '}')
 }
 
@@ -199,6 +202,6 @@ func appendEncryptField(doc []byte, f Format, enc string) []byte {
 		doc = append(doc, ',')
 	}
 	doc = append(doc, `"Encrypt":`...)
-	doc = appendJSONString(doc, enc)
+	doc = AppendJSONString(doc, enc)
 	return append(doc, '}')
 }

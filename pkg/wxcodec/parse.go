@@ -375,7 +375,7 @@ func xmlExtra(s string, els []xmlElem) []Field {
 			}
 			e := &els[i]
 			if !e.kids && !e.attrs {
-				arena = appendJSONString(arena, xmlLeafString(s, e))
+				arena = AppendJSONString(arena, xmlLeafString(s, e))
 			} else {
 				arena = appendXMLElemJSON(arena, s, e.start)
 			}

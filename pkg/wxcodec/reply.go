@@ -47,13 +47,13 @@ func EncodeReply(f Format, r Reply) []byte {
 		b = append(b, "</xml>"...)
 	case FormatJSON:
 		b = append(b, `{"ToUserName":`...)
-		b = appendJSONString(b, r.ToUserName)
+		b = AppendJSONString(b, r.ToUserName)
 		b = append(b, `,"FromUserName":`...)
-		b = appendJSONString(b, r.FromUserName)
+		b = AppendJSONString(b, r.FromUserName)
 		b = append(b, `,"CreateTime":`...)
 		b = strconv.AppendInt(b, r.CreateTime, 10)
 		b = append(b, `,"MsgType":`...)
-		b = appendJSONString(b, r.MsgType)
+		b = AppendJSONString(b, r.MsgType)
 		b = append(b, '}')
 	}
 	return b
@@ -94,13 +94,13 @@ func (c *Codec) EncryptReply(r io.Reader, f Format, plaintext []byte, timestamp 
 		return b, nil
 	}
 	b = append(b, `{"Encrypt":`...)
-	b = appendJSONString(b, enc)
+	b = AppendJSONString(b, enc)
 	b = append(b, `,"MsgSignature":`...)
-	b = appendJSONString(b, sig)
+	b = AppendJSONString(b, sig)
 	b = append(b, `,"TimeStamp":`...)
 	b = append(b, ts...)
 	b = append(b, `,"Nonce":`...)
-	b = appendJSONString(b, nonce)
+	b = AppendJSONString(b, nonce)
 	b = append(b, '}')
 	return b, nil
 }

@@ -26,16 +26,16 @@ func appendXMLElemJSON(dst []byte, doc string, start int) []byte {
 // attributes nor children, else an object.
 func appendNodeJSON(dst []byte, n *xnode) []byte {
 	if len(n.attrs) == 0 && len(n.kids) == 0 {
-		return appendJSONString(dst, string(n.text))
+		return AppendJSONString(dst, string(n.text))
 	}
 	dst = append(dst, '{')
 	for i, a := range n.attrs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, "@"+a.name)
+		dst = AppendJSONString(dst, "@"+a.name)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, a.value)
+		dst = AppendJSONString(dst, a.value)
 	}
 	text := string(n.text)
 	if len(n.kids) > 0 {
@@ -46,7 +46,7 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"#text":`...)
-		dst = appendJSONString(dst, text)
+		dst = AppendJSONString(dst, text)
 	}
 	first := len(n.attrs) == 0 && text == ""
 	names := make([]string, len(n.kids))
@@ -58,7 +58,7 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, names[g[0]])
+		dst = AppendJSONString(dst, names[g[0]])
 		dst = append(dst, ':')
 		if len(g) == 1 {
 			dst = appendNodeJSON(dst, n.kids[g[0]])
