@@ -2,10 +2,8 @@ package egress
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -51,8 +49,6 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
-	// Rand is the randomness of span ids; nil uses crypto/rand.
-	Rand io.Reader
 }
 
 // Egress consumes commands and calls WeChat.
@@ -66,7 +62,6 @@ type Egress struct {
 	logger    *slog.Logger
 	metrics   *metrics
 	now       func() time.Time
-	rand      io.Reader
 	validator *schemas.Validator
 	sem       chan struct{}
 	pauses    pauses
@@ -88,7 +83,7 @@ func New(cfg Config) (*Egress, error) {
 	}
 	e := &Egress{
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API,
-		apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now, rand: cfg.Rand,
+		apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
 		sem: make(chan struct{}, cfg.Egress.Concurrency),
 	}
 	if e.logger == nil {
@@ -96,9 +91,6 @@ func New(cfg Config) (*Egress, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
-	}
-	if e.rand == nil {
-		e.rand = rand.Reader
 	}
 	if e.api == nil {
 		api, err := wxapi.New(cfg.Egress.APIBase, wxapi.WithTimeout(cfg.Egress.CallTimeout))

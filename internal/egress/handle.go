@@ -106,7 +106,7 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 		return action{term: true}, nil
 	}
 	j := &job{msg: msg, md: md, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
-	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent), e.rand)
+	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
 	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
 	if perr != nil {
 		cmd = events.Command{ID: header(msg, nats.MsgIdHdr), Conversation: conv, Verb: verb,

@@ -3,12 +3,16 @@ package egress
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -141,5 +145,44 @@ func TestTypingDelivered(t *testing.T) {
 	}
 	if calls := e.sim.Typing(appID); len(calls) != 2 {
 		t.Errorf("WeChat saw %d typing calls", len(calls))
+	}
+}
+
+// TestTraceContinues: the traceparent a bot copies from the event onto its
+// command continues on the API call and on the result, with new span ids.
+func TestTraceContinues(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	seen := make(chan string, 8)
+	wrapped := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/message/custom/") {
+			seen <- r.Header.Get("Traceparent")
+		}
+		e.sim.Handler().ServeHTTP(w, r)
+	}))
+	defer wrapped.Close()
+	e.cfg.APIBase = wrapped.URL
+	e.replica(nil)
+	e.interact("0", "oU")
+	const bot = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	raw, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": "traced", "type": "weixin.kf.command.send", "data": text("hi")})
+	msg := nats.NewMsg("wxkf.out." + appID + ".0.oU.send")
+	msg.Data = raw
+	msg.Header.Set(nats.MsgIdHdr, "traced")
+	msg.Header.Set(events.HeaderTraceParent, bot)
+	if _, err := e.js.PublishMsg(t.Context(), msg); err != nil {
+		t.Fatal(err)
+	}
+	e.results(1)
+	call := <-seen
+	if telemetry.TraceID(call) != telemetry.TraceID(bot) || call == bot {
+		t.Errorf("API call traceparent %q, want trace %s with a new span", call, telemetry.TraceID(bot))
+	}
+	s, _ := e.js.Stream(t.Context(), events.ResultStreamName)
+	r, err := s.GetLastMsgForSubject(t.Context(), "wxkf.result."+appID+".0.oU.delivered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Header.Get(events.HeaderTraceParent); telemetry.TraceID(got) != telemetry.TraceID(bot) {
+		t.Errorf("result traceparent %q, want trace %s", got, telemetry.TraceID(bot))
 	}
 }

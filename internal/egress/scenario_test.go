@@ -91,7 +91,7 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 				}
 				if c == 0 && r == 2 && killed.CompareAndSwap(false, true) {
 					time.Sleep(30 * time.Millisecond) // let the replicas pick up work
-					victimConn.Close()                 // kill one while it holds commands
+					victimConn.Close()                // kill one while it holds commands
 				}
 				for range perRound {
 					select {

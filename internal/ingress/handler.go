@@ -181,5 +181,5 @@ func (s *Server) traceParent(r *http.Request) string {
 	if tp := r.Header.Get("Traceparent"); telemetry.ValidTraceParent(tp) {
 		return tp
 	}
-	return telemetry.NewTraceParent(s.rand)
+	return telemetry.NewTraceParent()
 }

@@ -3,13 +3,21 @@ package ingress
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -165,4 +173,70 @@ func TestOfficialVectorsOverHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServesTLS: with ingress.tls the ingress serves HTTPS (WeChat calls
+// https on 443 or http on 80 only).
+func TestServesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	e := newEnv(t, func(c *Config) {
+		c.Ingress.TLS.CertFile, c.Ingress.TLS.KeyFile = certFile, keyFile
+		c.Ingress.TimestampWindow = 0
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- e.srv.Serve(ctx, ln) }()
+	q, body := e.push(t, wxcodec.FormatXML, wxcodec.ModeSafe, kinds()["text"])
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Post("https://"+ln.Addr().String()+"/wx/"+testAppID+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("HTTPS push: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(answer) != "success" || resp.TLS == nil {
+		t.Errorf("HTTPS push = %d %q (tls %v)", resp.StatusCode, answer, resp.TLS != nil)
+	}
+	if _, err := http.Post("http://"+ln.Addr().String()+"/wx/"+testAppID, "text/xml", nil); err == nil {
+		// Go's TLS server answers plain HTTP with a 400, which is fine too.
+		t.Log("plain HTTP answered by the TLS listener")
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if e.count(t) != 1 {
+		t.Errorf("stream holds %d events, want 1", e.count(t))
+	}
+}
+
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfbridge-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
 }

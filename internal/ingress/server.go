@@ -42,8 +42,7 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Now is the clock for timestamp checks and replies; nil uses time.Now.
 	Now func() time.Time
-	// Rand is the randomness of encrypted replies and trace ids; nil uses
-	// crypto/rand.
+	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
 	Rand io.Reader
 }
 

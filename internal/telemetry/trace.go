@@ -1,8 +1,9 @@
 package telemetry
 
 import (
+	"encoding/binary"
 	"encoding/hex"
-	"io"
+	"math/rand/v2"
 )
 
 // TraceParent is a W3C trace context header value:
@@ -30,13 +31,14 @@ func ValidTraceParent(tp string) bool {
 	return tp[3:35] != "00000000000000000000000000000000" && tp[36:52] != "0000000000000000"
 }
 
-// NewTraceParent starts a new sampled trace with randomness from r. It
-// returns "" if r fails.
-func NewTraceParent(r io.Reader) string {
+// NewTraceParent starts a new sampled trace. Trace and span ids need to be
+// unique, not secret: they come from math/rand/v2, whose generator is seeded
+// from the system's randomness and costs no system call per id.
+func NewTraceParent() string {
 	var b [24]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return ""
-	}
+	binary.LittleEndian.PutUint64(b[0:], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[16:], rand.Uint64())
 	var out [55]byte
 	copy(out[:], "00-")
 	hex.Encode(out[3:35], b[:16])
@@ -48,14 +50,12 @@ func NewTraceParent(r io.Reader) string {
 
 // ChildTraceParent continues parent's trace with a new span id, or starts a
 // new trace when parent is not valid.
-func ChildTraceParent(parent string, r io.Reader) string {
+func ChildTraceParent(parent string) string {
 	if !ValidTraceParent(parent) {
-		return NewTraceParent(r)
+		return NewTraceParent()
 	}
 	var b [8]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		return parent
-	}
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	out := []byte(parent)
 	hex.Encode(out[36:52], b[:])
 	return string(out)
