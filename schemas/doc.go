@@ -1,17 +1,18 @@
 // Package schemas holds kfbridge's machine-readable wire contract: JSON
 // Schemas (draft 2020-12) of the inbound events kfbridge publishes on NATS
 // ([InboundEvent]), the commands bots send it ([CommandEvent],
-// [SendCommandData], [TypingCommandData]) and the result of each command
-// ([ResultEvent]), and an AsyncAPI 3.0 document listing the subjects,
-// embedded in the binary, plus a [Validator] that checks documents against
-// them.
+// [SendCommandData], [TypingCommandData]), the result of each command
+// ([ResultEvent]) and the requests and replies of the management service
+// on wxkf.api.<appid>.<op> ([APIBusinessRegisterRequest] … [APIErrorReply]),
+// and an AsyncAPI 3.0 document listing the subjects, embedded in the
+// binary, plus a [Validator] that checks documents against them.
 //
 // Bots in other languages read the files in the repository's schemas/
 // directory; Go code and kfbridge's own tests use this package. The Go types
 // and the code that builds events live in package
 // github.com/kfbridge/kfbridge/pkg/events, whose tests validate the events it
-// produces with [Validator]; the egress validates every command's data with
-// it before acting on it.
+// produces with [Validator]; the egress validates every command's data, and
+// the management service every request, with it before acting on it.
 //
 // # Usage
 //

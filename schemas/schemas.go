@@ -38,16 +38,50 @@ const (
 	ResultEvent = "result/event.schema.json"
 )
 
+// Schemas of the management service (NATS micro, request/reply on
+// wxkf.api.<appid>.<op>): for each op the request body and the body of a
+// successful reply; [APIErrorReply] is the body of every failed one.
+const (
+	APIBusinessRegisterRequest = "api/business.register.request.schema.json"
+	APIBusinessRegisterReply   = "api/business.register.reply.schema.json"
+	APIBusinessUpdateRequest   = "api/business.update.request.schema.json"
+	APIBusinessUpdateReply     = "api/business.update.reply.schema.json"
+	APIBusinessGetRequest      = "api/business.get.request.schema.json"
+	APIBusinessGetReply        = "api/business.get.reply.schema.json"
+	APIBusinessListRequest     = "api/business.list.request.schema.json"
+	APIBusinessListReply       = "api/business.list.reply.schema.json"
+	APIKFListRequest           = "api/kf.list.request.schema.json"
+	APIKFListReply             = "api/kf.list.reply.schema.json"
+	APIKFOnlineRequest         = "api/kf.online.request.schema.json"
+	APIKFOnlineReply           = "api/kf.online.reply.schema.json"
+	APIKFAddRequest            = "api/kf.add.request.schema.json"
+	APIKFAddReply              = "api/kf.add.reply.schema.json"
+	APIKFDelRequest            = "api/kf.del.request.schema.json"
+	APIKFDelReply              = "api/kf.del.reply.schema.json"
+	APIKFSetAdminRequest       = "api/kf.setadmin.request.schema.json"
+	APIKFSetAdminReply         = "api/kf.setadmin.reply.schema.json"
+	APIKFCancelAdminRequest    = "api/kf.canceladmin.request.schema.json"
+	APIKFCancelAdminReply      = "api/kf.canceladmin.reply.schema.json"
+	APIMediaUploadRequest      = "api/media.upload.request.schema.json"
+	APIMediaUploadReply        = "api/media.upload.reply.schema.json"
+	APIMediaGetRequest         = "api/media.get.request.schema.json"
+	APIMediaGetReply           = "api/media.get.reply.schema.json"
+	// APIErrorReply is the body of a failed management request (errcode and
+	// errmsg), sent with the Nats-Service-Error and Nats-Service-Error-Code
+	// headers.
+	APIErrorReply = "api/error.reply.schema.json"
+)
+
 // baseURL is what every embedded schema's $id starts with; the rest of the
 // $id is the schema's name.
 const baseURL = "https://kfbridge.dev/schemas/"
 
-//go:embed asyncapi.yaml in/*.json out/*.json result/*.json
+//go:embed asyncapi.yaml in/*.json out/*.json result/*.json api/*.json
 var files embed.FS
 
 // FS returns the embedded files: asyncapi.yaml and the JSON Schemas under
-// in/, out/ and result/, at the same paths as in the repository's schemas/
-// directory.
+// in/, out/, result/ and api/, at the same paths as in the repository's
+// schemas/ directory.
 func FS() fs.FS {
 	return files
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -436,6 +437,7 @@ func TestSchemaFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{schemas.InboundData, schemas.InboundEvent, schemas.CommandEvent, schemas.SendCommandData, schemas.TypingCommandData, schemas.ResultEvent}
+	want = append(want, apiSchemas...)
 	slices.Sort(want)
 	if !cmp.Equal(names, want) {
 		t.Fatalf("embedded schemas = %q, want %q", names, want)
@@ -522,6 +524,7 @@ func TestAsyncAPI(t *testing.T) {
 		"results":     "wxkf.result.{appid}.{bid}.{openid}.{outcome}",
 		"deadLetters": "wxkf.dlq.{appid}.{bid}.{openid}.{verb}",
 	}
+	maps.Copy(addresses, apiChannels)
 	channels, _ := doc["channels"].(map[string]any)
 	if len(channels) != len(addresses) {
 		t.Errorf("%d channels, want %d", len(channels), len(addresses))
@@ -554,6 +557,7 @@ func TestAsyncAPI(t *testing.T) {
 		"receiveResult":     "receive",
 		"receiveDeadLetter": "receive",
 	}
+	maps.Copy(actions, apiOperations)
 	operations, _ := doc["operations"].(map[string]any)
 	if len(operations) != len(actions) {
 		t.Errorf("%d operations, want %d", len(operations), len(actions))
@@ -587,6 +591,9 @@ func TestAsyncAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			schema := exampleSchema(name, ex["payload"])
+			if api, ok := apiPayloadSchema(m); ok {
+				schema = api
+			}
 			if err := v.Validate(schema, payload); err != nil {
 				t.Errorf("%s examples[%d]: %v", name, i, err)
 			}

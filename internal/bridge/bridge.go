@@ -1,6 +1,7 @@
 // Package bridge runs the parts of kfbridge a binary asks for on one NATS
 // connection: the embedded NATS server when no URL is configured, stream
-// setup, the ingress and the egress.
+// setup, the ingress and the egress (with the management service of
+// internal/manage beside it, sharing its access tokens).
 //
 // # Usage
 //
@@ -36,6 +37,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/internal/ingress"
+	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -101,6 +103,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 
 	var eg *egress.Egress
+	var mg *manage.Service
 	if opts.Egress {
 		eg, err = egress.New(egress.Config{
 			Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps, JS: b.JS,
@@ -113,6 +116,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return fmt.Errorf("egress setup: %w", err)
 		}
 		ready = append(ready, eg.Ready)
+		if mg, err = newManage(cfg, b, eg, logger); err != nil {
+			return err
+		}
+		ready = append(ready, mg.Ready)
 	}
 	readyAll := func(ctx context.Context) error {
 		for _, r := range ready {
@@ -170,6 +177,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if eg != nil {
 		run("egress", eg.Run)
 	}
+	if mg != nil {
+		run("manage", mg.Run)
+	}
 	if opts.OnReady != nil {
 		opts.OnReady(ends)
 	}
@@ -208,4 +218,17 @@ func serveHealth(ctx context.Context, ln net.Listener, reg *prometheus.Registry,
 	srv.Shutdown(sctx)
 	<-errc
 	return nil
+}
+
+// newManage builds the management service of an egress process, sharing
+// the egress's token manager, API client and media object store.
+func newManage(cfg *config.Config, b *broker.Broker, eg *egress.Egress, logger *slog.Logger) (*manage.Service, error) {
+	apps := make([]string, 0, len(cfg.Apps))
+	for _, a := range cfg.Apps {
+		apps = append(apps, a.AppID)
+	}
+	return manage.New(manage.Config{
+		Conn: b.Conn, API: eg.API(), Tokens: eg.Tokens(), Store: eg.MediaObjects(), Apps: apps,
+		Logger: logger.With("component", "manage"),
+	})
 }

@@ -1,6 +1,11 @@
 // Package wxapi calls WeChat's server APIs that kfbridge uses: access
 // tokens (stable_token and the classic token), customer-service send (main
-// and sub-merchant paths), typing, and temporary media upload and download.
+// and sub-merchant paths), typing, temporary media upload and download, and
+// the management APIs: sub-merchants (business/register, update, get, list,
+// and [Client.ListAllBusinesses] paging to the end) and customer-service
+// accounts (getkflist, getonlinekflist, kfaccount/add, del, setadmin,
+// canceladmin). [Client.Call] calls any JSON API and returns WeChat's
+// answer unchanged.
 //
 // Every call is bounded by the context and by the client's own timeout.
 // WeChat answers HTTP 200 with a JSON body whose non-zero errcode signals

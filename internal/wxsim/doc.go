@@ -13,13 +13,15 @@
 //
 // The API side is [Sim], a fake of WeChat's server API as the bridge's
 // egress calls it (internal/wxapi is that client): access tokens,
-// customer-service send and typing, temporary media. Its answers arise
-// from its state — the tokens it issued, the users whose pushes reached the
-// bridge ([Sim.RecordInteraction]), the media it holds, the quotas used —
-// on a simulated clock that tests move with [Sim.Advance]; nothing is
-// scripted. [RunServe] (wxsim serve) serves it over HTTP, with control
-// endpoints under /sim/ ([PathInteraction], [PathAdvance], …). A [Pusher]
-// with [WithRecorder] reports every delivered push to a Sim, in process or
+// customer-service send and typing, temporary media, sub-merchants and
+// customer-service (kf) accounts. Its answers arise from its state — the
+// tokens it issued, the users whose pushes reached the bridge
+// ([Sim.RecordInteraction]), the media it holds, the sub-merchants and kf
+// accounts registered, the quotas used — on a simulated clock that tests
+// move with [Sim.Advance]; nothing is scripted. [RunServe] (wxsim serve)
+// serves it over HTTP, with control endpoints under /sim/
+// ([PathInteraction], [PathAdvance], [PathKFStatus], …). A [Pusher] with
+// [WithRecorder] reports every delivered push to a Sim, in process or
 // through a [RemoteRecorder], so that the send windows follow the pushes
 // wxsim sent, as WeChat's do.
 //
@@ -63,7 +65,7 @@
 //	      " rid: …" — except injected 502s and media/get's bytes
 //	§0    a path WeChat does not have (also /cgi-bin/business/typing)    40066 invalid url
 //	§9    a GET API called with another method / a POST API              43001 / 43002
-//	§9    FailRate / HTTP5xxRate (send, typing, media), TokenFailRate /  -1 / HTTP 502
+//	§9    FailRate / HTTP5xxRate (every API but tokens), TokenFailRate / -1 / HTTP 502
 //	      TokenHTTP5xxRate (tokens): drawn first; the call has no effect
 //	§9    body over its limit, read before the lock and answered right   45002 / 47001
 //	      after the token check: 1 MiB for send (45002), typing and      / 45001
@@ -118,6 +120,40 @@
 //	      another app, or expired
 //	§8.4  … success: the bytes with Content-Type and Content-disposition —
 //	      attachment; filename="<media_id>.<ext>"
+//	§7.3  POST /cgi-bin/business/register: account_name not 6–30 of     45091
+//	      [A-Za-z0-9_]
+//	§7.3  … nickname not 4–30 wide (a Chinese character counts 2) of     45078
+//	      Chinese, English letters and digits / with a banned word       / 45079
+//	§7.3  … icon_media_id empty / unknown, of another app, expired /     40101 / 40007
+//	      not an image                                                   / 40004
+//	§7.3  … account_name registered already (case-sensitive)             45070
+//	§7.3  … the app has 500 sub-merchants already (the 501st)            45077
+//	§7.3  … {"business_id": n}, ids 1, 2, … per app                      —
+//	§7.3  POST /cgi-bin/business/update: business_id missing / not an    40101 / 47001
+//	      integer / of no sub-merchant; then a non-empty nickname and    / 45071
+//	      icon_media_id as register; empty ones leave the field as is
+//	§7.3  POST /cgi-bin/business/get: neither business_id nor            40101 / 45071
+//	      account_name / no such sub-merchant (by business_id when not
+//	      0, else account_name; both given must name the same one)
+//	§7.3  … {"business_info": {business_id, account_name, nickname,      —
+//	      icon_url}}
+//	§7.3  POST /cgi-bin/business/list: offset or count missing / offset  40101 / 40097
+//	      < 0 or count outside 1…200
+//	§7.3  … {"list": [...]} from offset by id; shorter than count: the   —
+//	      last page
+//	§9    kf APIs: business_id not an integer (query 40097, JSON body    40097 / 47001
+//	      47001) / of no sub-merchant / of one registered without        / 45071 / 65400
+//	      transfer_to_commkf; absent or 0 is the main account
+//	§9    GET /cgi-bin/customservice/getkflist, getonlinekflist: the     —
+//	      account's kf accounts {"kf_list": [...]} / those online
+//	      ([Sim.SetKFStatus]) {"kf_online_list": [...]}
+//	§9    POST /customservice/kfaccount/add: kf_wx missing / not a       40101 / 65409
+//	      WeChat id (6–20 of [A-Za-z0-9_-], a letter first)
+//	§9    … kf_wx a kf of this account / of another account of the app   65406 / 65407
+//	§9    … the account has 100 kf accounts already                      65405
+//	§9    GET /customservice/kfaccount/del, setadmin, canceladmin:       40101 / 40003
+//	      kf_openid missing / not openid-shaped / of no kf account of    / 65401
+//	      the account (setting or cancelling admin twice is accepted)
 //	—     Latency: on every API answer, waited after the call took       —
 //	      effect
 //
@@ -141,6 +177,17 @@
 //   - Injected faults have no effect; Latency is added after the effect, so
 //     a client that gives up early may still have sent the message (the
 //     bridge's maybe_delivered case).
+//   - Management (§7.3 and the kf API pages): a kf_openid is derived
+//     from the app and kf_wx, so adding the same WeChat id again gives the
+//     same openid; kf_nick is the kf_wx; a kf is added at once, offline
+//     (WeChat's invitation flow, 65408 / 65411, is not simulated), and
+//     65402 / 65403 / 65404 cannot arise: the mini-program kf APIs take
+//     no nickname or kf_account. A sub-merchant's kf accounts need
+//     transfer_to_commkf (else 65400). The banned nickname words (45079)
+//     are the Sim's: 微信, 腾讯, weixin, wechat. The 500 sub-merchants and
+//     100 kf accounts per account are the documented limits. Sends to a
+//     businessid that was never registered are still accepted (the send
+//     checks above do not look at sub-merchants).
 //   - The 2048-byte text limit, the link limits and the 16 MiB upload body
 //     limit are the Sim's choices: WeChat documents none for mini programs
 //     (§7.2, §11.14). 40066 for unknown paths and 41002 / 41004 / 41006

@@ -16,10 +16,10 @@ type Faults struct {
 	// call took effect: a client that gives up earlier may miss the answer
 	// of a send that was accepted.
 	Latency time.Duration
-	// FailRate is the probability that a send, typing or media call
+	// FailRate is the probability that a call of any API but the tokens
 	// answers {"errcode":-1,"errmsg":"system error"}.
 	FailRate float64
-	// HTTP5xxRate is the probability that a send, typing or media call
+	// HTTP5xxRate is the probability that such a call
 	// answers HTTP 502 with a body that is not JSON.
 	HTTP5xxRate float64
 	// TokenFailRate and TokenHTTP5xxRate are the same for the token

@@ -42,7 +42,7 @@ type SimConfig struct {
 	Apps map[string]string
 	// Latency is added to every API answer.
 	Latency time.Duration
-	// FailRate is the probability that a send, typing or media call
+	// FailRate is the probability that a call of any API but the tokens
 	// answers errcode -1 "system error".
 	FailRate float64
 	// HTTP5xxRate is the probability that such a call answers HTTP 502.

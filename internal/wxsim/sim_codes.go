@@ -21,6 +21,7 @@ const (
 	CodeInvalidAppID      = 40013 // unknown AppID
 	CodeInvalidToken      = 40014 // access_token not of the shape WeChat issues
 	CodeInvalidURL        = 40066 // no such API path
+	CodeInvalidArgs       = 40097 // a query or body value out of range (list count, business_id)
 	CodeMissingParameter  = 40101 // e.g. business/send without businessid
 	CodeTokenMissing      = 41001 // no access_token query parameter
 	CodeAppIDMissing      = 41002 // no appid
@@ -40,10 +41,22 @@ const (
 	CodeMinuteQuota       = 45011 // per-minute quota used up
 	CodeOutOfWindow       = 45015 // no open send window
 	CodeOutOfCount        = 45047 // send window's count used up
+	CodeBusinessExists    = 45070 // business/register: account_name already registered
+	CodeNoSuchBusiness    = 45071 // business_id / account_name of no sub-merchant
 	CodeInvalidCommand    = 45072 // typing command not Typing/CancelTyping
+	CodeBusinessLimit     = 45077 // the app has its 500 sub-merchants
+	CodeBadNickname       = 45078 // sub-merchant nickname breaks the rules
+	CodeNicknameBanned    = 45079 // sub-merchant nickname has a banned word
 	CodeTypingNeedsMsg    = 45080 // typing without a user interaction in the last 30 s
 	CodeAlreadyTyping     = 45081 // typing while the typing state is active
+	CodeBadAccountName    = 45091 // account_name breaks the rules
 	CodeDataFormat        = 47001 // malformed JSON, unknown field, wrong type
+	CodeKFUnavailable     = 65400 // kf API on a sub-merchant without transfer_to_commkf
+	CodeInvalidKF         = 65401 // kf_openid of no kf account of this account
+	CodeKFLimit           = 65405 // the account has its 100 kf accounts
+	CodeKFExists          = 65406 // kf_wx is a kf account of this account already
+	CodeKFOfThisApp       = 65407 // kf_wx is a kf account of another account of this app
+	CodeInvalidKFWX       = 65409 // kf_wx is not a WeChat id
 )
 
 // CodeHTTP502 is the key under which [CallStats] counts injected HTTP 502
@@ -66,6 +79,7 @@ var errMsgs = map[int]string{
 	CodeInvalidAppID:      "invalid appid",
 	CodeInvalidToken:      "invalid access_token",
 	CodeInvalidURL:        "invalid url",
+	CodeInvalidArgs:       "invalid args",
 	CodeMissingParameter:  "missing parameter",
 	CodeTokenMissing:      "access_token missing",
 	CodeAppIDMissing:      "appid missing",
@@ -85,10 +99,22 @@ var errMsgs = map[int]string{
 	CodeMinuteQuota:       "api minute-quota reach limit",
 	CodeOutOfWindow:       "response out of time limit or subscription is canceled",
 	CodeOutOfCount:        "out of response count limit",
+	CodeBusinessExists:    "account_name already exists",
+	CodeNoSuchBusiness:    "business not exist",
 	CodeInvalidCommand:    "invalid command",
+	CodeBusinessLimit:     "business count reach limit",
+	CodeBadNickname:       "invalid nickname",
+	CodeNicknameBanned:    "nickname contains forbidden words",
 	CodeTypingNeedsMsg:    "need sending message to user, or recving msg from user in the last 30 seconds",
 	CodeAlreadyTyping:     "already in typing state",
+	CodeBadAccountName:    "invalid account_name",
 	CodeDataFormat:        "data format error",
+	CodeKFUnavailable:     "api unavailable, customer service not enabled for this business",
+	CodeInvalidKF:         "invalid kf account",
+	CodeKFLimit:           "kf account count reach limit",
+	CodeKFExists:          "kf account exists",
+	CodeKFOfThisApp:       "kf_wx is already a kf of this mini program",
+	CodeInvalidKFWX:       "invalid kf_wx",
 }
 
 // errMsg returns WeChat's errmsg for code: "ok" for 0, else the text with a

@@ -61,6 +61,7 @@ func (s *Sim) controlRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, toFaultsJSON(s.Faults()))
 	})
 	mux.HandleFunc("PUT "+PathFaults, s.putFaults)
+	mux.HandleFunc("POST "+PathKFStatus, s.postKFStatus)
 	mux.HandleFunc("/sim/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no control endpoint %s %s", r.Method, r.URL.Path))
 	})

@@ -40,6 +40,16 @@ func endpoints() map[string]*endpoint {
 		{path: "/cgi-bin/message/custom/typing", method: http.MethodPost, limit: maxJSONBody, tooLarge: CodeDataFormat, handle: (*Sim).typingCall},
 		{path: "/cgi-bin/media/upload", method: http.MethodPost, limit: maxUploadBody, tooLarge: CodeMediaTooLarge, handle: (*Sim).upload},
 		{path: "/cgi-bin/media/get", method: http.MethodGet, handle: (*Sim).getMedia},
+		{path: "/cgi-bin/business/register", method: http.MethodPost, limit: maxJSONBody, tooLarge: CodeDataFormat, handle: (*Sim).registerBusiness},
+		{path: "/cgi-bin/business/update", method: http.MethodPost, limit: maxJSONBody, tooLarge: CodeDataFormat, handle: (*Sim).updateBusiness},
+		{path: "/cgi-bin/business/get", method: http.MethodPost, limit: maxJSONBody, tooLarge: CodeDataFormat, handle: (*Sim).getBusiness},
+		{path: "/cgi-bin/business/list", method: http.MethodPost, limit: maxJSONBody, tooLarge: CodeDataFormat, handle: (*Sim).listBusinesses},
+		{path: "/cgi-bin/customservice/getkflist", method: http.MethodGet, handle: (*Sim).kfList},
+		{path: "/cgi-bin/customservice/getonlinekflist", method: http.MethodGet, handle: (*Sim).kfOnlineList},
+		{path: "/customservice/kfaccount/add", method: http.MethodPost, limit: maxJSONBody, tooLarge: CodeDataFormat, handle: (*Sim).kfAdd},
+		{path: "/customservice/kfaccount/del", method: http.MethodGet, handle: (*Sim).kfDel},
+		{path: "/customservice/kfaccount/setadmin", method: http.MethodGet, handle: (*Sim).kfSetAdmin},
+		{path: "/customservice/kfaccount/canceladmin", method: http.MethodGet, handle: (*Sim).kfCancelAdmin},
 	}
 	m := make(map[string]*endpoint, len(list))
 	for _, e := range list {

@@ -45,6 +45,8 @@ type appState struct {
 	media     map[string]*media
 	delivered []Delivered
 	typing    []TypingCall
+
+	mgmt *mgmtState // sub-merchants and kf accounts (sim_business.go, sim_kf.go)
 }
 
 func newAppState(id, secret string) *appState {
@@ -54,6 +56,7 @@ func newAppState(id, secret string) *appState {
 		users:  map[string]bool{},
 		convs:  map[convKey]*conv{},
 		media:  map[string]*media{},
+		mgmt:   newMgmtState(),
 	}
 }
 

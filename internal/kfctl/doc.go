@@ -1,0 +1,39 @@
+// Package kfctl is the operator command line of kfbridge (cmd/kfctl): it
+// manages sub-merchants, customer-service accounts and media through the
+// management service (internal/manage) over NATS, sends test messages,
+// lists and replays the dead-letter stream, and shows the state of the
+// streams, their consumers and the access tokens — never a token itself.
+//
+// # Usage
+//
+//	err := kfctl.Run(ctx, kfctl.Config{Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv})
+//
+// Output is a table (text/tabwriter) for people, or JSON with --json: the
+// management service's reply as is, the result event of a send, a list of
+// objects for dlq list and dlq replay, one object for status.
+//
+// Replaying a dead letter (dlq replay) publishes the command's original
+// body and headers — without the Nats-* and Kfbridge-* ones — on its
+// Kfbridge-Original-Subject, with the command id <command id>:replay:<n>
+// ([ReplayID]) as Nats-Msg-Id and, for a structured CloudEvent, as its
+// id. The new id is needed: egress keeps a record of every finished
+// command id and would answer the old id with its old result instead of
+// sending it. Replaying the same dead letter twice gives the same id, so
+// the second replay is dropped by the stream's duplicate window (or
+// answered from egress's record) instead of reaching the user twice; a
+// replay that fails again is dead-lettered under its replay id, and
+// replaying that dead letter counts on to :replay:<n+1>.
+//
+// # Concurrency
+//
+// Run runs one command at a time, on its own NATS connection, closed when
+// it returns; every NATS call is bounded by --timeout, and send waits for
+// its result at most --wait.
+//
+// # Errors
+//
+// Run returns errors wrapping [ErrUsage] for command lines it cannot run
+// (the usage is printed), [ErrFailed] for a send whose result is failed,
+// an *manage.Error for a management request the service refused (with
+// --json its error body is printed too), and the NATS errors otherwise.
+package kfctl
