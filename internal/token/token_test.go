@@ -1,0 +1,159 @@
+package token
+
+import (
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+)
+
+const (
+	appID  = "wx0123456789abcdef"
+	secret = "s3cret"
+)
+
+type world struct {
+	kv  jetstream.KeyValue
+	api *wxapi.Client
+	sim *wxsim.Sim
+	now time.Time
+	mu  sync.Mutex
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{kv: kv, now: time.Now()}
+	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}, Now: w.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim.Handler())
+	t.Cleanup(hs.Close)
+	w.sim = sim
+	if w.api, err = wxapi.New(hs.URL); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) clock() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+func (w *world) advance(d time.Duration) {
+	w.mu.Lock()
+	w.now = w.now.Add(d)
+	w.mu.Unlock()
+}
+
+func (w *world) manager(t *testing.T, cfg Config) *Manager {
+	t.Helper()
+	cfg.Now = w.clock
+	m, err := New(w.kv, w.api, map[string]string{appID: secret}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestStableForcedRefreshRules(t *testing.T) {
+	w := newWorld(t)
+	m := w.manager(t, Config{ForceDailyCap: 2})
+	ctx := t.Context()
+	tok, err := m.Token(ctx, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := m.Token(ctx, appID)
+	if again != tok || w.sim.Calls().StableTokens != 1 {
+		t.Fatalf("cached token not reused: %d stable_token calls", w.sim.Calls().StableTokens)
+	}
+	// WeChat rejected tok, and KV still holds it: force.
+	fresh, err := m.Invalidate(ctx, appID, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh == tok || w.sim.Calls().ForcedRefreshes != 1 {
+		t.Fatalf("Invalidate: token changed %v, %d forces, want a forced new token", fresh != tok, w.sim.Calls().ForcedRefreshes)
+	}
+	// A second replica reporting the same old token gets the new one, no force.
+	other := w.manager(t, Config{ForceDailyCap: 2})
+	if got, _ := other.Invalidate(ctx, appID, tok); got != fresh || w.sim.Calls().ForcedRefreshes != 1 {
+		t.Errorf("stale report: got new token %v, %d forces, want the stored one and no force", got == fresh, w.sim.Calls().ForcedRefreshes)
+	}
+	// The new token fails too within 30 s: no force (WeChat would ignore it).
+	w.advance(10 * time.Second)
+	if _, err := m.Invalidate(ctx, appID, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.sim.Calls().ForcedRefreshes; n != 1 {
+		t.Errorf("%d forces within 30 s, want 1", n)
+	}
+	// After 30 s a second force is allowed, a third is over the daily cap.
+	w.advance(31 * time.Second)
+	cur, _ := m.Token(ctx, appID)
+	second, _ := m.Invalidate(ctx, appID, cur)
+	w.advance(31 * time.Second)
+	m.Invalidate(ctx, appID, second)
+	if n := w.sim.Calls().ForcedRefreshes; n != 2 {
+		t.Errorf("%d forces, want 2 (cap)", n)
+	}
+}
+
+func TestClassicOneRefresher(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	tokens := make([]string, 6)
+	for i := range tokens {
+		m := w.manager(t, Config{Mode: ModeClassic, Holder: string(rune('a' + i))})
+		wg.Go(func() {
+			tok, err := m.Token(ctx, appID)
+			if err != nil {
+				t.Error(err)
+			}
+			tokens[i] = tok
+		})
+	}
+	wg.Wait()
+	for _, tok := range tokens[1:] {
+		if tok != tokens[0] {
+			t.Fatalf("replicas hold different classic tokens")
+		}
+	}
+	if n := w.sim.Calls().ClassicTokens; n != 1 {
+		t.Errorf("%d /cgi-bin/token calls from 6 replicas, want 1", n)
+	}
+	// Near expiry one replica renews, once, and the rest follow.
+	w.advance(7200*time.Second*86/100 + time.Second)
+	m := w.manager(t, Config{Mode: ModeClassic, Holder: "z"})
+	renewed, err := m.Token(ctx, appID)
+	if err != nil || renewed == tokens[0] {
+		t.Fatalf("renewal: %v (same token %v)", err, renewed == tokens[0])
+	}
+	if n := w.sim.Calls().ClassicTokens; n != 2 {
+		t.Errorf("%d /cgi-bin/token calls, want 2", n)
+	}
+}
+
+func TestUnknownApp(t *testing.T) {
+	w := newWorld(t)
+	m := w.manager(t, Config{})
+	if _, err := m.Token(t.Context(), "wxnobody"); err == nil {
+		t.Error("Token of an unknown app succeeded")
+	}
+}
