@@ -138,10 +138,25 @@ func load(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Timeout, "timeout", wxsim.DefaultAttemptTimeout, "timeout of each request")
 	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of the user's interaction after the run ("" for none)`)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	dump := fs.String("dump", "", "write the signed pushes to this file (one \"path?query<TAB>body\" per line, for bench/wrk) instead of sending them")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := spec(); err != nil {
+		return err
+	}
+	if *dump != "" {
+		f, err := os.Create(*dump)
+		if err != nil {
+			return err
+		}
+		n, err := wxsim.Dump(ctx, cfg, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "wrote %d signed pushes to %s\n", n, *dump)
+		}
 		return err
 	}
 	if cfg.Warmup == 0 {

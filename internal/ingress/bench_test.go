@@ -3,14 +3,7 @@ package ingress
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
-	"encoding/xml"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -21,11 +14,7 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2/event"
-	"github.com/gin-gonic/gin"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/kfbridge/kfbridge/bench/naive"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -56,97 +45,12 @@ func makePushes(tb testing.TB, codec *wxcodec.Codec, f wxcodec.Format, n int) []
 	return out
 }
 
-// naivePipeline is the straightforward implementation the performance goal
-// is measured against: encoding/xml for the envelope and the message, a
-// textbook decrypt, the CloudEvents SDK to build the event, json.Marshal,
-// and a publish with dedup.
-type naivePipeline struct {
-	appid, token string
-	key          []byte
-	js           jetstream.JetStream
-}
-
-type naiveEnvelope struct {
-	ToUserName string `xml:"ToUserName"`
-	Encrypt    string `xml:"Encrypt"`
-}
-
-type naiveMessage struct {
-	ToUserName   string `xml:"ToUserName" json:"to_user_name"`
-	FromUserName string `xml:"FromUserName" json:"openid"`
-	CreateTime   int64  `xml:"CreateTime" json:"create_time"`
-	MsgType      string `xml:"MsgType" json:"msg_type"`
-	Content      string `xml:"Content" json:"content"`
-	MsgID        string `xml:"MsgId" json:"msg_id"`
-}
-
-func (p *naivePipeline) handle(ctx context.Context, q wxcodec.Query, body []byte) error {
-	var env naiveEnvelope
-	if err := xml.Unmarshal(body, &env); err != nil {
-		return err
-	}
-	if wxcodec.MsgSignature(p.token, q.Timestamp, q.Nonce, env.Encrypt) != q.MsgSignature {
-		return errors.New("bad signature")
-	}
-	ct, err := base64.StdEncoding.DecodeString(env.Encrypt)
-	if err != nil {
-		return err
-	}
-	block, err := aes.NewCipher(p.key)
-	if err != nil {
-		return err
-	}
-	plain := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(block, p.key[:16]).CryptBlocks(plain, ct)
-	plain = plain[:len(plain)-int(plain[len(plain)-1])]
-	n := binary.BigEndian.Uint32(plain[16:20])
-	if string(plain[20+n:]) != p.appid {
-		return errors.New("bad appid")
-	}
-	var m naiveMessage
-	if err := xml.Unmarshal(plain[20:20+n], &m); err != nil {
-		return err
-	}
-	e := cloudevents.New()
-	e.SetID(m.MsgID)
-	e.SetSource("/wxkf/" + p.appid + "/0")
-	e.SetType("weixin.kf.message." + m.MsgType)
-	e.SetSubject(m.FromUserName)
-	e.SetTime(time.Unix(m.CreateTime, 0))
-	e.SetExtension("appid", p.appid)
-	e.SetExtension("businessid", "0")
-	if err := e.SetData("application/json", m); err != nil {
-		return err
-	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	msg := nats.NewMsg("wxkf.in." + p.appid + ".0." + m.FromUserName + "." + m.MsgType)
-	msg.Data = data
-	msg.Header.Set("Nats-Msg-Id", p.appid+":"+m.MsgID)
-	_, err = p.js.PublishMsg(ctx, msg)
-	return err
-}
-
-func (p *naivePipeline) ginHandler(c *gin.Context) {
-	body, err := io.ReadAll(c.Request.Body)
-	if err == nil {
-		err = p.handle(c.Request.Context(), wxcodec.ParseQuery(c.Request.URL.Query()), body)
-	}
-	if err != nil {
-		c.String(http.StatusBadRequest, err.Error())
-		return
-	}
-	c.String(http.StatusOK, "success")
-}
-
-func newNaive(tb testing.TB, e *env) *naivePipeline {
-	key, err := base64.StdEncoding.DecodeString(testKey + "=")
+func newNaive(tb testing.TB, e *env) *naive.Pipeline {
+	p, err := naive.New(e.js, testAppID, testToken, testKey)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &naivePipeline{appid: testAppID, token: testToken, key: key, js: e.js}
+	return p
 }
 
 // BenchmarkPipeline runs verify → decrypt → parse → event → publish with
@@ -156,7 +60,7 @@ func BenchmarkPipeline(b *testing.B) {
 	b.Run("naive", func(b *testing.B) {
 		e := newEnv(b, nil)
 		p := newNaive(b, e)
-		runPipeline(b, e, func(ctx context.Context, bp *benchPush) error { return p.handle(ctx, bp.q, bp.body) })
+		runPipeline(b, e, func(ctx context.Context, bp *benchPush) error { return p.Handle(ctx, bp.q, bp.body) })
 	})
 	b.Run("kfbridge", func(b *testing.B) {
 		e := newEnv(b, nil)
@@ -204,10 +108,7 @@ func BenchmarkHTTP(b *testing.B) {
 	b.Run("naive", func(b *testing.B) {
 		e := newEnv(b, nil)
 		p := newNaive(b, e)
-		gin.SetMode(gin.ReleaseMode)
-		r := gin.New()
-		r.POST("/wx/:appid", p.ginHandler)
-		runHTTP(b, e, r)
+		runHTTP(b, e, p.Router())
 	})
 	b.Run("kfbridge", func(b *testing.B) {
 		e := newEnv(b, func(c *Config) { c.Ingress.TimestampWindow = 0 })
