@@ -96,7 +96,7 @@ func push(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Attempts, "attempts", wxsim.DefaultAttempts, "attempts per push before giving up (WeChat: about three)")
 	fs.DurationVar(&cfg.RetryInterval, "interval", wxsim.DefaultRetryInterval, "from the start of one attempt to the start of the next")
 	fs.DurationVar(&cfg.AttemptTimeout, "timeout", wxsim.DefaultAttemptTimeout, "how long one attempt waits for the answer")
-	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of every delivered push, so its send windows open ("" for none)`)
+	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of every push before sending it, so its send windows open ("" for none)`)
 	verbose := fs.Bool("v", false, "log every attempt to stderr")
 	if err := parse(fs, args); err != nil {
 		return err

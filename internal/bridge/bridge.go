@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var mg *manage.Service
 	if opts.Egress {
 		eg, err = egress.New(egress.Config{
-			Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps, JS: b.JS,
+			Egress: cfg.Egress, Streams: cfg.NATS.Streams, NATSTimeout: cfg.NATS.RequestTimeout, Apps: cfg.Apps, JS: b.JS,
 			Logger: logger.With("component", "egress"), Registry: reg,
 		})
 		if err != nil {

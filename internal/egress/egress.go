@@ -37,6 +37,11 @@ type Config struct {
 	Egress config.Egress
 	// Streams holds replicas and storage for streams and buckets.
 	Streams config.Streams
+	// NATSTimeout bounds each NATS call of a command's handling (records,
+	// results, dead letters), so that a lost ack in a failover holds a
+	// partition for this long, not for the whole handling deadline.
+	// Default 5s (nats.request_timeout).
+	NATSTimeout time.Duration
 	// Apps lists the mini programs; each needs a Secret.
 	Apps []config.App
 	// JS is JetStream. Required.
@@ -64,6 +69,7 @@ type Egress struct {
 	now       func() time.Time
 	validator *schemas.Validator
 	sem       chan struct{}
+	natsWait  time.Duration
 	pauses    pauses
 	// tokenSecrets are the apps' secrets, handed to the token manager.
 	tokenSecrets map[string]string
@@ -84,7 +90,10 @@ func New(cfg Config) (*Egress, error) {
 	e := &Egress{
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API,
 		apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
-		sem: make(chan struct{}, cfg.Egress.Concurrency),
+		sem: make(chan struct{}, cfg.Egress.Concurrency), natsWait: cfg.NATSTimeout,
+	}
+	if e.natsWait <= 0 {
+		e.natsWait = 5 * time.Second
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -285,4 +294,9 @@ func (p *pauses) set(appid string, until time.Time) {
 	if until.After(p.until[appid]) {
 		p.until[appid] = until
 	}
+}
+
+// natsCtx bounds one NATS call of a command's handling.
+func (e *Egress) natsCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.natsWait)
 }

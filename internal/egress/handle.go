@@ -67,7 +67,9 @@ func (e *Egress) handle(msg jetstream.Msg) {
 	case act.nak:
 		msg.NakWithDelay(act.delay)
 	default:
-		if err := msg.DoubleAck(ctx); err != nil {
+		actx, cancel := e.natsCtx(ctx)
+		defer cancel()
+		if err := msg.DoubleAck(actx); err != nil {
 			// The result is stored; a redelivery republishes it (deduplicated).
 			e.logger.Warn("ack lost; the command will be redelivered and its result republished", "subject", msg.Subject(), "err", err)
 		}

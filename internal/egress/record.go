@@ -35,6 +35,8 @@ func recordKey(appid, commandID string) string {
 }
 
 func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, error) {
+	ctx, cancel := e.natsCtx(ctx)
+	defer cancel()
 	entry, err := e.sent.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return record{}, false, nil
@@ -54,6 +56,8 @@ func (e *Egress) saveRecord(ctx context.Context, key string, r record) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := e.natsCtx(ctx)
+	defer cancel()
 	if _, err := e.sent.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("write sent record: %w", err)
 	}

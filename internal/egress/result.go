@@ -96,7 +96,9 @@ func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outc
 		events.HeaderContentType: {events.ContentType},
 		events.HeaderTraceParent: {j.trace},
 	}}
-	if _, err := e.js.PublishMsg(ctx, m); err != nil {
+	pctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	if _, err := e.js.PublishMsg(pctx, m); err != nil {
 		return action{}, fmt.Errorf("publish result %s: %w", subject, err)
 	}
 	return ack, nil
@@ -118,6 +120,8 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 	m.Header.Set(HeaderErrMsg, msg)
 	m.Header.Set(HeaderAttempts, strconv.Itoa(attempts))
 	m.Header.Set(HeaderOriginalSubject, orig)
+	ctx, cancel := e.natsCtx(ctx)
+	defer cancel()
 	if _, err := e.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
 	}

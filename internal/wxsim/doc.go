@@ -51,7 +51,7 @@
 //	sim.Advance(48 * time.Hour)     // the window closes: the next send answers 45015
 //
 // From a shell: `wxsim serve` in one terminal; `wxsim push` tells the
-// simulator at --sim (default [SimURL]) of every delivered push; `curl -X
+// simulator at --sim (default [SimURL]) of every push, before sending it (WeChat knows of the message first); `curl -X
 // POST '127.0.0.1:9100/sim/advance?d=72h'` moves its time.
 //
 // # The fake WeChat API

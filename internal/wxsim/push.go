@@ -39,8 +39,8 @@ type PushConfig struct {
 	Attempts       int
 	AttemptTimeout time.Duration
 	RetryInterval  time.Duration
-	// SimURL is a running `wxsim serve` ([SimURL]) told of every delivered
-	// push ([RemoteRecorder]), so that its send windows open as WeChat's
+	// SimURL is a running `wxsim serve` ([SimURL]) told of every push, before
+	// it is sent ([RemoteRecorder]), so that its send windows open as WeChat's
 	// would. "" tells no simulator; when nothing answers there, pushes
 	// work all the same (failures are logged at Debug level).
 	SimURL string

@@ -74,6 +74,9 @@ func NewPusher(s *Signer, opts ...Option) (*Pusher, error) {
 // reported to the Pusher's [Recorder] ([WithRecorder]) before Push returns.
 func (p *Pusher) Push(ctx context.Context, req *Request) (Result, error) {
 	var res Result
+	// WeChat knows of the user's message before it pushes it: the send
+	// window opens first, so a fast bot's reply never races the push.
+	p.record(req)
 	for {
 		start := time.Now()
 		res.Attempts++
@@ -86,7 +89,6 @@ func (p *Pusher) Push(ctx context.Context, req *Request) (Result, error) {
 			"attempt", res.Attempts, "status", status, "answer", answer, "err", err)
 		if err == nil {
 			res.Delivered = true
-			p.record(req)
 			return res, nil
 		}
 		if res.Attempts >= p.opts.attempts {

@@ -45,7 +45,8 @@ func WithRecorder(r Recorder) Option {
 	}
 }
 
-// record reports a delivered push to the recorder, if any.
+// record reports the user message behind a push to the recorder, if any;
+// it runs before the first attempt, as WeChat knows of the message first.
 func (p *Pusher) record(req *Request) {
 	r := p.opts.recorder
 	if r == nil {
