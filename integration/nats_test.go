@@ -92,25 +92,10 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string) ([]s
 // publishCommand publishes a command as a structured CloudEvent whose id is
 // also its Nats-Msg-Id, as a bot does.
 func publishCommand(ctx context.Context, js jetstream.JetStream, conv events.Conversation, verb, id string, data any) error {
-	subject, err := events.CommandSubject(conv, verb)
+	msg, err := events.NewCommandMsg(conv, verb, id, "/kfbridge/integration", data, "")
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(map[string]any{
-		"specversion": "1.0", "id": id, "source": "/kfbridge/integration",
-		"type": events.TypeCommandPrefix + verb, "datacontenttype": "application/json", "data": json.RawMessage(raw),
-	})
-	if err != nil {
-		return err
-	}
-	msg := nats.NewMsg(subject)
-	msg.Data = body
-	msg.Header.Set(events.HeaderMsgID, id)
-	msg.Header.Set(events.HeaderContentType, events.ContentType)
 	_, err = js.PublishMsg(ctx, msg)
 	return err
 }

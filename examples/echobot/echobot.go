@@ -25,7 +25,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -139,27 +138,9 @@ func answer(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, logger
 // publish sends one command as a structured CloudEvent; its id doubles as
 // Nats-Msg-Id, so a redelivered push does not produce a second reply.
 func publish(ctx context.Context, js jetstream.JetStream, conv events.Conversation, verb, id string, data any, trace string) error {
-	subject, err := events.CommandSubject(conv, verb)
+	msg, err := events.NewCommandMsg(conv, verb, id, "/examples/echobot", data, trace)
 	if err != nil {
 		return err
-	}
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(map[string]any{
-		"specversion": "1.0", "id": id, "source": "/examples/echobot",
-		"type": events.TypeCommandPrefix + verb, "datacontenttype": "application/json", "data": json.RawMessage(raw),
-	})
-	if err != nil {
-		return err
-	}
-	msg := nats.NewMsg(subject)
-	msg.Data = body
-	msg.Header.Set(events.HeaderMsgID, id)
-	msg.Header.Set(events.HeaderContentType, events.ContentType)
-	if trace != "" {
-		msg.Header.Set(events.HeaderTraceParent, trace)
 	}
 	_, err = js.PublishMsg(ctx, msg)
 	return err

@@ -146,7 +146,7 @@ type Command struct {
 type commandEnvelope struct {
 	SpecVersion string          `json:"specversion"`
 	ID          string          `json:"id"`
-	Source      string          `json:"source"`
+	Source      string          `json:"source,omitempty"`
 	Type        string          `json:"type"`
 	Data        json.RawMessage `json:"data"`
 }

@@ -1,0 +1,46 @@
+package events_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/schemas"
+)
+
+func TestNewCommandMsg(t *testing.T) {
+	conv := events.Conversation{AppID: "wx0123456789abcdef", BusinessID: "42", OpenID: "oUser"}
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	data := events.SendData{MsgType: "text", Text: &events.SendText{Content: "hi <b>"}}
+	msg, err := events.NewCommandMsg(conv, events.VerbSend, "reply-1", "/mybot", data, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject != "wxkf.out.wx0123456789abcdef.42.oUser.send" || msg.Header.Get(events.HeaderMsgID) != "reply-1" {
+		t.Errorf("message %s %v", msg.Subject, msg.Header)
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Validate(schemas.CommandEvent, msg.Data); err != nil {
+		t.Errorf("command fails its schema: %v\n%s", err, msg.Data)
+	}
+	cmd, err := events.ParseCommand(msg.Subject, msg.Header, msg.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.ID != "reply-1" || cmd.Conversation != conv || cmd.TraceParent != tp || !cmd.Structured {
+		t.Errorf("ParseCommand() = %+v", cmd)
+	}
+	got, err := events.DecodeSendData(cmd.Data)
+	if err != nil || got.Text.Content != "hi <b>" {
+		t.Errorf("data = %+v, %v", got, err)
+	}
+	if _, err := events.NewCommandMsg(conv, "shout", "x", "", data, ""); !errors.Is(err, events.ErrToken) {
+		t.Errorf("bad verb: %v, want %v", err, events.ErrToken)
+	}
+	if _, err := events.NewCommandMsg(conv, events.VerbSend, "", "", data, ""); !errors.Is(err, events.ErrInvalid) {
+		t.Errorf("empty id: %v, want %v", err, events.ErrInvalid)
+	}
+}
