@@ -109,15 +109,11 @@ func (r *run) dlqList(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErr(r.cfg, err)
 	}
-	nc, err := r.connect()
+	nc, js, err := r.connectJS()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := r.withTimeout(ctx)
 	defer cancel()
 	now := time.Now()
@@ -236,15 +232,11 @@ func (r *run) dlqReplay(ctx context.Context, args []string) error {
 	if err != nil {
 		return usageErr(r.cfg, err)
 	}
-	nc, err := r.connect()
+	nc, js, err := r.connectJS()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := r.withTimeout(ctx)
 	defer cancel()
 	stream, err := js.Stream(ctx, events.DeadLetterStreamName)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // DefaultNATSURL is where kfctl connects without --nats or
@@ -207,6 +208,20 @@ func (r *run) connect() (*nats.Conn, error) {
 		return nil, fmt.Errorf("kfctl: connect to %s: %w", redact(r.g.url), err)
 	}
 	return nc, nil
+}
+
+// connectJS connects and opens JetStream; the caller closes the connection.
+func (r *run) connectJS() (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := r.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }
 
 // redact hides a password in a URL.

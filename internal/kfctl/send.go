@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/schemas"
@@ -78,15 +77,11 @@ func (r *run) send(ctx context.Context, args []string) error {
 		return usageErr(r.cfg, fmt.Errorf("send: %w", err))
 	}
 
-	nc, err := r.connect()
+	nc, js, err := r.connectJS()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	// Subscribe before publishing, so the result cannot be missed.
 	var results *nats.Subscription
 	if *wait > 0 {

@@ -96,15 +96,11 @@ func (r *run) status(ctx context.Context, args []string) error {
 	if len(pos) > 0 {
 		return usageErr(r.cfg, fmt.Errorf("status: unexpected arguments %q", pos))
 	}
-	nc, err := r.connect()
+	nc, js, err := r.connectJS()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := r.withTimeout(ctx)
 	defer cancel()
 	now := time.Now()
