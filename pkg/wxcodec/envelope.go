@@ -39,8 +39,26 @@ type envelope struct {
 	format     Format
 	plain      bool
 	hasEncrypt bool
+	hasTo      bool
 	to         []byte
 	encrypt    []byte
+}
+
+// claim says where the envelope field name goes: its canonical name, the
+// slice that receives its text and the flag that marks it seen. ok is false
+// for fields the envelope does not keep: WeCom's AgentID, and anything else,
+// which marks a compatible-mode body carrying plaintext fields.
+func (env *envelope) claim(name []byte) (field string, dst *[]byte, seen *bool, ok bool) {
+	switch string(name) {
+	case nameToUserName:
+		return nameToUserName, &env.to, &env.hasTo, true
+	case nameEncrypt:
+		return nameEncrypt, &env.encrypt, &env.hasEncrypt, true
+	case "AgentID":
+		return "", nil, nil, false
+	}
+	env.plain = true
+	return "", nil, nil, false
 }
 
 // scanEnvelope parses the outer document of a push.
@@ -54,7 +72,6 @@ func scanEnvelope(body []byte) (envelope, error) {
 		return envelope{}, syntaxErr("invalid UTF-8")
 	}
 	env := envelope{format: f}
-	var seenTo bool
 	if f == FormatJSON {
 		var buf [16]jsonMember
 		ms, err := scanJSONObject(body, buf[:0])
@@ -67,18 +84,8 @@ func scanEnvelope(body []byte) (envelope, error) {
 			if mb.nameEsc {
 				name = appendJSONUnescape(nil, body, mb.ns, mb.ne)
 			}
-			var field string
-			var dst *[]byte
-			var seen *bool
-			switch string(name) {
-			case nameToUserName:
-				field, dst, seen = nameToUserName, &env.to, &seenTo
-			case nameEncrypt:
-				field, dst, seen = nameEncrypt, &env.encrypt, &env.hasEncrypt
-			case "AgentID":
-				continue
-			default:
-				env.plain = true
+			field, dst, seen, ok := env.claim(name)
+			if !ok {
 				continue
 			}
 			if mb.kind != '"' {
@@ -103,18 +110,8 @@ func scanEnvelope(body []byte) (envelope, error) {
 	for i := range els {
 		e := &els[i]
 		name := body[e.ns:e.ne]
-		var field string
-		var dst *[]byte
-		var seen *bool
-		switch string(name) {
-		case nameToUserName:
-			field, dst, seen = nameToUserName, &env.to, &seenTo
-		case nameEncrypt:
-			field, dst, seen = nameEncrypt, &env.encrypt, &env.hasEncrypt
-		case "AgentID":
-			continue
-		default:
-			env.plain = true
+		field, dst, seen, ok := env.claim(name)
+		if !ok {
 			continue
 		}
 		if e.kids {
