@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/kfbridge/kfbridge/internal/demo"
 )
 
 // LoadConfig configures [Load] (wxsim load). The zero value runs 64
@@ -71,19 +69,7 @@ const defaultPushRate = 15000
 const maxPushes = 2_000_000
 
 func (c *LoadConfig) setDefaults() {
-	if c.URL == "" {
-		c.URL = demo.IngressURL
-	}
-	c.App.setDefaults()
-	if c.Spec.Kind == "" {
-		c.Spec.Kind = KindText
-	}
-	if c.Spec.OpenID == "" {
-		c.Spec.OpenID = demo.OpenID
-	}
-	if c.Spec.To == "" {
-		c.Spec.To = demo.OriginalID
-	}
+	setTargetDefaults(&c.URL, &c.App, &c.Spec)
 	if c.Conns == 0 {
 		c.Conns = 64
 	}

@@ -48,20 +48,26 @@ type PushConfig struct {
 	Logger *slog.Logger
 }
 
+// setTargetDefaults fills what push and load share: the ingress URL, the
+// app and the push template default to the demo's.
+func setTargetDefaults(url *string, app *App, spec *Spec) {
+	if *url == "" {
+		*url = demo.IngressURL
+	}
+	app.setDefaults()
+	if spec.Kind == "" {
+		spec.Kind = KindText
+	}
+	if spec.OpenID == "" {
+		spec.OpenID = demo.OpenID
+	}
+	if spec.To == "" {
+		spec.To = demo.OriginalID
+	}
+}
+
 func (c *PushConfig) setDefaults() {
-	if c.URL == "" {
-		c.URL = demo.IngressURL
-	}
-	c.App.setDefaults()
-	if c.Spec.Kind == "" {
-		c.Spec.Kind = KindText
-	}
-	if c.Spec.OpenID == "" {
-		c.Spec.OpenID = demo.OpenID
-	}
-	if c.Spec.To == "" {
-		c.Spec.To = demo.OriginalID
-	}
+	setTargetDefaults(&c.URL, &c.App, &c.Spec)
 	if c.Count == 0 {
 		c.Count = 1
 	}

@@ -184,10 +184,7 @@ type kfListAnswer struct {
 // login of official accounts).
 func (s *Sim) kfList(c *call) reply {
 	m := c.app.mgmt
-	bid, code := queryBID(c.r)
-	if code == CodeOK {
-		code = m.kfAccountOf(bid)
-	}
+	bid, code := m.queryKFAccount(c)
 	if code != CodeOK {
 		return errReply(code)
 	}
@@ -218,10 +215,7 @@ type kfOnlineAnswer struct {
 // getkflist.
 func (s *Sim) kfOnlineList(c *call) reply {
 	m := c.app.mgmt
-	bid, code := queryBID(c.r)
-	if code == CodeOK {
-		code = m.kfAccountOf(bid)
-	}
+	bid, code := m.queryKFAccount(c)
 	if code != CodeOK {
 		return errReply(code)
 	}
@@ -370,4 +364,14 @@ func (s *Sim) postKFStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// queryKFAccount reads business_id from the query and checks that its
+// account has kf accounts (errors as getkflist documents them).
+func (m *mgmtState) queryKFAccount(c *call) (int64, int) {
+	bid, code := queryBID(c.r)
+	if code == CodeOK {
+		code = m.kfAccountOf(bid)
+	}
+	return bid, code
 }
