@@ -3,11 +3,9 @@ package manage
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -62,8 +60,6 @@ type Config struct {
 	HTTP *http.Client
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Rand is the randomness of span ids; nil uses crypto/rand.
-	Rand io.Reader
 }
 
 // Service is the management service. Create it with [New], serve with
@@ -125,9 +121,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{}
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Reader
 	}
 	logger := cfg.Logger
 	if logger == nil {
