@@ -102,6 +102,14 @@ func (w *wechat) delivered(ctx context.Context) ([]wxsim.Delivered, error) {
 	return d, err
 }
 
+// stats returns the simulated WeChat's call statistics, with the calls
+// whose answer it is holding back and those whose caller hung up.
+func (w *wechat) stats(ctx context.Context) (wxsim.CallStats, error) {
+	var st wxsim.CallStats
+	err := getJSON(ctx, w.sim+wxsim.PathStats, &st)
+	return st, err
+}
+
 // typing returns the typing calls the simulated WeChat accepted, in order.
 func (w *wechat) typing(ctx context.Context) ([]wxsim.TypingCall, error) {
 	var d []wxsim.TypingCall

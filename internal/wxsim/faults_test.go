@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -138,12 +139,27 @@ func TestLatency(t *testing.T) {
 		rec = newRecorder()
 		req := newRequest(t, http.MethodPost, "/cgi-bin/message/custom/send?access_token="+tok, `{"touser":"oUser1","msgtype":"text","text":{"content":"hi"}}`)
 		start = time.Now()
-		h.ServeHTTP(rec, req.WithContext(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(rec, req.WithContext(ctx))
+		}()
+		synctest.Wait() // the send took effect and waits out the latency
+		const send = "/cgi-bin/message/custom/send"
+		want := []APICall{{Path: send, Remote: req.RemoteAddr, Start: start}}
+		if st := sim.Calls(); !slices.Equal(st.Answering, want) || len(st.Abandoned) != 0 {
+			t.Errorf("while waiting: answering %v, abandoned %v; want answering %v", st.Answering, st.Abandoned, want)
+		}
+		<-done
 		if d := time.Since(start); d != time.Second || rec.Body.Len() != 0 {
 			t.Errorf("send abandoned after 1s returned after %s with %q", d, rec.Body)
 		}
 		if n := len(sim.Delivered(demo.AppID)); n != 1 {
 			t.Errorf("len(Delivered) = %d, want 1 (maybe delivered)", n)
+		}
+		// The token fetch was answered; only the send was abandoned.
+		if st := sim.Calls(); len(st.Answering) != 0 || !slices.Equal(st.Abandoned, want) {
+			t.Errorf("after the hang-up: answering %v, abandoned %v; want abandoned %v", st.Answering, st.Abandoned, want)
 		}
 	})
 }

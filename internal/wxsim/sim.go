@@ -129,6 +129,8 @@ type Sim struct {
 	apps                map[string]*appState
 	tokens              map[string]*token
 	calls               map[string]map[int]int
+	answering           map[*APICall]struct{}
+	abandoned           []APICall
 	classicIssued       int
 	stableIssued        int
 	forcedRefreshes     int
@@ -153,6 +155,8 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 		apps:    make(map[string]*appState, len(cfg.Apps)),
 		tokens:  map[string]*token{},
 		calls:   map[string]map[int]int{},
+
+		answering: map[*APICall]struct{}{},
 	}
 	for id, secret := range cfg.Apps {
 		s.apps[id] = newAppState(id, secret)
@@ -286,6 +290,11 @@ func (s *Sim) Calls() CallStats {
 	for ep, codes := range s.calls {
 		c.Calls[ep] = maps.Clone(codes)
 	}
+	for a := range s.answering {
+		c.Answering = append(c.Answering, *a)
+	}
+	slices.SortFunc(c.Answering, func(a, b APICall) int { return a.Start.Compare(b.Start) })
+	c.Abandoned = slices.Clone(s.abandoned)
 	return c
 }
 
@@ -317,6 +326,8 @@ type Delivered struct {
 	Token string `json:"token"`
 	// Path is the API path called.
 	Path string `json:"path"`
+	// Remote is the caller's address (host:port): which replica sent it.
+	Remote string `json:"remote"`
 }
 
 // TypingCall is one accepted typing call.
@@ -328,6 +339,7 @@ type TypingCall struct {
 	Time       time.Time `json:"time"`
 	Token      string    `json:"token"`
 	Path       string    `json:"path"`
+	Remote     string    `json:"remote"`
 }
 
 // CallStats counts what a [Sim] answered.
@@ -345,6 +357,23 @@ type CallStats struct {
 	ForcedRefreshes int `json:"forced_refreshes"`
 	// Interactions counts the interactions recorded for simulated apps.
 	Interactions int `json:"interactions"`
+	// Answering lists the calls that took effect and whose answer is held
+	// back by the latency now, oldest first.
+	Answering []APICall `json:"answering"`
+	// Abandoned lists the calls whose caller hung up while their answer
+	// was held back: they took effect, but the caller never learned it.
+	Abandoned []APICall `json:"abandoned"`
+}
+
+// APICall is one API call, for [CallStats].
+type APICall struct {
+	// Path is the endpoint path ("unknown" for paths WeChat does not have).
+	Path string `json:"path"`
+	// Remote is the caller's address (host:port).
+	Remote string `json:"remote"`
+	// Start is when the call took effect, by the wall clock (not the
+	// simulated one): it says how long the caller has been waiting.
+	Start time.Time `json:"start"`
 }
 
 // Count returns how many calls of endpoint were answered with code.

@@ -119,16 +119,35 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint) {
 	s.mu.Unlock()
 	s.logger.Debug("api call", "method", r.Method, "path", r.URL.Path, "errcode", rep.code, "status", rep.status)
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return // the client is gone
-		}
+	if latency > 0 && !s.waitLatency(r, name, latency) {
+		return // the client is gone
 	}
 	writeReply(w, rep)
+}
+
+// waitLatency holds the answer to r for latency, listed in
+// [CallStats].Answering meanwhile. It reports false, and lists the call in
+// [CallStats].Abandoned, when the client hangs up first.
+func (s *Sim) waitLatency(r *http.Request, path string, latency time.Duration) bool {
+	c := &APICall{Path: path, Remote: r.RemoteAddr, Start: time.Now()}
+	s.mu.Lock()
+	s.answering[c] = struct{}{}
+	s.mu.Unlock()
+	t := time.NewTimer(latency)
+	defer t.Stop()
+	answered := true
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		answered = false
+	}
+	s.mu.Lock()
+	delete(s.answering, c)
+	if !answered {
+		s.abandoned = append(s.abandoned, *c)
+	}
+	s.mu.Unlock()
+	return answered
 }
 
 // dispatch checks the method, injects faults, checks the access token and

@@ -119,6 +119,7 @@ func (s *Sim) sendMessage(c *call, business bool) reply {
 	a.delivered = append(a.delivered, Delivered{
 		AppID: a.id, BusinessID: bid, OpenID: req.ToUser, MsgType: req.MsgType,
 		Body: json.RawMessage(c.body), Time: c.now, Token: c.token, Path: c.r.URL.Path,
+		Remote: c.r.RemoteAddr,
 	})
 	return reply{}
 }
@@ -225,6 +226,7 @@ func (s *Sim) typingCall(c *call) reply {
 	a.typing = append(a.typing, TypingCall{
 		AppID: a.id, BusinessID: bid, OpenID: req.ToUser, Command: req.Command,
 		Time: c.now, Token: c.token, Path: c.r.URL.Path,
+		Remote: c.r.RemoteAddr,
 	})
 	return reply{}
 }

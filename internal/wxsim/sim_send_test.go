@@ -1,6 +1,7 @@
 package wxsim
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,8 +51,12 @@ func TestSendBodies(t *testing.T) {
 				}
 				all := ts.Delivered(demo.AppID)
 				got := all[len(all)-1]
+				if host, _, err := net.SplitHostPort(got.Remote); err != nil || !net.ParseIP(host).IsLoopback() {
+					t.Errorf("Remote = %q, want the test client's loopback address", got.Remote)
+				}
 				want := Delivered{
-					AppID: demo.AppID, BusinessID: p.bid, OpenID: user, MsgType: m.msgtype,
+					Remote: got.Remote,
+					AppID:  demo.AppID, BusinessID: p.bid, OpenID: user, MsgType: m.msgtype,
 					Body: []byte(p.wantBody + m.msg[1:]), Time: simT0, Token: tok, Path: p.path,
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
