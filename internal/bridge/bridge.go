@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var srv *ingress.Server
 	if opts.Ingress {
 		srv, err = ingress.New(ingress.Config{
-			Ingress: cfg.Ingress, Apps: cfg.Apps, Publisher: events.NewPublisher(b.JS),
+			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS,
 			Ready: readyAll, Logger: logger.With("component", "ingress"), Registry: reg,
 		})
 		if err != nil {

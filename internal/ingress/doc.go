@@ -8,7 +8,7 @@
 //
 // # Usage
 //
-//	srv, err := ingress.New(ingress.Config{Ingress: cfg.Ingress, Apps: cfg.Apps, Publisher: pub, Ready: ready})
+//	srv, err := ingress.New(ingress.Config{Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: js, Ready: ready})
 //	err = srv.ListenAndServe(ctx) // returns after a graceful shutdown once ctx ends
 //
 // # Concurrency

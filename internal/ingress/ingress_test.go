@@ -51,7 +51,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	cfg := Config{
 		Ingress:   config.Default().Ingress,
 		Apps:      []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey}},
-		Publisher: events.NewPublisher(js),
+		JetStream: js,
 		Now:       func() time.Time { return fixedNow },
 	}
 	if mutate != nil {
@@ -392,6 +392,28 @@ func TestTransferReply(t *testing.T) {
 			t.Errorf("event answered %d %q, want success", status, answer)
 		}
 	})
+}
+
+// TestSuccessOverHTTP checks the plain answer as a real HTTP server sends
+// it: the body "success", declared text/plain.
+func TestSuccessOverHTTP(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := httptest.NewServer(e.srv.Handler())
+	defer srv.Close()
+	q, body := e.push(t, wxcodec.FormatXML, wxcodec.ModeSafe, kinds()["text"])
+	resp, err := srv.Client().Post(srv.URL+"/wx/"+testAppID+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || string(answer) != "success" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("answered %d %q (Content-Type %q), want 200 success as text/plain; charset=utf-8",
+			resp.StatusCode, answer, resp.Header.Get("Content-Type"))
+	}
 }
 
 func TestHealthReadyMetrics(t *testing.T) {

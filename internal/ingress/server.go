@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -30,8 +31,8 @@ type Config struct {
 	Ingress config.Ingress
 	// Apps lists the mini programs served; each needs a Token.
 	Apps []config.App
-	// Publisher stores pushes in JetStream. Required.
-	Publisher *events.Publisher
+	// JetStream stores pushes. Required.
+	JetStream jetstream.JetStream
 	// Ready reports whether NATS and the stream are usable (/readyz).
 	// Nil always reports ready.
 	Ready func(context.Context) error
@@ -70,13 +71,13 @@ type Server struct {
 
 // New validates cfg and builds a Server.
 func New(cfg Config) (*Server, error) {
-	if cfg.Publisher == nil {
-		return nil, errors.New("ingress: Publisher is required")
+	if cfg.JetStream == nil {
+		return nil, errors.New("ingress: JetStream is required")
 	}
 	s := &Server{
 		cfg:      cfg.Ingress,
 		apps:     make(map[string]*app, len(cfg.Apps)),
-		pub:      cfg.Publisher,
+		pub:      events.NewPublisher(cfg.JetStream, events.WithAckTimeout(cfg.Ingress.PublishTimeout)),
 		ready:    cfg.Ready,
 		logger:   cfg.Logger,
 		registry: cfg.Registry,

@@ -2,9 +2,14 @@ package events
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/natstest"
@@ -79,5 +84,139 @@ func TestPublishInboundBoundedByContext(t *testing.T) {
 		// did not wait past the deadline, which the test timeout guards.
 		t.Log("failed before the deadline")
 	}
-	_ = jetstream.ErrNoStreamResponse
+}
+
+// TestPublishInboundNoStream: a subject no stream captures is retried
+// briefly, as a leader election looks the same, then reported.
+func TestPublishInboundNoStream(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	pub := NewPublisher(js)
+	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
+	in, _ := NewInbound(testApp, &msg)
+	if _, err := pub.PublishInbound(t.Context(), &in, ""); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Fatalf("publish without a stream: %v, want ErrNoStreamResponse", err)
+	}
+}
+
+// TestPublishInboundUnanswered: a publish nobody acks (here a plain
+// subscriber takes the subject) ends with its context and leaves nothing
+// waiting behind.
+func TestPublishInboundUnanswered(t *testing.T) {
+	s := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, s)
+	if _, err := nc.Subscribe("wxkf.in.>", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pub := NewPublisher(js)
+	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
+	in, _ := NewInbound(testApp, &msg)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := pub.PublishInbound(ctx, &in, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unanswered publish: %v, want the context's deadline", err)
+	}
+	if n := pub.pending(); n != 0 {
+		t.Errorf("%d publishes still waiting for an ack", n)
+	}
+}
+
+// TestPublishInboundAckTimeout: WithAckTimeout bounds publishes nobody
+// acks, and its reused timers do not cut later publishes short.
+func TestPublishInboundAckTimeout(t *testing.T) {
+	s := natstest.RunServer(t)
+	nc, js := natstest.Connect(t, s)
+	sub, err := nc.Subscribe("wxkf.in.>", func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pub := NewPublisher(js, WithAckTimeout(500*time.Millisecond))
+	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
+	in, _ := NewInbound(testApp, &msg)
+	for i := range 3 {
+		if _, err := pub.PublishInbound(t.Context(), &in, ""); !errors.Is(err, ErrNoAck) {
+			t.Fatalf("unanswered publish %d: %v, want ErrNoAck", i, err)
+		}
+	}
+	if n := pub.pending(); n != 0 {
+		t.Errorf("%d publishes still waiting for an ack", n)
+	}
+	sub.Unsubscribe()
+	if _, err := js.CreateOrUpdateStream(t.Context(), InboundStream()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		msg.MsgID = strconv.Itoa(100 + i)
+		in, _ := NewInbound(testApp, &msg)
+		if _, err := pub.PublishInbound(t.Context(), &in, ""); err != nil {
+			t.Fatalf("publish %d with a stream: %v", i, err)
+		}
+	}
+}
+
+// TestPublishInboundConcurrent: many publishers at once each get their own
+// ack: every event stored once, every sequence handed out once.
+func TestPublishInboundConcurrent(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	ctx := t.Context()
+	stream, err := js.CreateOrUpdateStream(ctx, InboundStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := NewPublisher(js)
+	const workers, each = 32, 50
+	seqs := make([][]uint64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: strconv.Itoa(w*each + i), Content: "hi"}
+				in, err := NewInbound(testApp, &msg)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ack, err := pub.PublishInbound(ctx, &in, "")
+				if err != nil || ack.Duplicate || ack.Stream != InboundStreamName {
+					t.Errorf("publish %d/%d: %+v, %v", w, i, ack, err)
+					return
+				}
+				seqs[w] = append(seqs[w], ack.Sequence)
+			}
+		})
+	}
+	wg.Wait()
+	all := slices.Sorted(slices.Values(slices.Concat(seqs...)))
+	for i, seq := range all {
+		if seq != uint64(i+1) {
+			t.Fatalf("acked sequences %v…, want 1 to %d each once", all[:min(len(all), i+2)], workers*each)
+		}
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != workers*each || len(all) != workers*each {
+		t.Errorf("stream holds %d, acks %d; want %d", info.State.Msgs, len(all), workers*each)
+	}
+	if n := pub.pending(); n != 0 {
+		t.Errorf("%d publishes still waiting for an ack", n)
+	}
+	if err := pub.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// pending counts the publishes waiting for their ack (for tests).
+func (p *Publisher) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiting)
 }

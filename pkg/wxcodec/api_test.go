@@ -51,6 +51,36 @@ func TestParseQuery(t *testing.T) {
 	}
 }
 
+func TestParseRawQuery(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want Query
+	}{
+		{"signature=s&timestamp=1&nonce=2&echostr=e&openid=o&encrypt_type=aes&msg_signature=m&other=x",
+			Query{Signature: "s", Timestamp: "1", Nonce: "2", EchoStr: "e", OpenID: "o", EncryptType: "aes", MsgSignature: "m"}},
+		{"nonce=a%2Bb+c&nonce=second", Query{Nonce: "a+b c"}},         // escapes; the first value counts
+		{"nonce=&nonce=second", Query{}},                              // even an empty first value
+		{"nonce=%zz&nonce=ok", Query{Nonce: "ok"}},                    // a bad escape is no value
+		{"nonce=1;x=2&timestamp=3", Query{Timestamp: "3"}},            // semicolons spoil their pair
+		{"%6Eonce=n&&=&timestamp", Query{Nonce: "n"}},                 // escaped key; empty pairs; no "="
+		{"signature=" + strings.Repeat("&", maxQueryParams), Query{}}, // over net/url's limit
+		{"", Query{}},
+	}
+	for _, tt := range tests {
+		if got := ParseRawQuery(tt.raw); got != tt.want {
+			t.Errorf("ParseRawQuery(%.60q) = %+v, want %+v", tt.raw, got, tt.want)
+		}
+		v, _ := url.ParseQuery(tt.raw)
+		if got := ParseQuery(v); got != tt.want {
+			t.Errorf("ParseQuery(url.ParseQuery(%.60q)) = %+v, want %+v", tt.raw, got, tt.want)
+		}
+	}
+	raw := "signature=s&timestamp=1409304348&nonce=xxxxxx&openid=o&encrypt_type=aes&msg_signature=m"
+	if n := testing.AllocsPerRun(100, func() { ParseRawQuery(raw) }); n != 0 {
+		t.Errorf("ParseRawQuery allocates %v times for a query without escapes, want 0", n)
+	}
+}
+
 func TestParseKey(t *testing.T) {
 	tests := []struct {
 		name string

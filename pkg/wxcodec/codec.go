@@ -3,6 +3,7 @@ package wxcodec
 import (
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // Query holds the URL query parameters WeChat sends with a push or a URL
@@ -28,6 +29,76 @@ func ParseQuery(v url.Values) Query {
 		EncryptType:  v.Get("encrypt_type"),
 		MsgSignature: v.Get("msg_signature"),
 	}
+}
+
+// ParseRawQuery extracts the WeChat parameters from a raw URL query (the
+// part after "?"). It gives the same Query as ParseQuery of the values
+// url.ParseQuery finds: the first value of each parameter, pairs with a
+// semicolon or a bad escape skipped, nothing at all past 10000 parameters.
+// It builds no url.Values: a query without escapes costs no allocation.
+func ParseRawQuery(raw string) Query {
+	var q Query
+	if strings.Count(raw, "&") >= maxQueryParams {
+		return q
+	}
+	fields := [...]*string{&q.Signature, &q.Timestamp, &q.Nonce, &q.EchoStr, &q.OpenID, &q.EncryptType, &q.MsgSignature}
+	var seen uint8
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if strings.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, ok := queryUnescape(k)
+		if !ok {
+			continue
+		}
+		i := queryParam(k)
+		if i < 0 || seen&(1<<i) != 0 {
+			continue
+		}
+		if v, ok = queryUnescape(v); ok {
+			seen |= 1 << i
+			*fields[i] = v
+		}
+	}
+	return q
+}
+
+// maxQueryParams is net/url's default limit of query parameters.
+const maxQueryParams = 10000
+
+// queryParam returns the index of a WeChat parameter in ParseRawQuery's
+// fields, or -1.
+func queryParam(k string) int {
+	switch k {
+	case "signature":
+		return 0
+	case "timestamp":
+		return 1
+	case "nonce":
+		return 2
+	case "echostr":
+		return 3
+	case "openid":
+		return 4
+	case "encrypt_type":
+		return 5
+	case "msg_signature":
+		return 6
+	}
+	return -1
+}
+
+// queryUnescape is url.QueryUnescape that returns s itself when it has
+// nothing to unescape.
+func queryUnescape(s string) (string, bool) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, true
+	}
+	u, err := url.QueryUnescape(s)
+	return u, err == nil
 }
 
 // Values returns q as URL query values, omitting empty parameters; it is

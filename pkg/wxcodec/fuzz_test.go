@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -366,6 +367,25 @@ func FuzzJSONAgainstStdlib(f *testing.F) {
 					t.Errorf("scanJSONObject(%q) member %d string = %q, encoding/json %q", doc, i, got, want)
 				}
 			}
+		}
+	})
+}
+
+// FuzzParseRawQuery checks ParseRawQuery against ParseQuery of what
+// net/url parses.
+func FuzzParseRawQuery(f *testing.F) {
+	for _, s := range []string{
+		"signature=s&timestamp=1&nonce=2&echostr=e&openid=o&encrypt_type=aes&msg_signature=m",
+		"nonce=a%2Bb+c&nonce=second",
+		"nonce=%zz&nonce=ok;&timestamp=1;2",
+		"%6Eonce=n&&=&timestamp",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, _ := url.ParseQuery(raw)
+		if got, want := ParseRawQuery(raw), ParseQuery(v); got != want {
+			t.Fatalf("ParseRawQuery(%q) = %+v, net/url gives %+v", raw, got, want)
 		}
 	})
 }
