@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -36,6 +37,10 @@ func Main(name string, opts Options, prepare Prepare) {
 		}
 	}
 	logger := cfg.Log.NewLogger(os.Stderr)
+	if gogc, ok := gcPercent(os.LookupEnv); ok {
+		debug.SetGCPercent(gogc)
+		logger.Debug("garbage collector set to the kfbridge default", "gogc", gogc)
+	}
 	if opts.Logger == nil {
 		opts.Logger = logger
 	}
@@ -50,4 +55,21 @@ func Main(name string, opts Options, prepare Prepare) {
 		logger.Error(name+" stopped", slog.Any("err", err))
 		os.Exit(1)
 	}
+}
+
+// DefaultGOGC is the garbage collector's target percentage when the GOGC
+// environment variable is not set. Under load the heap is mostly garbage of
+// single requests around a small live set (the duplicate window, buffers),
+// and Go's default of 100 collects so often that the collections show in
+// tail latency; 400 collects a quarter as often, for a heap that peaks at
+// up to five times the live set. GOMEMLIMIT still bounds it.
+const DefaultGOGC = 400
+
+// gcPercent returns the GC percentage to set: DefaultGOGC, unless GOGC is
+// set in the environment (then the runtime already applied it).
+func gcPercent(lookup func(string) (string, bool)) (int, bool) {
+	if _, ok := lookup("GOGC"); ok {
+		return 0, false
+	}
+	return DefaultGOGC, true
 }
