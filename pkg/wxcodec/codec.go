@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Query holds the URL query parameters WeChat sends with a push or a URL
@@ -125,7 +126,8 @@ func (q Query) Values() url.Values {
 type Codec struct {
 	appID string
 	token string
-	key   *Key // nil when no EncodingAESKey is configured
+	key   *Key      // nil when no EncodingAESKey is configured
+	bufs  sync.Pool // *[]byte: decryption buffers of Decode
 }
 
 // New returns a [Codec] for the mini program appID with the push Token

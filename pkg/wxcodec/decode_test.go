@@ -2,10 +2,12 @@ package wxcodec
 
 import (
 	"crypto/aes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -313,4 +315,48 @@ func TestDecodeConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestDecodeResultsOwnTheirMemory decodes distinct pushes concurrently,
+// unknown fields included, and checks every result once all are done:
+// Decode reuses its decryption buffers, so nothing it returns may alias
+// them.
+func TestDecodeResultsOwnTheirMemory(t *testing.T) {
+	v := vectorByID(t, "V2")
+	c := mustCodec(t, v.AppID, v.Token, v.EncodingAESKey)
+	const workers, each = 8, 40
+	type decoded struct{ want, got Message }
+	results := make([][]decoded, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				n := fmt.Sprint(w*each + i)
+				m := Message{ToUserName: "gh_97417a04a28d", FromUserName: "oUser" + n, CreateTime: 1700000000,
+					MsgType: "event", Event: "debug_demo",
+					Extra: []Field{{Name: "debug_str", Value: json.RawMessage(`"push ` + n + `"`)}}}
+				f := []Format{FormatJSON, FormatXML}[i%2]
+				q, body, err := c.EncodePush(rand.Reader, f, ModeSafe, m, "1700000000", n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				p, err := c.Decode(q, body)
+				if err != nil {
+					t.Errorf("Decode push %s: %v", n, err)
+					return
+				}
+				results[w] = append(results[w], decoded{m, p.Message})
+			}
+		})
+	}
+	wg.Wait()
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.got.FromUserName != r.want.FromUserName || len(r.got.Extra) != 1 ||
+				string(r.got.Extra[0].Value) != string(r.want.Extra[0].Value) {
+				t.Fatalf("decoded %+v, want %+v", r.got, r.want)
+			}
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 const (
@@ -75,14 +76,17 @@ func (k *Key) decrypt(encrypt string) (msg, rid []byte, err error) {
 	return k.open(ct)
 }
 
-// decryptBytes is [Key.decrypt] on the Encrypt text as bytes.
-func (k *Key) decryptBytes(encrypt []byte) (msg, rid []byte, err error) {
-	ct := make([]byte, base64.StdEncoding.DecodedLen(len(encrypt)))
+// decryptInto is [Key.decrypt] on the Encrypt text as bytes, decrypting in
+// buf (grown as needed, and returned): msg and rid are sub-slices of it.
+func (k *Key) decryptInto(buf, encrypt []byte) (msg, rid, out []byte, err error) {
+	out = slices.Grow(buf[:0], base64.StdEncoding.DecodedLen(len(encrypt)))
+	ct := out[:base64.StdEncoding.DecodedLen(len(encrypt))]
 	n, err := base64.StdEncoding.Decode(ct, encrypt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrBase64, err)
+		return nil, nil, out, fmt.Errorf("%w: %v", ErrBase64, err)
 	}
-	return k.open(ct[:n])
+	msg, rid, err = k.open(ct[:n])
+	return msg, rid, out, err
 }
 
 // open decrypts ct in place and splits the plaintext.

@@ -64,14 +64,26 @@ func (c *Codec) decodeEncrypted(q Query, env envelope) (Push, error) {
 	if !equalHex(signature4b(c.token, q.Timestamp, q.Nonce, env.encrypt), q.MsgSignature) {
 		return Push{}, fmt.Errorf("%w: msg_signature does not match", ErrSignature)
 	}
-	msg, rid, err := c.key.decryptBytes(env.encrypt)
+	// The plaintext is parsed into a Message of its own (not owned, so
+	// nothing aliases it) and its buffer is reused.
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	msg, rid, buf, err := c.key.decryptInto(*bp, env.encrypt)
+	defer func() {
+		if cap(buf) <= maxPooledPlaintext {
+			*bp = buf
+			c.bufs.Put(bp)
+		}
+	}()
 	if err != nil {
 		return Push{}, fmt.Errorf("decrypt: %w", err)
 	}
 	if string(rid) != c.appID {
 		return Push{}, fmt.Errorf("%w: receiveid %q", ErrAppID, clip(rid, 64))
 	}
-	m, _, err := parseMessage(msg, true)
+	m, _, err := parseMessage(msg, false)
 	if err != nil {
 		return Push{}, fmt.Errorf("decrypted message: %w", err)
 	}
@@ -81,6 +93,9 @@ func (c *Codec) decodeEncrypted(q Query, env envelope) (Push, error) {
 	}
 	return Push{Message: m, Format: env.format, Mode: mode}, nil
 }
+
+// maxPooledPlaintext keeps a rare huge push from pinning memory in the pool.
+const maxPooledPlaintext = 64 << 10
 
 func clip(b []byte, n int) []byte {
 	if len(b) > n {
