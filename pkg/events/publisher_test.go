@@ -16,14 +16,20 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
-func TestPublishInboundDropsRetries(t *testing.T) {
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
-	ctx := t.Context()
-	stream, err := js.CreateOrUpdateStream(ctx, InboundStream())
+// inboundStream starts a server with the inbound stream.
+func inboundStream(t *testing.T) (jetstream.JetStream, jetstream.Stream) {
+	t.Helper()
+	_, js := natstest.Connect(t, natstest.RunServer(t))
+	stream, err := js.CreateOrUpdateStream(t.Context(), InboundStream())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js, stream
+}
+
+func TestPublishInboundDropsRetries(t *testing.T) {
+	js, stream := inboundStream(t)
+	ctx := t.Context()
 	pub := NewPublisher(js)
 	msg := wxcodec.Message{FromUserName: "oU", CreateTime: 1, MsgType: "text", MsgID: "123", Content: "hi"}
 	in, err := NewInbound(testApp, &msg)
@@ -163,13 +169,8 @@ func TestPublishInboundAckTimeout(t *testing.T) {
 // TestPublishInboundConcurrent: many publishers at once each get their own
 // ack: every event stored once, every sequence handed out once.
 func TestPublishInboundConcurrent(t *testing.T) {
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
+	js, stream := inboundStream(t)
 	ctx := t.Context()
-	stream, err := js.CreateOrUpdateStream(ctx, InboundStream())
-	if err != nil {
-		t.Fatal(err)
-	}
 	pub := NewPublisher(js)
 	const workers, each = 32, 50
 	seqs := make([][]uint64, workers)
