@@ -3,6 +3,7 @@ package wxcodec
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -19,17 +20,22 @@ type Query struct {
 	MsgSignature string // msg_signature (encrypted pushes)
 }
 
+// queryParams names the WeChat query parameters, in the order of
+// [Query.fields].
+var queryParams = [...]string{"signature", "timestamp", "nonce", "echostr", "openid", "encrypt_type", "msg_signature"}
+
+// fields points at q's parameters, in the order of queryParams.
+func (q *Query) fields() [len(queryParams)]*string {
+	return [...]*string{&q.Signature, &q.Timestamp, &q.Nonce, &q.EchoStr, &q.OpenID, &q.EncryptType, &q.MsgSignature}
+}
+
 // ParseQuery extracts the WeChat parameters from v (missing ones are "").
 func ParseQuery(v url.Values) Query {
-	return Query{
-		Signature:    v.Get("signature"),
-		Timestamp:    v.Get("timestamp"),
-		Nonce:        v.Get("nonce"),
-		EchoStr:      v.Get("echostr"),
-		OpenID:       v.Get("openid"),
-		EncryptType:  v.Get("encrypt_type"),
-		MsgSignature: v.Get("msg_signature"),
+	var q Query
+	for i, f := range q.fields() {
+		*f = v.Get(queryParams[i])
 	}
+	return q
 }
 
 // ParseRawQuery extracts the WeChat parameters from a raw URL query (the
@@ -42,7 +48,7 @@ func ParseRawQuery(raw string) Query {
 	if strings.Count(raw, "&") >= maxQueryParams {
 		return q
 	}
-	fields := [...]*string{&q.Signature, &q.Timestamp, &q.Nonce, &q.EchoStr, &q.OpenID, &q.EncryptType, &q.MsgSignature}
+	fields := q.fields()
 	var seen uint8
 	for raw != "" {
 		var pair string
@@ -55,7 +61,7 @@ func ParseRawQuery(raw string) Query {
 		if !ok {
 			continue
 		}
-		i := queryParam(k)
+		i := slices.Index(queryParams[:], k)
 		if i < 0 || seen&(1<<i) != 0 {
 			continue
 		}
@@ -69,28 +75,6 @@ func ParseRawQuery(raw string) Query {
 
 // maxQueryParams is net/url's default limit of query parameters.
 const maxQueryParams = 10000
-
-// queryParam returns the index of a WeChat parameter in ParseRawQuery's
-// fields, or -1.
-func queryParam(k string) int {
-	switch k {
-	case "signature":
-		return 0
-	case "timestamp":
-		return 1
-	case "nonce":
-		return 2
-	case "echostr":
-		return 3
-	case "openid":
-		return 4
-	case "encrypt_type":
-		return 5
-	case "msg_signature":
-		return 6
-	}
-	return -1
-}
 
 // queryUnescape is url.QueryUnescape that returns s itself when it has
 // nothing to unescape.
@@ -106,23 +90,17 @@ func queryUnescape(s string) (string, bool) {
 // the inverse of [ParseQuery].
 func (q Query) Values() url.Values {
 	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
+	for i, f := range q.fields() {
+		if *f != "" {
+			v.Set(queryParams[i], *f)
 		}
 	}
-	set("signature", q.Signature)
-	set("timestamp", q.Timestamp)
-	set("nonce", q.Nonce)
-	set("echostr", q.EchoStr)
-	set("openid", q.OpenID)
-	set("encrypt_type", q.EncryptType)
-	set("msg_signature", q.MsgSignature)
 	return v
 }
 
 // Codec verifies, decrypts and decodes the pushes of one mini program and
-// encodes its replies. A Codec is immutable and safe for concurrent use.
+// encodes its replies. Its settings never change after [New]; it is safe
+// for concurrent use.
 type Codec struct {
 	appID string
 	token string
