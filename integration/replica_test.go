@@ -73,9 +73,9 @@ func TestEgressReplicaLoss(t *testing.T) {
 	// WeChat has taken the call into effect and holds its answer back for
 	// the latency; the victim dies well before the answer.
 	k := newKiller(t)
-	victimHost := func(remote string) bool {
+	sender := func(remote string) string { // the replica calling from remote
 		host, _, _ := strings.Cut(remote, ":")
-		return byIP[host] == "egress-0"
+		return byIP[host]
 	}
 	waitFor(t, 30*time.Second, "a send call of the victim to begin", func() bool {
 		st, err := wx.stats(ctx)
@@ -83,7 +83,7 @@ func TestEgressReplicaLoss(t *testing.T) {
 			return false
 		}
 		for _, c := range st.Answering {
-			if victimHost(c.Remote) && c.Path == sendPath && time.Since(c.Start) < latency/4 {
+			if sender(c.Remote) == "egress-0" && c.Path == sendPath && time.Since(c.Start) < latency/4 {
 				return true
 			}
 		}
@@ -108,7 +108,7 @@ func TestEgressReplicaLoss(t *testing.T) {
 		}
 		held = 0
 		for _, c := range st.Abandoned {
-			if victimHost(c.Remote) && c.Path == sendPath {
+			if sender(c.Remote) == "egress-0" && c.Path == sendPath {
 				held++
 			}
 		}
@@ -130,8 +130,7 @@ func TestEgressReplicaLoss(t *testing.T) {
 	for _, d := range delivered {
 		id := deliveredText(d)
 		atWeChat[id]++
-		host, _, _ := strings.Cut(d.Remote, ":")
-		sentBy[byIP[host]]++
+		sentBy[sender(d.Remote)]++
 		order[d.OpenID] = append(order[d.OpenID], id)
 	}
 	outcomes := map[string]int{}
