@@ -102,25 +102,36 @@ func (q Query) Values() url.Values {
 // encodes its replies. Its settings never change after [New]; it is safe
 // for concurrent use.
 type Codec struct {
-	appID string
-	token string
-	key   *Key      // nil when no EncodingAESKey is configured
-	bufs  sync.Pool // *[]byte: decryption buffers of Decode
+	appID     string
+	token     string
+	key       *Key // nil when no EncodingAESKey is configured
+	modes     modeSet
+	prevToken string    // "" when no previous Token is configured
+	prevKey   *Key      // nil when no previous EncodingAESKey is configured
+	bufs      sync.Pool // *[]byte: decryption buffers of Decode
 }
 
 // New returns a [Codec] for the mini program appID with the push Token
 // token and the EncodingAESKey encodingAESKey. encodingAESKey may be ""
-// (plaintext mode only; encrypted pushes then fail with [ErrNoKey]). appID
-// and token are required. Errors wrap [ErrConfig] or [ErrKey] and never
-// contain the token or key.
-func New(appID, token, encodingAESKey string) (*Codec, error) {
+// (plaintext mode only). appID and token are required. By default the
+// codec accepts only the mode the key implies, safe with a key and
+// plaintext without; see [WithModes] and, for a key rotation,
+// [WithPrevious]. Errors wrap [ErrConfig] or [ErrKey] and never contain the
+// token or key.
+func New(appID, token, encodingAESKey string, opts ...Option) (*Codec, error) {
 	if appID == "" {
 		return nil, fmt.Errorf("%w: appid is required", ErrConfig)
 	}
 	if token == "" {
 		return nil, fmt.Errorf("%w: token is required", ErrConfig)
 	}
-	c := &Codec{appID: appID, token: token}
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	c := &Codec{appID: appID, token: token, prevToken: o.prevToken}
 	if encodingAESKey != "" {
 		k, err := ParseKey(encodingAESKey)
 		if err != nil {
@@ -128,14 +139,43 @@ func New(appID, token, encodingAESKey string) (*Codec, error) {
 		}
 		c.key = k
 	}
+	if o.prevKey != "" {
+		if c.key == nil {
+			return nil, fmt.Errorf("%w: a previous EncodingAESKey needs a current one", ErrConfig)
+		}
+		k, err := ParseKey(o.prevKey)
+		if err != nil {
+			return nil, fmt.Errorf("previous: %w", err)
+		}
+		c.prevKey = k
+	}
+	switch {
+	case o.modes != nil:
+		for _, m := range o.modes {
+			if m != ModePlaintext && c.key == nil {
+				return nil, fmt.Errorf("%w: %v mode needs an EncodingAESKey", ErrConfig, m)
+			}
+			c.modes |= 1 << m
+		}
+	case c.key != nil:
+		c.modes = 1 << ModeSafe
+	default:
+		c.modes = 1 << ModePlaintext
+	}
 	return c, nil
 }
 
 // AppID returns the mini program AppID the codec was created with.
 func (c *Codec) AppID() string { return c.appID }
 
+// Accepts reports whether [Codec.Decode] accepts pushes in mode m.
+func (c *Codec) Accepts(m Mode) bool { return m <= ModeSafe && c.modes.has(m) }
+
 // VerifyURL checks a GET push-URL verification request and returns the
-// body to answer: the echostr verbatim when the 3-part signature is valid.
+// body to answer: the echostr verbatim when the 3-part signature is valid
+// with the token or, after a rotation, the previous token ([WithPrevious]).
+// It does not depend on the accepted modes: WeChat verifies a URL the same
+// way in every mode.
 //
 // As a defensive extra (WeCom style, not used by mini programs), when the
 // 3-part signature fails but q.MsgSignature is set and the codec has a key,
@@ -148,21 +188,69 @@ func (c *Codec) VerifyURL(q Query) (string, error) {
 	if q.EchoStr == "" {
 		return "", &FieldError{Field: "echostr", Err: ErrMissingField}
 	}
-	if equalHex(signature3(c.token, q.Timestamp, q.Nonce), q.Signature) {
+	if _, ok := c.verify3(q); ok {
 		return q.EchoStr, nil
 	}
 	if q.MsgSignature == "" || c.key == nil {
 		return "", fmt.Errorf("%w: signature does not match", ErrSignature)
 	}
-	if !equalHex(signature4(c.token, q.Timestamp, q.Nonce, q.EchoStr), q.MsgSignature) {
+	if _, ok := c.verify4(q, []byte(q.EchoStr)); !ok {
 		return "", fmt.Errorf("%w: msg_signature does not match", ErrSignature)
 	}
-	msg, rid, err := c.key.decrypt(q.EchoStr)
+	msg, _, _, err := c.open(nil, []byte(q.EchoStr))
 	if err != nil {
-		return "", fmt.Errorf("decrypt echostr: %w", err)
-	}
-	if string(rid) != c.appID {
-		return "", fmt.Errorf("%w: echostr receiveid is not the configured appid", ErrAppID)
+		return "", fmt.Errorf("echostr: %w", err)
 	}
 	return string(msg), nil
+}
+
+// verify3 checks the 3-part signature of q with the token, then with the
+// previous token, and says which one matched.
+func (c *Codec) verify3(q Query) (Secrets, bool) {
+	if equalHex(signature3(c.token, q.Timestamp, q.Nonce), q.Signature) {
+		return 0, true
+	}
+	if c.prevToken != "" && equalHex(signature3(c.prevToken, q.Timestamp, q.Nonce), q.Signature) {
+		return PreviousToken, true
+	}
+	return 0, false
+}
+
+// verify4 checks q.MsgSignature over encrypt with the token, then with the
+// previous token, and says which one matched.
+func (c *Codec) verify4(q Query, encrypt []byte) (Secrets, bool) {
+	if equalHex(signature4b(c.token, q.Timestamp, q.Nonce, encrypt), q.MsgSignature) {
+		return 0, true
+	}
+	if c.prevToken != "" && equalHex(signature4b(c.prevToken, q.Timestamp, q.Nonce, encrypt), q.MsgSignature) {
+		return PreviousToken, true
+	}
+	return 0, false
+}
+
+// open decrypts the Encrypt text encrypt in buf (grown as needed and
+// returned) with the key, or, when that fails, with the previous key, and
+// requires the receiveid to be the AppID. msg is a sub-slice of out. When
+// both keys fail it returns the current key's error.
+func (c *Codec) open(buf, encrypt []byte) (msg []byte, used Secrets, out []byte, err error) {
+	msg, out, err = c.openWith(c.key, buf, encrypt)
+	if err == nil || c.prevKey == nil {
+		return msg, 0, out, err
+	}
+	msg, out, perr := c.openWith(c.prevKey, out, encrypt)
+	if perr != nil {
+		return nil, 0, out, err
+	}
+	return msg, PreviousKey, out, nil
+}
+
+func (c *Codec) openWith(k *Key, buf, encrypt []byte) (msg, out []byte, err error) {
+	msg, rid, out, err := k.decryptInto(buf, encrypt)
+	if err != nil {
+		return nil, out, fmt.Errorf("decrypt: %w", err)
+	}
+	if string(rid) != c.appID {
+		return nil, out, fmt.Errorf("%w: receiveid %q", ErrAppID, clip(rid, 64))
+	}
+	return msg, out, nil
 }

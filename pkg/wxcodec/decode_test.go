@@ -269,7 +269,7 @@ func TestDecodeModeErrors(t *testing.T) {
 	}{
 		{name: "encrypted query, plaintext body", c: withKey, q: pushQuery(v), body: v.Plaintext, want: ErrNotEncrypted},
 		{name: "msg_signature only, plaintext body", c: withKey, q: Query{MsgSignature: v.MsgSignature}, body: v.Plaintext, want: ErrNotEncrypted},
-		{name: "no key", c: noKey, q: pushQuery(v), body: string(safe), want: ErrNoKey},
+		{name: "no key", c: noKey, q: pushQuery(v), body: string(safe), want: ErrMode},
 		{name: "plaintext bad signature", c: withKey, q: Query{Signature: "x", Timestamp: v.Timestamp, Nonce: v.Nonce}, body: v.Plaintext, want: ErrSignature},
 		{name: "plaintext no signature", c: withKey, q: Query{}, body: v.Plaintext, want: ErrSignature},
 		{name: "safe body as plaintext", c: withKey, q: Query{Signature: v.Signature, Timestamp: v.Timestamp, Nonce: v.Nonce}, body: string(safe), want: ErrMissingField},

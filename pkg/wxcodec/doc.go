@@ -18,8 +18,10 @@
 //
 // # Usage
 //
-// Create one [Codec] per mini program with [New], then, in the HTTP
-// handler:
+// Create one [Codec] per mini program with [New]. It accepts only the mode
+// its key implies (safe with an EncodingAESKey, plaintext without) unless
+// [WithModes] lists others; [WithPrevious] adds the token and key in use
+// before a rotation. Then, in the HTTP handler:
 //
 //	q := wxcodec.ParseQuery(r.URL.Query())
 //	if r.Method == http.MethodGet {
@@ -32,7 +34,8 @@
 //	push, err := codec.Decode(q, body)
 //	// publish push.Message, then answer "success" (or a transfer reply:
 //	// EncodeReply(push.Format, TransferReply(push.Message, time.Now())),
-//	// wrapped with codec.EncryptReply unless push.Mode is ModePlaintext)
+//	// wrapped with codec.EncryptReplyFor(&push, …) unless push.Mode is
+//	// ModePlaintext)
 //
 // [Codec.EncodePush] builds signed pushes as WeChat sends them, for
 // simulators and tests.
@@ -50,11 +53,12 @@
 // [errors.Is]): [ErrFormat] and [ErrSyntax] for malformed bodies;
 // [ErrSignature] for a failed signature check; [ErrBase64], [ErrCiphertext],
 // [ErrPadding] and [ErrLength] for a bad Encrypt value; [ErrAppID] when the
-// decrypted receiveid is not the AppID; [ErrNotEncrypted] and [ErrNoKey] for
-// a mode mismatch; [ErrTimestamp] from [CheckTimestamp]; [ErrKey] and
+// decrypted receiveid is not the AppID; [ErrMode] for a push in a mode the
+// codec does not accept, [ErrNotEncrypted] for an encrypted query without
+// Encrypt and [ErrNoKey] for an encryption without a key; [ErrTimestamp] from [CheckTimestamp]; [ErrKey] and
 // [ErrConfig] from [ParseKey] and [New]. Problems with a single field are
 // reported as a [*FieldError] wrapping [ErrMissingField] or [ErrField]; use
 // [errors.As] to get the field name. Errors never contain the token or the
-// key. An HTTP handler typically answers 401/403 for [ErrSignature] and
-// [ErrAppID] and 400 for the rest.
+// key. An HTTP handler typically answers 401 for [ErrSignature] and
+// [ErrAppID], 403 for [ErrMode] and 400 for the rest.
 package wxcodec

@@ -20,8 +20,12 @@ var (
 	ErrTimestamp = errors.New("wxcodec: bad timestamp")
 	// ErrKey reports an invalid EncodingAESKey.
 	ErrKey = errors.New("wxcodec: invalid EncodingAESKey")
-	// ErrNoKey reports an encrypted push for a [Codec] without an EncodingAESKey.
+	// ErrNoKey reports an encryption asked of a [Codec] without an
+	// EncodingAESKey.
 	ErrNoKey = errors.New("wxcodec: no EncodingAESKey configured")
+	// ErrMode reports a push in an encryption mode the [Codec] does not
+	// accept ([WithModes]).
+	ErrMode = errors.New("wxcodec: encryption mode not accepted")
 	// ErrBase64 reports an Encrypt value that is not valid standard base64.
 	ErrBase64 = errors.New("wxcodec: bad base64")
 	// ErrCiphertext reports a ciphertext that is empty, not a multiple of

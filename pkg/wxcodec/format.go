@@ -1,6 +1,9 @@
 package wxcodec
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Format is the data format of a push body: [FormatXML] or [FormatJSON].
 type Format uint8
@@ -76,4 +79,15 @@ func (m Mode) String() string {
 		return "safe"
 	}
 	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode parses "plaintext", "compatible" or "safe", the names
+// [Mode.String] returns. Other input returns an error wrapping [ErrConfig].
+func ParseMode(s string) (Mode, error) {
+	for _, m := range [...]Mode{ModePlaintext, ModeCompatible, ModeSafe} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: mode %q: want plaintext, compatible or safe", ErrConfig, s)
 }

@@ -15,6 +15,11 @@ type Push struct {
 	Format Format
 	// Mode is the encryption mode detected for this request.
 	Mode Mode
+	// Previous holds the previous secrets ([WithPrevious]) the push
+	// needed: [PreviousToken] when only the previous token signed it,
+	// [PreviousKey] when only the previous key decrypted it. Zero when the
+	// current ones sufficed.
+	Previous Secrets
 }
 
 // encrypted reports whether the query announces an encrypted push.
@@ -22,21 +27,28 @@ func (q Query) encrypted() bool { return q.EncryptType == "aes" || q.MsgSignatur
 
 // Decode verifies and decodes a POST push. The mode is detected per
 // request: the push is encrypted when the query says so (encrypt_type=aes
-// or a msg_signature) and the body has an Encrypt field.
+// or a msg_signature) and the body has an Encrypt field, compatible when
+// the body has other fields too. A push in a mode the codec does not
+// accept ([WithModes]) fails with [ErrMode] before anything is parsed but
+// the envelope of an encrypted push.
 //
 // For an encrypted push, Decode verifies msg_signature over the Encrypt
 // text exactly as received, decrypts it, requires the receiveid to equal
 // the AppID and parses the decrypted message only: in compatible mode the
 // plaintext fields beside Encrypt are not authenticated and are ignored.
 // For a plaintext push it verifies the 3-part signature and parses the
-// body. Signatures are compared in constant time. Timestamp freshness is
-// not checked; see [CheckTimestamp].
+// body. Signatures are compared in constant time. The previous token and
+// key ([WithPrevious]) are tried when the current ones fail. Timestamp
+// freshness is not checked; see [CheckTimestamp].
 //
-// Errors wrap [ErrFormat], [ErrSyntax], [ErrSignature], [ErrNotEncrypted],
-// [ErrNoKey], [ErrAppID], the errors of [Key.Decrypt], or are a
+// Errors wrap [ErrMode], [ErrFormat], [ErrSyntax], [ErrSignature],
+// [ErrNotEncrypted], [ErrAppID], the errors of [Key.Decrypt], or are a
 // [*FieldError]. They never contain the token or key.
 func (c *Codec) Decode(q Query, body []byte) (Push, error) {
 	if q.encrypted() {
+		if !c.modes.has(ModeSafe) && !c.modes.has(ModeCompatible) {
+			return Push{}, fmt.Errorf("%w: encrypted push, the app accepts %v", ErrMode, c.modes)
+		}
 		env, err := scanEnvelope(body)
 		if err != nil {
 			return Push{}, err
@@ -44,24 +56,33 @@ func (c *Codec) Decode(q Query, body []byte) (Push, error) {
 		if !env.hasEncrypt {
 			return Push{}, ErrNotEncrypted
 		}
-		return c.decodeEncrypted(q, env)
+		mode := ModeSafe
+		if env.plain {
+			mode = ModeCompatible
+		}
+		if !c.modes.has(mode) {
+			return Push{}, fmt.Errorf("%w: %v push, the app accepts %v", ErrMode, mode, c.modes)
+		}
+		return c.decodeEncrypted(q, env, mode)
+	}
+	if !c.modes.has(ModePlaintext) {
+		return Push{}, fmt.Errorf("%w: plaintext push, the app accepts %v", ErrMode, c.modes)
 	}
 	// Authenticate before parsing anything.
-	if !equalHex(signature3(c.token, q.Timestamp, q.Nonce), q.Signature) {
+	used, ok := c.verify3(q)
+	if !ok {
 		return Push{}, fmt.Errorf("%w: signature does not match", ErrSignature)
 	}
 	m, f, err := parseMessage(body, false)
 	if err != nil {
 		return Push{}, err
 	}
-	return Push{Message: m, Format: f, Mode: ModePlaintext}, nil
+	return Push{Message: m, Format: f, Mode: ModePlaintext, Previous: used}, nil
 }
 
-func (c *Codec) decodeEncrypted(q Query, env envelope) (Push, error) {
-	if c.key == nil {
-		return Push{}, ErrNoKey
-	}
-	if !equalHex(signature4b(c.token, q.Timestamp, q.Nonce, env.encrypt), q.MsgSignature) {
+func (c *Codec) decodeEncrypted(q Query, env envelope, mode Mode) (Push, error) {
+	usedToken, ok := c.verify4(q, env.encrypt)
+	if !ok {
 		return Push{}, fmt.Errorf("%w: msg_signature does not match", ErrSignature)
 	}
 	// The plaintext is parsed into a Message of its own (not owned, so
@@ -70,7 +91,7 @@ func (c *Codec) decodeEncrypted(q Query, env envelope) (Push, error) {
 	if bp == nil {
 		bp = new([]byte)
 	}
-	msg, rid, buf, err := c.key.decryptInto(*bp, env.encrypt)
+	msg, usedKey, buf, err := c.open(*bp, env.encrypt)
 	defer func() {
 		if cap(buf) <= maxPooledPlaintext {
 			*bp = buf
@@ -78,20 +99,13 @@ func (c *Codec) decodeEncrypted(q Query, env envelope) (Push, error) {
 		}
 	}()
 	if err != nil {
-		return Push{}, fmt.Errorf("decrypt: %w", err)
-	}
-	if string(rid) != c.appID {
-		return Push{}, fmt.Errorf("%w: receiveid %q", ErrAppID, clip(rid, 64))
+		return Push{}, err
 	}
 	m, _, err := parseMessage(msg, false)
 	if err != nil {
 		return Push{}, fmt.Errorf("decrypted message: %w", err)
 	}
-	mode := ModeSafe
-	if env.plain {
-		mode = ModeCompatible
-	}
-	return Push{Message: m, Format: env.format, Mode: mode}, nil
+	return Push{Message: m, Format: env.format, Mode: mode, Previous: usedToken | usedKey}, nil
 }
 
 // maxPooledPlaintext keeps a rare huge push from pinning memory in the pool.

@@ -65,21 +65,41 @@ func EncodeReply(f Format, r Reply) []byte {
 // nonce of the request). The XML form carries Encrypt, MsgSignature and
 // Nonce in CDATA and TimeStamp as plain text; the JSON form is
 // {"Encrypt":"…","MsgSignature":"…","TimeStamp":123,"Nonce":"…"}.
-// It returns [ErrNoKey] when the codec has no key and [ErrFormat] for an
-// unknown format.
+// It uses the current token and key; [Codec.EncryptReplyFor] answers a
+// push with the ones it was sent with. It returns [ErrNoKey] when the
+// codec has no key and [ErrFormat] for an unknown format.
 func (c *Codec) EncryptReply(r io.Reader, f Format, plaintext []byte, timestamp int64, nonce string) ([]byte, error) {
+	return c.encryptReply(0, r, f, plaintext, timestamp, nonce)
+}
+
+// EncryptReplyFor is [Codec.EncryptReply] for the reply to p: in p's
+// format, encrypted with the key that decrypted p and signed with the token
+// that signed it (the previous ones when p.Previous says so), so that
+// WeChat, still using them, can read it.
+func (c *Codec) EncryptReplyFor(p *Push, r io.Reader, plaintext []byte, timestamp int64, nonce string) ([]byte, error) {
+	return c.encryptReply(p.Previous, r, p.Format, plaintext, timestamp, nonce)
+}
+
+func (c *Codec) encryptReply(used Secrets, r io.Reader, f Format, plaintext []byte, timestamp int64, nonce string) ([]byte, error) {
 	if f != FormatXML && f != FormatJSON {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, f)
 	}
-	if c.key == nil {
+	key, token := c.key, c.token
+	if used&PreviousKey != 0 && c.prevKey != nil {
+		key = c.prevKey
+	}
+	if used&PreviousToken != 0 && c.prevToken != "" {
+		token = c.prevToken
+	}
+	if key == nil {
 		return nil, ErrNoKey
 	}
-	enc, err := c.key.Encrypt(r, plaintext, c.appID)
+	enc, err := key.Encrypt(r, plaintext, c.appID)
 	if err != nil {
 		return nil, err
 	}
 	ts := strconv.FormatInt(timestamp, 10)
-	sig := MsgSignature(c.token, ts, nonce, enc)
+	sig := MsgSignature(token, ts, nonce, enc)
 	var b []byte
 	if f == FormatXML {
 		b = append(b, "<xml>\n"...)

@@ -89,9 +89,14 @@ func mustKey(tb testing.TB, s string) *Key {
 	return k
 }
 
-func mustCodec(tb testing.TB, appID, token, key string) *Codec {
+// mustCodec returns a Codec that accepts every mode its key allows, so that
+// tests can decode pushes of any mode; TestModes checks the defaults.
+func mustCodec(tb testing.TB, appID, token, key string, opts ...Option) *Codec {
 	tb.Helper()
-	c, err := New(appID, token, key)
+	if key != "" {
+		opts = append([]Option{WithModes(ModePlaintext, ModeCompatible, ModeSafe)}, opts...)
+	}
+	c, err := New(appID, token, key, opts...)
 	if err != nil {
 		tb.Fatalf("New(%q) = %v", appID, err)
 	}
