@@ -96,7 +96,9 @@ type Streams struct {
 	// MaxAge drops messages older than this. Default 168h (7 days).
 	MaxAge time.Duration `yaml:"max_age"`
 	// DuplicateWindow is how long a Nats-Msg-Id is remembered to drop
-	// WeChat's retries. Default 1m; retries end within about 20 s, and every
+	// WeChat's retries and replays of a push. Default 11m: it must be at
+	// least [MinDuplicateWindow] of ingress.timestamp_window, so that a push
+	// replayed at any time its timestamp is accepted is stored once. Every
 	// id in the window costs server memory.
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 	// Storage is file or memory. Default file.
@@ -113,7 +115,8 @@ type Ingress struct {
 	// MaxBodyBytes rejects larger bodies with 413. Default 1 MiB.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// TimestampWindow rejects pushes whose timestamp is further than this
-	// from now (replay protection). Default 5m; 0 disables the check.
+	// from now (replay protection, with nats.streams.duplicate_window).
+	// Default 5m; 0 disables the check, and with it the bound on replays.
 	TimestampWindow time.Duration `yaml:"timestamp_window"`
 	// PublishTimeout bounds the wait for JetStream's ack before answering
 	// 503, well under WeChat's 5 s. Default 3s.
@@ -188,10 +191,54 @@ type App struct {
 	// EncodingAESKey is the 43-character key for compatible and safe mode;
 	// empty accepts plaintext pushes only.
 	EncodingAESKey Secret `yaml:"encoding_aes_key"`
+	// Modes lists the encryption modes the ingress accepts from this app:
+	// plaintext, compatible, safe. Default: the mode the key implies, safe
+	// with an EncodingAESKey and plaintext without. compatible and safe need
+	// the key. Listing plaintext with a key is an explicit downgrade: a
+	// plaintext push's signature does not cover its body and is in every
+	// push URL, so whoever sees one URL can forge any push until its
+	// timestamp expires.
+	Modes []string `yaml:"modes"`
+	// PreviousToken and PreviousEncodingAESKey are the push Token and key
+	// before a rotation. The ingress tries them when the current ones fail,
+	// answers with the ones that worked and counts such pushes; remove them
+	// once WeChat uses the new ones. A previous key needs a current key.
+	PreviousToken          Secret `yaml:"previous_token"`
+	PreviousEncodingAESKey Secret `yaml:"previous_encoding_aes_key"`
 	// PassiveReply is what the ingress answers to a user message once it is
 	// stored: success (default) or transfer_customer_service, which hands the
 	// message to WeChat's human customer-service tool.
 	PassiveReply string `yaml:"passive_reply"`
+}
+
+// AcceptedModes returns the encryption modes the app accepts: Modes, or
+// the mode its key implies when Modes is empty.
+func (a App) AcceptedModes() []string {
+	switch {
+	case len(a.Modes) > 0:
+		return a.Modes
+	case a.EncodingAESKey != "":
+		return []string{"safe"}
+	default:
+		return []string{"plaintext"}
+	}
+}
+
+// ReplayClockMargin is the clock difference between ingress replicas (and
+// NATS servers) that [MinDuplicateWindow] allows for.
+const ReplayClockMargin = time.Minute
+
+// MinDuplicateWindow returns the shortest nats.streams.duplicate_window
+// that stores a replayed push once for as long as an ingress.timestamp_window
+// of window accepts it: a push may first arrive when its timestamp is
+// window ahead of the ingress's clock and be replayed until it is window
+// behind, so 2 × window, plus [ReplayClockMargin]. Zero for window 0 (no
+// timestamp check: replays are not bounded).
+func MinDuplicateWindow(window time.Duration) time.Duration {
+	if window <= 0 {
+		return 0
+	}
+	return 2*window + ReplayClockMargin
 }
 
 // Passive replies an [App] may configure.
@@ -230,7 +277,7 @@ func Default() Config {
 			Streams: Streams{
 				Replicas:        1,
 				MaxAge:          7 * 24 * time.Hour,
-				DuplicateWindow: time.Minute,
+				DuplicateWindow: 11 * time.Minute, // MinDuplicateWindow(5m)
 				Storage:         "file",
 			},
 			RequestTimeout: 5 * time.Second,

@@ -4,7 +4,8 @@
 // documented defaults, then overridden by environment variables named
 // KFBRIDGE_ followed by the key path in upper case, with list indexes as path
 // elements: KFBRIDGE_NATS_URL, KFBRIDGE_NATS_EMBEDDED_STORE_DIR,
-// KFBRIDGE_APPS_0_SECRET. Any string value in the file may reference the
+// KFBRIDGE_APPS_0_SECRET; a list of strings is comma-separated
+// (KFBRIDGE_APPS_0_MODES=safe,compatible). Any string value in the file may reference the
 // environment as ${NAME}; a reference to an unset variable is an error, so a
 // missing secret is noticed at start rather than at the first push.
 //

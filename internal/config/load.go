@@ -190,6 +190,17 @@ func setScalar(v reflect.Value, raw string) error {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(raw)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot set a %s from the environment", v.Type())
+		}
+		var list []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				list = append(list, s)
+			}
+		}
+		v.Set(reflect.ValueOf(list).Convert(v.Type()))
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {

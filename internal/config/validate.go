@@ -88,6 +88,9 @@ func (c *Config) Validate() error {
 	}
 	if in.TimestampWindow < 0 {
 		bad("ingress.timestamp_window is negative")
+	} else if minDup := MinDuplicateWindow(in.TimestampWindow); s.DuplicateWindow > 0 && s.DuplicateWindow < minDup {
+		bad("nats.streams.duplicate_window %s: want at least %s (2 × ingress.timestamp_window %s + %s), else a push replayed after the duplicate window but inside the timestamp window is stored twice",
+			s.DuplicateWindow, minDup, in.TimestampWindow, ReplayClockMargin)
 	}
 	if in.PublishTimeout <= 0 || in.PublishTimeout.Seconds() >= 5 {
 		bad("ingress.publish_timeout %s: want above 0 and under WeChat's 5s", in.PublishTimeout)
@@ -144,6 +147,26 @@ func (c *Config) Validate() error {
 		seen[a.AppID] = true
 		if k := a.EncodingAESKey.Value(); k != "" && len(k) != 43 {
 			bad("apps[%d].encoding_aes_key: want 43 characters, have %d", i, len(k))
+		}
+		if k := a.PreviousEncodingAESKey.Value(); k != "" && len(k) != 43 {
+			bad("apps[%d].previous_encoding_aes_key: want 43 characters, have %d", i, len(k))
+		} else if k != "" && a.EncodingAESKey == "" {
+			bad("apps[%d].previous_encoding_aes_key needs an encoding_aes_key", i)
+		}
+		if a.PreviousToken != "" && a.Token == "" {
+			bad("apps[%d].previous_token needs a token", i)
+		}
+		modes := map[string]bool{}
+		for _, m := range a.Modes {
+			switch {
+			case m != "plaintext" && m != "compatible" && m != "safe":
+				bad("apps[%d].modes: %q: want plaintext, compatible or safe", i, m)
+			case modes[m]:
+				bad("apps[%d].modes: %s listed twice", i, m)
+			case m != "plaintext" && a.EncodingAESKey == "":
+				bad("apps[%d].modes: %s needs an encoding_aes_key", i, m)
+			}
+			modes[m] = true
 		}
 		switch a.PassiveReply {
 		case "", ReplySuccess, ReplyTransfer:
