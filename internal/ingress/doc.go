@@ -23,7 +23,8 @@
 // # Errors
 //
 // Every rejection maps to one HTTP status in one place (statusOf): bad
-// signatures, stale timestamps and ciphertext for another app get 401,
+// signatures, stale timestamps and ciphertext for another app get 401, a
+// push in an encryption mode its app does not accept (apps[].modes) 403,
 // malformed bodies and forbidden subject tokens 400, unknown apps 404,
 // oversize bodies 413, and a publish JetStream did not acknowledge in time
 // 503, so that WeChat retries. Nothing rejected is published.

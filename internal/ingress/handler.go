@@ -75,6 +75,9 @@ func (s *Server) push(c *gin.Context) {
 		s.reject(c, appid, err)
 		return
 	}
+	if p.Previous != 0 {
+		a.previous.Inc()
+	}
 	in, err := events.NewInbound(appid, &p.Message)
 	if err != nil {
 		s.reject(c, appid, err)
@@ -117,7 +120,7 @@ func (s *Server) answer(c *gin.Context, a *app, q wxcodec.Query, p *wxcodec.Push
 	now := s.now()
 	reply := wxcodec.EncodeReply(p.Format, wxcodec.TransferReply(p.Message, now))
 	if p.Mode != wxcodec.ModePlaintext {
-		enc, err := a.codec.EncryptReply(s.rand, p.Format, reply, now.Unix(), q.Nonce)
+		enc, err := a.codec.EncryptReplyFor(p, s.rand, reply, now.Unix(), q.Nonce)
 		if err != nil {
 			// The push is stored; an empty answer is still a valid "received".
 			s.logger.Error("encrypt passive reply", "appid", a.codec.AppID(), "err", err)

@@ -31,6 +31,10 @@ const (
 
 var fixedNow = time.Unix(1714112445, 0)
 
+// allModes makes the test app accept every mode, so that the tests can
+// send pushes of each; TestModes checks the default.
+var allModes = []string{"plaintext", "compatible", "safe"}
+
 type env struct {
 	srv    *Server
 	js     jetstream.JetStream
@@ -50,7 +54,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	}
 	cfg := Config{
 		Ingress:   config.Default().Ingress,
-		Apps:      []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey}},
+		Apps:      []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey, Modes: allModes}},
 		JetStream: js,
 		Now:       func() time.Time { return fixedNow },
 	}

@@ -18,6 +18,7 @@ type metrics struct {
 	rejected *prometheus.CounterVec
 	publish  prometheus.Histogram
 	inflight prometheus.Gauge
+	previous *prometheus.CounterVec
 
 	mu       sync.RWMutex
 	counters map[[3]string]prometheus.Counter
@@ -48,6 +49,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	m.previous = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kfbridge_ingress_previous_secret_pushes_total",
+		Help: "Pushes accepted only with an app's previous_token or previous_encoding_aes_key (key rotation), by app.",
+	}, []string{"appid"})
+	if err := reg.Register(m.previous); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

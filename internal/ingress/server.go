@@ -51,6 +51,7 @@ type Config struct {
 type app struct {
 	codec    *wxcodec.Codec
 	transfer bool
+	previous prometheus.Counter // pushes that needed a previous token or key
 }
 
 // Server is the ingress HTTP server.
@@ -107,18 +108,41 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = m
 	var errs []error
 	for _, a := range cfg.Apps {
-		c, err := wxcodec.New(a.AppID, a.Token.Value(), a.EncodingAESKey.Value())
+		c, err := newCodec(a)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("app %s: %w", a.AppID, err))
 			continue
 		}
-		s.apps[a.AppID] = &app{codec: c, transfer: a.PassiveReply == config.ReplyTransfer}
+		s.apps[a.AppID] = &app{codec: c, transfer: a.PassiveReply == config.ReplyTransfer,
+			previous: m.previous.WithLabelValues(a.AppID)}
+		if c.Accepts(wxcodec.ModePlaintext) {
+			s.logger.Warn("app accepts plaintext pushes: their signature does not cover the body, so whoever sees one push URL can forge pushes for the timestamp window",
+				"appid", a.AppID, "modes", a.AcceptedModes())
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	s.engine = s.routes()
 	return s, nil
+}
+
+// newCodec returns the codec of app a: its accepted modes and, during a
+// rotation, its previous token and key.
+func newCodec(a config.App) (*wxcodec.Codec, error) {
+	var modes []wxcodec.Mode
+	for _, name := range a.AcceptedModes() {
+		m, err := wxcodec.ParseMode(name)
+		if err != nil {
+			return nil, err
+		}
+		modes = append(modes, m)
+	}
+	opts := []wxcodec.Option{wxcodec.WithModes(modes...)}
+	if a.PreviousToken != "" || a.PreviousEncodingAESKey != "" {
+		opts = append(opts, wxcodec.WithPrevious(a.PreviousToken.Value(), a.PreviousEncodingAESKey.Value()))
+	}
+	return wxcodec.New(a.AppID, a.Token.Value(), a.EncodingAESKey.Value(), opts...)
 }
 
 func (s *Server) routes() *gin.Engine {

@@ -32,6 +32,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "timestamp"
 	case errors.Is(err, wxcodec.ErrAppID):
 		return http.StatusUnauthorized, "appid"
+	case errors.Is(err, wxcodec.ErrMode):
+		return http.StatusForbidden, "mode"
 	case errors.Is(err, wxcodec.ErrNoKey):
 		return http.StatusBadRequest, "no_key"
 	case errors.Is(err, wxcodec.ErrFormat), errors.Is(err, wxcodec.ErrSyntax):
