@@ -26,7 +26,9 @@ func TestRoundTrip(t *testing.T) {
 	st := newStack(t)
 	natsNode := st.startNATS("nats", false)
 	sim := st.startWeChat(0)
-	env := bridgeEnv("nats://nats:4222", 1, nil)
+	// Every mode, which the demo app accepts only when listed (its key
+	// alone means safe only).
+	env := bridgeEnv("nats://nats:4222", 1, map[string]string{"KFBRIDGE_APPS_0_MODES": "plaintext,compatible,safe"})
 	ing := st.startIngress("ingress", env)
 	st.startEgress("egress", env)
 

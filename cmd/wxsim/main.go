@@ -208,7 +208,7 @@ func appFlags(fs *flag.FlagSet, url *string, app *wxsim.App) {
 // function parses the format and mode after fs.Parse.
 func specFlags(fs *flag.FlagSet, s *wxsim.Spec) func() error {
 	format := fs.String("format", "xml", "body format: xml or json")
-	mode := fs.String("mode", "plaintext", "encryption mode: plaintext, compatible or safe")
+	mode := fs.String("mode", "", "encryption mode: plaintext, compatible or safe (default: safe when the app has an EncodingAESKey, as the demo app does, else plaintext)")
 	fs.StringVar(&s.Kind, "kind", wxsim.KindText,
 		"text, image, miniprogrampage, user_enter_tempsession, event:<Event> (event:debug_demo has debug_str) or any other MsgType (made-up fields)")
 	fs.Int64Var(&s.BusinessID, "bid", 0, "BusinessId of a sub-merchant session (0: none)")
@@ -218,7 +218,9 @@ func specFlags(fs *flag.FlagSet, s *wxsim.Spec) func() error {
 	return func() error {
 		var err1, err2 error
 		s.Format, err1 = wxsim.ParseFormat(*format)
-		s.Mode, err2 = wxsim.ParseMode(*mode)
+		if *mode != "" {
+			s.Mode, err2 = wxsim.ParseMode(*mode)
+		}
 		return errors.Join(err1, err2)
 	}
 }

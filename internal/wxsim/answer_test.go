@@ -13,7 +13,7 @@ import (
 
 func TestCheckAnswer(t *testing.T) {
 	signer := newTestSigner(t, "http://127.0.0.1:8080")
-	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey)
+	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey, anyMode)
 	if err != nil {
 		t.Fatal(err)
 	}

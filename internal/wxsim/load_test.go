@@ -31,7 +31,7 @@ type checkingIngress struct {
 
 func newCheckingIngress(tb testing.TB, status int, answer string) *checkingIngress {
 	tb.Helper()
-	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey)
+	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey, anyMode)
 	if err != nil {
 		tb.Fatal(err)
 	}

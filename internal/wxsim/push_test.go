@@ -29,7 +29,7 @@ func TestRunPush(t *testing.T) {
 		t.Errorf("RunPush() printed\n%s\nwant\n%s", out.String(), want)
 	}
 
-	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey)
+	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey, anyMode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestRunPushEvents(t *testing.T) {
 	if err := RunPush(t.Context(), cfg, &out); err != nil {
 		t.Fatalf("RunPush() error: %v", err)
 	}
-	if n := strings.Count(out.String(), "ok   kind=user_enter_tempsession format=xml mode=plaintext msgid=- status=200 attempts=1 answer=success\n"); n != 3 {
+	if n := strings.Count(out.String(), "ok   kind=user_enter_tempsession format=xml mode=safe msgid=- status=200 attempts=1 answer=success\n"); n != 3 {
 		t.Errorf("RunPush() printed\n%s\nwant 3 ok lines", out.String())
 	}
 	ing.mu.Lock()
@@ -87,7 +87,7 @@ func TestRunPushNotDelivered(t *testing.T) {
 	if !errors.Is(err, ErrNotDelivered) {
 		t.Errorf("RunPush() error = %v, want %v", err, ErrNotDelivered)
 	}
-	want := `FAIL kind=event:debug_demo format=xml mode=plaintext msgid=- status=503 attempts=2 answer="publish failed"` + "\n"
+	want := `FAIL kind=event:debug_demo format=xml mode=safe msgid=- status=503 attempts=2 answer="publish failed"` + "\n"
 	if out.String() != want {
 		t.Errorf("RunPush() printed %q, want %q", out.String(), want)
 	}

@@ -191,7 +191,7 @@ func TestPusherRequest(t *testing.T) {
 		t.Fatalf("Push() error: %v", err)
 	}
 	r := ing.requests()[0]
-	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey)
+	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey, anyMode)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,13 +68,25 @@ func NewSigner(baseURL string, app App) (*Signer, error) {
 	return s, nil
 }
 
+// DefaultMode returns the mode of a push whose [Spec] names none: the one
+// the app's key implies, which is what kfbridge accepts by default —
+// [wxcodec.ModeSafe] with an EncodingAESKey, [wxcodec.ModePlaintext]
+// without.
+func (s *Signer) DefaultMode() wxcodec.Mode {
+	if s.key != nil {
+		return wxcodec.ModeSafe
+	}
+	return wxcodec.ModePlaintext
+}
+
 // AppID returns the AppID of the signer's mini program.
 func (s *Signer) AppID() string { return s.app.AppID }
 
 // Sign returns the push described by spec, signed with timestamp now and a
 // random nonce; encrypted modes use fresh random bytes from crypto/rand.
-// It fills in the defaults of spec: [wxcodec.FormatXML],
-// [wxcodec.ModePlaintext], CreateTime now, and the app's AppID for a card.
+// It fills in the defaults of spec: [wxcodec.FormatXML], the mode the
+// app's key implies (safe with an EncodingAESKey, plaintext without),
+// CreateTime now, and the app's AppID for a card.
 // Errors wrap [ErrInvalid] for a bad Spec, or come from
 // [wxcodec.Codec.EncodePush] (for example [wxcodec.ErrNoKey] for an
 // encrypted mode without an EncodingAESKey).
@@ -98,7 +110,7 @@ func (s *Signer) complete(spec Spec, now time.Time) (Spec, error) {
 		spec.Format = wxcodec.FormatXML
 	}
 	if spec.Mode == 0 {
-		spec.Mode = wxcodec.ModePlaintext
+		spec.Mode = s.DefaultMode()
 	}
 	if spec.Format != wxcodec.FormatXML && spec.Format != wxcodec.FormatJSON {
 		return Spec{}, fmt.Errorf("%w: format %v", ErrInvalid, spec.Format)

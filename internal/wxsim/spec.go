@@ -52,7 +52,9 @@ type Spec struct {
 	Kind string
 	// Format is the body format; zero means [wxcodec.FormatXML].
 	Format wxcodec.Format
-	// Mode is the encryption mode; zero means [wxcodec.ModePlaintext].
+	// Mode is the encryption mode; zero means the mode the app's key
+	// implies, as kfbridge accepts by default: [wxcodec.ModeSafe] with an
+	// EncodingAESKey, [wxcodec.ModePlaintext] without.
 	Mode wxcodec.Mode
 	// OpenID is the sender (FromUserName); "" leaves the field out.
 	OpenID string

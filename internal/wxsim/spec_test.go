@@ -150,7 +150,7 @@ func TestSpecMessageInvalid(t *testing.T) {
 // cross-checks the codec.
 func TestSignDecode(t *testing.T) {
 	signer := newTestSigner(t, "http://127.0.0.1:8080")
-	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey)
+	codec, err := wxcodec.New(demo.AppID, demo.Token, demo.EncodingAESKey, anyMode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +201,21 @@ func TestSignDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sign() error: %v", err)
 	}
-	want := Spec{Kind: KindMiniProgramPage, Format: wxcodec.FormatXML, Mode: wxcodec.ModePlaintext,
+	// The demo app has a key: safe mode, which is all kfbridge accepts
+	// from it by default.
+	want := Spec{Kind: KindMiniProgramPage, Format: wxcodec.FormatXML, Mode: wxcodec.ModeSafe,
 		CreateTime: now.Unix(), AppID: demo.AppID}
 	if diff := cmp.Diff(want, req.Spec); diff != "" {
 		t.Errorf("Sign() spec mismatch (-want +got):\n%s", diff)
+	}
+	plain, err := NewSigner("http://127.0.0.1:8080", App{AppID: "wxplain", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req, err := plain.Sign(Spec{Kind: KindText}, now); err != nil {
+		t.Errorf("Sign() for an app without a key: %v", err)
+	} else if req.Spec.Mode != wxcodec.ModePlaintext {
+		t.Errorf("Sign() for an app without a key: mode %v, want plaintext", req.Spec.Mode)
 	}
 	if got := req.ContentType(); got != "text/xml" {
 		t.Errorf("ContentType() = %q, want text/xml", got)
@@ -322,3 +333,7 @@ func newTestSigner(tb testing.TB, base string) *Signer {
 	}
 	return s
 }
+
+// anyMode makes a test's ingress codec accept pushes in every mode, as
+// kfbridge does for an app configured with all of them.
+var anyMode = wxcodec.WithModes(wxcodec.ModePlaintext, wxcodec.ModeCompatible, wxcodec.ModeSafe)
