@@ -188,13 +188,13 @@ func (c *Codec) VerifyURL(q Query) (string, error) {
 	if q.EchoStr == "" {
 		return "", &FieldError{Field: "echostr", Err: ErrMissingField}
 	}
-	if _, ok := c.verify3(q); ok {
+	if _, ok := c.verify3(&q); ok {
 		return q.EchoStr, nil
 	}
 	if q.MsgSignature == "" || c.key == nil {
 		return "", fmt.Errorf("%w: signature does not match", ErrSignature)
 	}
-	if _, ok := c.verify4(q, []byte(q.EchoStr)); !ok {
+	if _, ok := c.verify4(&q, []byte(q.EchoStr)); !ok {
 		return "", fmt.Errorf("%w: msg_signature does not match", ErrSignature)
 	}
 	msg, _, _, err := c.open(nil, []byte(q.EchoStr))
@@ -206,7 +206,7 @@ func (c *Codec) VerifyURL(q Query) (string, error) {
 
 // verify3 checks the 3-part signature of q with the token, then with the
 // previous token, and says which one matched.
-func (c *Codec) verify3(q Query) (Secrets, bool) {
+func (c *Codec) verify3(q *Query) (Secrets, bool) {
 	if equalHex(signature3(c.token, q.Timestamp, q.Nonce), q.Signature) {
 		return 0, true
 	}
@@ -218,7 +218,7 @@ func (c *Codec) verify3(q Query) (Secrets, bool) {
 
 // verify4 checks q.MsgSignature over encrypt with the token, then with the
 // previous token, and says which one matched.
-func (c *Codec) verify4(q Query, encrypt []byte) (Secrets, bool) {
+func (c *Codec) verify4(q *Query, encrypt []byte) (Secrets, bool) {
 	if equalHex(signature4b(c.token, q.Timestamp, q.Nonce, encrypt), q.MsgSignature) {
 		return 0, true
 	}

@@ -69,7 +69,7 @@ func (c *Codec) Decode(q Query, body []byte) (Push, error) {
 		return Push{}, fmt.Errorf("%w: plaintext push, the app accepts %v", ErrMode, c.modes)
 	}
 	// Authenticate before parsing anything.
-	used, ok := c.verify3(q)
+	used, ok := c.verify3(&q)
 	if !ok {
 		return Push{}, fmt.Errorf("%w: signature does not match", ErrSignature)
 	}
@@ -81,7 +81,7 @@ func (c *Codec) Decode(q Query, body []byte) (Push, error) {
 }
 
 func (c *Codec) decodeEncrypted(q Query, env envelope, mode Mode) (Push, error) {
-	usedToken, ok := c.verify4(q, env.encrypt)
+	usedToken, ok := c.verify4(&q, env.encrypt)
 	if !ok {
 		return Push{}, fmt.Errorf("%w: msg_signature does not match", ErrSignature)
 	}

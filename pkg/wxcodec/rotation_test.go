@@ -67,7 +67,7 @@ func TestRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 				// WeChat, still on the sender's secrets, must read it.
-				if _, ok := sender.verify4(Query{Timestamp: "1714112446", Nonce: "99", MsgSignature: msgSignatureOf(t, reply)}, []byte(env.Encrypt)); !ok {
+				if _, ok := sender.verify4(&Query{Timestamp: "1714112446", Nonce: "99", MsgSignature: msgSignatureOf(t, reply)}, []byte(env.Encrypt)); !ok {
 					t.Errorf("reply is not signed with the push's token")
 				}
 				if msg, rid, err := senderKey.Decrypt(env.Encrypt); err != nil || rid != rotAppID || !strings.Contains(string(msg), "transfer") {
