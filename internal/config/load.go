@@ -202,6 +202,18 @@ func setScalar(v reflect.Value, raw string) error {
 			return err
 		}
 		v.SetBool(b)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot set a %s from the environment", v.Type())
+		}
+		// A comma-separated list; empty sets an empty list.
+		items := []string{}
+		for item := range strings.SplitSeq(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		v.Set(reflect.ValueOf(items).Convert(v.Type()))
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", v.Type())
 	}
