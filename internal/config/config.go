@@ -130,7 +130,8 @@ type Ingress struct {
 	// TLS serves HTTPS when both files are set (WeChat calls https on 443
 	// or http on 80 only).
 	TLS ServerTLS `yaml:"tls"`
-	// MaxBodyBytes rejects larger bodies with 413. Default 1 MiB.
+	// MaxBodyBytes rejects larger bodies with 413. Default 1 MiB. The
+	// ingress refuses to start when it exceeds the NATS server's max_payload.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// TimestampWindow rejects pushes whose timestamp is further than this
 	// from now (replay protection). Default 5m; 0 disables the check.

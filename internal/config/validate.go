@@ -95,9 +95,9 @@ func (c *Config) Validate() error {
 	if in.ShutdownTimeout <= 0 {
 		bad("ingress.shutdown_timeout must be positive")
 	}
-	if _, _, err := net.SplitHostPort(in.AdminListen); err != nil {
+	if _, port, err := net.SplitHostPort(in.AdminListen); err != nil {
 		bad("ingress.admin_listen %q: %v", in.AdminListen, err)
-	} else if in.AdminListen == in.Listen {
+	} else if in.AdminListen == in.Listen && port != "0" {
 		bad("ingress.admin_listen %q: must differ from ingress.listen (/metrics and /readyz stay off the push listener)", in.AdminListen)
 	}
 	if in.MaxConns < 0 {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -223,6 +224,40 @@ func TestConnLimiterWaitsForBusyPushes(t *testing.T) {
 		lim.mu.Unlock()
 		if !closed2 || closed1 {
 			t.Errorf("closed: busy connection %v, idle one %v; want only the idle one", closed1, closed2)
+		}
+	})
+}
+
+// BenchmarkConnLimiterRequest measures what the connection cap adds to one
+// request: the state hooks for headers read and answer written, and the
+// busy mark of a verified push, from 64 connections at once.
+func BenchmarkConnLimiterRequest(b *testing.B) {
+	lim := newConnLimiter(1000, nil)
+	inner := &chanListener{conns: make(chan net.Conn, 64), closed: make(chan struct{})}
+	ln := lim.listener(inner)
+	defer ln.Close()
+	var ctxs []context.Context
+	var conns []*limitedConn
+	for range 64 {
+		a, c := net.Pipe()
+		defer c.Close()
+		inner.conns <- a
+		lc, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, lc.(*limitedConn))
+		ctxs = append(ctxs, connContext(context.Background(), lc))
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1)-1) % len(conns)
+		c, ctx := conns[i], ctxs[i]
+		for pb.Next() {
+			lim.connState(c, http.StateActive)
+			lim.busy(ctx)
+			lim.connState(c, http.StateIdle)
 		}
 	})
 }
