@@ -15,6 +15,7 @@ CONNS=${CONNS:-64}
 DURATION=${DURATION:-10s}
 PUSHES=${PUSHES:-400000}
 KF_PORT=${KF_PORT:-18080}
+KF_ADMIN_PORT=${KF_ADMIN_PORT:-18082}
 NAIVE_PORT=${NAIVE_PORT:-18081}
 
 cd "$(dirname "$0")/.."
@@ -34,6 +35,7 @@ go build -o "$work/wxsim" ./cmd/wxsim
 
 KFBRIDGE_LOG_LEVEL=warn \
 	KFBRIDGE_INGRESS_LISTEN=127.0.0.1:$KF_PORT \
+	KFBRIDGE_INGRESS_ADMIN_LISTEN=127.0.0.1:$KF_ADMIN_PORT \
 	KFBRIDGE_NATS_EMBEDDED_LISTEN=127.0.0.1:-1 \
 	KFBRIDGE_NATS_EMBEDDED_STORE_DIR="$work/store" \
 	KFBRIDGE_APPS_0_APPID=wxkfbridgedemo01 \
@@ -44,7 +46,7 @@ pids+=($!)
 "$work/naive" --listen 127.0.0.1:$NAIVE_PORT >"$work/naive.log" 2>&1 &
 pids+=($!)
 for i in $(seq 100); do
-	if curl -fs "http://127.0.0.1:$KF_PORT/readyz" >/dev/null &&
+	if curl -fs "http://127.0.0.1:$KF_ADMIN_PORT/readyz" >/dev/null &&
 		curl -s -o /dev/null "http://127.0.0.1:$NAIVE_PORT/"; then
 		break
 	fi

@@ -40,7 +40,7 @@ func TestComposeStack(t *testing.T) {
 	project := "kfbridge-" + s.tag
 	env := append(os.Environ(),
 		"KFB_BIN="+s.bin, "KFB_TAG="+s.tag, "KFB_API_BASE=http://wxsim:9100",
-		"KFB_INGRESS_PORT=", "KFB_NATS_PORT=", "KFB_EGRESS_PORT=", "KFB_WXSIM_PORT=", // free ports
+		"KFB_INGRESS_PORT=", "KFB_INGRESS_ADMIN_PORT=", "KFB_NATS_PORT=", "KFB_EGRESS_PORT=", "KFB_WXSIM_PORT=", // free ports
 		"KFB_APPID="+demo.AppID, "KFB_APP_SECRET="+demo.Secret, "KFB_APP_TOKEN="+demo.Token, "KFB_APP_AES_KEY="+demo.EncodingAESKey)
 	run := func(ctx context.Context, args ...string) (string, error) {
 		full := append(slices.Clone(compose[1:]), "-f", filepath.Join(s.root, "docker-compose.yml"), "-p", project, "--profile", "demo")

@@ -54,6 +54,7 @@ func TestClusterFailover(t *testing.T) {
 	ctx := t.Context()
 	nc, js := connectNATS(t, urls...)
 	ingressURL := endpoint(t, ing, ingressPort, "http")
+	ingressAdminURL := endpoint(t, ing, ingressAdminPort, "http")
 	egressURL := endpoint(t, eg, egressPort, "http")
 	wx := newWeChat(t, ingressURL, endpoint(t, sim, wechatPort, "http"))
 
@@ -238,7 +239,7 @@ func TestClusterFailover(t *testing.T) {
 	// Recovery times, from the kill.
 	firstPushOK, firstFreshPushOK := l.firstPushesAfter(killedAt)
 	firstResult, firstFreshResult := firstResultsAfter(l.cmds, results, killedAt)
-	m, err := scrape(ctx, ingressURL)
+	m, err := scrape(ctx, ingressAdminURL)
 	if err != nil {
 		t.Fatal(err)
 	}

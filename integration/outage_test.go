@@ -32,6 +32,7 @@ func TestNATSOutageAtIngress(t *testing.T) {
 	ing := st.startIngress("ingress", bridgeEnv("nats://nats:4222", 1, nil))
 	ctx := t.Context()
 	ingressURL := endpoint(t, ing, ingressPort, "http")
+	adminURL := endpoint(t, ing, ingressAdminPort, "http")
 	wx := newWeChat(t, ingressURL, "")
 	wechatPusher := wx.pusher(t) // WeChat's rules
 	const openid = "oIT-outage"
@@ -79,7 +80,7 @@ func TestNATSOutageAtIngress(t *testing.T) {
 		t.Errorf("Push during the outage = %+v, %v after %s, want a 5xx within %s", res, err, answered.Round(time.Millisecond), wxsim.DefaultAttemptTimeout)
 	}
 	readyDown := waitFor(t, 10*time.Second, "/readyz to fail", func() bool {
-		return httpStatus(ctx, ingressURL+"/readyz") == http.StatusServiceUnavailable
+		return httpStatus(ctx, adminURL+"/readyz") == http.StatusServiceUnavailable
 	})
 
 	// NATS back once L's last attempt has been answered.
@@ -89,7 +90,7 @@ func TestNATSOutageAtIngress(t *testing.T) {
 		t.Fatalf("start nats: %v", err)
 	}
 	readyAgain := waitFor(t, 30*time.Second, "/readyz after the restart", func() bool {
-		return httpStatus(ctx, ingressURL+"/readyz") == http.StatusOK
+		return httpStatus(ctx, adminURL+"/readyz") == http.StatusOK
 	})
 	wg.Wait()
 
@@ -127,7 +128,7 @@ func TestNATSOutageAtIngress(t *testing.T) {
 			t.Errorf("%s stored %d times", msgID, n)
 		}
 	}
-	m, err := scrape(context.Background(), ingressURL)
+	m, err := scrape(context.Background(), adminURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func TestRoundTrip(t *testing.T) {
 	if len(typed) != typings {
 		t.Errorf("WeChat got %d typing calls, want %d", len(typed), typings)
 	}
-	m, err := scrape(ctx, wx.ingress)
+	m, err := scrape(ctx, endpoint(t, ing, ingressAdminPort, "http"))
 	if err != nil {
 		t.Fatal(err)
 	}

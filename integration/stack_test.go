@@ -26,7 +26,9 @@ const (
 	natsMonitorPort = "8222/tcp"
 	ingressPort     = "8080/tcp"
 	egressPort      = "8081/tcp"
-	wechatPort      = "9100/tcp"
+	// ingressAdminPort serves the ingress's /healthz, /readyz and /metrics.
+	ingressAdminPort = "8082/tcp"
+	wechatPort       = "9100/tcp"
 	// wechatAlias is the simulated WeChat API's name on a test network.
 	wechatAlias = "wechat"
 )
@@ -149,13 +151,14 @@ func bridgeEnv(natsURL string, replicas int, extra map[string]string) map[string
 	return env
 }
 
-// startIngress starts an ingress container and waits for /readyz.
+// startIngress starts an ingress container and waits for /readyz on its
+// admin port.
 func (st *stack) startIngress(alias string, env map[string]string) *testcontainers.DockerContainer {
 	st.t.Helper()
 	return st.run(alias, "ingress",
 		testcontainers.WithEnv(env),
-		testcontainers.WithExposedPorts(ingressPort),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(ingressPort).WithStartupTimeout(2*time.Minute)))
+		testcontainers.WithExposedPorts(ingressPort, ingressAdminPort),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/readyz").WithPort(ingressAdminPort).WithStartupTimeout(2*time.Minute)))
 }
 
 // startEgress starts an egress container and waits for /readyz.

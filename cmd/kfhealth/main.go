@@ -3,7 +3,7 @@
 // usage error). The images are FROM scratch, with no shell and no curl, so
 // their exec-form healthchecks run this static binary:
 //
-//	HEALTHCHECK CMD ["/kfhealth", "http://127.0.0.1:8080/readyz"]
+//	HEALTHCHECK CMD ["/kfhealth", "http://127.0.0.1:8082/readyz"]
 package main
 
 import (

@@ -64,7 +64,8 @@ type Endpoints struct {
 	// Ingress is the ingress listen address (empty without ingress).
 	Ingress string
 	// Health is the address serving /healthz, /readyz and /metrics: the
-	// ingress's, or the egress's own listener without ingress.
+	// ingress's admin listener (ingress.admin_listen), or the egress's own
+	// listener (egress.listen) without ingress.
 	Health string
 	// NATS is the URL bots connect to: the embedded server's, or the
 	// configured one.
@@ -148,7 +149,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		})
 	}
 
-	var ingressLn net.Listener
+	var ingressLn, adminLn net.Listener
 	var srv *ingress.Server
 	if opts.Ingress {
 		srv, err = ingress.New(ingress.Config{
@@ -161,8 +162,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if ingressLn, err = net.Listen("tcp", cfg.Ingress.Listen); err != nil {
 			return fmt.Errorf("ingress listen: %w", err)
 		}
+		if adminLn, err = net.Listen("tcp", cfg.Ingress.AdminListen); err != nil {
+			ingressLn.Close()
+			return fmt.Errorf("ingress admin listen: %w", err)
+		}
 		ends.Ingress = ingressLn.Addr().String()
-		ends.Health = ends.Ingress
+		ends.Health = adminLn.Addr().String()
 	} else {
 		ln, err := net.Listen("tcp", cfg.Egress.Listen)
 		if err != nil {
@@ -173,6 +178,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	if srv != nil {
 		run("ingress", func(ctx context.Context) error { return srv.Serve(ctx, ingressLn) })
+		run("ingress admin", func(ctx context.Context) error { return srv.ServeAdmin(ctx, adminLn) })
 	}
 	if eg != nil {
 		run("egress", eg.Run)

@@ -107,12 +107,33 @@ type Streams struct {
 
 // Ingress configures the HTTP endpoint that receives WeChat's pushes.
 type Ingress struct {
-	// Listen address. Default 127.0.0.1:8080. Pushes arrive at /wx/<appid>.
+	// Listen address. Default 127.0.0.1:8080. Pushes arrive at /wx/<appid>;
+	// this public listener serves nothing else but /healthz.
 	Listen string `yaml:"listen"`
+	// AdminListen serves /healthz, /readyz and /metrics, apart from the push
+	// listener. Default 127.0.0.1:8082 (loopback: expose it only to
+	// monitoring).
+	AdminListen string `yaml:"admin_listen"`
+	// MaxConns caps the open connections of the push listener. At the cap a
+	// new connection closes the connection idle the longest (keep-alive, or
+	// no complete request yet); verified pushes being stored are never
+	// closed. Default 0: half the process's open-file limit, at most 10000.
+	MaxConns int `yaml:"max_conns"`
+	// ReadHeaderTimeout bounds the wait for a request's headers (and the TLS
+	// handshake) on a new or kept-alive connection. Default 3s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long after a
+	// response. Default 30s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// TrustedProxies lists the reverse proxies (IP addresses or CIDRs) whose
+	// X-Forwarded-For and X-Real-IP headers name the client in logs. Default
+	// none: logs show the peer's address and ignore those headers.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// TLS serves HTTPS when both files are set (WeChat calls https on 443
 	// or http on 80 only).
 	TLS ServerTLS `yaml:"tls"`
-	// MaxBodyBytes rejects larger bodies with 413. Default 1 MiB.
+	// MaxBodyBytes rejects larger bodies with 413. Default 1 MiB. The
+	// ingress refuses to start when it exceeds the NATS server's max_payload.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// TimestampWindow rejects pushes whose timestamp is further than this
 	// from now (replay protection, with nats.streams.duplicate_window).
@@ -139,8 +160,8 @@ type Egress struct {
 	// ReplyBudget is observe, enforce or off. Default observe.
 	ReplyBudget string `yaml:"reply_budget"`
 	// Listen serves /healthz, /readyz and /metrics of a standalone egress
-	// (cmd/egress). Default 127.0.0.1:8081; in cmd/kfbridge the ingress
-	// serves them.
+	// (cmd/egress). Default 127.0.0.1:8081; in cmd/kfbridge the ingress's
+	// admin listener (ingress.admin_listen) serves them.
 	Listen string `yaml:"listen"`
 	// Partitions spreads conversations over this many ordered partitions.
 	// Default 256. Change it only with an empty command stream.
@@ -288,6 +309,10 @@ func Default() Config {
 			TimestampWindow: 5 * time.Minute,
 			PublishTimeout:  3 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
+
+			AdminListen:       "127.0.0.1:8082",
+			ReadHeaderTimeout: 3 * time.Second,
+			IdleTimeout:       30 * time.Second,
 		},
 		Egress: Egress{
 			APIBase:       "https://api.weixin.qq.com",

@@ -117,3 +117,33 @@ func TestDefaultIsValid(t *testing.T) {
 		t.Errorf("Default().Validate() = %v", err)
 	}
 }
+
+// TestIngressListenerKeys: the admin listener defaults to loopback apart
+// from the push listener, trusted proxies come from a file or a
+// comma-separated variable, and bad values are refused.
+func TestIngressListenerKeys(t *testing.T) {
+	d := Default().Ingress
+	if host, _, _ := strings.Cut(d.AdminListen, ":"); host != "127.0.0.1" || d.AdminListen == d.Listen {
+		t.Errorf("default ingress.admin_listen %q, want loopback apart from %q", d.AdminListen, d.Listen)
+	}
+	if len(d.TrustedProxies) != 0 {
+		t.Errorf("default ingress.trusted_proxies %v, want none", d.TrustedProxies)
+	}
+	cfg, err := Load("", env(map[string]string{"KFBRIDGE_INGRESS_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Ingress.TrustedProxies, " "); got != "10.0.0.0/8 192.0.2.1" {
+		t.Errorf("trusted_proxies from the environment = %q", got)
+	}
+	for name, yaml := range map[string]string{
+		"admin on the push listener": "ingress:\n  listen: 0.0.0.0:8080\n  admin_listen: 0.0.0.0:8080\n",
+		"bad proxy":                  "ingress:\n  trusted_proxies: [10.0.0.0/33]\n",
+		"negative max_conns":         "ingress:\n  max_conns: -1\n",
+		"zero idle timeout":          "ingress:\n  idle_timeout: 0s\n",
+	} {
+		if _, err := Parse([]byte(yaml), env(nil)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Parse() = %v, want ErrInvalid", name, err)
+		}
+	}
+}

@@ -190,17 +190,6 @@ func setScalar(v reflect.Value, raw string) error {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(raw)
-	case reflect.Slice:
-		if v.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("cannot set a %s from the environment", v.Type())
-		}
-		var list []string
-		for _, s := range strings.Split(raw, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				list = append(list, s)
-			}
-		}
-		v.Set(reflect.ValueOf(list).Convert(v.Type()))
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
@@ -213,6 +202,18 @@ func setScalar(v reflect.Value, raw string) error {
 			return err
 		}
 		v.SetBool(b)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot set a %s from the environment", v.Type())
+		}
+		// A comma-separated list; empty sets an empty list.
+		items := []string{}
+		for item := range strings.SplitSeq(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		v.Set(reflect.ValueOf(items).Convert(v.Type()))
 	default:
 		return fmt.Errorf("cannot set a %s from the environment", v.Type())
 	}

@@ -98,6 +98,24 @@ func (c *Config) Validate() error {
 	if in.ShutdownTimeout <= 0 {
 		bad("ingress.shutdown_timeout must be positive")
 	}
+	if _, port, err := net.SplitHostPort(in.AdminListen); err != nil {
+		bad("ingress.admin_listen %q: %v", in.AdminListen, err)
+	} else if in.AdminListen == in.Listen && port != "0" {
+		bad("ingress.admin_listen %q: must differ from ingress.listen (/metrics and /readyz stay off the push listener)", in.AdminListen)
+	}
+	if in.MaxConns < 0 {
+		bad("ingress.max_conns %d: want 0 (derived from the open-file limit) or more", in.MaxConns)
+	}
+	if in.ReadHeaderTimeout <= 0 || in.IdleTimeout <= 0 {
+		bad("ingress.read_header_timeout and ingress.idle_timeout must be positive")
+	}
+	for i, p := range in.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad("ingress.trusted_proxies[%d] %q: want an IP address or a CIDR", i, p)
+			}
+		}
+	}
 	if !strings.HasPrefix(c.Egress.APIBase, "http://") && !strings.HasPrefix(c.Egress.APIBase, "https://") {
 		bad("egress.api_base %q: want an http(s) URL", c.Egress.APIBase)
 	}

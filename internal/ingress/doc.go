@@ -3,13 +3,24 @@
 // converts it to a CloudEvent (pkg/events), publishes it to JetStream and
 // answers WeChat only after JetStream acknowledged the publish.
 //
-// Routes: GET and POST /wx/<appid> (URL verification and pushes), /healthz,
-// /readyz (NATS connected and stream ready), /metrics (Prometheus).
+// Two listeners: the public one ([Server.Serve], ingress.listen) serves
+// GET and POST /wx/<appid> (URL verification and pushes) and /healthz; the
+// admin one ([Server.ServeAdmin], ingress.admin_listen, loopback by
+// default) serves /healthz, /readyz (NATS connected and stream ready) and
+// /metrics (Prometheus). Client addresses in logs come from
+// X-Forwarded-For only when the peer is one of ingress.trusted_proxies.
+//
+// The public listener holds at most ingress.max_conns connections. At the
+// cap a new connection closes the one that made no progress the longest
+// among those carrying no verified push (idle keep-alive connections,
+// requests not yet complete or not yet verified), so idle or slow clients
+// cannot lock WeChat out; only when all of them are verified pushes being
+// stored does the next accept wait.
 //
 // # Usage
 //
 //	srv, err := ingress.New(ingress.Config{Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: js, Ready: ready})
-//	err = srv.ListenAndServe(ctx) // returns after a graceful shutdown once ctx ends
+//	err = srv.ListenAndServe(ctx) // both listeners; returns after a graceful shutdown once ctx ends
 //
 // # Concurrency
 //
@@ -26,6 +37,9 @@
 // signatures, stale timestamps and ciphertext for another app get 401, a
 // push in an encryption mode its app does not accept (apps[].modes) 403,
 // malformed bodies and forbidden subject tokens 400, unknown apps 404,
-// oversize bodies 413, and a publish JetStream did not acknowledge in time
-// 503, so that WeChat retries. Nothing rejected is published.
+// oversize bodies and events too large for NATS (max_payload, or the
+// stream's max_msg_size) 413, so that WeChat does not retry them, and a
+// publish JetStream did not acknowledge in time 503, so that WeChat
+// retries. Nothing rejected is published. [New] refuses an
+// ingress.max_body_bytes above the NATS server's max_payload.
 package ingress

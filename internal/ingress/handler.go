@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -84,6 +85,8 @@ func (s *Server) push(c *gin.Context) {
 		return
 	}
 
+	// A verified push: its connection is no longer evicted at the cap.
+	s.conns.busy(c.Request.Context())
 	// The publish must not die with the request: a client that hangs up
 	// would otherwise leave the outcome unknown. The publisher bounds it
 	// on its own (publish_timeout).
@@ -91,6 +94,11 @@ func (s *Server) push(c *gin.Context) {
 	start := time.Now()
 	ack, err := s.pub.PublishInbound(ctx, &in, s.traceParent(c.Request))
 	s.metrics.publish.Observe(time.Since(start).Seconds())
+	if err != nil && tooLargeForNATS(err) {
+		// Never stored, and a retry would not fit either: 413 stops WeChat.
+		s.reject(c, appid, fmt.Errorf("%w: %w", errEventTooLarge, err))
+		return
+	}
 	if err != nil {
 		s.metrics.push(appid, in.Kind, outcomeFailed)
 		s.logger.Error("push not stored; WeChat will retry", "appid", appid, "subject", in.Subject, "event_id", in.ID, "err", err)

@@ -431,13 +431,13 @@ func TestHealthReadyMetrics(t *testing.T) {
 		"/metrics": `kfbridge_ingress_pushes_total{appid="` + testAppID + `",kind="text",outcome="published"} 1`,
 	} {
 		rec := httptest.NewRecorder()
-		e.srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		e.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("GET %s = %d, want 200 containing %q; body:\n%.2000s", path, rec.Code, want, rec.Body.String())
 		}
 	}
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	e.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), `kfbridge_ingress_rejected_total{appid="unknown",reason="unknown_app"} 1`) {
 		t.Error("metrics miss the rejected unknown app")
 	}
@@ -448,7 +448,7 @@ func TestReadyzFailsWhenNotReady(t *testing.T) {
 		c.Ready = func(context.Context) error { return io.ErrUnexpectedEOF }
 	})
 	rec := httptest.NewRecorder()
-	e.srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	e.srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d, want 503", rec.Code)
 	}

@@ -66,6 +66,8 @@ type Server struct {
 	now      func() time.Time
 	rand     io.Reader
 	engine   *gin.Engine
+	admin    http.Handler
+	conns    *connLimiter
 	bodies   sync.Pool
 	draining atomic.Bool
 }
@@ -74,6 +76,15 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.JetStream == nil {
 		return nil, errors.New("ingress: JetStream is required")
+	}
+	// A body over the server's max_payload could never be stored; its
+	// event is larger still (envelope, JSON escapes). Pushes whose event
+	// does not fit are answered 413 one by one.
+	if nc := cfg.JetStream.Conn(); nc != nil {
+		if mp := nc.MaxPayload(); mp > 0 && cfg.Ingress.MaxBodyBytes > mp {
+			return nil, fmt.Errorf("%w: ingress.max_body_bytes %d exceeds the NATS server's max_payload %d: such a push could never be stored; lower ingress.max_body_bytes (or raise max_payload)",
+				config.ErrInvalid, cfg.Ingress.MaxBodyBytes, mp)
+		}
 	}
 	s := &Server{
 		cfg:      cfg.Ingress,
@@ -101,11 +112,18 @@ func New(cfg Config) (*Server, error) {
 	if s.registry == nil {
 		s.registry = telemetry.NewRegistry()
 	}
-	m, err := newMetrics(s.registry)
+	maxConns := cfg.Ingress.MaxConns
+	if maxConns == 0 {
+		maxConns = defaultMaxConns()
+	}
+	s.cfg.MaxConns = maxConns
+	s.conns = newConnLimiter(maxConns, nil)
+	m, err := newMetrics(s.registry, s.conns.Open)
 	if err != nil {
 		return nil, fmt.Errorf("ingress metrics: %w", err)
 	}
 	s.metrics = m
+	s.conns.onEvict = m.evicted.Inc
 	var errs []error
 	for _, a := range cfg.Apps {
 		c, err := newCodec(a)
@@ -123,7 +141,10 @@ func New(cfg Config) (*Server, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s.engine = s.routes()
+	if s.engine, err = s.routes(); err != nil {
+		return nil, err
+	}
+	s.admin = s.adminRoutes()
 	return s, nil
 }
 
@@ -145,43 +166,73 @@ func newCodec(a config.App) (*wxcodec.Codec, error) {
 	return wxcodec.New(a.AppID, a.Token.Value(), a.EncodingAESKey.Value(), opts...)
 }
 
-func (s *Server) routes() *gin.Engine {
+// routes are the public listener's: pushes, and /healthz for a load
+// balancer in front.
+func (s *Server) routes() (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Only configured proxies may name the client (X-Forwarded-For,
+	// X-Real-IP); gin trusts every peer unless told otherwise.
+	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("ingress.trusted_proxies: %w", err)
+	}
 	r.HandleMethodNotAllowed = true
 	r.GET("/wx/:appid", s.verify)
 	r.POST("/wx/:appid", s.push)
 	r.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
-	r.GET("/readyz", s.readyz)
-	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
-	r.GET("/metrics", gin.WrapH(metrics))
-	return r
+	return r, nil
 }
 
-// Handler returns the HTTP handler serving every route.
+// adminRoutes are the admin listener's: health, readiness and metrics.
+func (s *Server) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Handler returns the HTTP handler of the public listener: /wx/<appid>
+// and /healthz.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// ListenAndServe listens on the configured address and serves until ctx
-// ends, then shuts down gracefully.
+// AdminHandler returns the HTTP handler of the admin listener: /healthz,
+// /readyz and /metrics.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// ListenAndServe listens on the configured push and admin addresses and
+// serves both until ctx ends, then shuts down gracefully.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("ingress listen: %w", err)
 	}
-	return s.Serve(ctx, ln)
+	adminLn, err := net.Listen("tcp", s.cfg.AdminListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ingress admin listen: %w", err)
+	}
+	adminErr := make(chan error, 1)
+	go func() { adminErr <- s.ServeAdmin(ctx, adminLn) }()
+	err = s.Serve(ctx, ln)
+	return errors.Join(err, <-adminErr)
 }
 
-// Serve serves on ln until ctx ends. Then it stops accepting, lets in-flight
-// requests finish (bounded by the configured shutdown timeout) and returns
-// nil after a clean shutdown.
+// Serve serves pushes on ln until ctx ends. Then it stops accepting, lets
+// in-flight requests finish (bounded by the configured shutdown timeout)
+// and returns nil after a clean shutdown. At most ingress.max_conns
+// connections are open at once (see [Config]); call it once per Server.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ln = s.conns.listener(ln)
 	srv := &http.Server{
 		Handler:           s.engine,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		ConnState:         s.conns.connState,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	if t := s.cfg.TLS; t.CertFile != "" {
@@ -193,7 +244,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
-	s.logger.Info("ingress listening", "addr", ln.Addr().String(), "tls", s.cfg.TLS.CertFile != "", "apps", len(s.apps))
+	s.logger.Info("ingress listening", "addr", ln.Addr().String(), "tls", s.cfg.TLS.CertFile != "", "apps", len(s.apps),
+		"max_conns", s.cfg.MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -214,16 +266,50 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func (s *Server) readyz(c *gin.Context) {
+// ServeAdmin serves /healthz, /readyz and /metrics on ln until ctx ends,
+// then shuts down and returns nil. /readyz answers 503 as soon as the push
+// listener starts draining. Its connections are capped apart from the
+// push listener's, so a flood there does not hide the process's health.
+func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	limit := newConnLimiter(adminMaxConns, nil)
+	srv := &http.Server{
+		Handler:           s.admin,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ConnState:         limit.connState,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.logger.Info("ingress admin listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(limit.listener(ln)) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("ingress admin serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("ingress admin shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("ingress admin serve: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
-		c.String(http.StatusServiceUnavailable, "shutting down")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		c.String(http.StatusServiceUnavailable, "not ready: %v", err)
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	c.String(http.StatusOK, "ready")
+	w.Write([]byte("ready"))
 }

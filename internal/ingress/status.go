@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -14,7 +17,17 @@ var (
 	errReadBody    = errors.New("ingress: reading body")
 	errPublish     = errors.New("ingress: publish not acknowledged")
 	errShuttingOff = errors.New("ingress: shutting down")
+	// errEventTooLarge: the push's event exceeds what NATS or the stream
+	// accepts; it was not stored and never can be.
+	errEventTooLarge = errors.New("ingress: event too large for NATS")
 )
+
+// tooLargeForNATS reports whether a publish failed because the message is
+// over the connection's max_payload (checked by the client before sending)
+// or the stream's max_msg_size.
+func tooLargeForNATS(err error) bool {
+	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum)
+}
 
 // statusOf maps an error to the HTTP status and the short reason used as
 // metric label. It is the one place where errors become statuses.
@@ -24,6 +37,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "unknown_app"
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, errEventTooLarge):
+		return http.StatusRequestEntityTooLarge, "event_too_large"
 	case errors.Is(err, errReadBody):
 		return http.StatusBadRequest, "read_body"
 	case errors.Is(err, wxcodec.ErrSignature):

@@ -26,7 +26,7 @@ import (
 func metricValue(t testing.TB, srv *Server, series string) float64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	sc := bufio.NewScanner(rec.Body)
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
@@ -290,7 +290,7 @@ func TestRotationMidLoad(t *testing.T) {
 func metricSum(t testing.TB, srv *Server, name string) float64 {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	var sum float64
 	for line := range strings.Lines(rec.Body.String()) {
 		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {

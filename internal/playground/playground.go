@@ -162,6 +162,7 @@ func (p *Playground) PrintBanner(w io.Writer, ends bridge.Endpoints) {
 	fmt.Fprintf(w, `
 kfbridge demo is running: ingress + egress + embedded NATS, a simulated WeChat, and an echo bot.
   ingress   http://%s/wx/%s   (WeChat pushes here)
+  admin     http://%s/metrics   (and /healthz, /readyz; keep it private)
   nats      %s   (JetStream; bots in any language connect here)
   wechat    %s   (simulated WeChat API the egress calls)
   app       %s   (demo credentials, see internal/demo)
@@ -173,5 +174,5 @@ In another terminal:
   curl -s '%s/sim/delivered?appid=%s'   # what the echo bot's replies delivered
 
 Ctrl-C stops it (in-flight pushes and commands finish first).
-`, ends.Ingress, demo.AppID, ends.NATS, p.SimURL(), demo.AppID, p.SimURL(), demo.AppID)
+`, ends.Ingress, demo.AppID, ends.Health, ends.NATS, p.SimURL(), demo.AppID, p.SimURL(), demo.AppID)
 }

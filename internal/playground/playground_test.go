@@ -28,6 +28,7 @@ func TestDemoRoundTrip(t *testing.T) {
 	cfg := config.Default()
 	cfg.NATS.Embedded.Listen = "127.0.0.1:-1"
 	cfg.Ingress.Listen = "127.0.0.1:0"
+	cfg.Ingress.AdminListen = "127.0.0.1:0"
 	cfg.Egress.Partitions = 16
 	pg, err := playground.New(&cfg, playground.Options{SimListen: "127.0.0.1:0"})
 	if err != nil {
@@ -95,6 +96,16 @@ func TestDemoRoundTrip(t *testing.T) {
 		resp, err := http.Get("http://" + ends.Health + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("GET %s = %v, %v", path, resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	// The push listener serves pushes and /healthz only.
+	for _, path := range []string{"/readyz", "/metrics"} {
+		resp, err := http.Get("http://" + ends.Ingress + path)
+		if err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s on the push listener = %v, %v; want 404", path, resp, err)
 		}
 		if resp != nil {
 			resp.Body.Close()
