@@ -44,9 +44,10 @@ func (c *Client) Call(ctx context.Context, token, method, path string, query url
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		return nil, redact(&TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %.200q", ErrBadResponse, raw)}, secretsOf(req))
+		secrets := secretsOf(req)
+		return nil, redact(&TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, raw, secrets))}, secrets)
 	}
-	if err := decodeAnswer(op, raw, nil); err != nil {
+	if err := decodeAnswer(op, raw, nil, secretsOf(req)); err != nil {
 		return nil, redact(err, secretsOf(req))
 	}
 	return raw, nil

@@ -93,13 +93,16 @@ func (c *Client) do(ctx context.Context, op string, req *http.Request, out any, 
 	if err != nil {
 		return err
 	}
-	return redact(decodeAnswer(op, body, out), secretsOf(req, extra...))
+	secrets := secretsOf(req, extra...)
+	return redact(decodeAnswer(op, body, out, secrets), secrets)
 }
 
-func decodeAnswer(op string, body []byte, out any) error {
+// decodeAnswer decodes WeChat's JSON answer; secrets are kept out of the
+// excerpt of a body that is not JSON.
+func decodeAnswer(op string, body []byte, out any, secrets []string) error {
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %.200q", ErrBadResponse, body)}
+		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
 	}
 	if a.ErrCode != nil && *a.ErrCode != 0 {
 		return &APIError{Op: op, Code: *a.ErrCode, Msg: a.ErrMsg}
@@ -116,9 +119,10 @@ func decodeAnswer(op string, body []byte, out any) error {
 // of a 200 answer. It records whether the request was fully written. Its
 // errors carry none of req's secrets nor extra (see [redact]).
 func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, extra ...string) ([]byte, http.Header, error) {
-	body, hdr, err := c.exchange(ctx, op, req, limit)
+	secrets := secretsOf(req, extra...)
+	body, hdr, err := c.exchange(ctx, op, req, limit, secrets)
 	if err != nil {
-		return nil, nil, redact(err, secretsOf(req, extra...))
+		return nil, nil, redact(err, secrets)
 	}
 	return body, hdr, nil
 }
@@ -137,7 +141,7 @@ func newRequest(op, method, rawURL string, body io.Reader) (*http.Request, error
 	return req, nil
 }
 
-func (c *Client) exchange(ctx context.Context, op string, req *http.Request, limit int64) ([]byte, http.Header, error) {
+func (c *Client) exchange(ctx context.Context, op string, req *http.Request, limit int64, secrets []string) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var written atomic.Bool
@@ -162,7 +166,7 @@ func (c *Client) exchange(ctx context.Context, op string, req *http.Request, lim
 		return nil, nil, &TransportError{Op: op, Written: true, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: %.200q", ErrBadResponse, body)}
+		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
 	}
 	if int64(len(body)) > limit {
 		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: answer over %d bytes", ErrBadResponse, limit)}
@@ -358,7 +362,7 @@ func (c *Client) GetMedia(ctx context.Context, token, mediaID string, limit int6
 	}
 	ct := hdr.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		if err := decodeAnswer("media/get", body, nil); err != nil {
+		if err := decodeAnswer("media/get", body, nil, secretsOf(req)); err != nil {
 			return nil, "", redact(err, secretsOf(req))
 		}
 		return nil, "", &TransportError{Op: "media/get", Written: true, Status: 200, Err: fmt.Errorf("%w: JSON without errcode", ErrBadResponse)}

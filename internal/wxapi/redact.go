@@ -95,3 +95,13 @@ func scrub(s string, secrets []string) string {
 	}
 	return s
 }
+
+// excerpt quotes the start of an unexpected answer for an error, with
+// secrets replaced before it is cut (a cut must not leave part of one). An
+// answer of the token endpoints is never quoted: it may hold a new token.
+func excerpt(op string, body []byte, secrets []string) string {
+	if op == "stable_token" || op == "token" {
+		return fmt.Sprintf("%d bytes", len(body))
+	}
+	return fmt.Sprintf("%.200q", scrub(string(body), secrets))
+}

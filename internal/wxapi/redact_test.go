@@ -20,10 +20,11 @@ import (
 // echoes the request, a non-JSON 200 — no error of any call names the
 // access token or the app secret.
 func TestErrorsCarryNoSecret(t *testing.T) {
-	const (
-		tok    = "86_TOKEN-abcdefghijklmnopqrstuvwxyz0123456789"
-		secret = "0123456789abcdef0123456789abcdef"
-	)
+	// Tokens as long as WeChat's, so that a 200-byte excerpt of an error
+	// page would cut one.
+	tok := "86_" + strings.Repeat("TOKEN-abcdefghijklmnopqrstuvwxyz0123456789", 3)
+	fresh := "86_" + strings.Repeat("FRESH-abcdefghijklmnopqrstuvwxyz0123456789", 3)
+	const secret = "0123456789abcdef0123456789abcdef"
 	// echo answers with the request URI and body in its text, as a
 	// proxy's error page may.
 	echo := func(status int) http.HandlerFunc {
@@ -57,6 +58,9 @@ func TestErrorsCarryNoSecret(t *testing.T) {
 			io.WriteString(w, `{"errcode":40001,"errmsg":"invalid credential `+r.URL.RawQuery+`"}`)
 		}),
 		"connection refused": nil,
+		"answer cut short": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"access_token":"`+fresh) // a new token, in a body that is not JSON
+		}),
 	}
 	for name, h := range servers {
 		t.Run(name, func(t *testing.T) {
@@ -91,7 +95,11 @@ func TestErrorsCarryNoSecret(t *testing.T) {
 					t.Errorf("%s: no error", call)
 					continue
 				}
-				for _, s := range []string{tok, secret} {
+				secrets := []string{tok, secret, tok[:40]}
+				if strings.HasSuffix(call, "Token") { // its answer holds a new one
+					secrets = append(secrets, fresh[:40])
+				}
+				for _, s := range secrets {
 					if msg := err.Error(); strings.Contains(msg, s) {
 						t.Errorf("%s: error %q carries a secret", call, msg)
 					}
