@@ -77,6 +77,7 @@ func TestValidateResultValid(t *testing.T) {
 		{"failed token", mutate(t, failedResult, failedWith("token", `40001`)...)},
 		{"failed media", mutate(t, failedResult, append(failedWith("media", `-1005`), set("/data/attempts", `0`))...)},
 		{"failed media upload", mutate(t, failedResult, failedWith("media", `40005`)...)},
+		{"failed duplicate_id", mutate(t, failedResult, append(failedWith("duplicate_id", `-1007`), set("/data/attempts", `0`))...)},
 		{"failed expired", mutate(t, failedResult, append(failedWith("expired", `-1003`), set("/data/attempts", `0`))...)},
 		{"failed maybe_delivered", mutate(t, failedResult, append(failedWith("maybe_delivered", `-1004`), set("/data/maybe_delivered", `true`))...)},
 		{"failed maybe_delivered typing", mutate(t, failedResult, append(failedWith("maybe_delivered", `-1`), set("/data/maybe_delivered", `true`), set("/data/verb", `"typing"`))...)},

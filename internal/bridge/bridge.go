@@ -235,6 +235,7 @@ func newManage(cfg *config.Config, b *broker.Broker, eg *egress.Egress, logger *
 	}
 	return manage.New(manage.Config{
 		Conn: b.Conn, API: eg.API(), Tokens: eg.Tokens(), Store: eg.MediaObjects(), Apps: apps,
-		Logger: logger.With("component", "manage"),
+		Fetcher: eg.MediaFetcher(),
+		Logger:  logger.With("component", "manage"),
 	})
 }

@@ -188,6 +188,20 @@ type Egress struct {
 	SentTTL time.Duration `yaml:"sent_ttl"`
 	// MaxMediaBytes bounds an image egress downloads and uploads. Default 2 MiB.
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`
+	// MediaFetch limits where images named by URL (image commands, card
+	// thumbnails, media.upload) may be downloaded from.
+	MediaFetch MediaFetch `yaml:"media_fetch"`
+}
+
+// MediaFetch limits the destinations of image downloads by URL.
+type MediaFetch struct {
+	// Allow lists destinations that may be fetched although they are not
+	// public addresses: CIDR prefixes ("10.0.0.0/8"), addresses
+	// ("127.0.0.1") or host names ("images.internal"). Default empty:
+	// loopback, private, link-local and other special-purpose addresses
+	// are refused, checked on the address dialled (after DNS, on every
+	// redirect).
+	Allow []string `yaml:"allow"`
 }
 
 // TokenConfig configures access tokens.

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 )
 
 var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -153,6 +155,9 @@ func (c *Config) Validate() error {
 	}
 	if eg.MaxMediaBytes <= 0 {
 		bad("egress.max_media_bytes must be positive")
+	}
+	if _, _, err := mediafetch.ParseAllow(eg.MediaFetch.Allow); err != nil {
+		bad("egress.media_fetch.allow: %v", err)
 	}
 	seen := map[string]bool{}
 	for i, a := range c.Apps {

@@ -13,6 +13,10 @@ const (
 	CodeMaybeDelivered = -1004
 	// CodeMedia: the image could not be fetched for upload.
 	CodeMedia = -1005
+	// CodeDuplicateID: the command id was already used by another command
+	// (another conversation, verb or body). (-1006 is the management
+	// service's object-store failure.)
+	CodeDuplicateID = -1007
 )
 
 // Reasons of a failed result.
@@ -27,4 +31,5 @@ const (
 	ReasonMedia          = "media"
 	ReasonExpired        = "expired"
 	ReasonMaybeDelivered = "maybe_delivered"
+	ReasonDuplicateID    = "duplicate_id"
 )

@@ -44,6 +44,26 @@
 // answer. Transient failures before the request was written (connection
 // refused, WeChat's -1, HTTP 5xx) are retried with backoff.
 //
+// One id, one command. The sent record also holds the command's subject
+// (conversation and verb) and a digest of its data. A command whose id has
+// a record written for another subject or digest reused another command's
+// id: it fails with reason duplicate_id ([CodeDuplicateID]) without a call,
+// leaves that record alone, and its result and dead letter get the
+// Nats-Msg-Id <appid>:<id>:duplicate:<hash> so that JetStream drops neither
+// theirs nor the first command's. A command's first record write is a KV
+// create, so two commands racing with one id in different partitions cannot
+// both send: the loser is redelivered and finds the winner's record.
+//
+// Retries. Every retry of a command backs off further (RetryMin doubling to
+// RetryMax, ±20% jitter), whatever failed: the send call, the token fetch,
+// the image download or upload. A failure before the send call is never
+// maybe_delivered, even when its own request timed out after being written:
+// nothing reached the send API. Commands waiting for a token share one
+// fetch ([token.Manager.Token]). An image that cannot be fetched for good —
+// a destination that is not public and not in egress.media_fetch.allow,
+// HTTP 4xx, not an image, too large — fails at once with reason media (see
+// package mediafetch).
+//
 // Concurrency within a process is bounded (Concurrency, default 64); Run
 // returns after the in-flight commands finished and were acknowledged.
 //
@@ -52,6 +72,11 @@
 // Failures of single commands never stop the egress: they end in a failed
 // result with WeChat's errcode (or kfbridge's negative codes, see
 // [CodeMalformed] and the others) and a reason: malformed, unknown_app,
-// permanent, window, quota, transient, token, media, expired or
-// maybe_delivered.
+// permanent, window, quota, transient, token, media, expired,
+// maybe_delivered or duplicate_id. Errors of WeChat's API never carry the
+// access token or the app secret (package wxapi redacts them), so errmsg,
+// the dead letter's Kfbridge-Errmsg and log lines carry none either.
+//
+// Metrics label an appid that is not configured as "unknown": a bot's
+// subject cannot mint series.
 package egress

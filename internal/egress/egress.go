@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -62,6 +63,7 @@ type Egress struct {
 	streams   config.Streams
 	js        jetstream.JetStream
 	api       *wxapi.Client
+	fetch     *mediafetch.Fetcher
 	tokens    *token.Manager
 	apps      map[string]bool
 	logger    *slog.Logger
@@ -108,6 +110,11 @@ func New(cfg Config) (*Egress, error) {
 		}
 		e.api = api
 	}
+	fetch, err := mediafetch.New(mediafetch.Config{Allow: cfg.Egress.MediaFetch.Allow})
+	if err != nil {
+		return nil, fmt.Errorf("egress: media_fetch: %w", err)
+	}
+	e.fetch = fetch
 	reg := cfg.Registry
 	if reg == nil {
 		reg = telemetry.NewRegistry()

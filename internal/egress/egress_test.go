@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
@@ -33,6 +35,9 @@ type env struct {
 	sim *wxsim.Sim
 	api string // the simulator's base URL
 	cfg config.Egress
+	// reg and logger, when set, go to the next replica.
+	reg    *prometheus.Registry
+	logger *slog.Logger
 }
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
@@ -55,6 +60,7 @@ func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *en
 	cfg.CallTimeout = 2 * time.Second
 	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 100*time.Millisecond
 	cfg.RetryBudget = 3 * time.Second
+	cfg.MediaFetch.Allow = []string{"127.0.0.1"} // the tests' image servers
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -74,7 +80,7 @@ func (e *env) replica(nc *nats.Conn) (stop func()) {
 	}
 	streams := config.Default().NATS.Streams
 	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js,
-		Apps: []config.App{{AppID: appID, Secret: secret}}})
+		Apps: []config.App{{AppID: appID, Secret: secret}}, Registry: e.reg, Logger: e.logger})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -178,4 +184,54 @@ func (e *env) apiClient() *wxapi.Client {
 		e.t.Fatal(err)
 	}
 	return c
+}
+
+// allResults waits until n result messages are stored and returns them in
+// stream order (several may share a command id: reused ids).
+func (e *env) allResults(n int) []events.ResultEvent {
+	e.t.Helper()
+	var out []events.ResultEvent
+	for _, m := range e.streamContents(events.ResultStreamName, n) {
+		var ev events.ResultEvent
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// streamContents waits until stream holds at least n messages and returns
+// them all.
+func (e *env) streamContents(stream string, n int) []jetstream.Msg {
+	e.t.Helper()
+	waitFor(e.t, fmt.Sprintf("%d messages in %s", n, stream), func() bool { return e.streamMsgs(stream) >= uint64(n) })
+	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
+	defer cancel()
+	cons, err := e.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	total := int(e.streamMsgs(stream))
+	var out []jetstream.Msg
+	for len(out) < total {
+		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			e.t.Fatalf("%d of %d messages of %s: %v", len(out), total, stream, err)
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

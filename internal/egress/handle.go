@@ -2,6 +2,8 @@ package egress
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -24,6 +26,8 @@ type job struct {
 	cmd      events.Command
 	key      string // sent-record key
 	rec      record
+	stored   bool   // rec is in the KV bucket (later writes update it)
+	dup      string // set for a reused id: suffix of the result's own id
 	deadline time.Time
 	trace    string // traceparent of the API calls and the result
 	mediaID  string // uploaded for this command, reported in the result
@@ -141,11 +145,25 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 
 	// The record is consulted on every delivery, not only redeliveries: a
 	// bot that republishes a command id after the stream's duplicate window
-	// must not send it twice either.
+	// must not send it twice either. A record written for another
+	// conversation, verb or body belongs to another command that used the
+	// same id: this one fails, and neither borrows nor touches its record.
+	subject, err := events.CommandSubject(conv, verb)
+	if err != nil {
+		return action{}, err
+	}
+	digest := dataDigest(cmd.Data)
 	rec, ok, err := e.loadRecord(ctx, j.key)
 	if err != nil {
 		return action{}, err
 	}
+	if ok && !rec.matches(subject, digest) {
+		sum := sha256.Sum256([]byte(subject + "\n" + digest))
+		j.dup = ":duplicate:" + hex.EncodeToString(sum[:8])
+		return e.fail(ctx, j, CodeDuplicateID, "command id "+cmd.ID+" was already used by another command "+
+			"(another conversation, verb or body); use a new id for every command", ReasonDuplicateID, false)
+	}
+	j.stored = ok
 	if ok {
 		switch rec.State {
 		case stateDone:
@@ -159,6 +177,7 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 			j.rec = rec
 		}
 	}
+	j.rec.Subject, j.rec.Digest = subject, digest
 	now := e.now()
 	if now.After(j.deadline) {
 		return e.fail(ctx, j, lastCode(j.rec, CodeExpired), lastMsg(j.rec, "retry budget exhausted"), ReasonExpired, false)

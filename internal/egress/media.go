@@ -6,12 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"path"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -112,11 +111,11 @@ func (e *Egress) mediaIDFor(ctx context.Context, j *job, src mediaSource, tok st
 			contentType = info.Headers.Get("Content-Type")
 		}
 	} else {
-		data, contentType, err = e.download(ctx, src.url)
+		img, err := e.download(ctx, src.url)
 		if err != nil {
 			return "", err
 		}
-		name = path.Base(src.url)
+		data, contentType, name = img.Data, img.ContentType, img.Name
 	}
 	var media wxapi.Media
 	err = e.call(ctx, j, "media/upload", func(ctx context.Context) error {
@@ -134,32 +133,21 @@ func (e *Egress) mediaIDFor(ctx context.Context, j *job, src mediaSource, tok st
 	return media.MediaID, nil
 }
 
-// download fetches an image by URL, bounded in time and size.
-func (e *Egress) download(ctx context.Context, url string) ([]byte, string, error) {
+// download fetches an image by URL, bounded in time and size, from an
+// allowed destination (egress.media_fetch.allow). A failure that trying
+// again cannot mend — a refused destination, HTTP 4xx, not an image, too
+// large — is permanent.
+func (e *Egress) download(ctx context.Context, url string) (mediafetch.Image, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	img, err := e.fetch.Fetch(ctx, url, e.cfg.MaxMediaBytes)
 	if err != nil {
-		return nil, "", &mediaError{class: wxapi.ClassPermanent, code: CodeMedia, err: err}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, "", &mediaError{class: wxapi.ClassTransient, code: CodeMedia, err: err}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		class := wxapi.ClassPermanent
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
-			class = wxapi.ClassTransient
+		class := wxapi.ClassTransient
+		var fe *mediafetch.Error
+		if errors.As(err, &fe) && fe.Permanent {
+			class = wxapi.ClassPermanent
 		}
-		return nil, "", &mediaError{class: class, code: CodeMedia, err: fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)}
+		return mediafetch.Image{}, &mediaError{class: class, code: CodeMedia, err: err}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, e.cfg.MaxMediaBytes+1))
-	if err != nil {
-		return nil, "", &mediaError{class: wxapi.ClassTransient, code: CodeMedia, err: err}
-	}
-	if int64(len(data)) > e.cfg.MaxMediaBytes {
-		return nil, "", &mediaError{class: wxapi.ClassPermanent, code: CodeMedia, err: errors.New("image over the size limit")}
-	}
-	return data, resp.Header.Get("Content-Type"), nil
+	return img, nil
 }

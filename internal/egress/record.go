@@ -20,11 +20,40 @@ const (
 
 // record is the KV value kept per command in [SentBucket].
 type record struct {
-	State    string          `json:"state"`
-	Attempts int             `json:"attempts"`
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	// Retries counts the command's retries (put back for later), which
+	// set its backoff.
+	Retries  int             `json:"retries,omitempty"`
 	LastCode int             `json:"last_code,omitempty"`
 	LastMsg  string          `json:"last_msg,omitempty"`
 	Result   json.RawMessage `json:"result,omitempty"`
+	// Subject (wxkf.out.<appid>.<bid>.<openid>.<verb>) and Digest (of the
+	// command's data) bind the record to the command that wrote it: a
+	// command reusing its id with another conversation or body is not that
+	// command (records written before they existed bind nothing).
+	Subject string `json:"subject,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+}
+
+// matches reports whether r was written for the command with subject and
+// digest.
+func (r record) matches(subject, digest string) bool {
+	return r.Subject == "" || (r.Subject == subject && r.Digest == digest)
+}
+
+// dataDigest hashes a command's data in a canonical form (keys sorted,
+// insignificant space dropped), so a bot that republishes the same data
+// re-encoded is still the same command.
+func dataDigest(data []byte) string {
+	var v any
+	if json.Unmarshal(data, &v) == nil {
+		if b, err := json.Marshal(v); err == nil {
+			data = b
+		}
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
 }
 
 // recordKey is the KV key of a command: its app and a hash of its id (ids
@@ -51,15 +80,24 @@ func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, erro
 	return r, true, nil
 }
 
-func (e *Egress) saveRecord(ctx context.Context, key string, r record) error {
-	b, err := json.Marshal(r)
+// saveRecord writes j's record. The first write of a command's record is a
+// create: when another command with the same id (in another partition)
+// wrote first, it fails, and the redelivery finds that record.
+func (e *Egress) saveRecord(ctx context.Context, j *job) error {
+	b, err := json.Marshal(j.rec)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	if _, err := e.sent.Put(ctx, key, b); err != nil {
+	if j.stored {
+		_, err = e.sent.Put(ctx, j.key, b)
+	} else {
+		_, err = e.sent.Create(ctx, j.key, b)
+	}
+	if err != nil {
 		return fmt.Errorf("write sent record: %w", err)
 	}
+	j.stored = true
 	return nil
 }

@@ -21,6 +21,15 @@ const (
 	HeaderOriginalSubject = "Kfbridge-Original-Subject"
 )
 
+// appLabel is the appid label of a metric: the appid of a configured app,
+// else "unknown" (an appid from a bot's subject must not mint series).
+func (e *Egress) appLabel(appid string) string {
+	if e.apps[appid] {
+		return appid
+	}
+	return "unknown"
+}
+
 // deliver finishes a command WeChat accepted.
 func (e *Egress) deliver(ctx context.Context, j *job) (action, error) {
 	return e.finish(ctx, j, events.ResultData{
@@ -50,9 +59,10 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if err != nil {
 		return action{}, err
 	}
-	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed {
+	// A reused id's record belongs to the command that wrote it.
+	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && j.dup == "" {
 		j.rec.State, j.rec.Result = stateDone, body
-		if err := e.saveRecord(ctx, j.key, j.rec); err != nil {
+		if err := e.saveRecord(ctx, j); err != nil {
 			return action{}, err
 		}
 	}
@@ -60,7 +70,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if reason == "" {
 		reason = "none"
 	}
-	e.metrics.commands.WithLabelValues(c.AppID, c.Verb, d.Outcome, reason).Inc()
+	e.metrics.commands.WithLabelValues(e.appLabel(c.AppID), c.Verb, d.Outcome, reason).Inc()
 	if d.Outcome == events.OutcomeFailed {
 		j.log.Warn("command failed", "reason", d.Reason, "errcode", d.ErrCode, "errmsg", d.ErrMsg, "attempts", d.Attempts)
 	} else {
@@ -80,6 +90,10 @@ func (e *Egress) republish(ctx context.Context, j *job, rec record) (action, err
 	return e.publishOutcome(ctx, j, rec.Result, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
 }
 
+// publishOutcome stores the dead letter (failed sends) and the result. Both
+// carry Nats-Msg-Id <appid>:<command id>, and for a duplicate_id failure
+// that id with a suffix (j.dup), so that it neither replaces nor is
+// dropped as the first command's.
 func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outcome, reason string, code int, msg string, attempts int) (action, error) {
 	c := j.cmd
 	if outcome == events.OutcomeFailed && c.Verb == events.VerbSend {
@@ -92,7 +106,7 @@ func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outc
 		return action{}, err
 	}
 	m := &nats.Msg{Subject: subject, Data: result, Header: nats.Header{
-		events.HeaderMsgID:       {c.AppID + ":" + c.ID},
+		events.HeaderMsgID:       {c.AppID + ":" + c.ID + j.dup},
 		events.HeaderContentType: {events.ContentType},
 		events.HeaderTraceParent: {j.trace},
 	}}
@@ -113,7 +127,7 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 		m.Header[k] = v
 	}
 	orig, _ := events.CommandSubject(c.Conversation, c.Verb)
-	m.Header.Set(events.HeaderMsgID, c.AppID+":"+c.ID)
+	m.Header.Set(events.HeaderMsgID, c.AppID+":"+c.ID+j.dup)
 	m.Header.Set(HeaderCommandID, c.ID)
 	m.Header.Set(HeaderReason, reason)
 	m.Header.Set(HeaderErrCode, strconv.Itoa(code))

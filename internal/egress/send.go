@@ -15,10 +15,10 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 	appid := j.cmd.AppID
 	tok, err := e.tokens.Token(ctx, appid)
 	if err != nil {
-		return e.afterFailure(ctx, j, err, ReasonToken)
+		return e.afterFailure(ctx, j, err, ReasonToken, false)
 	}
 	if err := e.resolveMedia(ctx, j, sd, tok); err != nil {
-		return e.afterFailure(ctx, j, err, ReasonMedia)
+		return e.afterFailure(ctx, j, err, ReasonMedia, false)
 	}
 	refreshed, reuploaded := false, false
 	for {
@@ -28,7 +28,7 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		}
 		j.rec.State = stateSending
 		j.rec.Attempts++
-		if err := e.saveRecord(ctx, j.key, j.rec); err != nil {
+		if err := e.saveRecord(ctx, j); err != nil {
 			return action{}, err // nothing sent
 		}
 		op := "custom/send"
@@ -46,18 +46,18 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 			refreshed = true
 			tok, err = e.tokens.Invalidate(ctx, appid, tok)
 			if err != nil {
-				return e.afterFailure(ctx, j, err, ReasonToken)
+				return e.afterFailure(ctx, j, err, ReasonToken, false)
 			}
 			continue
 		case wxapi.CodeOf(err) == wxapi.CodeInvalidMediaID && j.uploaded && !reuploaded:
 			// Our cached upload expired early: upload again, once.
 			reuploaded = true
 			if err := e.reuploadMedia(ctx, j, sd, tok); err != nil {
-				return e.afterFailure(ctx, j, err, ReasonMedia)
+				return e.afterFailure(ctx, j, err, ReasonMedia, false)
 			}
 			continue
 		}
-		return e.afterFailure(ctx, j, err, "")
+		return e.afterFailure(ctx, j, err, "", true)
 	}
 }
 
@@ -65,11 +65,13 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 // retried, never dead-lettered.
 func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (action, error) {
 	tok, err := e.tokens.Token(ctx, j.cmd.AppID)
+	fromCall := false // err is the typing call's, not a token fetch's
 	for try := 0; err == nil; try++ {
 		j.rec.Attempts++
 		err = e.call(ctx, j, "custom/business/typing", func(ctx context.Context) error {
 			return e.api.Typing(ctx, tok, j.cmd.OpenID, j.cmd.BusinessID, td.Command)
 		})
+		fromCall = true
 		if err == nil {
 			return e.deliver(ctx, j)
 		}
@@ -77,25 +79,42 @@ func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (acti
 			break
 		}
 		tok, err = e.tokens.Invalidate(ctx, j.cmd.AppID, tok)
+		fromCall = false
 	}
 	code, msg := codeMsg(err)
-	return e.fail(ctx, j, code, msg, reasonOf(wxapi.ClassOf(err), ReasonToken), wxapi.ClassOf(err) == wxapi.ClassMaybeDelivered)
+	class := classBefore(err, fromCall)
+	return e.fail(ctx, j, code, msg, reasonOf(class, ReasonToken), class == wxapi.ClassMaybeDelivered)
 }
 
-// afterFailure decides what a failed call (or token fetch, or upload)
-// means. fallback names the reason of a permanent failure when not "".
-func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback string) (action, error) {
-	code, msg := codeMsg(err)
-	j.rec.LastCode, j.rec.LastMsg = code, msg
+// classBefore is the class of err; a failure before the send (or typing)
+// call — a token fetch, a media download or upload that timed out after
+// writing — is transient, never maybe_delivered: nothing reached the send
+// API.
+func classBefore(err error, sendCall bool) wxapi.Class {
 	class := wxapi.ClassOf(err)
 	var media *mediaError
 	if errors.As(err, &media) {
 		class = media.class
 	}
+	if class == wxapi.ClassMaybeDelivered && !sendCall {
+		return wxapi.ClassTransient
+	}
+	return class
+}
+
+// afterFailure decides what a failed call (or token fetch, or upload)
+// means. fallback names the reason of a permanent failure when not "";
+// sendCall says whether err is the send call's own (else nothing reached
+// the send API: see [classBefore]).
+func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback string, sendCall bool) (action, error) {
+	code, msg := codeMsg(err)
+	j.rec.LastCode, j.rec.LastMsg = code, msg
+	class := classBefore(err, sendCall)
 	now := e.now()
 	switch class {
 	case wxapi.ClassTransient:
-		return e.retryAt(ctx, j, now.Add(e.backoff(max(j.rec.Attempts, 1))), ReasonTransient)
+		// Every retry backs off further, whatever failed.
+		return e.retryAt(ctx, j, now.Add(e.backoff(j.rec.Retries+1)), ReasonTransient)
 	case wxapi.ClassQuota:
 		until := quotaHorizon(code, now)
 		e.pauses.set(j.cmd.AppID, until)
@@ -122,10 +141,11 @@ func (e *Egress) retryAt(ctx context.Context, j *job, at time.Time, reason strin
 		return e.fail(ctx, j, lastCode(j.rec, CodeExpired), lastMsg(j.rec, "retry budget exhausted"), reason, false)
 	}
 	j.rec.State = stateRetry
-	if err := e.saveRecord(ctx, j.key, j.rec); err != nil {
+	j.rec.Retries++
+	if err := e.saveRecord(ctx, j); err != nil {
 		return action{}, err
 	}
-	e.metrics.retries.WithLabelValues(j.cmd.AppID, reason).Inc()
+	e.metrics.retries.WithLabelValues(e.appLabel(j.cmd.AppID), reason).Inc()
 	j.log.Info("command will be retried", "reason", reason, "errcode", j.rec.LastCode, "attempts", j.rec.Attempts, "in", at.Sub(e.now()).Round(time.Millisecond))
 	return nakAfter(at.Sub(e.now())), nil
 }

@@ -57,6 +57,7 @@ func newWorld(t testing.TB) *world {
 	cfg.CallTimeout = 2 * time.Second
 	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 100*time.Millisecond
 	cfg.RetryBudget = 3 * time.Second
+	cfg.MediaFetch.Allow = []string{"127.0.0.1"} // images are served on loopback
 	streams := config.Default().NATS.Streams
 	streams.Storage = "memory"
 	eg, err := egress.New(egress.Config{Egress: cfg, Streams: streams, JS: js, Apps: []config.App{{AppID: appID, Secret: secret}}})
@@ -66,7 +67,8 @@ func newWorld(t testing.TB) *world {
 	if err := eg.Setup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	mg, err := manage.New(manage.Config{Conn: nc, API: eg.API(), Tokens: eg.Tokens(), Store: eg.MediaObjects(), Apps: []string{appID}})
+	mg, err := manage.New(manage.Config{Conn: nc, API: eg.API(), Tokens: eg.Tokens(), Store: eg.MediaObjects(), Apps: []string{appID},
+		Fetcher: eg.MediaFetcher()})
 	if err != nil {
 		t.Fatal(err)
 	}

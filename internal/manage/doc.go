@@ -24,7 +24,10 @@
 // business.list with {"all": true} pages through WeChat 200 at a time until
 // a page comes back short, and media.get stores the downloaded bytes in the
 // WXKF_MEDIA object store and answers the object's name; media.upload takes
-// the image as base64 bytes, an http(s) URL or an object name.
+// the image as base64 bytes, an http(s) URL or an object name. A URL is
+// downloaded with [Config.Fetcher], the egress's: only from public
+// addresses unless egress.media_fetch.allow lists the destination (package
+// mediafetch), and a failed download's errmsg quotes nothing of the answer.
 //
 // # Usage
 //

@@ -7,15 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 )
 
@@ -49,11 +48,11 @@ func (s *Service) mediaUpload(ctx context.Context, appid string, body []byte) ([
 		}
 		name = "image"
 	case req.URL != "":
-		var err error
-		if data, contentType, err = s.download(ctx, req.URL); err != nil {
+		img, err := s.download(ctx, req.URL)
+		if err != nil {
 			return nil, err
 		}
-		name = urlBase(req.URL)
+		data, contentType, name = img.Data, img.ContentType, img.Name
 	default:
 		var err error
 		if data, contentType, err = s.readObject(ctx, req.Object); err != nil {
@@ -102,37 +101,15 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(s)
 }
 
-// urlBase returns the last path segment of u, or "image".
-func urlBase(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || path.Base(p.Path) == "/" || path.Base(p.Path) == "." {
-		return "image"
-	}
-	return path.Base(p.Path)
-}
-
-// download fetches an image by URL, bounded in size (and in time by ctx).
-func (s *Service) download(ctx context.Context, u string) ([]byte, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// download fetches an image by URL, bounded in size (and in time by ctx),
+// from a destination the fetcher allows. The error names the URL without
+// its query and never quotes the response.
+func (s *Service) download(ctx context.Context, u string) (mediafetch.Image, error) {
+	img, err := s.cfg.Fetcher.Fetch(ctx, u, s.cfg.MaxMediaBytes)
 	if err != nil {
-		return nil, "", invalid("/url: %v", err)
+		return mediafetch.Image{}, &Error{Code: CodeMedia, Msg: "download " + err.Error()}
 	}
-	resp, err := s.cfg.HTTP.Do(req)
-	if err != nil {
-		return nil, "", &Error{Code: CodeMedia, Msg: fmt.Sprintf("download %s: %v", u, err)}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", &Error{Code: CodeMedia, Msg: fmt.Sprintf("download %s: HTTP %d", u, resp.StatusCode)}
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxMediaBytes+1))
-	if err != nil {
-		return nil, "", &Error{Code: CodeMedia, Msg: fmt.Sprintf("download %s: %v", u, err)}
-	}
-	if int64(len(data)) > s.cfg.MaxMediaBytes {
-		return nil, "", &Error{Code: CodeMedia, Msg: fmt.Sprintf("download %s: over %d bytes", u, s.cfg.MaxMediaBytes)}
-	}
-	return data, resp.Header.Get("Content-Type"), nil
+	return img, nil
 }
 
 // readObject reads an image from the object store.

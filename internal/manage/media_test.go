@@ -5,17 +5,29 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
+// allowLoopback lets the service download from the test's web server.
+func allowLoopback(t testing.TB) func(*Config) {
+	f, err := mediafetch.New(mediafetch.Config{Allow: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(c *Config) { c.Fetcher = f }
+}
+
 func TestMediaUpload(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, allowLoopback(t))
 	img := wxsim.PlaceholderImage()
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/cat.png" {
@@ -103,4 +115,25 @@ func TestMediaGet(t *testing.T) {
 	e.wantCode(OpMediaGet, map[string]any{"media_id": "NO_SUCH_MEDIA"}, 40007)
 	e.sim.Advance(72 * time.Hour)
 	e.wantCode(OpMediaGet, map[string]any{"media_id": "USER_MEDIA_1"}, 40007)
+}
+
+// TestMediaUploadRefusesPrivateURL: by default media.upload downloads from
+// public addresses only, and its error quotes nothing of the response.
+func TestMediaUploadRefusesPrivateURL(t *testing.T) {
+	e := newEnv(t, nil)
+	var hits atomic.Int32
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(wxsim.PlaceholderImage())
+	}))
+	t.Cleanup(web.Close)
+	before := e.calls()
+	me := e.wantCode(OpMediaUpload, map[string]any{"url": web.URL + "/admin.png?key=k"}, CodeMedia)
+	if !strings.Contains(me.Msg, "not a public address") || strings.Contains(me.Msg, "key=k") || strings.Contains(me.Description, "key=k") {
+		t.Errorf("media.upload of a loopback URL: %q / %q, want \"not a public address\" without the URL's query", me.Msg, me.Description)
+	}
+	if hits.Load() != 0 || e.calls() != before {
+		t.Errorf("the loopback server got %d requests, WeChat %d calls; want none", hits.Load(), e.calls()-before)
+	}
 }

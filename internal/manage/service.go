@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -55,9 +55,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxMediaBytes bounds images and media (see [DefaultMaxMediaBytes]).
 	MaxMediaBytes int64
-	// HTTP downloads images by URL; nil uses a client without a timeout of
-	// its own (the request's bounds it).
-	HTTP *http.Client
+	// Fetcher downloads images by URL (bounded in time by the request);
+	// share the egress's ([egress.Egress.MediaFetcher]) so that both obey
+	// egress.media_fetch.allow. nil refuses every destination that is not
+	// a public address.
+	Fetcher *mediafetch.Fetcher
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -119,8 +121,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxMediaBytes == 0 {
 		cfg.MaxMediaBytes = DefaultMaxMediaBytes
 	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{}
+	if cfg.Fetcher == nil {
+		f, err := mediafetch.New(mediafetch.Config{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Fetcher = f
 	}
 	logger := cfg.Logger
 	if logger == nil {

@@ -25,7 +25,9 @@
 // # Concurrency
 //
 // A [Manager] is safe for concurrent use by many goroutines and processes;
-// the KV record's revision serializes writers.
+// the KV record's revision serializes writers. Within a process, concurrent
+// [Manager.Token] calls for one app share one lookup (and its failure), so
+// commands waiting for a token never multiply calls of WeChat's token API.
 //
 // # Errors
 //

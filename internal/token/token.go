@@ -78,8 +78,19 @@ type Manager struct {
 
 	mu    sync.Mutex
 	cache map[string]record
+	// flights are the Token lookups in progress, by app; callers that
+	// arrive meanwhile share the lookup's outcome, failures included.
+	flights map[string]*flight
 	// fetching serializes this process's fetches per app.
 	fetching map[string]*sync.Mutex
+}
+
+// flight is one Token lookup that concurrent callers share.
+type flight struct {
+	done    chan struct{}
+	waiters int // callers sharing it besides the one running it (for tests)
+	tok     string
+	err     error
 }
 
 // New returns a Manager over kv (the [BucketName] bucket) for the apps in
@@ -112,7 +123,7 @@ func New(kv jetstream.KeyValue, api *wxapi.Client, secrets map[string]string, cf
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{kv: kv, api: api, secrets: secrets, cfg: cfg, logger: logger,
-		cache: map[string]record{}, fetching: map[string]*sync.Mutex{}}
+		cache: map[string]record{}, flights: map[string]*flight{}, fetching: map[string]*sync.Mutex{}}
 	for appid := range secrets {
 		m.fetching[appid] = &sync.Mutex{}
 	}
@@ -135,17 +146,53 @@ func (m *Manager) fresh(r record) bool {
 }
 
 // Token returns a valid access token for appid, from this process's cache,
-// the shared KV record, or WeChat.
+// the shared KV record, or WeChat. Concurrent callers for one app share one
+// lookup: while it runs, others wait for its token or its error (so a
+// failing token endpoint sees one call per lookup, not one per waiting
+// command). A caller whose ctx ends stops waiting.
 func (m *Manager) Token(ctx context.Context, appid string) (string, error) {
 	if _, ok := m.secrets[appid]; !ok {
 		return "", fmt.Errorf("%w: %s", ErrUnknownApp, appid)
 	}
 	m.mu.Lock()
 	r, ok := m.cache[appid]
-	m.mu.Unlock()
 	if ok && m.fresh(r) {
+		m.mu.Unlock()
 		return r.AccessToken, nil
 	}
+	if f := m.flights[appid]; f != nil {
+		f.waiters++
+		m.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.tok, f.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	m.flights[appid] = f
+	m.mu.Unlock()
+	f.tok, f.err = m.lookup(ctx, appid)
+	m.mu.Lock()
+	delete(m.flights, appid)
+	m.mu.Unlock()
+	close(f.done)
+	return f.tok, f.err
+}
+
+// sharing returns how many callers wait for appid's lookup in progress.
+func (m *Manager) sharing(appid string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f := m.flights[appid]; f != nil {
+		return f.waiters
+	}
+	return 0
+}
+
+// lookup reads the KV record, or fetches from WeChat when it is stale.
+func (m *Manager) lookup(ctx context.Context, appid string) (string, error) {
 	lock := m.fetching[appid]
 	lock.Lock()
 	defer lock.Unlock()

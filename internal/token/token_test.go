@@ -1,6 +1,7 @@
 package token
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -155,5 +156,67 @@ func TestUnknownApp(t *testing.T) {
 	m := w.manager(t, Config{})
 	if _, err := m.Token(t.Context(), "wxnobody"); err == nil {
 		t.Error("Token of an unknown app succeeded")
+	}
+}
+
+// TestConcurrentLookupsShareOneFetch: commands that need a token while one
+// is being fetched share that fetch, also when it fails: a failing token
+// endpoint sees one call, not one per waiting command.
+func TestConcurrentLookupsShareOneFetch(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}, TokenHTTP5xxRate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The token endpoint holds each call until released.
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	api, err := wxapi.New(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(kv, api, map[string]string{appID: secret}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	lookup := func() { _, err := m.Token(t.Context(), appID); errs <- err }
+	go lookup()
+	<-arrived // the first lookup is fetching
+	for range n - 1 {
+		go lookup()
+	}
+	waitFor(t, "the other lookups to join the fetch", func() bool { return m.sharing(appID) == n-1 })
+	close(release)
+	for range n {
+		if err := <-errs; wxapi.ClassOf(err) != wxapi.ClassTransient {
+			t.Errorf("Token = %v, want the shared transient failure", err)
+		}
+	}
+	if got := sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
+		t.Errorf("%d stable_token calls for %d concurrent lookups, want 1", got, n)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -31,9 +31,9 @@ func (c *Client) Call(ctx context.Context, token, method, path string, query url
 	if method == http.MethodPost {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequest(method, c.base+path+"?"+q.Encode(), rd)
+	req, err := newRequest(op, method, c.base+path+"?"+q.Encode(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("wxapi: %s: %w", op, err)
+		return nil, err
 	}
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
@@ -44,10 +44,11 @@ func (c *Client) Call(ctx context.Context, token, method, path string, query url
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		return nil, &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %.200q", ErrBadResponse, raw)}
+		secrets := secretsOf(req)
+		return nil, redact(&TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, raw, secrets))}, secrets)
 	}
-	if err := decodeAnswer(op, raw, nil); err != nil {
-		return nil, err
+	if err := decodeAnswer(op, raw, nil, secretsOf(req)); err != nil {
+		return nil, redact(err, secretsOf(req))
 	}
 	return raw, nil
 }

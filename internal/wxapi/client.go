@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -86,18 +87,22 @@ type answer struct {
 }
 
 // do sends req and decodes the JSON answer into out (which may be nil).
-func (c *Client) do(ctx context.Context, op string, req *http.Request, out any) error {
-	body, _, err := c.roundTrip(ctx, op, req, maxAnswer)
+// Its errors carry none of req's secrets nor extra (see [redact]).
+func (c *Client) do(ctx context.Context, op string, req *http.Request, out any, extra ...string) error {
+	body, _, err := c.roundTrip(ctx, op, req, maxAnswer, extra...)
 	if err != nil {
 		return err
 	}
-	return decodeAnswer(op, body, out)
+	secrets := secretsOf(req, extra...)
+	return redact(decodeAnswer(op, body, out, secrets), secrets)
 }
 
-func decodeAnswer(op string, body []byte, out any) error {
+// decodeAnswer decodes WeChat's JSON answer; secrets are kept out of the
+// excerpt of a body that is not JSON.
+func decodeAnswer(op string, body []byte, out any, secrets []string) error {
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %.200q", ErrBadResponse, body)}
+		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
 	}
 	if a.ErrCode != nil && *a.ErrCode != 0 {
 		return &APIError{Op: op, Code: *a.ErrCode, Msg: a.ErrMsg}
@@ -111,8 +116,32 @@ func decodeAnswer(op string, body []byte, out any) error {
 }
 
 // roundTrip sends req, bounded by the client timeout, and returns the body
-// of a 200 answer. It records whether the request was fully written.
-func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64) ([]byte, http.Header, error) {
+// of a 200 answer. It records whether the request was fully written. Its
+// errors carry none of req's secrets nor extra (see [redact]).
+func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, extra ...string) ([]byte, http.Header, error) {
+	secrets := secretsOf(req, extra...)
+	body, hdr, err := c.exchange(ctx, op, req, limit, secrets)
+	if err != nil {
+		return nil, nil, redact(err, secrets)
+	}
+	return body, hdr, nil
+}
+
+// newRequest is http.NewRequest whose error names no URL (the URL holds the
+// access token).
+func newRequest(op, method, rawURL string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequest(method, rawURL, body)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("wxapi: %s: %w", op, err)
+	}
+	return req, nil
+}
+
+func (c *Client) exchange(ctx context.Context, op string, req *http.Request, limit int64, secrets []string) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var written atomic.Bool
@@ -137,7 +166,7 @@ func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, li
 		return nil, nil, &TransportError{Op: op, Written: true, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: %.200q", ErrBadResponse, body)}
+		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
 	}
 	if int64(len(body)) > limit {
 		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: answer over %d bytes", ErrBadResponse, limit)}
@@ -145,13 +174,14 @@ func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, li
 	return body, resp.Header, nil
 }
 
-func (c *Client) postJSON(ctx context.Context, op, path string, query url.Values, body []byte, out any) error {
-	req, err := http.NewRequest(http.MethodPost, c.base+path+"?"+query.Encode(), bytes.NewReader(body))
+// postJSON posts body; extra are secrets in the body, kept out of errors.
+func (c *Client) postJSON(ctx context.Context, op, path string, query url.Values, body []byte, out any, extra ...string) error {
+	req, err := newRequest(op, http.MethodPost, c.base+path+"?"+query.Encode(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("wxapi: %s: %w", op, err)
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	return c.do(ctx, op, req, out)
+	return c.do(ctx, op, req, out, extra...)
 }
 
 // Token is an access token and its lifetime.
@@ -171,7 +201,7 @@ func (c *Client) StableToken(ctx context.Context, appid, secret string, force bo
 		return Token{}, err
 	}
 	var t Token
-	if err := c.postJSON(ctx, "stable_token", "/cgi-bin/stable_token", nil, body, &t); err != nil {
+	if err := c.postJSON(ctx, "stable_token", "/cgi-bin/stable_token", nil, body, &t, secret); err != nil {
 		return Token{}, err
 	}
 	if t.AccessToken == "" {
@@ -184,9 +214,9 @@ func (c *Client) StableToken(ctx context.Context, appid, secret string, force bo
 // token after a short overlap: only one process may call it.
 func (c *Client) ClassicToken(ctx context.Context, appid, secret string) (Token, error) {
 	q := url.Values{"grant_type": {"client_credential"}, "appid": {appid}, "secret": {secret}}
-	req, err := http.NewRequest(http.MethodGet, c.base+"/cgi-bin/token?"+q.Encode(), nil)
+	req, err := newRequest("token", http.MethodGet, c.base+"/cgi-bin/token?"+q.Encode(), nil)
 	if err != nil {
-		return Token{}, fmt.Errorf("wxapi: token: %w", err)
+		return Token{}, err
 	}
 	var t Token
 	if err := c.do(ctx, "token", req, &t); err != nil {
@@ -303,9 +333,9 @@ func (c *Client) UploadImage(ctx context.Context, token, filename, contentType s
 		return Media{}, err
 	}
 	q := url.Values{"access_token": {token}, "type": {"image"}}
-	req, err := http.NewRequest(http.MethodPost, c.base+"/cgi-bin/media/upload?"+q.Encode(), &b)
+	req, err := newRequest("media/upload", http.MethodPost, c.base+"/cgi-bin/media/upload?"+q.Encode(), &b)
 	if err != nil {
-		return Media{}, fmt.Errorf("wxapi: media/upload: %w", err)
+		return Media{}, err
 	}
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	var m Media
@@ -322,9 +352,9 @@ func (c *Client) UploadImage(ctx context.Context, token, filename, contentType s
 // WeChat answers the bytes on success and JSON on error.
 func (c *Client) GetMedia(ctx context.Context, token, mediaID string, limit int64) ([]byte, string, error) {
 	q := url.Values{"access_token": {token}, "media_id": {mediaID}}
-	req, err := http.NewRequest(http.MethodGet, c.base+"/cgi-bin/media/get?"+q.Encode(), nil)
+	req, err := newRequest("media/get", http.MethodGet, c.base+"/cgi-bin/media/get?"+q.Encode(), nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("wxapi: media/get: %w", err)
+		return nil, "", err
 	}
 	body, hdr, err := c.roundTrip(ctx, "media/get", req, limit)
 	if err != nil {
@@ -332,8 +362,8 @@ func (c *Client) GetMedia(ctx context.Context, token, mediaID string, limit int6
 	}
 	ct := hdr.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		if err := decodeAnswer("media/get", body, nil); err != nil {
-			return nil, "", err
+		if err := decodeAnswer("media/get", body, nil, secretsOf(req)); err != nil {
+			return nil, "", redact(err, secretsOf(req))
 		}
 		return nil, "", &TransportError{Op: "media/get", Written: true, Status: 200, Err: fmt.Errorf("%w: JSON without errcode", ErrBadResponse)}
 	}

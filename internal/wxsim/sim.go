@@ -276,6 +276,15 @@ func (s *Sim) Typing(appid string) []TypingCall {
 	return slices.Clone(a.typing)
 }
 
+// IssuedTokens returns every access token the Sim has issued, of every app,
+// expired and revoked ones included, sorted (for tests that check a token
+// never shows up where it must not).
+func (s *Sim) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.tokens))
+}
+
 // Calls returns counts of the API calls answered so far.
 func (s *Sim) Calls() CallStats {
 	s.mu.Lock()

@@ -284,7 +284,8 @@ type ResultData struct {
 	// Attempts counts calls of WeChat's API for this command.
 	Attempts int `json:"attempts"`
 	// Reason classifies a failure: malformed, unknown_app, permanent,
-	// window, quota, transient, token, media, expired or maybe_delivered.
+	// window, quota, transient, token, media, expired, maybe_delivered or
+	// duplicate_id.
 	Reason string `json:"reason,omitempty"`
 	// MaybeDelivered is true when a request was fully written but its
 	// answer was lost: WeChat may have delivered it, so it was not resent.
