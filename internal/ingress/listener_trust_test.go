@@ -209,8 +209,11 @@ func TestLogsTrustOnlyConfiguredProxies(t *testing.T) {
 			req.Header.Set("X-Forwarded-For", "203.0.113.7")
 			req.Header.Set("X-Real-IP", "203.0.113.8")
 			e.srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
+			// The log may start with the start-up warnings; the push's
+			// line is the last.
+			lines := bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n"))
 			var line struct{ Msg, Remote string }
-			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Msg != "push rejected" {
+			if err := json.Unmarshal(lines[len(lines)-1], &line); err != nil || line.Msg != "push rejected" {
 				t.Fatalf("log %q: %v", logs.String(), err)
 			}
 			if line.Remote != tc.want {
