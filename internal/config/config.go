@@ -74,11 +74,32 @@ type Embedded struct {
 	StoreDir string `yaml:"store_dir"`
 	// Users, when set, make the embedded server require authentication.
 	// Bots get role bot: subscribe wxkf.in.> and wxkf.result.>, publish
-	// wxkf.out.>, request wxkf.api.>, and consume the WXKF_IN and
-	// WXKF_RESULT streams — never the token bucket. Role bridge has full
-	// access (for tools such as kfctl). The bridge's own in-process
-	// connection needs no entry.
+	// wxkf.out.>, request wxkf.api.>, run their own durable consumers on
+	// the WXKF_IN and WXKF_RESULT streams, put and get objects in
+	// WXKF_MEDIA, and receive replies only on their own inbox prefix
+	// _INBOX_<user> — never the token bucket. Role bridge has full access
+	// (for tools such as kfctl). The bridge's own in-process connection
+	// needs no entry.
 	Users []User `yaml:"users"`
+	// Sync is when the embedded server flushes JetStream writes to disk:
+	// always (before every publish is acknowledged, so an answered push
+	// survives an OS crash or power loss) or an interval such as 2m
+	// (nats-server's own default; an OS crash loses up to that much of
+	// answered pushes). Default always.
+	Sync string `yaml:"sync"`
+}
+
+// SyncAlways is the [Embedded.Sync] value that flushes every write.
+const SyncAlways = "always"
+
+// SyncPolicy returns what [Embedded.Sync] asks for: always, or the flush
+// interval. It assumes a validated value.
+func (e Embedded) SyncPolicy() (always bool, interval time.Duration) {
+	if e.Sync == SyncAlways || e.Sync == "" {
+		return true, 0
+	}
+	d, _ := time.ParseDuration(e.Sync)
+	return false, d
 }
 
 // User is an account of the embedded NATS server.
@@ -87,6 +108,19 @@ type User struct {
 	Password Secret `yaml:"password"`
 	// Role is bot (default) or bridge.
 	Role string `yaml:"role"`
+	// Consumers are the durable consumer names a bot owns on WXKF_IN and
+	// WXKF_RESULT (the same name may be used on both). Default [<user>].
+	// No other bot may create, read, pull from or delete them.
+	Consumers []string `yaml:"consumers"`
+}
+
+// ConsumerNames returns the consumer names the user owns: [User.Consumers],
+// or the user name alone when none are listed.
+func (u User) ConsumerNames() []string {
+	if len(u.Consumers) == 0 {
+		return []string{u.User}
+	}
+	return u.Consumers
 }
 
 // Streams holds the settings of the streams kfbridge creates.
@@ -101,6 +135,29 @@ type Streams struct {
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 	// Storage is file or memory. Default file.
 	Storage string `yaml:"storage"`
+	// MaxBytes caps the size of each stream, so that bots flooding
+	// commands (and the results, dead letters and media they cause) cannot
+	// fill the disk the pushes are stored on.
+	MaxBytes StreamBytes `yaml:"max_bytes"`
+}
+
+// StreamBytes is a size cap in bytes per stream; 0 means no cap.
+type StreamBytes struct {
+	// In caps WXKF_IN, the pushes. Default 0: pushes are bounded by
+	// max_age and WeChat's rate, and a cap would refuse pushes (503).
+	In int64 `yaml:"in"`
+	// Out caps WXKF_OUT, the commands waiting to be sent. A full stream
+	// refuses new commands (the bot's publish fails) rather than dropping
+	// queued ones. Default 256 MiB.
+	Out int64 `yaml:"out"`
+	// Result caps WXKF_RESULT; the oldest results go first. Default 1 GiB.
+	Result int64 `yaml:"result"`
+	// DeadLetter caps WXKF_DLQ; the oldest dead letters go first.
+	// Default 256 MiB.
+	DeadLetter int64 `yaml:"dlq"`
+	// Media caps the object store WXKF_MEDIA; a full store refuses new
+	// objects. Default 1 GiB.
+	Media int64 `yaml:"media"`
 }
 
 // Ingress configures the HTTP endpoint that receives WeChat's pushes.
@@ -226,12 +283,13 @@ func Default() Config {
 	return Config{
 		Log: Log{Level: "info", Format: "json"},
 		NATS: NATS{
-			Embedded: Embedded{Listen: "127.0.0.1:4222", StoreDir: "./data/nats"},
+			Embedded: Embedded{Listen: "127.0.0.1:4222", StoreDir: "./data/nats", Sync: SyncAlways},
 			Streams: Streams{
 				Replicas:        1,
 				MaxAge:          7 * 24 * time.Hour,
 				DuplicateWindow: time.Minute,
 				Storage:         "file",
+				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30},
 			},
 			RequestTimeout: 5 * time.Second,
 		},

@@ -83,6 +83,12 @@ func TestLoadErrors(t *testing.T) {
 		{name: "reply budget", yaml: "egress:\n  reply_budget: maybe\n", want: ErrInvalid},
 		{name: "publish timeout over 5s", yaml: "ingress:\n  publish_timeout: 6s\n", want: ErrInvalid},
 		{name: "bad env int", yaml: "", env: map[string]string{"KFBRIDGE_NATS_STREAMS_REPLICAS": "x"}, want: nil},
+		{name: "sync word", yaml: "nats:\n  embedded:\n    sync: sometimes\n", want: ErrInvalid},
+		{name: "sync zero", yaml: "nats:\n  embedded:\n    sync: 0s\n", want: ErrInvalid},
+		{name: "negative max bytes", yaml: "nats:\n  streams:\n    max_bytes:\n      out: -1\n", want: ErrInvalid},
+		{name: "bot name not a token", yaml: "nats:\n  embedded:\n    users: [{user: my.bot, password: p}]\n", want: ErrInvalid},
+		{name: "consumer not a token", yaml: "nats:\n  embedded:\n    users: [{user: bot, password: p, consumers: [a.b]}]\n", want: ErrInvalid},
+		{name: "consumer of two bots", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [b]}, {user: b, password: p}]\n", want: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,5 +121,27 @@ func TestDefaultIsValid(t *testing.T) {
 	cfg := Default()
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Default().Validate() = %v", err)
+	}
+}
+
+func TestNATSDurabilityAndLimits(t *testing.T) {
+	cfg, err := Parse([]byte("nats:\n  embedded:\n    sync: 30s\n    users: [{user: a, password: p}, {user: b, password: p, consumers: [b, b-results]}]\n  streams:\n    max_bytes: {out: 1024}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if always, every := cfg.NATS.Embedded.SyncPolicy(); always || every != 30*time.Second {
+		t.Errorf("SyncPolicy() = %v, %v, want false, 30s", always, every)
+	}
+	if always, _ := Default().NATS.Embedded.SyncPolicy(); !always {
+		t.Error("default sync is not always")
+	}
+	if got := cfg.NATS.Streams.MaxBytes; got.Out != 1024 || got.Result != 1<<30 {
+		t.Errorf("MaxBytes = %+v, want out 1024 and the other defaults kept", got)
+	}
+	if got := cfg.NATS.Embedded.Users[0].ConsumerNames(); len(got) != 1 || got[0] != "a" {
+		t.Errorf("default ConsumerNames() = %v, want [a]", got)
+	}
+	if got := cfg.NATS.Embedded.Users[1].ConsumerNames(); len(got) != 2 {
+		t.Errorf("ConsumerNames() = %v, want the listed two", got)
 	}
 }

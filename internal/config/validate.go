@@ -34,8 +34,14 @@ func (c *Config) Validate() error {
 		if c.NATS.Embedded.StoreDir == "" && c.NATS.Streams.Storage == "file" {
 			bad("nats.embedded.store_dir is empty")
 		}
+		if sync := c.NATS.Embedded.Sync; sync != SyncAlways {
+			if d, err := time.ParseDuration(sync); err != nil || d <= 0 {
+				bad("nats.embedded.sync %q: want always or a positive duration", sync)
+			}
+		}
 	}
 	names := map[string]bool{}
+	consumers := map[string]string{} // consumer name → owning user
 	for i, u := range c.NATS.Embedded.Users {
 		if u.User == "" || u.Password == "" {
 			bad("nats.embedded.users[%d]: user and password are required", i)
@@ -48,6 +54,22 @@ func (c *Config) Validate() error {
 		case "", "bot", "bridge":
 		default:
 			bad("nats.embedded.users[%d].role %q: want bot or bridge", i, u.Role)
+		}
+		// A bot's name is a subject token (its inbox prefix) and a consumer name.
+		if u.User != "" && u.Role != "bridge" && !tokenPattern.MatchString(u.User) {
+			bad("nats.embedded.users[%d]: bot user %q: want letters, digits, _ and - only", i, u.User)
+		}
+		if u.Role == "bridge" {
+			continue
+		}
+		for _, name := range u.ConsumerNames() {
+			if !tokenPattern.MatchString(name) {
+				bad("nats.embedded.users[%d].consumers: %q: want letters, digits, _ and - only", i, name)
+			}
+			if owner, ok := consumers[name]; ok && owner != u.User {
+				bad("nats.embedded.users[%d].consumers: %q is also %s's", i, name, owner)
+			}
+			consumers[name] = u.User
 		}
 	}
 	if c.NATS.CredsFile != "" && c.NATS.NKeyFile != "" {
@@ -72,6 +94,14 @@ func (c *Config) Validate() error {
 	case "file", "memory":
 	default:
 		bad("nats.streams.storage %q: want file or memory", s.Storage)
+	}
+	for _, m := range []struct {
+		key string
+		n   int64
+	}{{"in", s.MaxBytes.In}, {"out", s.MaxBytes.Out}, {"result", s.MaxBytes.Result}, {"dlq", s.MaxBytes.DeadLetter}, {"media", s.MaxBytes.Media}} {
+		if m.n < 0 {
+			bad("nats.streams.max_bytes.%s %d is negative (0 means no cap)", m.key, m.n)
+		}
 	}
 	if c.NATS.RequestTimeout <= 0 {
 		bad("nats.request_timeout must be positive")
