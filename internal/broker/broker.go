@@ -65,6 +65,9 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 	b := &Broker{timeout: cfg.RequestTimeout, logger: o.logger}
 	natsOpts := []nats.Option{
 		nats.Name(o.name),
+		// Replies to the bridge (token reads, publish acks) go where no bot
+		// may subscribe.
+		nats.CustomInboxPrefix(BridgeInboxPrefix),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
