@@ -184,8 +184,8 @@ func (b *Broker) EnsureStreams(ctx context.Context, s config.Streams) error {
 	return nil
 }
 
-// ApplyStreamSettings sets the configured replicas, age, duplicate window and
-// storage on a stream definition.
+// ApplyStreamSettings sets the configured replicas, age, duplicate window,
+// storage and size cap on a stream definition.
 func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
 	cfg.Replicas = s.Replicas
 	cfg.MaxAge = s.MaxAge
@@ -194,6 +194,37 @@ func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
 	if s.Storage == "memory" {
 		cfg.Storage = jetstream.MemoryStorage
 	}
+	ApplyLimits(cfg, s)
+}
+
+// ApplyLimits sets the configured size cap ([config.StreamBytes]) on the
+// definition of one of kfbridge's streams; other streams are left alone.
+// The command stream WXKF_OUT, which bots fill, refuses new commands when
+// full (DiscardNew: the bot's publish fails); WXKF_IN does too, so a full
+// push stream answers WeChat 503 rather than dropping stored pushes; the
+// result and dead-letter streams drop their oldest messages.
+func ApplyLimits(cfg *jetstream.StreamConfig, s config.Streams) {
+	switch cfg.Name {
+	case events.InboundStreamName:
+		cfg.MaxBytes = maxBytes(s.MaxBytes.In)
+		if s.MaxBytes.In > 0 {
+			cfg.Discard = jetstream.DiscardNew
+		}
+	case events.OutboundStreamName:
+		cfg.MaxBytes, cfg.Discard = maxBytes(s.MaxBytes.Out), jetstream.DiscardNew
+	case events.ResultStreamName:
+		cfg.MaxBytes, cfg.Discard = maxBytes(s.MaxBytes.Result), jetstream.DiscardOld
+	case events.DeadLetterStreamName:
+		cfg.MaxBytes, cfg.Discard = maxBytes(s.MaxBytes.DeadLetter), jetstream.DiscardOld
+	}
+}
+
+// maxBytes maps the configuration's "0: no cap" to JetStream's -1.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Ready reports whether NATS is connected and the stream answers.

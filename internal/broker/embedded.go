@@ -14,7 +14,7 @@ import (
 
 // StartEmbedded starts an in-process NATS server with JetStream, listening
 // on cfg.Listen (loopback by default, so only this host's bots connect) and
-// storing data in cfg.StoreDir. With cfg.Users it requires authentication
+// storing data in cfg.StoreDir and syncing it to disk as cfg.Sync says. With cfg.Users it requires authentication
 // and returns the credentials of the bridge's own connection (empty
 // otherwise). The caller shuts it down.
 func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, string, string, error) {
@@ -38,6 +38,13 @@ func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, st
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
 		Users:      srvUsers,
+	}
+	// Sync before acknowledging (always), or every interval: what an OS
+	// crash or power loss can take of the pushes already answered.
+	if always, every := cfg.SyncPolicy(); always {
+		opts.SyncAlways = true
+	} else {
+		opts.SyncInterval = every
 	}
 	if len(srvUsers) == 0 && !isLoopback(host) {
 		logger.Warn("the embedded NATS server listens beyond loopback without users: anyone who reaches it can read tokens and send as your apps; configure nats.embedded.users", "listen", cfg.Listen)
