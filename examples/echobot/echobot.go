@@ -34,7 +34,9 @@ import (
 type Options struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Name is the durable consumer name. Default "echobot".
+	// Name is the durable consumer name, on WXKF_IN and on WXKF_RESULT.
+	// Default "echobot". With embedded users, a bot may only use the
+	// consumer names its account lists (by default its user name).
 	Name string
 }
 
@@ -59,7 +61,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) error {
 		return fmt.Errorf("echobot consumer: %w", err)
 	}
 	results, err := js.CreateOrUpdateConsumer(ctx, events.ResultStreamName, jetstream.ConsumerConfig{
-		Durable:       name + "-results",
+		Durable:       name, // another stream: the same name is another consumer
 		FilterSubject: events.ResultSubjects,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverNewPolicy,

@@ -198,7 +198,10 @@ func (r *run) connect() (*nats.Conn, error) {
 		opts = append(opts, o)
 	}
 	if r.g.user != "" {
-		opts = append(opts, nats.UserInfo(r.g.user, r.g.password))
+		// A bot account of the embedded server receives replies only on
+		// its own inbox prefix (broker.BotInboxPrefix); a bridge account
+		// may use any.
+		opts = append(opts, nats.UserInfo(r.g.user, r.g.password), nats.CustomInboxPrefix("_INBOX_"+r.g.user))
 	}
 	if r.g.tlsCA != "" {
 		opts = append(opts, nats.RootCAs(r.g.tlsCA))
