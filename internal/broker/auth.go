@@ -42,10 +42,14 @@ const mediaBucket = "WXKF_MEDIA"
 //     request carry their name in the body, where permissions cannot see
 //     it, and are refused;
 //   - put and get objects in the object store WXKF_MEDIA (image commands
-//     by object name, media.get results), but not purge or delete it.
+//     by object name, media.get results), but not purge or delete it; the
+//     bucket is shared, so any bot may replace or mark deleted any name.
 //
 // Everything else — the token bucket, the sent records, the command and
-// dead-letter streams, stream management — is out of reach.
+// dead-letter streams, stream management — is out of reach. One limit of a
+// shared account remains: NATS checks neither reply subjects nor a push
+// consumer's deliver subject against these permissions, so a bot can have
+// the server answer (or deliver what it may read) on any subject.
 func BotPermissions(user string, consumers []string) *server.Permissions {
 	var pub []string
 	for _, stream := range []string{events.InboundStreamName, events.ResultStreamName} {

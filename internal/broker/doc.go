@@ -1,7 +1,12 @@
 // Package broker connects kfbridge processes to NATS: it runs the embedded
-// NATS server with JetStream when no URL is configured, connects with the
-// configured credentials and TLS otherwise, and creates or updates the
-// streams kfbridge needs.
+// NATS server with JetStream when no URL is configured (syncing writes to
+// disk as nats.embedded.sync says, with the bot accounts of
+// [BotPermissions]), connects with the configured credentials and TLS
+// otherwise, and creates or updates the streams kfbridge needs, capped as
+// nats.streams.max_bytes says ([ApplyLimits]).
+//
+// Every connection it opens uses the inbox prefix [BridgeInboxPrefix], which
+// no bot may subscribe to; a bot uses [BotInboxPrefix] of its user.
 //
 // # Usage
 //
