@@ -10,17 +10,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/examples/echobot"
-	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
-// TestEchobotAsBotAccount runs the example bot with a bot account, as the
-// README tells bot authors to connect (inbox prefix _INBOX_<user>, consumers
-// named after the user): it reads a push and publishes its commands, and the
-// server refuses nothing it does.
+// TestEchobotAsBotAccount runs the example bot in a bot account of its own,
+// with a client's default settings and the consumers the bridge made for
+// it (named after the user): it reads a push and publishes its commands,
+// and reads their results.
 func TestEchobotAsBotAccount(t *testing.T) {
 	b, cfg := openBroker(t, func(c *config.NATS) { c.Embedded.Sync = "2m" })
 	ctx := t.Context()
@@ -34,10 +33,12 @@ func TestEchobotAsBotAccount(t *testing.T) {
 	if err := eg.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.EnsureBotConsumers(ctx, cfg.Embedded.Users); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	var asyncErrs []error
 	bot, err := nats.Connect(b.Server.ClientURL(), nats.UserInfo("bot", "bot-secret"),
-		nats.CustomInboxPrefix(broker.BotInboxPrefix("bot")),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			mu.Lock()
 			asyncErrs = append(asyncErrs, err)
@@ -57,12 +58,6 @@ func TestEchobotAsBotAccount(t *testing.T) {
 			t.Errorf("echobot: %v", err)
 		}
 	}()
-	// The bot reads only pushes stored after its consumer exists.
-	waitUntil(t, "the bot's consumers", func() bool {
-		_, err1 := b.JS.Consumer(ctx, events.InboundStreamName, "bot")
-		_, err2 := b.JS.Consumer(ctx, events.ResultStreamName, "bot")
-		return err1 == nil && err2 == nil
-	})
 	in, err := events.NewInbound(appID, &wxcodec.Message{ToUserName: "gh_1", FromUserName: "oUser", CreateTime: time.Now().Unix(),
 		MsgType: "text", MsgID: "1", Content: "hi"})
 	if err != nil {
@@ -78,6 +73,19 @@ func TestEchobotAsBotAccount(t *testing.T) {
 	waitUntil(t, "typing and the reply in WXKF_OUT", func() bool {
 		info, err := out.Info(ctx)
 		return err == nil && info.State.Msgs == 2
+	})
+	// Results reach the bot's result consumer (the egress does not run
+	// here; a result as it would publish one).
+	if _, err := b.JS.Publish(ctx, "wxkf.result."+appID+".0.oUser.delivered", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the bot to ack the result", func() bool {
+		c, err := b.JS.Consumer(ctx, events.ResultStreamName, "bot")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.AckFloor.Stream == 1
 	})
 	mu.Lock()
 	defer mu.Unlock()

@@ -184,6 +184,49 @@ func (b *Broker) EnsureStreams(ctx context.Context, s config.Streams) error {
 	return nil
 }
 
+// EnsureBotConsumers creates or updates the durable pull consumers of the
+// role bot users ([config.User.BotConsumers]): bots cannot create
+// consumers themselves, since a create request may name a deliver subject
+// the server would deliver to inside the bridge account. A consumer
+// delivers pushes or results stored from its creation on (DeliverNew), is
+// acknowledged explicitly within 30 s and filtered as configured. It is
+// idempotent (every start runs it); a consumer whose stream does not exist
+// yet (WXKF_RESULT before the egress first ran) is skipped with a warning.
+func (b *Broker) EnsureBotConsumers(ctx context.Context, users []config.User) error {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	for _, u := range users {
+		if u.Role == "bridge" {
+			continue
+		}
+		for _, c := range u.BotConsumers() {
+			stream := ConsumerStream(c.Stream)
+			cfg := BotConsumerConfig(c)
+			if _, err := b.JS.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
+				if errors.Is(err, jetstream.ErrStreamNotFound) {
+					b.logger.Warn("bot consumer not created: its stream does not exist yet; restart once the egress has run", "user", u.User, "stream", stream, "consumer", c.Name)
+					continue
+				}
+				return fmt.Errorf("consumer %s on %s for bot %s: %w", c.Name, stream, u.User, err)
+			}
+		}
+	}
+	return nil
+}
+
+// BotConsumerConfig is the configuration [Broker.EnsureBotConsumers] gives
+// a bot's consumer.
+func BotConsumerConfig(c config.BotConsumer) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.Name,
+		Description:   "kfbridge: a bot's consumer, from nats.embedded.users",
+		FilterSubject: c.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckWait:       30 * time.Second,
+	}
+}
+
 // ApplyStreamSettings sets the configured replicas, age, duplicate window,
 // storage and size cap on a stream definition.
 func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {

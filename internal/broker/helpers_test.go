@@ -66,12 +66,11 @@ func (a *asyncErrors) waitViolation(t testing.TB, op, subject string) {
 	waitFor(t, want, func() bool { return a.has(want) })
 }
 
-// connectBot connects as a bot with its inbox prefix.
+// connectBot connects as a bot, with a client's default settings.
 func connectBot(t testing.TB, url, user, password string) (*nats.Conn, *asyncErrors) {
 	t.Helper()
 	errs := &asyncErrors{}
-	nc, err := nats.Connect(url, nats.UserInfo(user, password),
-		nats.CustomInboxPrefix(BotInboxPrefix(user)), nats.ErrorHandler(errs.handler))
+	nc, err := nats.Connect(url, nats.UserInfo(user, password), nats.ErrorHandler(errs.handler))
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
 	}

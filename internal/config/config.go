@@ -73,13 +73,14 @@ type Embedded struct {
 	// StoreDir holds JetStream data. Default ./data/nats.
 	StoreDir string `yaml:"store_dir"`
 	// Users, when set, make the embedded server require authentication.
-	// Bots get role bot: subscribe wxkf.in.> and wxkf.result.>, publish
-	// wxkf.out.>, request wxkf.api.>, run their own durable consumers on
-	// the WXKF_IN and WXKF_RESULT streams, put and get objects in
-	// WXKF_MEDIA, and receive replies only on their own inbox prefix
-	// _INBOX_<user> — never the token bucket. Role bridge has full access
-	// (for tools such as kfctl). The bridge's own in-process connection
-	// needs no entry.
+	// Role bridge users share the bridge's NATS account (KFBRIDGE, full
+	// access, for tools such as kfctl). Each role bot user gets an account
+	// of its own (BOT_<user>) that can only publish commands (wxkf.out.>),
+	// request the management API (wxkf.api.>), subscribe to pushes and
+	// results (wxkf.in.>, wxkf.result.>) and pull from and ack the durable
+	// consumers listed in its consumers, which the bridge creates — never
+	// the token bucket, the object store or another bot's consumers. The
+	// bridge's own in-process connection needs no entry.
 	Users []User `yaml:"users"`
 	// Sync is when the embedded server flushes JetStream writes to disk:
 	// always (before every publish is acknowledged, so an answered push
@@ -108,17 +109,35 @@ type User struct {
 	Password Secret `yaml:"password"`
 	// Role is bot (default) or bridge.
 	Role string `yaml:"role"`
-	// Consumers are the durable consumer names a bot owns on WXKF_IN and
-	// WXKF_RESULT (the same name may be used on both). Default [<user>].
-	// No other bot may create, read, pull from or delete them.
-	Consumers []string `yaml:"consumers"`
+	// Consumers are the durable pull consumers the bridge creates for a
+	// bot at start and lets only that bot use. Default: one named <user>
+	// on each of WXKF_IN and WXKF_RESULT, unfiltered.
+	Consumers []BotConsumer `yaml:"consumers"`
 }
 
-// ConsumerNames returns the consumer names the user owns: [User.Consumers],
-// or the user name alone when none are listed.
-func (u User) ConsumerNames() []string {
+// BotConsumer is a durable pull consumer of one bot.
+type BotConsumer struct {
+	// Stream is in (WXKF_IN, the pushes) or result (WXKF_RESULT).
+	Stream string `yaml:"stream"`
+	// Name is the durable name: letters, digits, _ and -. The same name may
+	// be used on both streams; on one stream it belongs to one bot.
+	Name string `yaml:"name"`
+	// Filter is an optional filter subject inside the stream's subjects
+	// (wxkf.in.> or wxkf.result.>), e.g. wxkf.in.wx0123456789abcdef.>.
+	Filter string `yaml:"filter"`
+}
+
+// Stream names of [BotConsumer.Stream].
+const (
+	ConsumerStreamIn     = "in"
+	ConsumerStreamResult = "result"
+)
+
+// BotConsumers returns the consumers of a bot: [User.Consumers], or one
+// named after the user on each stream when none are listed.
+func (u User) BotConsumers() []BotConsumer {
 	if len(u.Consumers) == 0 {
-		return []string{u.User}
+		return []BotConsumer{{Stream: ConsumerStreamIn, Name: u.User}, {Stream: ConsumerStreamResult, Name: u.User}}
 	}
 	return u.Consumers
 }

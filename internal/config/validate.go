@@ -41,7 +41,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	names := map[string]bool{}
-	consumers := map[string]string{} // consumer name → owning user
+	consumers := map[string]string{} // stream/name → owning user
 	for i, u := range c.NATS.Embedded.Users {
 		if u.User == "" || u.Password == "" {
 			bad("nats.embedded.users[%d]: user and password are required", i)
@@ -62,14 +62,28 @@ func (c *Config) Validate() error {
 		if u.Role == "bridge" {
 			continue
 		}
-		for _, name := range u.ConsumerNames() {
-			if !tokenPattern.MatchString(name) {
-				bad("nats.embedded.users[%d].consumers: %q: want letters, digits, _ and - only", i, name)
+		for j, bc := range u.BotConsumers() {
+			var prefix string
+			switch bc.Stream {
+			case ConsumerStreamIn:
+				prefix = "wxkf.in."
+			case ConsumerStreamResult:
+				prefix = "wxkf.result."
+			default:
+				bad("nats.embedded.users[%d].consumers[%d].stream %q: want in or result", i, j, bc.Stream)
+				continue
 			}
-			if owner, ok := consumers[name]; ok && owner != u.User {
-				bad("nats.embedded.users[%d].consumers: %q is also %s's", i, name, owner)
+			if !tokenPattern.MatchString(bc.Name) {
+				bad("nats.embedded.users[%d].consumers[%d].name %q: want letters, digits, _ and - only", i, j, bc.Name)
 			}
-			consumers[name] = u.User
+			if bc.Filter != "" && !subjectUnder(bc.Filter, prefix) {
+				bad("nats.embedded.users[%d].consumers[%d].filter %q: want a subject under %s>", i, j, bc.Filter, prefix)
+			}
+			key := bc.Stream + "/" + bc.Name
+			if owner, ok := consumers[key]; ok {
+				bad("nats.embedded.users[%d].consumers[%d]: %s consumer %q is also %s's", i, j, bc.Stream, bc.Name, owner)
+			}
+			consumers[key] = u.User
 		}
 	}
 	if c.NATS.CredsFile != "" && c.NATS.NKeyFile != "" {
@@ -182,4 +196,25 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// subjectUnder reports whether subject is a valid subject (or wildcard
+// filter) that only matches subjects starting with prefix (which ends in a
+// dot), so a bot's consumer cannot reach beyond its stream's subjects.
+func subjectUnder(subject, prefix string) bool {
+	if !strings.HasPrefix(subject, prefix) || len(subject) == len(prefix) {
+		return false
+	}
+	tokens := strings.Split(subject, ".")
+	for i, t := range tokens {
+		switch {
+		case t == "":
+			return false
+		case t == ">" && i != len(tokens)-1:
+			return false
+		case t != "*" && t != ">" && strings.ContainsAny(t, "*> \t\r\n"):
+			return false
+		}
+	}
+	return true
 }

@@ -198,10 +198,7 @@ func (r *run) connect() (*nats.Conn, error) {
 		opts = append(opts, o)
 	}
 	if r.g.user != "" {
-		// A bot account of the embedded server receives replies only on
-		// its own inbox prefix (broker.BotInboxPrefix); a bridge account
-		// may use any.
-		opts = append(opts, nats.UserInfo(r.g.user, r.g.password), nats.CustomInboxPrefix("_INBOX_"+r.g.user))
+		opts = append(opts, nats.UserInfo(r.g.user, r.g.password))
 	}
 	if r.g.tlsCA != "" {
 		opts = append(opts, nats.RootCAs(r.g.tlsCA))

@@ -2,8 +2,8 @@
 //
 //	go run ./examples/echobot/cmd/echobot --nats nats://127.0.0.1:4222
 //
-// With nats.embedded.users, give it its account; it then receives replies
-// on its own inbox prefix, _INBOX_<user>, and names its consumers <user>:
+// With nats.embedded.users, give it its bot account; it then uses the
+// consumers the bridge made for that user (by default named <user>):
 //
 //	ECHOBOT_PASSWORD=… go run ./examples/echobot/cmd/echobot --user echobot
 package main
@@ -33,8 +33,7 @@ func main() {
 	opts := []nats.Option{nats.Name("echobot")}
 	name := "echobot"
 	if *user != "" {
-		// A bot account may subscribe only to its own inbox prefix.
-		opts = append(opts, nats.UserInfo(*user, os.Getenv("ECHOBOT_PASSWORD")), nats.CustomInboxPrefix("_INBOX_"+*user))
+		opts = append(opts, nats.UserInfo(*user, os.Getenv("ECHOBOT_PASSWORD")))
 		name = *user
 	}
 	nc, err := nats.Connect(*url, opts...)
