@@ -159,4 +159,3 @@ func entryValue(e jetstream.KeyValueEntry) []byte {
 	}
 	return e.Value()
 }
-
