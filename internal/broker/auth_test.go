@@ -60,7 +60,7 @@ func TestBotAccount(t *testing.T) {
 	if _, err := nats.Connect(url, nats.UserInfo("bot", "wrong")); err == nil {
 		t.Fatal("wrong password accepted")
 	}
-	bot, _ := connectBot(t, url, "bot", "bot-secret")
+	bot := connectBot(t, url, "bot", "bot-secret")
 	js, _ := jetstream.New(bot)
 
 	// Its consumer on the pushes: read, double-ack.
@@ -193,7 +193,7 @@ func TestBridgeRepliesNeverReachBots(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bot, _ := connectBot(t, b.Server.ClientURL(), "bot", "bot-secret")
+	bot := connectBot(t, b.Server.ClientURL(), "bot", "bot-secret")
 	var (
 		mu   sync.Mutex
 		seen []*nats.Msg
@@ -303,7 +303,7 @@ func TestBotConsumersAreScoped(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := b.Server.ClientURL()
-	bob, _ := connectBot(t, url, "bob", "b-secret")
+	bob := connectBot(t, url, "bob", "b-secret")
 	bobJS, _ := jetstream.New(bob)
 	bobIn, err := bobJS.Consumer(ctx, events.InboundStreamName, "bob")
 	if err != nil {
@@ -312,7 +312,7 @@ func TestBotConsumersAreScoped(t *testing.T) {
 	if _, err := bobIn.Next(jetstream.FetchMaxWait(5 * time.Second)); err != nil { // pending, not acked
 		t.Fatalf("bob reads a push: %v", err)
 	}
-	alice, _ := connectBot(t, url, "alice", "a-secret")
+	alice := connectBot(t, url, "alice", "a-secret")
 	aliceJS, _ := jetstream.New(alice)
 
 	// Each of these has no responder in alice's account.

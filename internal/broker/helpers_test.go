@@ -2,8 +2,6 @@ package broker
 
 import (
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,48 +32,15 @@ func openEmbedded(t testing.TB, users []config.User, tune func(*config.NATS)) (*
 	return b, cfg
 }
 
-// asyncErrors records a connection's asynchronous errors (permission
-// violations) so that a test can wait for the one it caused.
-type asyncErrors struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (a *asyncErrors) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
-	a.mu.Lock()
-	a.errs = append(a.errs, err.Error())
-	a.mu.Unlock()
-}
-
-func (a *asyncErrors) has(substr string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, e := range a.errs {
-		if strings.Contains(e, substr) {
-			return true
-		}
-	}
-	return false
-}
-
-// waitViolation waits until the server refused op ("Publish" or
-// "Subscription") on subject.
-func (a *asyncErrors) waitViolation(t testing.TB, op, subject string) {
-	t.Helper()
-	want := "Permissions Violation for " + op + ` to "` + subject + `"`
-	waitFor(t, want, func() bool { return a.has(want) })
-}
-
 // connectBot connects as a bot, with a client's default settings.
-func connectBot(t testing.TB, url, user, password string) (*nats.Conn, *asyncErrors) {
+func connectBot(t testing.TB, url, user, password string) *nats.Conn {
 	t.Helper()
-	errs := &asyncErrors{}
-	nc, err := nats.Connect(url, nats.UserInfo(user, password), nats.ErrorHandler(errs.handler))
+	nc, err := nats.Connect(url, nats.UserInfo(user, password))
 	if err != nil {
 		t.Fatalf("connect as %s: %v", user, err)
 	}
 	t.Cleanup(nc.Close)
-	return nc, errs
+	return nc
 }
 
 // waitFor polls cond until it holds, failing the test after 10 s.

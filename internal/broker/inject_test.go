@@ -72,7 +72,7 @@ func TestBotCannotInjectThroughReplySubjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bot, _ := connectBot(t, b.Server.ClientURL(), "bot", "bot-secret")
+	bot := connectBot(t, b.Server.ClientURL(), "bot", "bot-secret")
 	targets := []string{
 		"wxkf.in.wxapp.0.oForged.text",
 		"$KV.WXKF_SENT.forged",
