@@ -73,6 +73,24 @@ func TestBotCannotInjectThroughReplySubjects(t *testing.T) {
 	}
 
 	bot := connectBot(t, b.Server.ClientURL(), "bot", "bot-secret")
+	// A bot answering the pushes it sees as they happen (its stream import)
+	// on their reply subject, the publisher's ack inbox, with a forged ack.
+	answered := make(chan struct{}, 1)
+	if _, err := bot.Subscribe(events.InboundSubjects, func(m *nats.Msg) {
+		if m.Reply != "" {
+			bot.Publish(m.Reply, []byte(`{"stream":"WXKF_IN","seq":999,"forged":"ack"}`))
+			answered <- struct{}{}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bot.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Conn.PublishRequest("wxkf.in.wxapp.0.oU.text", BridgeInboxPrefix+".injected.push", []byte(`{"push":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	<-answered
 	targets := []string{
 		"wxkf.in.wxapp.0.oForged.text",
 		"$KV.WXKF_SENT.forged",
@@ -125,9 +143,9 @@ func TestBotCannotInjectThroughReplySubjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 1 {
-		t.Errorf("WXKF_IN holds %d messages, want only the one push", info.State.Msgs)
-		for seq := uint64(2); seq <= info.State.LastSeq; seq++ {
+	if info.State.Msgs != 2 {
+		t.Errorf("WXKF_IN holds %d messages, want only the two pushes", info.State.Msgs)
+		for seq := uint64(3); seq <= info.State.LastSeq; seq++ {
 			if m, err := in.GetMsg(ctx, seq); err == nil {
 				t.Logf("  injected %s: %.120s", m.Subject, m.Data)
 			}
@@ -149,6 +167,9 @@ func TestBotCannotInjectThroughReplySubjects(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, m := range inboxed {
+		if m == BridgeInboxPrefix+`.injected.push: {"stream":"WXKF_IN","seq":2}` { // the push's own ack
+			continue
+		}
 		t.Errorf("the bridge account received %.160s", m)
 	}
 }
