@@ -21,6 +21,7 @@ package echobot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -34,7 +35,10 @@ import (
 type Options struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Name is the durable consumer name. Default "echobot".
+	// Name is the durable consumer name, on WXKF_IN and on WXKF_RESULT.
+	// Default "echobot". A bot account of the embedded server uses the
+	// consumers the bridge made from its nats.embedded.users entry (by
+	// default named after the user); elsewhere Run creates them.
 	Name string
 }
 
@@ -48,7 +52,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) error {
 	if name == "" {
 		name = "echobot"
 	}
-	in, err := js.CreateOrUpdateConsumer(ctx, events.InboundStreamName, jetstream.ConsumerConfig{
+	in, err := consumer(ctx, js, events.InboundStreamName, jetstream.ConsumerConfig{
 		Durable:       name,
 		FilterSubject: events.InboundSubjects,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -56,16 +60,16 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) error {
 		AckWait:       30 * time.Second,
 	})
 	if err != nil {
-		return fmt.Errorf("echobot consumer: %w", err)
+		return fmt.Errorf("echobot: %w", err)
 	}
-	results, err := js.CreateOrUpdateConsumer(ctx, events.ResultStreamName, jetstream.ConsumerConfig{
-		Durable:       name + "-results",
+	results, err := consumer(ctx, js, events.ResultStreamName, jetstream.ConsumerConfig{
+		Durable:       name, // another stream: the same name is another consumer
 		FilterSubject: events.ResultSubjects,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 	})
 	if err != nil {
-		return fmt.Errorf("echobot results consumer: %w", err)
+		return fmt.Errorf("echobot: %w", err)
 	}
 	pushes, err := in.Consume(func(m jetstream.Msg) { answer(ctx, js, m, logger) })
 	if err != nil {
@@ -90,6 +94,22 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) error {
 	<-pushes.Closed()
 	<-outcomes.Closed()
 	return nil
+}
+
+// consumer returns the durable consumer cfg.Durable on stream: the one the
+// operator configured, or, where the bot may create consumers (a NATS
+// without bot accounts), a new one with cfg. A bot account of the embedded
+// server can create none: the bridge creates the consumers its
+// nats.embedded.users entry lists.
+func consumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := js.Consumer(ctx, stream, cfg.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s (is it listed in the bot's nats.embedded.users entry?): %w", cfg.Durable, stream, err)
+	}
+	return c, nil
 }
 
 // answer replies to one push.

@@ -122,6 +122,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		}
 		ready = append(ready, mg.Ready)
 	}
+	if b.Server != nil {
+		// Bots of the embedded server cannot create consumers: the bridge
+		// makes the ones their users list (after the egress's streams).
+		if err := b.EnsureBotConsumers(ctx, cfg.NATS.Embedded.Users); err != nil {
+			return fmt.Errorf("bot consumers: %w", err)
+		}
+	}
 	readyAll := func(ctx context.Context) error {
 		for _, r := range ready {
 			if err := r(ctx); err != nil {

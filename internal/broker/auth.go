@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -10,58 +11,173 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
-// internalUser is the account of the bridge's own in-process connection
-// when the embedded server requires authentication.
+// internalUser is the user of the bridge's own in-process connection.
 const internalUser = "kfbridge-internal"
 
-// BotPermissions are what a bot may do on the embedded server: read pushes
-// and results (with its own JetStream consumers on WXKF_IN and WXKF_RESULT),
-// publish commands, call the management API. Everything else — the token
-// bucket, the sent records, other streams — is out of reach.
-func BotPermissions() *server.Permissions {
-	var pub []string
-	for _, stream := range []string{events.InboundStreamName, events.ResultStreamName} {
-		pub = append(pub,
-			"$JS.API.STREAM.INFO."+stream,
-			"$JS.API.STREAM.MSG.GET."+stream,
-			"$JS.API.DIRECT.GET."+stream,
-			"$JS.API.DIRECT.GET."+stream+".>",
-			"$JS.API.CONSUMER.CREATE."+stream,
-			"$JS.API.CONSUMER.CREATE."+stream+".>",
-			"$JS.API.CONSUMER.DURABLE.CREATE."+stream+".>",
-			"$JS.API.CONSUMER.INFO."+stream+".>",
-			"$JS.API.CONSUMER.DELETE."+stream+".>",
-			"$JS.API.CONSUMER.MSG.NEXT."+stream+".>",
-			"$JS.API.CONSUMER.LIST."+stream,
-			"$JS.API.CONSUMER.NAMES."+stream,
-			"$JS.ACK."+stream+".>",
-		)
-	}
-	pub = append(pub, "$JS.API.INFO", "$JS.FC.>", events.OutboundSubjects, "wxkf.api.>")
-	return &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{events.InboundSubjects, events.ResultSubjects, "_INBOX.>"}},
-	}
+// BridgeAccount is the NATS account of the embedded server that holds the
+// bridge, its role bridge users and all of JetStream: the streams, the KV
+// buckets and the object store.
+const BridgeAccount = "KFBRIDGE"
+
+// BotAccount returns the NATS account of the embedded server of role bot
+// user: an account of its own, without JetStream, that reaches the bridge
+// only through the imports of [BotImports].
+func BotAccount(user string) string { return "BOT_" + user }
+
+// BridgeInboxPrefix is the inbox prefix of every connection the bridge
+// opens (nats.CustomInboxPrefix): its KV reads of the token bucket, its
+// publish acks and its requests are answered under it. Bots live in other
+// accounts and cannot see the bridge's inboxes at all; the prefix is
+// defence in depth, and lets an external NATS whose bots share the
+// bridge's account deny them "_KFBRIDGE_INBOX.>".
+const BridgeInboxPrefix = "_KFBRIDGE_INBOX"
+
+// noJetStream is a subject of the bridge account that nobody answers. Each
+// bot account imports "$JS.API.INFO" from it: nats-server gives an account
+// without JetStream the system's JetStream API ("$JS.API.>", answering
+// "JetStream not enabled") unless an import already covers $JS.API.INFO,
+// and that import would answer the consumer requests a bot imports from
+// the bridge account too, racing the real answer.
+const noJetStream = "kfbridge.nojetstream"
+
+// Export is one subject the bridge account offers bot accounts: a service
+// (requests, whose replies the server maps back to the requester, or
+// publishes) or a stream (messages the bot may subscribe to).
+type Export struct {
+	// Subject is exported and imported under the same name, except
+	// "$JS.API.INFO", imported from noJetStream.
+	Subject string
+	// Service is true for a service export, false for a stream export.
+	Service bool
+	// Streamed marks a service with many responses to one request
+	// (a consumer's MSG.NEXT); others answer once.
+	Streamed bool
 }
 
-// users returns the server's users and the bridge's own credentials, or
-// nils when no users are configured (no authentication).
-func users(cfg config.Embedded) ([]*server.User, string, string, error) {
-	if len(cfg.Users) == 0 {
-		return nil, "", "", nil
+// BotImports returns what the bridge account exports to, and bot user's
+// account imports from it:
+//
+//   - the services wxkf.out.> (commands; JetStream's publish ack reaches
+//     the bot) and wxkf.api.> (the management API);
+//   - the streams wxkf.in.> and wxkf.result.>, for core subscribers;
+//   - for each of its consumers (which the bridge creates, [Broker.EnsureBotConsumers]):
+//     $JS.API.CONSUMER.INFO.<stream>.<name>, $JS.API.CONSUMER.MSG.NEXT.<stream>.<name>
+//     (streamed) and $JS.ACK.<stream>.<name>.> — nothing that creates,
+//     updates or deletes a consumer, and nothing of another stream.
+//
+// Replies to a bot's requests cross the account boundary only through the
+// server's mapping back to the requester: whatever reply subject a bot
+// sets, the bridge account answers on a "_R_." subject of its own, never
+// on a subject of the bridge account the bot names.
+func BotImports(u config.User) []Export {
+	out := []Export{
+		{Subject: events.OutboundSubjects, Service: true},
+		{Subject: "wxkf.api.>", Service: true},
+		{Subject: events.InboundSubjects},
+		{Subject: events.ResultSubjects},
 	}
+	for _, c := range u.BotConsumers() {
+		stream := ConsumerStream(c.Stream)
+		out = append(out,
+			Export{Subject: "$JS.API.CONSUMER.INFO." + stream + "." + c.Name, Service: true},
+			Export{Subject: "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + c.Name, Service: true, Streamed: true},
+			Export{Subject: "$JS.ACK." + stream + "." + c.Name + ".>", Service: true},
+		)
+	}
+	return out
+}
+
+// ConsumerStream returns the stream name of a [config.BotConsumer] stream
+// (in or result).
+func ConsumerStream(s string) string {
+	if s == config.ConsumerStreamResult {
+		return events.ResultStreamName
+	}
+	return events.InboundStreamName
+}
+
+// embeddedAuth is the accounts and users of the embedded server, and the
+// bridge's own credentials.
+type embeddedAuth struct {
+	bridge     *server.Account
+	accounts   []*server.Account
+	users      []*server.User
+	noAuthUser string
+	user       string
+	password   string
+}
+
+// accounts builds the embedded server's accounts: the bridge account with
+// the internal user and role bridge users, and one account per bot with
+// its imports. Without configured users, clients that present no
+// credentials are the internal user (no authentication, as before).
+func accounts(cfg config.Embedded) (*embeddedAuth, error) {
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return nil, "", "", err
+		return nil, err
 	}
-	password := hex.EncodeToString(b[:])
-	out := []*server.User{{Username: internalUser, Password: password}}
+	bridge := server.NewAccount(BridgeAccount)
+	a := &embeddedAuth{bridge: bridge, accounts: []*server.Account{bridge}, user: internalUser, password: hex.EncodeToString(b[:])}
+	a.users = append(a.users, &server.User{Username: a.user, Password: a.password, Account: bridge})
+	if len(cfg.Users) == 0 {
+		a.noAuthUser = internalUser
+		return a, nil
+	}
+	type export struct {
+		Export
+		to []*server.Account
+	}
+	var (
+		exports []*export
+		bySubj  = map[string]*export{}
+	)
 	for _, u := range cfg.Users {
-		su := &server.User{Username: u.User, Password: u.Password.Value()}
-		if u.Role != "bridge" {
-			su.Permissions = BotPermissions()
+		if u.Role == "bridge" {
+			a.users = append(a.users, &server.User{Username: u.User, Password: u.Password.Value(), Account: bridge})
+			continue
 		}
-		out = append(out, su)
+		acc := server.NewAccount(BotAccount(u.User))
+		a.accounts = append(a.accounts, acc)
+		a.users = append(a.users, &server.User{Username: u.User, Password: u.Password.Value(), Account: acc})
+		for _, e := range append(BotImports(u), Export{Subject: noJetStream, Service: true}) {
+			x := bySubj[e.Subject]
+			if x == nil {
+				x = &export{Export: e}
+				bySubj[e.Subject] = x
+				exports = append(exports, x)
+			}
+			x.to = append(x.to, acc)
+		}
 	}
-	return out, internalUser, password, nil
+	for _, x := range exports {
+		var err error
+		switch {
+		case !x.Service:
+			err = bridge.AddStreamExport(x.Subject, x.to)
+		case x.Streamed:
+			err = bridge.AddServiceExportWithResponse(x.Subject, server.Streamed, x.to)
+		default:
+			err = bridge.AddServiceExportWithResponse(x.Subject, server.Singleton, x.to)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: export %s: %w", x.Subject, err)
+		}
+	}
+	for _, x := range exports {
+		for _, acc := range x.to {
+			var err error
+			switch {
+			case !x.Service:
+				err = acc.AddStreamImport(bridge, x.Subject, "")
+			case x.Subject == noJetStream:
+				err = acc.AddServiceImport(bridge, "$JS.API.INFO", noJetStream)
+			default:
+				err = acc.AddServiceImport(bridge, x.Subject, x.Subject)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("embedded nats: %s imports %s: %w", acc.Name, x.Subject, err)
+			}
+		}
+	}
+	return a, nil
 }

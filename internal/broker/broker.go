@@ -65,6 +65,9 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 	b := &Broker{timeout: cfg.RequestTimeout, logger: o.logger}
 	natsOpts := []nats.Option{
 		nats.Name(o.name),
+		// Replies to the bridge (token reads, publish acks) go where no bot
+		// may subscribe.
+		nats.CustomInboxPrefix(BridgeInboxPrefix),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
@@ -181,8 +184,51 @@ func (b *Broker) EnsureStreams(ctx context.Context, s config.Streams) error {
 	return nil
 }
 
-// ApplyStreamSettings sets the configured replicas, age, duplicate window and
-// storage on a stream definition.
+// EnsureBotConsumers creates or updates the durable pull consumers of the
+// role bot users ([config.User.BotConsumers]): bots cannot create
+// consumers themselves, since a create request may name a deliver subject
+// the server would deliver to inside the bridge account. A consumer
+// delivers pushes or results stored from its creation on (DeliverNew), is
+// acknowledged explicitly within 30 s and filtered as configured. It is
+// idempotent (every start runs it); a consumer whose stream does not exist
+// yet (WXKF_RESULT before the egress first ran) is skipped with a warning.
+func (b *Broker) EnsureBotConsumers(ctx context.Context, users []config.User) error {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	for _, u := range users {
+		if u.Role == "bridge" {
+			continue
+		}
+		for _, c := range u.BotConsumers() {
+			stream := ConsumerStream(c.Stream)
+			cfg := BotConsumerConfig(c)
+			if _, err := b.JS.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
+				if errors.Is(err, jetstream.ErrStreamNotFound) {
+					b.logger.Warn("bot consumer not created: its stream does not exist yet; restart once the egress has run", "user", u.User, "stream", stream, "consumer", c.Name)
+					continue
+				}
+				return fmt.Errorf("consumer %s on %s for bot %s: %w", c.Name, stream, u.User, err)
+			}
+		}
+	}
+	return nil
+}
+
+// BotConsumerConfig is the configuration [Broker.EnsureBotConsumers] gives
+// a bot's consumer.
+func BotConsumerConfig(c config.BotConsumer) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       c.Name,
+		Description:   "kfbridge: a bot's consumer, from nats.embedded.users",
+		FilterSubject: c.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckWait:       30 * time.Second,
+	}
+}
+
+// ApplyStreamSettings sets the configured replicas, age, duplicate window,
+// storage and size cap on a stream definition.
 func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
 	cfg.Replicas = s.Replicas
 	cfg.MaxAge = s.MaxAge
@@ -191,6 +237,37 @@ func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
 	if s.Storage == "memory" {
 		cfg.Storage = jetstream.MemoryStorage
 	}
+	ApplyLimits(cfg, s)
+}
+
+// ApplyLimits sets the configured size cap ([config.StreamBytes]) on the
+// definition of one of kfbridge's streams; other streams are left alone.
+// The command stream WXKF_OUT, which bots fill, refuses new commands when
+// full (DiscardNew: the bot's publish fails); WXKF_IN does too, so a full
+// push stream answers WeChat 503 rather than dropping stored pushes; the
+// result and dead-letter streams drop their oldest messages.
+func ApplyLimits(cfg *jetstream.StreamConfig, s config.Streams) {
+	switch cfg.Name {
+	case events.InboundStreamName:
+		cfg.MaxBytes = maxBytes(s.MaxBytes.In)
+		if s.MaxBytes.In > 0 {
+			cfg.Discard = jetstream.DiscardNew
+		}
+	case events.OutboundStreamName:
+		cfg.MaxBytes, cfg.Discard = maxBytes(s.MaxBytes.Out), jetstream.DiscardNew
+	case events.ResultStreamName:
+		cfg.MaxBytes, cfg.Discard = maxBytes(s.MaxBytes.Result), jetstream.DiscardOld
+	case events.DeadLetterStreamName:
+		cfg.MaxBytes, cfg.Discard = maxBytes(s.MaxBytes.DeadLetter), jetstream.DiscardOld
+	}
+}
+
+// maxBytes maps the configuration's "0: no cap" to JetStream's -1.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Ready reports whether NATS is connected and the stream answers.

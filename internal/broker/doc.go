@@ -1,7 +1,27 @@
 // Package broker connects kfbridge processes to NATS: it runs the embedded
-// NATS server with JetStream when no URL is configured, connects with the
-// configured credentials and TLS otherwise, and creates or updates the
-// streams kfbridge needs.
+// NATS server when no URL is configured (syncing writes to disk as
+// nats.embedded.sync says), connects with the configured credentials and TLS
+// otherwise, and creates or updates the streams kfbridge needs, capped as
+// nats.streams.max_bytes says ([ApplyLimits]).
+//
+// # Accounts of the embedded server
+//
+// JetStream — every stream, KV bucket and the object store — lives in the
+// account [BridgeAccount] with the bridge's own connection and the role
+// bridge users. Each role bot user has an account of its own
+// ([BotAccount]) without JetStream, which imports from the bridge account
+// only what [BotImports] lists: commands and the management API as
+// services, pushes and results as streams, and the info, pull and ack
+// services of the consumers [Broker.EnsureBotConsumers] made for it. A
+// service reply crosses the account boundary only through the server's
+// mapping back to the requester, so whatever reply subject a bot sets, the
+// bridge account never answers on a subject of its own (a push, a KV key,
+// an inbox of the bridge). Without configured users every client is the
+// bridge (no authentication).
+//
+// Every connection the broker opens uses the inbox prefix
+// [BridgeInboxPrefix], as defence in depth and for an external NATS that
+// puts bots in the bridge's account.
 //
 // # Usage
 //

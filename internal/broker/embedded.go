@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -12,14 +14,22 @@ import (
 	"github.com/kfbridge/kfbridge/internal/config"
 )
 
-// StartEmbedded starts an in-process NATS server with JetStream, listening
-// on cfg.Listen (loopback by default, so only this host's bots connect) and
-// storing data in cfg.StoreDir. With cfg.Users it requires authentication
-// and returns the credentials of the bridge's own connection (empty
-// otherwise). The caller shuts it down.
+// StartEmbedded starts an in-process NATS server, listening on cfg.Listen
+// (loopback by default, so only this host's bots connect), with JetStream
+// in the account [BridgeAccount], storing data in cfg.StoreDir and syncing
+// it to disk as cfg.Sync says. With cfg.Users it requires authentication
+// and puts each role bot user in an account of its own ([BotAccount],
+// [BotImports]); without, every client is the bridge. It returns the
+// credentials of the bridge's own connection. The caller shuts it down.
+//
+// Data of earlier versions, which kept JetStream in the global account,
+// moves to the bridge account's directory on the first start.
 func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, string, string, error) {
-	srvUsers, user, password, err := users(cfg)
+	auth, err := accounts(cfg)
 	if err != nil {
+		return nil, "", "", err
+	}
+	if err := migrateGlobalStore(cfg.StoreDir, logger); err != nil {
 		return nil, "", "", err
 	}
 	host, portStr, err := net.SplitHostPort(cfg.Listen)
@@ -37,9 +47,18 @@ func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, st
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
-		Users:      srvUsers,
+		Accounts:   auth.accounts,
+		Users:      auth.users,
+		NoAuthUser: auth.noAuthUser,
 	}
-	if len(srvUsers) == 0 && !isLoopback(host) {
+	// Sync before acknowledging (always), or every interval: what an OS
+	// crash or power loss can take of the pushes already answered.
+	if always, every := cfg.SyncPolicy(); always {
+		opts.SyncAlways = true
+	} else {
+		opts.SyncInterval = every
+	}
+	if len(cfg.Users) == 0 && !isLoopback(host) {
 		logger.Warn("the embedded NATS server listens beyond loopback without users: anyone who reaches it can read tokens and send as your apps; configure nats.embedded.users", "listen", cfg.Listen)
 	}
 	s, err := server.NewServer(opts)
@@ -52,7 +71,39 @@ func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, st
 		s.Shutdown()
 		return nil, "", "", ErrNotReady
 	}
-	return s, user, password, nil
+	// JetStream only for the bridge account; bot accounts have none.
+	acc, err := s.LookupAccount(BridgeAccount)
+	if err == nil {
+		err = acc.EnableJetStream(nil, nil)
+	}
+	if err != nil {
+		s.Shutdown()
+		return nil, "", "", fmt.Errorf("embedded nats: jetstream for account %s: %w", BridgeAccount, err)
+	}
+	return s, auth.user, auth.password, nil
+}
+
+// migrateGlobalStore moves JetStream data of the global account, where
+// versions before the bridge account kept it, to the bridge account's
+// directory, unless that already exists.
+func migrateGlobalStore(storeDir string, logger *slog.Logger) error {
+	if storeDir == "" {
+		return nil
+	}
+	from := filepath.Join(storeDir, server.JetStreamStoreDir, server.DEFAULT_GLOBAL_ACCOUNT)
+	to := filepath.Join(storeDir, server.JetStreamStoreDir, BridgeAccount)
+	if _, err := os.Stat(from); err != nil {
+		return nil // nothing to move
+	}
+	if _, err := os.Stat(to); err == nil {
+		logger.Warn("embedded nats: both the global account's and the bridge account's JetStream data exist; using the bridge account's", "unused", from)
+		return nil
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("embedded nats: move JetStream data to account %s: %w", BridgeAccount, err)
+	}
+	logger.Info("embedded nats: moved JetStream data to the bridge account", "from", from, "to", to)
+	return nil
 }
 
 func isLoopback(host string) bool {

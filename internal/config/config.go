@@ -73,12 +73,34 @@ type Embedded struct {
 	// StoreDir holds JetStream data. Default ./data/nats.
 	StoreDir string `yaml:"store_dir"`
 	// Users, when set, make the embedded server require authentication.
-	// Bots get role bot: subscribe wxkf.in.> and wxkf.result.>, publish
-	// wxkf.out.>, request wxkf.api.>, and consume the WXKF_IN and
-	// WXKF_RESULT streams — never the token bucket. Role bridge has full
-	// access (for tools such as kfctl). The bridge's own in-process
-	// connection needs no entry.
+	// Role bridge users share the bridge's NATS account (KFBRIDGE, full
+	// access, for tools such as kfctl). Each role bot user gets an account
+	// of its own (BOT_<user>) that can only publish commands (wxkf.out.>),
+	// request the management API (wxkf.api.>), subscribe to pushes and
+	// results (wxkf.in.>, wxkf.result.>) and pull from and ack the durable
+	// consumers listed in its consumers, which the bridge creates — never
+	// the token bucket, the object store or another bot's consumers. The
+	// bridge's own in-process connection needs no entry.
 	Users []User `yaml:"users"`
+	// Sync is when the embedded server flushes JetStream writes to disk:
+	// always (before every publish is acknowledged, so an answered push
+	// survives an OS crash or power loss) or an interval such as 2m
+	// (nats-server's own default; an OS crash loses up to that much of
+	// answered pushes). Default always.
+	Sync string `yaml:"sync"`
+}
+
+// SyncAlways is the [Embedded.Sync] value that flushes every write.
+const SyncAlways = "always"
+
+// SyncPolicy returns what [Embedded.Sync] asks for: always, or the flush
+// interval. It assumes a validated value.
+func (e Embedded) SyncPolicy() (always bool, interval time.Duration) {
+	if e.Sync == SyncAlways || e.Sync == "" {
+		return true, 0
+	}
+	d, _ := time.ParseDuration(e.Sync)
+	return false, d
 }
 
 // User is an account of the embedded NATS server.
@@ -87,6 +109,37 @@ type User struct {
 	Password Secret `yaml:"password"`
 	// Role is bot (default) or bridge.
 	Role string `yaml:"role"`
+	// Consumers are the durable pull consumers the bridge creates for a
+	// bot at start and lets only that bot use. Default: one named <user>
+	// on each of WXKF_IN and WXKF_RESULT, unfiltered.
+	Consumers []BotConsumer `yaml:"consumers"`
+}
+
+// BotConsumer is a durable pull consumer of one bot.
+type BotConsumer struct {
+	// Stream is in (WXKF_IN, the pushes) or result (WXKF_RESULT).
+	Stream string `yaml:"stream"`
+	// Name is the durable name: letters, digits, _ and -. The same name may
+	// be used on both streams; on one stream it belongs to one bot.
+	Name string `yaml:"name"`
+	// Filter is an optional filter subject inside the stream's subjects
+	// (wxkf.in.> or wxkf.result.>), e.g. wxkf.in.wx0123456789abcdef.>.
+	Filter string `yaml:"filter"`
+}
+
+// Stream names of [BotConsumer.Stream].
+const (
+	ConsumerStreamIn     = "in"
+	ConsumerStreamResult = "result"
+)
+
+// BotConsumers returns the consumers of a bot: [User.Consumers], or one
+// named after the user on each stream when none are listed.
+func (u User) BotConsumers() []BotConsumer {
+	if len(u.Consumers) == 0 {
+		return []BotConsumer{{Stream: ConsumerStreamIn, Name: u.User}, {Stream: ConsumerStreamResult, Name: u.User}}
+	}
+	return u.Consumers
 }
 
 // Streams holds the settings of the streams kfbridge creates.
@@ -103,6 +156,29 @@ type Streams struct {
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 	// Storage is file or memory. Default file.
 	Storage string `yaml:"storage"`
+	// MaxBytes caps the size of each stream, so that bots flooding
+	// commands (and the results, dead letters and media they cause) cannot
+	// fill the disk the pushes are stored on.
+	MaxBytes StreamBytes `yaml:"max_bytes"`
+}
+
+// StreamBytes is a size cap in bytes per stream; 0 means no cap.
+type StreamBytes struct {
+	// In caps WXKF_IN, the pushes. Default 0: pushes are bounded by
+	// max_age and WeChat's rate, and a cap would refuse pushes (503).
+	In int64 `yaml:"in"`
+	// Out caps WXKF_OUT, the commands waiting to be sent. A full stream
+	// refuses new commands (the bot's publish fails) rather than dropping
+	// queued ones. Default 256 MiB.
+	Out int64 `yaml:"out"`
+	// Result caps WXKF_RESULT; the oldest results go first. Default 1 GiB.
+	Result int64 `yaml:"result"`
+	// DeadLetter caps WXKF_DLQ; the oldest dead letters go first.
+	// Default 256 MiB.
+	DeadLetter int64 `yaml:"dlq"`
+	// Media caps the object store WXKF_MEDIA; a full store refuses new
+	// objects. Default 1 GiB.
+	Media int64 `yaml:"media"`
 }
 
 // Ingress configures the HTTP endpoint that receives WeChat's pushes.
@@ -308,12 +384,13 @@ func Default() Config {
 	return Config{
 		Log: Log{Level: "info", Format: "json"},
 		NATS: NATS{
-			Embedded: Embedded{Listen: "127.0.0.1:4222", StoreDir: "./data/nats"},
+			Embedded: Embedded{Listen: "127.0.0.1:4222", StoreDir: "./data/nats", Sync: SyncAlways},
 			Streams: Streams{
 				Replicas:        1,
 				MaxAge:          7 * 24 * time.Hour,
 				DuplicateWindow: 11 * time.Minute, // MinDuplicateWindow(5m)
 				Storage:         "file",
+				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30},
 			},
 			RequestTimeout: 5 * time.Second,
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,16 @@ func TestLoadErrors(t *testing.T) {
 		{name: "media fetch allow entry", yaml: "egress:\n  media_fetch:\n    allow: [\"10.0.0.0/33\"]\n", want: ErrInvalid},
 		{name: "publish timeout over 5s", yaml: "ingress:\n  publish_timeout: 6s\n", want: ErrInvalid},
 		{name: "bad env int", yaml: "", env: map[string]string{"KFBRIDGE_NATS_STREAMS_REPLICAS": "x"}, want: nil},
+		{name: "sync word", yaml: "nats:\n  embedded:\n    sync: sometimes\n", want: ErrInvalid},
+		{name: "sync zero", yaml: "nats:\n  embedded:\n    sync: 0s\n", want: ErrInvalid},
+		{name: "negative max bytes", yaml: "nats:\n  streams:\n    max_bytes:\n      out: -1\n", want: ErrInvalid},
+		{name: "bot name not a token", yaml: "nats:\n  embedded:\n    users: [{user: my.bot, password: p}]\n", want: ErrInvalid},
+		{name: "consumer not a token", yaml: "nats:\n  embedded:\n    users: [{user: bot, password: p, consumers: [{stream: in, name: a.b}]}]\n", want: ErrInvalid},
+		{name: "consumer of two bots", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [{stream: in, name: b}]}, {user: b, password: p}]\n", want: ErrInvalid},
+		{name: "consumer stream", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [{stream: out, name: a}]}]\n", want: ErrInvalid},
+		{name: "consumer filter outside", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [{stream: in, name: a, filter: wxkf.result.>}]}]\n", want: ErrInvalid},
+		{name: "consumer filter everything", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [{stream: in, name: a, filter: \">\"}]}]\n", want: ErrInvalid},
+		{name: "consumer filter bad wildcard", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [{stream: result, name: a, filter: wxkf.result.>.x}]}]\n", want: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,5 +157,28 @@ func TestIngressListenerKeys(t *testing.T) {
 		if _, err := Parse([]byte(yaml), env(nil)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Parse() = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+func TestNATSDurabilityAndLimits(t *testing.T) {
+	cfg, err := Parse([]byte("nats:\n  embedded:\n    sync: 30s\n    users: [{user: a, password: p}, {user: b, password: p, consumers: [{stream: in, name: b, filter: wxkf.in.wx0123456789abcdef.>}, {stream: result, name: b}]}]\n  streams:\n    max_bytes: {out: 1024}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if always, every := cfg.NATS.Embedded.SyncPolicy(); always || every != 30*time.Second {
+		t.Errorf("SyncPolicy() = %v, %v, want false, 30s", always, every)
+	}
+	if always, _ := Default().NATS.Embedded.SyncPolicy(); !always {
+		t.Error("default sync is not always")
+	}
+	if got := cfg.NATS.Streams.MaxBytes; got.Out != 1024 || got.Result != 1<<30 {
+		t.Errorf("MaxBytes = %+v, want out 1024 and the other defaults kept", got)
+	}
+	want := []BotConsumer{{Stream: "in", Name: "a"}, {Stream: "result", Name: "a"}}
+	if got := cfg.NATS.Embedded.Users[0].BotConsumers(); !slices.Equal(got, want) {
+		t.Errorf("default BotConsumers() = %v, want %v", got, want)
+	}
+	if got := cfg.NATS.Embedded.Users[1].BotConsumers(); len(got) != 2 || got[0].Filter != "wxkf.in.wx0123456789abcdef.>" {
+		t.Errorf("BotConsumers() = %v, want the listed two", got)
 	}
 }

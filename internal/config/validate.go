@@ -36,8 +36,14 @@ func (c *Config) Validate() error {
 		if c.NATS.Embedded.StoreDir == "" && c.NATS.Streams.Storage == "file" {
 			bad("nats.embedded.store_dir is empty")
 		}
+		if sync := c.NATS.Embedded.Sync; sync != SyncAlways {
+			if d, err := time.ParseDuration(sync); err != nil || d <= 0 {
+				bad("nats.embedded.sync %q: want always or a positive duration", sync)
+			}
+		}
 	}
 	names := map[string]bool{}
+	consumers := map[string]string{} // stream/name → owning user
 	for i, u := range c.NATS.Embedded.Users {
 		if u.User == "" || u.Password == "" {
 			bad("nats.embedded.users[%d]: user and password are required", i)
@@ -50,6 +56,36 @@ func (c *Config) Validate() error {
 		case "", "bot", "bridge":
 		default:
 			bad("nats.embedded.users[%d].role %q: want bot or bridge", i, u.Role)
+		}
+		// A bot's name is a subject token (its inbox prefix) and a consumer name.
+		if u.User != "" && u.Role != "bridge" && !tokenPattern.MatchString(u.User) {
+			bad("nats.embedded.users[%d]: bot user %q: want letters, digits, _ and - only", i, u.User)
+		}
+		if u.Role == "bridge" {
+			continue
+		}
+		for j, bc := range u.BotConsumers() {
+			var prefix string
+			switch bc.Stream {
+			case ConsumerStreamIn:
+				prefix = "wxkf.in."
+			case ConsumerStreamResult:
+				prefix = "wxkf.result."
+			default:
+				bad("nats.embedded.users[%d].consumers[%d].stream %q: want in or result", i, j, bc.Stream)
+				continue
+			}
+			if !tokenPattern.MatchString(bc.Name) {
+				bad("nats.embedded.users[%d].consumers[%d].name %q: want letters, digits, _ and - only", i, j, bc.Name)
+			}
+			if bc.Filter != "" && !subjectUnder(bc.Filter, prefix) {
+				bad("nats.embedded.users[%d].consumers[%d].filter %q: want a subject under %s>", i, j, bc.Filter, prefix)
+			}
+			key := bc.Stream + "/" + bc.Name
+			if owner, ok := consumers[key]; ok {
+				bad("nats.embedded.users[%d].consumers[%d]: %s consumer %q is also %s's", i, j, bc.Stream, bc.Name, owner)
+			}
+			consumers[key] = u.User
 		}
 	}
 	if c.NATS.CredsFile != "" && c.NATS.NKeyFile != "" {
@@ -74,6 +110,14 @@ func (c *Config) Validate() error {
 	case "file", "memory":
 	default:
 		bad("nats.streams.storage %q: want file or memory", s.Storage)
+	}
+	for _, m := range []struct {
+		key string
+		n   int64
+	}{{"in", s.MaxBytes.In}, {"out", s.MaxBytes.Out}, {"result", s.MaxBytes.Result}, {"dlq", s.MaxBytes.DeadLetter}, {"media", s.MaxBytes.Media}} {
+		if m.n < 0 {
+			bad("nats.streams.max_bytes.%s %d is negative (0 means no cap)", m.key, m.n)
+		}
 	}
 	if c.NATS.RequestTimeout <= 0 {
 		bad("nats.request_timeout must be positive")
@@ -198,4 +242,25 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// subjectUnder reports whether subject is a valid subject (or wildcard
+// filter) that only matches subjects starting with prefix (which ends in a
+// dot), so a bot's consumer cannot reach beyond its stream's subjects.
+func subjectUnder(subject, prefix string) bool {
+	if !strings.HasPrefix(subject, prefix) || len(subject) == len(prefix) {
+		return false
+	}
+	tokens := strings.Split(subject, ".")
+	for i, t := range tokens {
+		switch {
+		case t == "":
+			return false
+		case t == ">" && i != len(tokens)-1:
+			return false
+		case t != "*" && t != ">" && strings.ContainsAny(t, "*> \t\r\n"):
+			return false
+		}
+	}
+	return true
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -156,6 +157,7 @@ func (e *Egress) Setup(ctx context.Context) error {
 	}
 	apply := func(c jetstream.StreamConfig) jetstream.StreamConfig {
 		c.Replicas, c.Storage = e.streams.Replicas, storage
+		broker.ApplyLimits(&c, e.streams) // bots must not fill the disk
 		return c
 	}
 	out, err := e.js.CreateOrUpdateStream(ctx, apply(events.OutboundStream(e.cfg.Partitions)))
@@ -197,7 +199,7 @@ func (e *Egress) Setup(ctx context.Context) error {
 	}
 	store, err := e.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: MediaStore, Description: "kfbridge: images for image commands and downloaded user media",
-		TTL: 7 * 24 * time.Hour, Replicas: e.streams.Replicas, Storage: storage,
+		TTL: 7 * 24 * time.Hour, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.Media,
 	})
 	if err != nil {
 		return fmt.Errorf("object store %s: %w", MediaStore, err)

@@ -20,7 +20,8 @@ const (
 	// CodeMaybeApplied: the request was written to WeChat but no answer
 	// came: it may have taken effect. Read before repeating a change.
 	CodeMaybeApplied = -1004
-	// CodeMedia: the image to upload could not be read (URL or object).
+	// CodeMedia: the image to upload could not be read (URL or object), or
+	// a medium asked for inline does not fit a reply.
 	CodeMedia = -1005
 	// CodeStore: the object store failed.
 	CodeStore = -1006

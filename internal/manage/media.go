@@ -138,10 +138,15 @@ func (s *Service) readObject(ctx context.Context, name string) ([]byte, string, 
 type getRequest struct {
 	MediaID string `json:"media_id"`
 	Object  string `json:"object"`
+	// Inline asks for the bytes in the reply too (base64), for bots, which
+	// cannot read the object store.
+	Inline bool `json:"inline"`
 }
 
 // mediaGet downloads a medium with media/get and stores it in the object
-// store.
+// store; with inline, the reply carries the bytes as well, or, when they
+// would not fit the connection's max payload, is a [CodeMedia] error that
+// names the stored object.
 func (s *Service) mediaGet(ctx context.Context, appid string, body []byte) ([]byte, error) {
 	var req getRequest
 	if err := decode(body, &req); err != nil {
@@ -170,7 +175,11 @@ func (s *Service) mediaGet(ctx context.Context, appid string, body []byte) ([]by
 	if err != nil {
 		return nil, &Error{Code: CodeStore, Msg: fmt.Sprintf("store object %q: %v", name, err)}
 	}
-	return json.Marshal(struct {
+	var inline string
+	if req.Inline {
+		inline = base64.StdEncoding.EncodeToString(data)
+	}
+	reply, err := json.Marshal(struct {
 		answer
 		MediaID     string `json:"media_id"`
 		Bucket      string `json:"bucket"`
@@ -178,7 +187,16 @@ func (s *Service) mediaGet(ctx context.Context, appid string, body []byte) ([]by
 		ContentType string `json:"content_type"`
 		Size        uint64 `json:"size"`
 		Digest      string `json:"digest"`
-	}{answer{0, "ok"}, req.MediaID, info.Bucket, info.Name, ct, info.Size, info.Digest})
+		Data        string `json:"data,omitempty"`
+	}{answer{0, "ok"}, req.MediaID, info.Bucket, info.Name, ct, info.Size, info.Digest, inline})
+	if err != nil {
+		return nil, err
+	}
+	if max := s.cfg.Conn.MaxPayload(); req.Inline && int64(len(reply)) > max {
+		return nil, &Error{Code: CodeMedia, Msg: fmt.Sprintf("medium of %d bytes is too large to answer inline (a %d-byte reply, over the NATS max payload of %d); it is stored as object %q of %s",
+			len(data), len(reply), max, info.Name, info.Bucket)}
+	}
+	return reply, nil
 }
 
 // extension returns the file extension of an image Content-Type.
