@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -118,7 +119,14 @@ func accounts(cfg config.Embedded) (*embeddedAuth, error) {
 	}
 	bridge := server.NewAccount(BridgeAccount)
 	a := &embeddedAuth{bridge: bridge, accounts: []*server.Account{bridge}, user: internalUser, password: hex.EncodeToString(b[:])}
-	a.users = append(a.users, &server.User{Username: a.user, Password: a.password, Account: bridge})
+	// The server holds only a bcrypt hash of the internal password (so it
+	// does not warn about plaintext passwords); MinCost, since the password
+	// is 192 random bits, not a human's.
+	hash, err := bcrypt.GenerateFromPassword([]byte(a.password), bcrypt.MinCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash the internal password: %w", err)
+	}
+	a.users = append(a.users, &server.User{Username: a.user, Password: string(hash), Account: bridge})
 	if len(cfg.Users) == 0 {
 		a.noAuthUser = internalUser
 		return a, nil
