@@ -119,18 +119,22 @@ func accounts(cfg config.Embedded) (*embeddedAuth, error) {
 	}
 	bridge := server.NewAccount(BridgeAccount)
 	a := &embeddedAuth{bridge: bridge, accounts: []*server.Account{bridge}, user: internalUser, password: hex.EncodeToString(b[:])}
-	// The server holds only a bcrypt hash of the internal password (so it
-	// does not warn about plaintext passwords); MinCost, since the password
-	// is 192 random bits, not a human's.
+	if len(cfg.Users) == 0 {
+		// Clients without credentials are the internal user. nats-server
+		// compares a no_auth_user's password with itself, so it stays
+		// plain here; the server's plaintext warning is about nobody's
+		// secret then (see serverLogger).
+		a.users = append(a.users, &server.User{Username: a.user, Password: a.password, Account: bridge})
+		a.noAuthUser = internalUser
+		return a, nil
+	}
+	// The server holds only a bcrypt hash of the internal password;
+	// MinCost, since it is 192 random bits, not a human's.
 	hash, err := bcrypt.GenerateFromPassword([]byte(a.password), bcrypt.MinCost)
 	if err != nil {
 		return nil, fmt.Errorf("hash the internal password: %w", err)
 	}
 	a.users = append(a.users, &server.User{Username: a.user, Password: string(hash), Account: bridge})
-	if len(cfg.Users) == 0 {
-		a.noAuthUser = internalUser
-		return a, nil
-	}
 	type export struct {
 		Export
 		to []*server.Account

@@ -65,7 +65,7 @@ func StartEmbedded(cfg config.Embedded, logger *slog.Logger) (*server.Server, st
 	if err != nil {
 		return nil, "", "", fmt.Errorf("embedded nats: %w", err)
 	}
-	s.SetLoggerV2(&serverLogger{l: logger.With("component", "nats-server")}, false, false, false)
+	s.SetLoggerV2(&serverLogger{l: logger.With("component", "nats-server"), ownPasswordOnly: len(cfg.Users) == 0}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
@@ -115,11 +115,27 @@ func isLoopback(host string) bool {
 }
 
 // serverLogger adapts nats-server's logger to log/slog.
-type serverLogger struct{ l *slog.Logger }
+type serverLogger struct {
+	l *slog.Logger
+	// ownPasswordOnly: the only password the server knows is the
+	// bridge's random in-memory one (no users configured), so its
+	// plaintext-password warning advises nobody and is logged at Debug.
+	ownPasswordOnly bool
+}
+
+// plaintextWarning is nats-server's warning about passwords that are not
+// bcrypt hashes.
+const plaintextWarning = "Plaintext passwords detected, use nkeys or bcrypt"
 
 func (s *serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
-func (s *serverLogger) Tracef(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Warnf(format string, v ...any) {
+	if s.ownPasswordOnly && format == plaintextWarning {
+		s.l.Debug(format)
+		return
+	}
+	s.l.Warn(fmt.Sprintf(format, v...))
+}
+func (s *serverLogger) Fatalf(format string, v ...any) { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Errorf(format string, v ...any) { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Debugf(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s *serverLogger) Tracef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
