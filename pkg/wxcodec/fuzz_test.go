@@ -315,8 +315,29 @@ func FuzzXMLAgainstStdlib(f *testing.F) {
 	})
 }
 
+// jsonDepth returns the nesting depth of the valid JSON document doc, as
+// encoding/json's tokens show it.
+func jsonDepth(doc []byte) int {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	depth, deepest := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
 // FuzzJSONAgainstStdlib checks the JSON scanner against encoding/json: the
-// same documents are valid, and member names and string values decode to
+// same documents are valid, except that the scanner rejects those nested
+// deeper than maxJSONDepth, and member names and string values decode to
 // the same text.
 func FuzzJSONAgainstStdlib(f *testing.F) {
 	for _, b := range fuzzBodies(f) {
@@ -328,7 +349,14 @@ func FuzzJSONAgainstStdlib(f *testing.F) {
 			return
 		}
 		ms, err := scanJSONObject(doc, nil)
-		if valid := json.Valid(doc); valid != (err == nil) {
+		valid := json.Valid(doc)
+		if valid && jsonDepth(doc) > maxJSONDepth {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("scanJSONObject(%q) = %v, want %v (nested deeper than %d)", doc, err, ErrSyntax, maxJSONDepth)
+			}
+			return
+		}
+		if valid != (err == nil) {
 			t.Fatalf("scanJSONObject(%q) = %v, json.Valid = %v", doc, err, valid)
 		}
 		if err != nil || !utf8.Valid(doc) {

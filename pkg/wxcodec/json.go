@@ -15,54 +15,75 @@ type jsonMember struct {
 	valEsc  bool // the (string) value contains escapes
 }
 
-// maxJSONDepth bounds the nesting of JSON values, as in encoding/json.
-const maxJSONDepth = 10000
+// maxJSONDepth bounds the nesting of JSON values: the top-level object is
+// level 1, and no value may open level maxJSONDepth+1. It is the same bound
+// as [maxXMLDepth], so that a push of either format fits the events that
+// carry it (a few levels deeper) within every JSON reader's limits.
+const maxJSONDepth = 32
 
-// scanJSONObject validates the JSON document s, which must be an object
-// (after optional white space) and nothing else, and appends its members
-// to dst. It accepts exactly what encoding/json.Valid accepts for such documents
-// (UTF-8 is checked separately).
-func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, error) {
+// walkJSONObject validates the JSON document s, which must be an object
+// (after optional white space) and nothing else, and calls visit for each
+// of its members in order; an error from visit stops the scan. It accepts
+// exactly what encoding/json.Valid accepts for such documents nested at
+// most [maxJSONDepth] levels (UTF-8 is checked separately).
+//
+// The scan is a single pass whose time is linear in len(s); it allocates
+// nothing.
+func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) error {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
-		return nil, syntaxErr("json: not an object")
+		return syntaxErr("json: not an object")
 	}
 	i = skipJSONSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return dst, jsonEOF(s, i+1)
+		return jsonEOF(s, i+1)
 	}
 	for {
 		if i >= len(s) || s[i] != '"' {
-			return nil, jsonErr(s, i, "a member name")
+			return jsonErr(s, i, "a member name")
 		}
 		var m jsonMember
 		var err error
 		m.ns = i + 1
 		if i, m.nameEsc, err = jsonString(s, i); err != nil {
-			return nil, err
+			return err
 		}
 		m.ne = i - 1
 		i = skipJSONSpace(s, i)
 		if i >= len(s) || s[i] != ':' {
-			return nil, jsonErr(s, i, "':'")
+			return jsonErr(s, i, "':'")
 		}
 		i = skipJSONSpace(s, i+1)
 		m.vs = i
 		if m.kind, i, m.valEsc, err = jsonValue(s, i, 1); err != nil {
-			return nil, err
+			return err
 		}
 		m.ve = i
-		dst = append(dst, m)
+		if err := visit(m); err != nil {
+			return err
+		}
 		i = skipJSONSpace(s, i)
 		if i < len(s) && s[i] == ',' {
 			i = skipJSONSpace(s, i+1)
 			continue
 		}
 		if i < len(s) && s[i] == '}' {
-			return dst, jsonEOF(s, i+1)
+			return jsonEOF(s, i+1)
 		}
-		return nil, jsonErr(s, i, "',' or '}'")
+		return jsonErr(s, i, "',' or '}'")
 	}
+}
+
+// scanJSONObject is [walkJSONObject] that appends the members to dst.
+func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, error) {
+	err := walkJSONObject(s, func(m jsonMember) error {
+		dst = append(dst, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dst, nil
 }
 
 // jsonEOF checks that only white space follows offset i.

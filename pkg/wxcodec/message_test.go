@@ -207,6 +207,31 @@ var messageTests = []struct {
 		body: `{"MsgType":"text","CreateTime":-5}`,
 		want: Message{MsgType: "text", CreateTime: -5},
 	},
+	{
+		name: "json repeated extra becomes an array",
+		body: `{"MsgType":"text","X":1,"Y":"a","X":{"b":2},"\u0058":[3],"Y":"b"}`,
+		want: Message{MsgType: "text", Extra: []Field{{"X", raw(`[1,{"b":2},[3]]`)}, {"Y", raw(`["a","b"]`)}}},
+	},
+	{
+		name: "json repeated field of another kind becomes an array",
+		body: `{"MsgType":"image","Content":"a","PicUrl":"p","Content":"b"}`,
+		want: Message{MsgType: "image", PicURL: "p", Extra: []Field{{"Content", raw(`["a","b"]`)}}},
+	},
+	{
+		name: "xml repeated field of another kind becomes an array",
+		body: `<xml><MsgType>image</MsgType><Content>a</Content><PicUrl>p</PicUrl><Content>b</Content></xml>`,
+		want: Message{MsgType: "image", PicURL: "p", Extra: []Field{{"Content", raw(`["a","b"]`)}}},
+	},
+	{
+		name: "json nested 32 levels",
+		body: `{"MsgType":"text","X":` + strings.Repeat(`[`, 31) + strings.Repeat(`]`, 31) + `}`,
+		want: Message{MsgType: "text", Extra: []Field{{"X", raw(strings.Repeat(`[`, 31) + strings.Repeat(`]`, 31))}}},
+	},
+	{
+		name: "xml nested 32 levels",
+		body: "<xml><MsgType>text</MsgType>" + strings.Repeat("<a>", 30) + "<b/>" + strings.Repeat("</a>", 30) + "</xml>",
+		want: Message{MsgType: "text", Extra: []Field{{"a", raw(strings.Repeat(`{"a":`, 29) + `{"b":""}` + strings.Repeat("}", 29))}}},
+	},
 	// Malformed.
 	{name: "empty", body: "", err: ErrFormat},
 	{name: "not a document", body: "success", err: ErrFormat},
@@ -220,6 +245,8 @@ var messageTests = []struct {
 	{name: "json duplicate MsgType", body: `{"MsgType":"text","MsgType":"image"}`, err: ErrField},
 	{name: "json duplicate Content", body: `{"MsgType":"text","Content":"a","Content":"b"}`, err: ErrField},
 	{name: "json duplicate ToUserName escaped", body: `{"MsgType":"text","ToUserName":"a","To\u0055serName":"b"}`, err: ErrField},
+	{name: "json too deep", body: `{"MsgType":"text","X":` + strings.Repeat(`{"a":`, 32) + "1" + strings.Repeat(`}`, 32) + `}`, err: ErrSyntax},
+	{name: "json too deep in an array", body: `{"MsgType":"text","X":` + strings.Repeat(`[`, 32) + strings.Repeat(`]`, 32) + `}`, err: ErrSyntax},
 	{name: "json event without Event", body: `{"MsgType":"event"}`, err: ErrMissingField},
 	{name: "json CreateTime float", body: `{"MsgType":"text","CreateTime":1.5}`, err: ErrField},
 	{name: "json CreateTime exponent", body: `{"MsgType":"text","CreateTime":1e9}`, err: ErrField},

@@ -1,5 +1,7 @@
 package wxcodec
 
+import "hash/maphash"
+
 // maxXMLDepth bounds the nesting of XML elements (the root is depth 1).
 const maxXMLDepth = 32
 
@@ -24,23 +26,39 @@ type xmlScanner[T string | []byte] struct {
 	i int
 }
 
-// scanXML validates the document s and appends its root's child elements
-// to dst. The root element may have any name; its attributes are ignored.
-func scanXML[T string | []byte](s T, dst []xmlElem) ([]xmlElem, error) {
+// walkXML validates the document s and calls visit for each child element
+// of its root, in document order; an error from visit stops the scan. The
+// root element may have any name; its attributes are ignored.
+//
+// The scan is a single pass whose time is linear in len(s): every byte is
+// looked at a bounded number of times (names are compared once more at
+// their end tag, an element's attribute names are checked for duplicates
+// with a hash set beyond a few) and nesting is bounded by [maxXMLDepth]. It
+// allocates nothing unless an element has more than 8 attributes.
+func walkXML[T string | []byte](s T, visit func(el xmlElem) error) error {
 	x := xmlScanner[T]{s: s, i: skipBOM(s)}
 	if err := x.misc(false); err != nil {
-		return nil, err
+		return err
 	}
 	root, self, err := x.startTag(nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !self {
-		if dst, err = x.rootContent(&root, dst); err != nil {
-			return nil, err
+		if err = x.rootContent(&root, visit); err != nil {
+			return err
 		}
 	}
-	if err := x.misc(true); err != nil {
+	return x.misc(true)
+}
+
+// scanXML is [walkXML] that appends the root's child elements to dst.
+func scanXML[T string | []byte](s T, dst []xmlElem) ([]xmlElem, error) {
+	err := walkXML(s, func(el xmlElem) error {
+		dst = append(dst, el)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return dst, nil
@@ -124,9 +142,7 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 		return el, false, syntaxErr("xml: invalid element name at offset %d", el.ns)
 	}
 	el.ne = x.i
-	var seen [8][2]int // attribute names, for the duplicate check
-	nseen := 0
-	var more [][2]int
+	var attrs attrSet[T]
 	for {
 		x.space()
 		if x.i >= len(s) {
@@ -152,15 +168,8 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 			return el, false, syntaxErr("xml: invalid attribute name at offset %d", an)
 		}
 		ane := x.i
-		for _, p := range seen[:nseen] {
-			if string(s[p[0]:p[1]]) == string(s[an:ane]) {
-				return el, false, syntaxErr("xml: duplicate attribute %q", string(s[an:ane]))
-			}
-		}
-		for _, p := range more {
-			if string(s[p[0]:p[1]]) == string(s[an:ane]) {
-				return el, false, syntaxErr("xml: duplicate attribute %q", string(s[an:ane]))
-			}
+		if !attrs.add(s, an, ane) {
+			return el, false, syntaxErr("xml: duplicate attribute %q", string(s[an:min(ane, an+64)]))
 		}
 		x.space()
 		if x.i >= len(s) || s[x.i] != '=' {
@@ -189,12 +198,6 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 			return el, false, err
 		}
 		el.attrs = true
-		if nseen < len(seen) {
-			seen[nseen] = [2]int{an, ane}
-			nseen++
-		} else {
-			more = append(more, [2]int{an, ane})
-		}
 		if n != nil {
 			n.attrs = append(n.attrs, xattr{
 				name:  string(s[an:ane]),
@@ -204,51 +207,53 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 	}
 }
 
-// rootContent scans the content of the root element, appending its child
-// elements to dst. Only white space may appear as text.
-func (x *xmlScanner[T]) rootContent(root *xmlElem, dst []xmlElem) ([]xmlElem, error) {
+// rootContent scans the content of the root element, calling visit for
+// each child element. Only white space may appear as text.
+func (x *xmlScanner[T]) rootContent(root *xmlElem, visit func(el xmlElem) error) error {
 	s := x.s
 	for {
 		for x.i < len(s) && s[x.i] != '<' {
 			if !isXMLSpace(s[x.i]) {
-				return nil, syntaxErr("xml: text in the root element at offset %d", x.i)
+				return syntaxErr("xml: text in the root element at offset %d", x.i)
 			}
 			x.i++
 		}
 		if x.i >= len(s) {
-			return nil, syntaxErr("xml: unexpected end of input in the root element")
+			return syntaxErr("xml: unexpected end of input in the root element")
 		}
 		j := x.i
 		switch {
 		case hasPrefixAt(s, j, "</"):
-			return dst, x.endTag(root)
+			return x.endTag(root)
 		case hasPrefixAt(s, j, "<![CDATA["):
 			k := indexAt(s, j+9, "]]>")
 			if k < 0 {
-				return nil, syntaxErr("xml: unterminated CDATA section")
+				return syntaxErr("xml: unterminated CDATA section")
 			}
 			for p := j + 9; p < k; p++ {
 				if !isXMLSpace(s[p]) {
-					return nil, syntaxErr("xml: text in the root element at offset %d", p)
+					return syntaxErr("xml: text in the root element at offset %d", p)
 				}
 			}
 			x.i = k + 3
 		case hasPrefixAt(s, j, "<!--"):
 			if err := x.skipPast(j+4, "-->", "comment"); err != nil {
-				return nil, err
+				return err
 			}
 		case hasPrefixAt(s, j, "<?"):
 			if err := x.skipPast(j+2, "?>", "processing instruction"); err != nil {
-				return nil, err
+				return err
 			}
 		case hasPrefixAt(s, j, "<!"):
-			return nil, syntaxErr("xml: unexpected markup at offset %d", j)
+			return syntaxErr("xml: unexpected markup at offset %d", j)
 		default:
 			el, err := x.element(2, nil)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			dst = append(dst, el)
+			if err := visit(el); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -362,4 +367,61 @@ func (x *xmlScanner[T]) endTag(el *xmlElem) error {
 	}
 	x.i++
 	return nil
+}
+
+// attrSet holds the attribute names of one start tag, for the duplicate
+// check. The first few are compared directly; beyond that they are looked
+// up by a seeded hash, so that checking n names costs O(n), not O(n²), and
+// allocates nothing per name.
+type attrSet[T string | []byte] struct {
+	first [8][2]int // offsets of the first names
+	n     int
+	seed  maphash.Seed
+	more  map[uint64][2]int   // hash of a name → offsets of the first name with it
+	clash map[string]struct{} // names whose hash is already another name's
+}
+
+// add records the name s[a:b] and reports false when it was already there.
+func (set *attrSet[T]) add(s T, a, b int) bool {
+	name := s[a:b]
+	for _, p := range set.first[:min(set.n, len(set.first))] {
+		if string(s[p[0]:p[1]]) == string(name) {
+			return false
+		}
+	}
+	if set.n < len(set.first) {
+		set.first[set.n] = [2]int{a, b}
+		set.n++
+		return true
+	}
+	if set.more == nil {
+		set.seed = maphash.MakeSeed()
+		set.more = make(map[uint64][2]int)
+	}
+	var h uint64
+	switch v := any(name).(type) {
+	case string:
+		h = maphash.String(set.seed, v)
+	case []byte:
+		h = maphash.Bytes(set.seed, v)
+	}
+	set.n++
+	p, ok := set.more[h]
+	if !ok {
+		set.more[h] = [2]int{a, b}
+		return true
+	}
+	if string(s[p[0]:p[1]]) == string(name) {
+		return false
+	}
+	// Two names with one 64-bit hash: not reachable by chance, and the
+	// seed is random, so it costs nothing to be slow here.
+	if set.clash == nil {
+		set.clash = make(map[string]struct{})
+	}
+	if _, dup := set.clash[string(name)]; dup {
+		return false
+	}
+	set.clash[string(name)] = struct{}{}
+	return true
 }

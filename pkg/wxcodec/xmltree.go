@@ -53,56 +53,65 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 	for i, k := range n.kids {
 		names[i] = k.name
 	}
-	for _, g := range groupNames(names) {
+	heads, next := groupNames(names)
+	for _, i := range heads {
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = AppendJSONString(dst, names[g[0]])
+		dst = AppendJSONString(dst, names[i])
 		dst = append(dst, ':')
-		if len(g) == 1 {
-			dst = appendNodeJSON(dst, n.kids[g[0]])
+		if next[i] < 0 {
+			dst = appendNodeJSON(dst, n.kids[i])
 			continue
 		}
 		dst = append(dst, '[')
-		for j, i := range g {
-			if j > 0 {
+		for j := i; j >= 0; j = next[j] {
+			if j != i {
 				dst = append(dst, ',')
 			}
-			dst = appendNodeJSON(dst, n.kids[i])
+			dst = appendNodeJSON(dst, n.kids[j])
 		}
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
 }
 
-// groupNames groups the indexes of names by name, in order of first
-// occurrence.
-func groupNames(names []string) [][]int {
-	groups := make([][]int, 0, len(names))
-	if len(names) <= 16 {
-	outer:
-		for i, name := range names {
-			for g := range groups {
-				if names[groups[g][0]] == name {
-					groups[g] = append(groups[g], i)
-					continue outer
+// groupNames groups the indexes of names by name in O(len(names)) time:
+// heads holds the first index of each name, in order of first occurrence,
+// and next[i] the next index with the name of i, or -1.
+func groupNames(names []string) (heads, next []int) {
+	next = make([]int, len(names))
+	tails := make([]int, 0, len(names)) // last index of each group
+	var index map[string]int            // name → group, for many names
+	if len(names) > 16 {
+		index = make(map[string]int, len(names))
+	}
+	for i, name := range names {
+		next[i] = -1
+		g, ok := -1, false
+		if index != nil {
+			g, ok = index[name]
+		} else {
+			for h, head := range heads {
+				if names[head] == name {
+					g, ok = h, true
+					break
 				}
 			}
-			groups = append(groups, []int{i})
 		}
-		return groups
-	}
-	index := make(map[string]int, len(names))
-	for i, name := range names {
-		if g, ok := index[name]; ok {
-			groups[g] = append(groups[g], i)
+		if !ok {
+			if index != nil {
+				index[name] = len(heads)
+			}
+			heads = append(heads, i)
+			tails = append(tails, i)
 			continue
 		}
-		index[name] = len(groups)
-		groups = append(groups, []int{i})
+		next[tails[g]] = i
+		tails[g] = i
 	}
-	return groups
+	return heads, next
 }
 
 func trimXMLSpace(s string) string {
