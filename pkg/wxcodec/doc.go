@@ -37,6 +37,36 @@
 // [Codec.EncodePush] builds signed pushes as WeChat sends them, for
 // simulators and tests.
 //
+// # Untrusted input
+//
+// Every parser runs in time linear in its input: one pass over the body
+// (plus one more over an element converted for [Field]), hashed duplicate
+// checks, nesting bounded at 32 levels (the root element or top-level JSON
+// object is level 1; deeper documents fail with [ErrSyntax]), so that an
+// event carrying a push stays within every JSON reader's limits. For an
+// encrypted push, [Codec.Decode] checks msg_signature right after one such
+// pass over the envelope, which keeps nothing but ToUserName and Encrypt
+// and allocates nothing; the decrypted message is parsed only after the
+// signature and the AppID match. BenchmarkAdversarial measures the cost
+// per byte of bodies built to be slow (many attributes, siblings or
+// members, deep nesting, long names and texts, escapes).
+//
+// XML is the subset WeChat uses, read as encoding/xml reads it: one root
+// element; ASCII names with at most one colon (prefixes are not
+// interpreted); UTF-8 only (an XML declaration may only say version 1.0 and
+// encoding UTF-8); comments, processing instructions, CDATA, the five
+// predefined entities and character references to XML characters. DOCTYPE
+// and any other declaration, text directly in the root, duplicate
+// attributes and "]]>" outside CDATA are rejected. The fuzz tests check
+// that the scanner accepts a document exactly when encoding/xml does and
+// these rules hold, and that both read the same elements and text. JSON is
+// what encoding/json accepts, nested at most 32 levels.
+//
+// A repeated top-level name that is not a typed field of the message
+// becomes one [Field] holding the array of its values, in XML and JSON
+// alike; a repeated typed field (for example two Content in a text
+// message) is an [ErrField] error in both.
+//
 // # Concurrency
 //
 // All functions are safe for concurrent use. [Codec] and [Key] are

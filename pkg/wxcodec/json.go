@@ -25,7 +25,9 @@ const maxJSONDepth = 32
 // (after optional white space) and nothing else, and calls visit for each
 // of its members in order; an error from visit stops the scan. It accepts
 // exactly what encoding/json.Valid accepts for such documents nested at
-// most [maxJSONDepth] levels (UTF-8 is checked separately).
+// most [maxJSONDepth] levels whose nested objects have no repeated name
+// (UTF-8 is checked separately). Repeated names in the object itself are
+// for the caller to handle.
 //
 // The scan is a single pass whose time is linear in len(s); it allocates
 // nothing.
@@ -124,13 +126,19 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 		if i < len(s) && s[i] == close {
 			return c, i + 1, false, nil
 		}
+		var names nameSet[T]
 		for {
 			if c == '{' {
 				if i >= len(s) || s[i] != '"' {
 					return 0, i, false, jsonErr(s, i, "a member name")
 				}
-				if i, _, err = jsonString(s, i); err != nil {
+				ns := i + 1
+				var nameEsc bool
+				if i, nameEsc, err = jsonString(s, i); err != nil {
 					return 0, i, false, err
+				}
+				if !names.add(s, ns, i-1, nameEsc) {
+					return 0, i, false, syntaxErr("json: duplicate name %q in a nested object", string(s[ns:min(i-1, ns+64)]))
 				}
 				i = skipJSONSpace(s, i)
 				if i >= len(s) || s[i] != ':' {

@@ -247,6 +247,7 @@ var messageTests = []struct {
 	{name: "json duplicate ToUserName escaped", body: `{"MsgType":"text","ToUserName":"a","To\u0055serName":"b"}`, err: ErrField},
 	{name: "json too deep", body: `{"MsgType":"text","X":` + strings.Repeat(`{"a":`, 32) + "1" + strings.Repeat(`}`, 32) + `}`, err: ErrSyntax},
 	{name: "json too deep in an array", body: `{"MsgType":"text","X":` + strings.Repeat(`[`, 32) + strings.Repeat(`]`, 32) + `}`, err: ErrSyntax},
+	{name: "json nested repeated name", body: `{"MsgType":"text","X":[{"a":1,"b":2,"\u0061":3}]}`, err: ErrSyntax},
 	{name: "json event without Event", body: `{"MsgType":"event"}`, err: ErrMissingField},
 	{name: "json CreateTime float", body: `{"MsgType":"text","CreateTime":1.5}`, err: ErrField},
 	{name: "json CreateTime exponent", body: `{"MsgType":"text","CreateTime":1e9}`, err: ErrField},

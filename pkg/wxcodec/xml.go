@@ -1,6 +1,6 @@
 package wxcodec
 
-import "hash/maphash"
+import "strings"
 
 // maxXMLDepth bounds the nesting of XML elements (the root is depth 1).
 const maxXMLDepth = 32
@@ -20,7 +20,11 @@ type xmlElem struct {
 // xmlScanner is a minimal, validating XML scanner over a string or byte
 // slice: declaration, comments, processing instructions, CDATA, the five
 // predefined entities and character references, self-closing elements.
-// DOCTYPE (and so entity declarations) is rejected.
+// DOCTYPE (and so entity declarations) is rejected. It accepts what
+// encoding/xml accepts within the subset the package doc describes (ASCII
+// names with at most one colon, no "--" in comments, no "]]>" in text, an
+// XML declaration only for version 1.0 in UTF-8, unique attributes, at most
+// maxXMLDepth levels). Every method runs in time linear in what it scans.
 type xmlScanner[T string | []byte] struct {
 	s T
 	i int
@@ -83,11 +87,11 @@ func (x *xmlScanner[T]) misc(afterRoot bool) error {
 		}
 		switch {
 		case hasPrefixAt(s, x.i, "<?"):
-			if err := x.skipPast(x.i+2, "?>", "processing instruction"); err != nil {
+			if err := x.procInst(x.i+2); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, x.i, "<!--"):
-			if err := x.skipPast(x.i+4, "-->", "comment"); err != nil {
+			if err := x.comment(x.i+4); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, x.i, "<!DOCTYPE"):
@@ -102,14 +106,81 @@ func (x *xmlScanner[T]) misc(afterRoot bool) error {
 	}
 }
 
-// skipPast moves past the first occurrence of end at or after from.
-func (x *xmlScanner[T]) skipPast(from int, end, what string) error {
-	k := indexAt(x.s, from, end)
+// comment moves past the comment whose text starts at from. As in XML
+// (and encoding/xml), the text must not contain "--".
+func (x *xmlScanner[T]) comment(from int) error {
+	k := indexAt(x.s, from, "--")
 	if k < 0 {
-		return syntaxErr("xml: unterminated %s", what)
+		return syntaxErr("xml: unterminated comment")
 	}
-	x.i = k + len(end)
+	if k+2 >= len(x.s) || x.s[k+2] != '>' {
+		return syntaxErr(`xml: "--" in a comment at offset %d`, k)
+	}
+	x.i = k + 3
 	return nil
+}
+
+// procInst moves past the processing instruction whose target starts at
+// from. As in encoding/xml, the target must be a name, and the XML
+// declaration (target "xml") may only declare version 1.0 and encoding
+// UTF-8.
+func (x *xmlScanner[T]) procInst(from int) error {
+	x.i = from
+	if !x.name() {
+		return syntaxErr("xml: processing instruction without a target at offset %d", from)
+	}
+	target := x.s[from:x.i]
+	k := indexAt(x.s, x.i, "?>")
+	if k < 0 {
+		return syntaxErr("xml: unterminated processing instruction")
+	}
+	if string(target) == "xml" {
+		text := string(x.s[x.i:k])
+		if v := declParam("version", text); v != "" && v != "1.0" {
+			return syntaxErr("xml: version %q is not 1.0", clipString(v, 16))
+		}
+		if e := declParam("encoding", text); e != "" && !strings.EqualFold(e, "utf-8") {
+			return syntaxErr("xml: encoding %q is not UTF-8", clipString(e, 16))
+		}
+	}
+	x.i = k + 2
+	return nil
+}
+
+// declParam returns the value of param in the text of an XML declaration,
+// or "". It reads the text exactly as encoding/xml's procInst does, so that
+// both accept the same declarations.
+func declParam(param, s string) string {
+	param += "="
+	i := 0
+	var quote byte
+	for i < len(s) {
+		sub := s[i:]
+		k := strings.Index(sub, param)
+		if k < 0 || len(param)+k >= len(sub) {
+			return ""
+		}
+		i += len(param) + k + 1
+		if c := sub[len(param)+k]; c == '\'' || c == '"' {
+			quote = c
+			break
+		}
+	}
+	if quote == 0 {
+		return ""
+	}
+	j := strings.IndexByte(s[i:], quote)
+	if j < 0 {
+		return ""
+	}
+	return s[i : i+j]
+}
+
+func clipString(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // name scans an XML name at x.i.
@@ -125,6 +196,23 @@ func (x *xmlScanner[T]) name() bool {
 	return true
 }
 
+// qname scans an element or attribute name at x.i: a name with at most
+// one colon, as encoding/xml requires (namespace prefixes are not
+// interpreted).
+func (x *xmlScanner[T]) qname() bool {
+	start := x.i
+	if !x.name() {
+		return false
+	}
+	colons := 0
+	for k := start; k < x.i; k++ {
+		if x.s[k] == ':' {
+			colons++
+		}
+	}
+	return colons <= 1
+}
+
 func (x *xmlScanner[T]) space() {
 	for x.i < len(x.s) && isXMLSpace(x.s[x.i]) {
 		x.i++
@@ -138,11 +226,11 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 	el.start = x.i
 	x.i++
 	el.ns = x.i
-	if !x.name() {
+	if !x.qname() {
 		return el, false, syntaxErr("xml: invalid element name at offset %d", el.ns)
 	}
 	el.ne = x.i
-	var attrs attrSet[T]
+	var attrs nameSet[T]
 	for {
 		x.space()
 		if x.i >= len(s) {
@@ -164,11 +252,11 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 			return el, false, syntaxErr("xml: unexpected '/' in a start tag at offset %d", x.i)
 		}
 		an := x.i
-		if !x.name() {
+		if !x.qname() {
 			return el, false, syntaxErr("xml: invalid attribute name at offset %d", an)
 		}
 		ane := x.i
-		if !attrs.add(s, an, ane) {
+		if !attrs.add(s, an, ane, false) {
 			return el, false, syntaxErr("xml: duplicate attribute %q", string(s[an:min(ane, an+64)]))
 		}
 		x.space()
@@ -237,11 +325,11 @@ func (x *xmlScanner[T]) rootContent(root *xmlElem, visit func(el xmlElem) error)
 			}
 			x.i = k + 3
 		case hasPrefixAt(s, j, "<!--"):
-			if err := x.skipPast(j+4, "-->", "comment"); err != nil {
+			if err := x.comment(j+4); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<?"):
-			if err := x.skipPast(j+2, "?>", "processing instruction"); err != nil {
+			if err := x.procInst(j+2); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<!"):
@@ -295,6 +383,9 @@ func (x *xmlScanner[T]) content(depth int, el *xmlElem, n *xnode) error {
 			if err != nil {
 				return err
 			}
+			if k := indexAt(s[:j], x.i, "]]>"); k >= 0 {
+				return syntaxErr("xml: \"]]>\" outside CDATA at offset %d", k)
+			}
 			segs++
 			decode = decode || need
 			el.ts, el.te = x.i, j
@@ -327,11 +418,11 @@ func (x *xmlScanner[T]) content(depth int, el *xmlElem, n *xnode) error {
 			}
 			x.i = k + 3
 		case hasPrefixAt(s, j, "<!--"):
-			if err := x.skipPast(j+4, "-->", "comment"); err != nil {
+			if err := x.comment(j+4); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<?"):
-			if err := x.skipPast(j+2, "?>", "processing instruction"); err != nil {
+			if err := x.procInst(j+2); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<!"):
@@ -367,61 +458,4 @@ func (x *xmlScanner[T]) endTag(el *xmlElem) error {
 	}
 	x.i++
 	return nil
-}
-
-// attrSet holds the attribute names of one start tag, for the duplicate
-// check. The first few are compared directly; beyond that they are looked
-// up by a seeded hash, so that checking n names costs O(n), not O(n²), and
-// allocates nothing per name.
-type attrSet[T string | []byte] struct {
-	first [8][2]int // offsets of the first names
-	n     int
-	seed  maphash.Seed
-	more  map[uint64][2]int   // hash of a name → offsets of the first name with it
-	clash map[string]struct{} // names whose hash is already another name's
-}
-
-// add records the name s[a:b] and reports false when it was already there.
-func (set *attrSet[T]) add(s T, a, b int) bool {
-	name := s[a:b]
-	for _, p := range set.first[:min(set.n, len(set.first))] {
-		if string(s[p[0]:p[1]]) == string(name) {
-			return false
-		}
-	}
-	if set.n < len(set.first) {
-		set.first[set.n] = [2]int{a, b}
-		set.n++
-		return true
-	}
-	if set.more == nil {
-		set.seed = maphash.MakeSeed()
-		set.more = make(map[uint64][2]int)
-	}
-	var h uint64
-	switch v := any(name).(type) {
-	case string:
-		h = maphash.String(set.seed, v)
-	case []byte:
-		h = maphash.Bytes(set.seed, v)
-	}
-	set.n++
-	p, ok := set.more[h]
-	if !ok {
-		set.more[h] = [2]int{a, b}
-		return true
-	}
-	if string(s[p[0]:p[1]]) == string(name) {
-		return false
-	}
-	// Two names with one 64-bit hash: not reachable by chance, and the
-	// seed is random, so it costs nothing to be slow here.
-	if set.clash == nil {
-		set.clash = make(map[string]struct{})
-	}
-	if _, dup := set.clash[string(name)]; dup {
-		return false
-	}
-	set.clash[string(name)] = struct{}{}
-	return true
 }
