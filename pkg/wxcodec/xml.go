@@ -87,11 +87,11 @@ func (x *xmlScanner[T]) misc(afterRoot bool) error {
 		}
 		switch {
 		case hasPrefixAt(s, x.i, "<?"):
-			if err := x.procInst(x.i+2); err != nil {
+			if err := x.procInst(x.i + 2); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, x.i, "<!--"):
-			if err := x.comment(x.i+4); err != nil {
+			if err := x.comment(x.i + 4); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, x.i, "<!DOCTYPE"):
@@ -325,11 +325,11 @@ func (x *xmlScanner[T]) rootContent(root *xmlElem, visit func(el xmlElem) error)
 			}
 			x.i = k + 3
 		case hasPrefixAt(s, j, "<!--"):
-			if err := x.comment(j+4); err != nil {
+			if err := x.comment(j + 4); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<?"):
-			if err := x.procInst(j+2); err != nil {
+			if err := x.procInst(j + 2); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<!"):
@@ -418,11 +418,11 @@ func (x *xmlScanner[T]) content(depth int, el *xmlElem, n *xnode) error {
 			}
 			x.i = k + 3
 		case hasPrefixAt(s, j, "<!--"):
-			if err := x.comment(j+4); err != nil {
+			if err := x.comment(j + 4); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<?"):
-			if err := x.procInst(j+2); err != nil {
+			if err := x.procInst(j + 2); err != nil {
 				return err
 			}
 		case hasPrefixAt(s, j, "<!"):
