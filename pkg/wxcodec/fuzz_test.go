@@ -301,7 +301,7 @@ var surrogateRef = regexp.MustCompile(`&#(0*5[5-7][0-9]{3}|x0*[dD][89a-fA-F][0-9
 // not check, and the subset the scanner supports (all documented in
 // xmlScanner's doc): valid UTF-8, exactly one root element, nothing but
 // white space, comments and processing instructions outside it, only white
-// space as text directly in the root, no directive (DOCTYPE), no character
+// space (as written, or in CDATA) as text directly in the root, no directive (DOCTYPE), no character
 // reference to a surrogate, ASCII names, unique attribute names, at most
 // maxXMLDepth levels. When ok, kids are the root's children.
 func stdlibXML(doc []byte) (kids []*stdNode, ok bool) {
@@ -385,7 +385,13 @@ func stdlibXML(doc []byte) (kids []*stdNode, ok bool) {
 					return nil, false // text or CDATA outside the root
 				}
 			case 1:
-				if len(bytes.Trim(tok, " \t\r\n")) > 0 {
+				// White space as written (a reference is text), or a CDATA
+				// section of white space.
+				raw := doc[prev:d.InputOffset()]
+				if inner, ok := bytes.CutPrefix(raw, []byte("<![CDATA[")); ok {
+					raw = bytes.TrimSuffix(inner, []byte("]]>"))
+				}
+				if len(bytes.Trim(raw, " \t\r\n")) > 0 {
 					return nil, false
 				}
 			default:

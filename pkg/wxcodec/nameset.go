@@ -13,6 +13,9 @@ type nameSet[T string | []byte] struct {
 	seed  maphash.Seed
 	more  map[uint64]setName  // hash of a name → the first name with it
 	clash map[string]struct{} // names whose hash is already another name's
+	// compared counts name comparisons, for the test that the check is
+	// linear.
+	compared int
 }
 
 // setName is a name in a nameSet: s[a:b], or dec when the JSON name at
@@ -86,6 +89,7 @@ func (set *nameSet[T]) add(s T, a, b int, esc bool) bool {
 
 // same reports whether two names have the same text.
 func (set *nameSet[T]) same(s T, p, n setName) bool {
+	set.compared++
 	switch {
 	case !p.esc && !n.esc:
 		return string(s[p.a:p.b]) == string(s[n.a:n.b])
