@@ -84,6 +84,8 @@ func FuzzRoundtrip(f *testing.F) {
 	for _, b := range fuzzBodies(f) {
 		f.Add(b)
 	}
+	// Within the limits in XML, over them in JSON (an array of objects).
+	f.Add([]byte(`<xml><MsgType>text</MsgType>` + strings.Repeat(`<a x="1">t</a>`, 126) + `</xml>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseMessage(body)
 		if err != nil {
@@ -97,6 +99,9 @@ func FuzzRoundtrip(f *testing.F) {
 		}
 		back, err := ParseMessage(enc)
 		if err != nil {
+			if jsonOverLimits(format, enc, err) {
+				return
+			}
 			t.Fatalf("ParseMessage(%q) (encoded from %q) = %v", enc, body, err)
 		}
 		if diff := cmp.Diff(m, back); diff != "" {
@@ -110,6 +115,9 @@ func FuzzRoundtrip(f *testing.F) {
 			}
 			back, err := ParseMessage(enc)
 			if err != nil {
+				if jsonOverLimits(FormatJSON, enc, err) {
+					return
+				}
 				t.Fatalf("ParseMessage(%q) (encoded from %q) = %v", enc, body, err)
 			}
 			if diff := cmp.Diff(m, back); diff != "" {
@@ -133,6 +141,16 @@ func FuzzRoundtrip(f *testing.F) {
 			t.Fatalf("json→xml round trip of %q via %q (-want +got):\n%s", body, enc, diff)
 		}
 	})
+}
+
+// jsonOverLimits reports whether err, from parsing enc (encoded in format
+// f from a message that was parsed), is ErrLimit for a JSON document that
+// is indeed over the structure limits. Encoding can add JSON nodes and
+// levels: a repeated name becomes an array, an XML element's attributes
+// and text become members. XML encoded from XML or JSON adds none.
+func jsonOverLimits(f Format, enc []byte, err error) bool {
+	return f == FormatJSON && errors.Is(err, ErrLimit) &&
+		(jsonDepth(enc) > maxJSONDepth || jsonNodes(enc) > MaxNodes)
 }
 
 func FuzzParseEnvelope(f *testing.F) {
@@ -302,8 +320,10 @@ var surrogateRef = regexp.MustCompile(`&#(0*5[5-7][0-9]{3}|x0*[dD][89a-fA-F][0-9
 // xmlScanner's doc): valid UTF-8, exactly one root element, nothing but
 // white space, comments and processing instructions outside it, only white
 // space (as written, or in CDATA) as text directly in the root, no directive (DOCTYPE), no character
-// reference to a surrogate, ASCII names, unique attribute names, at most
-// maxXMLDepth levels. When ok, kids are the root's children.
+// reference to a surrogate, ASCII names, unique attribute names, and the
+// structure limits: at most maxXMLDepth levels, MaxAttributes attributes
+// per element and MaxNodes elements below the root and attributes in all.
+// When ok, kids are the root's children.
 func stdlibXML(doc []byte) (kids []*stdNode, ok bool) {
 	doc = doc[skipBOM(doc):]
 	if !utf8.Valid(doc) || surrogateRef.Match(doc) {
@@ -331,7 +351,7 @@ func stdlibXML(doc []byte) (kids []*stdNode, ok bool) {
 	// reads what Token accepted, so it cannot fail.
 	d = xml.NewDecoder(bytes.NewReader(doc))
 	var stack []*stdNode
-	roots := 0
+	roots, nodes := 0, 0
 	for {
 		prev := d.InputOffset()
 		tok, err := d.RawToken()
@@ -348,6 +368,13 @@ func stdlibXML(doc []byte) (kids []*stdNode, ok bool) {
 				n.name = tok.Name.Space + ":" + tok.Name.Local
 			}
 			if !ascii(n.name) {
+				return nil, false
+			}
+			if len(stack) > 0 {
+				nodes++
+			}
+			nodes += len(tok.Attr)
+			if nodes > MaxNodes || len(tok.Attr) > MaxAttributes {
 				return nil, false
 			}
 			seen := map[string]bool{}
@@ -423,6 +450,9 @@ func FuzzXMLAgainstStdlib(f *testing.F) {
 		`<?xml version="1.0" encoding="UTF-8"?><a><b x='1' y="&lt;">t<c/>u<c>v</c></b></a>`,
 		"<a><b>&#xD800;</b></a>",
 		"<a:b/>",
+		"<a>" + strings.Repeat("<b/>", MaxNodes) + "</a>",
+		"<a>" + strings.Repeat("<b/>", MaxNodes+1) + "</a>",
+		`<a><b c0="" c1="" c2="" c3="" c4="" c5="" c6="" c7="" c8="" c9="" ca="" cb="" cc="" cd="" ce="" cf="" cg=""/></a>`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -521,24 +551,69 @@ func jsonNestedRepeat(doc []byte) bool {
 	}
 }
 
+// jsonNodes returns the number of object members and array elements below
+// the top-level value of the valid JSON document doc, as encoding/json's
+// tokens show it.
+func jsonNodes(doc []byte) int {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct{ object, key bool } // key: the next token is a name
+	var stack []*frame
+	nodes := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nodes
+		}
+		if delim, ok := tok.(json.Delim); ok && (delim == '}' || delim == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if n := len(stack); n > 0 {
+			switch top := stack[n-1]; {
+			case top.object && top.key:
+				nodes++ // a member, counted at its name
+				top.key = false
+				continue
+			case top.object:
+				top.key = true // after this value
+			default:
+				nodes++ // an array element
+			}
+		}
+		if delim, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{object: delim == '{', key: delim == '{'})
+		}
+	}
+}
+
 // FuzzJSONAgainstStdlib checks the JSON scanner against encoding/json: the
-// same documents are valid, except that the scanner rejects those nested
-// deeper than maxJSONDepth or repeating a name in a nested object, and member names and string values decode to
-// the same text.
+// same documents are valid, except that the scanner rejects with ErrLimit
+// those over the structure limits (nested deeper than maxJSONDepth, more
+// than MaxNodes members and array elements) and with ErrSyntax those
+// repeating a name in a nested object, and member names and string values
+// decode to the same text.
 func FuzzJSONAgainstStdlib(f *testing.F) {
 	for _, b := range fuzzBodies(f) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"a":[1,-0.5e+3,{"b":"\u00e9\ud83d\ude00\ud800"}],"c":true,"d":null,"e":false}`))
+	f.Add([]byte(`{"a":[` + strings.Repeat(`{"b":0},`, MaxNodes/2-1) + `0]}`))
+	f.Add([]byte(`{"a":[` + strings.Repeat(`{"b":0},`, MaxNodes/2) + `0]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if i := skipJSONSpace(doc, 0); i >= len(doc) || doc[i] != '{' {
 			return
 		}
 		ms, err := scanJSONObject(doc, nil)
 		valid := json.Valid(doc)
-		if valid && (jsonDepth(doc) > maxJSONDepth || jsonNestedRepeat(doc)) {
+		if valid && (jsonDepth(doc) > maxJSONDepth || jsonNodes(doc) > MaxNodes) {
+			if !errors.Is(err, ErrLimit) {
+				t.Fatalf("scanJSONObject(%q) = %v, want %v (nested deeper than %d, or more than %d nodes)", doc, err, ErrLimit, maxJSONDepth, MaxNodes)
+			}
+			return
+		}
+		if valid && jsonNestedRepeat(doc) {
 			if !errors.Is(err, ErrSyntax) {
-				t.Fatalf("scanJSONObject(%q) = %v, want %v (nested deeper than %d, or a repeated name in a nested object)", doc, err, ErrSyntax, maxJSONDepth)
+				t.Fatalf("scanJSONObject(%q) = %v, want %v (a repeated name in a nested object)", doc, err, ErrSyntax)
 			}
 			return
 		}

@@ -19,18 +19,29 @@ type jsonMember struct {
 // level 1, and no value may open level maxJSONDepth+1. It is the same bound
 // as [maxXMLDepth], so that a push of either format fits the events that
 // carry it (a few levels deeper) within every JSON reader's limits.
-const maxJSONDepth = 32
+const maxJSONDepth = MaxDepth
+
+// countNode counts one more member or array element in *nodes, and fails
+// past [MaxNodes].
+func countNode(nodes *int, at int) error {
+	if *nodes++; *nodes > MaxNodes {
+		return limitErr("json: more than %d members and array elements at offset %d", MaxNodes, at)
+	}
+	return nil
+}
 
 // walkJSONObject validates the JSON document s, which must be an object
 // (after optional white space) and nothing else, and calls visit for each
 // of its members in order; an error from visit stops the scan. It accepts
 // exactly what encoding/json.Valid accepts for such documents nested at
-// most [maxJSONDepth] levels whose nested objects have no repeated name
-// (UTF-8 is checked separately). Repeated names in the object itself are
-// for the caller to handle.
+// most [maxJSONDepth] levels, with at most [MaxNodes] members and array
+// elements in all, whose nested objects have no repeated name (UTF-8 is
+// checked separately). Repeated names in the object itself are for the
+// caller to handle.
 //
-// The scan is a single pass whose time is linear in len(s); it allocates
-// nothing.
+// The scan is a single pass whose time is linear in len(s); it stops with
+// [ErrLimit] at the first member or element past [MaxNodes]. It allocates
+// nothing unless a nested object has more than 8 members.
 func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) error {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
@@ -40,9 +51,13 @@ func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) erro
 	if i < len(s) && s[i] == '}' {
 		return jsonEOF(s, i+1)
 	}
+	nodes := 0
 	for {
 		if i >= len(s) || s[i] != '"' {
 			return jsonErr(s, i, "a member name")
+		}
+		if err := countNode(&nodes, i); err != nil {
+			return err
 		}
 		var m jsonMember
 		var err error
@@ -57,7 +72,7 @@ func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) erro
 		}
 		i = skipJSONSpace(s, i+1)
 		m.vs = i
-		if m.kind, i, m.valEsc, err = jsonValue(s, i, 1); err != nil {
+		if m.kind, i, m.valEsc, err = jsonValue(s, i, 1, &nodes); err != nil {
 			return err
 		}
 		m.ve = i
@@ -105,8 +120,9 @@ func jsonErr[T string | []byte](s T, i int, want string) error {
 
 // jsonValue validates the JSON value at s[i] (nested depth deep) and
 // returns its kind ('"', '0' for numbers, '{', '[', 't', 'f' or 'n'), the
-// offset after it and, for a string, whether it contains escapes.
-func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bool, err error) {
+// offset after it and, for a string, whether it contains escapes. Its
+// members and elements are counted in *nodes.
+func jsonValue[T string | []byte](s T, i, depth int, nodes *int) (kind byte, end int, esc bool, err error) {
 	if i >= len(s) {
 		return 0, i, false, jsonErr(s, i, "a value")
 	}
@@ -116,7 +132,7 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 		return '"', end, esc, err
 	case '{', '[':
 		if depth >= maxJSONDepth {
-			return 0, i, false, syntaxErr("json: nested deeper than %d", maxJSONDepth)
+			return 0, i, false, limitErr("json: nested deeper than %d", maxJSONDepth)
 		}
 		close := byte('}')
 		if c == '[' {
@@ -128,6 +144,9 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 		}
 		var names nameSet[T]
 		for {
+			if err := countNode(nodes, i); err != nil {
+				return 0, i, false, err
+			}
 			if c == '{' {
 				if i >= len(s) || s[i] != '"' {
 					return 0, i, false, jsonErr(s, i, "a member name")
@@ -146,7 +165,7 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 				}
 				i = skipJSONSpace(s, i+1)
 			}
-			if _, i, _, err = jsonValue(s, i, depth+1); err != nil {
+			if _, i, _, err = jsonValue(s, i, depth+1, nodes); err != nil {
 				return 0, i, false, err
 			}
 			i = skipJSONSpace(s, i)

@@ -3,7 +3,7 @@ package wxcodec
 import "strings"
 
 // maxXMLDepth bounds the nesting of XML elements (the root is depth 1).
-const maxXMLDepth = 32
+const maxXMLDepth = MaxDepth
 
 // xmlElem describes one element found by the XML scanner. All offsets are
 // into the scanned document.
@@ -24,10 +24,21 @@ type xmlElem struct {
 // encoding/xml accepts within the subset the package doc describes (ASCII
 // names with at most one colon, no "--" in comments, no "]]>" in text, an
 // XML declaration only for version 1.0 in UTF-8, unique attributes, at most
-// maxXMLDepth levels). Every method runs in time linear in what it scans.
+// maxXMLDepth levels, at most [MaxNodes] elements and attributes, at most
+// [MaxAttributes] attributes per element). Every method runs in time linear
+// in what it scans.
 type xmlScanner[T string | []byte] struct {
-	s T
-	i int
+	s     T
+	i     int
+	nodes int // elements below the root and attributes scanned, up to MaxNodes
+}
+
+// node counts one more node, and fails past [MaxNodes].
+func (x *xmlScanner[T]) node() error {
+	if x.nodes++; x.nodes > MaxNodes {
+		return limitErr("xml: more than %d elements and attributes at offset %d", MaxNodes, x.i)
+	}
+	return nil
 }
 
 // walkXML validates the document s and calls visit for each child element
@@ -38,7 +49,9 @@ type xmlScanner[T string | []byte] struct {
 // looked at a bounded number of times (names are compared once more at
 // their end tag, an element's attribute names are checked for duplicates
 // with a hash set beyond a few) and nesting is bounded by [maxXMLDepth]. It
-// allocates nothing unless an element has more than 8 attributes.
+// stops with [ErrLimit] at the first element or attribute past [MaxNodes] or
+// [MaxAttributes]. It allocates nothing unless an element has more than 8
+// attributes.
 func walkXML[T string | []byte](s T, visit func(el xmlElem) error) error {
 	x := xmlScanner[T]{s: s, i: skipBOM(s)}
 	if err := x.misc(false); err != nil {
@@ -231,6 +244,7 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 	}
 	el.ne = x.i
 	var attrs nameSet[T]
+	nattrs := 0
 	for {
 		x.space()
 		if x.i >= len(s) {
@@ -252,6 +266,12 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 			return el, false, syntaxErr("xml: unexpected '/' in a start tag at offset %d", x.i)
 		}
 		an := x.i
+		if nattrs++; nattrs > MaxAttributes {
+			return el, false, limitErr("xml: more than %d attributes in <%s>", MaxAttributes, string(s[el.ns:min(el.ne, el.ns+64)]))
+		}
+		if err := x.node(); err != nil {
+			return el, false, err
+		}
 		if !x.qname() {
 			return el, false, syntaxErr("xml: invalid attribute name at offset %d", an)
 		}
@@ -351,7 +371,10 @@ func (x *xmlScanner[T]) rootContent(root *xmlElem, visit func(el xmlElem) error)
 // stored in it.
 func (x *xmlScanner[T]) element(depth int, n *xnode) (xmlElem, error) {
 	if depth > maxXMLDepth {
-		return xmlElem{}, syntaxErr("xml: elements nested deeper than %d", maxXMLDepth)
+		return xmlElem{}, limitErr("xml: elements nested deeper than %d", maxXMLDepth)
+	}
+	if err := x.node(); err != nil {
+		return xmlElem{}, err
 	}
 	el, self, err := x.startTag(n)
 	if err != nil {
