@@ -78,7 +78,9 @@ func BenchmarkParseMessage(b *testing.B) {
 // has a valid signature, so the body is parsed; the envelope path has an
 // encrypted query with a wrong msg_signature, so only what Decode does
 // before the signature check is measured. The ns/B metric of every case
-// must stay within 5x of the normal pushes' (the README quotes the figures).
+// must stay within 5x of the normal pushes'. Sub-benchmarks are named
+// normal/<mode>-<format> and <size>KiB/<path>/<case>, so that
+// -bench 'Adversarial/(normal|1024KiB)' runs the normal pushes and one size.
 func BenchmarkAdversarial(b *testing.B) {
 	v1 := vectorByID(b, "V1")
 	c := mustCodec(b, v1.AppID, v1.Token, v1.EncodingAESKey)
@@ -114,7 +116,7 @@ func BenchmarkAdversarial(b *testing.B) {
 		}{{"plaintext", plainQ, plain}, {"envelope", encQ, envelope}} {
 			for _, ac := range path.cases {
 				body := ac.gen(size)
-				b.Run(path.name+"/"+ac.name+"/"+strconv.Itoa(size>>10)+"KiB", func(b *testing.B) { run(b, path.q, body) })
+				b.Run(strconv.Itoa(size>>10)+"KiB/"+path.name+"/"+ac.name, func(b *testing.B) { run(b, path.q, body) })
 			}
 		}
 	}
