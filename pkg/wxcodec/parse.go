@@ -386,7 +386,15 @@ func xmlExtra(s string, els []xmlElem) []Field {
 	heads, next := groupNames(names)
 	type span struct{ a, b int }
 	spans := make([]span, len(heads))
-	var arena []byte
+	// Decoded text is never longer than the markup it comes from; JSON may
+	// escape some of it.
+	size := 0
+	for i := range els {
+		n := els[i].ce - els[i].start
+		size += n + n/8 + 8
+	}
+	arena := make([]byte, 0, size)
+	var text []byte // decoded text of an element, reused
 	for g, i := range heads {
 		a := len(arena)
 		if next[i] >= 0 {
@@ -397,10 +405,14 @@ func xmlExtra(s string, els []xmlElem) []Field {
 				arena = append(arena, ',')
 			}
 			e := &els[j]
-			if !e.kids && !e.attrs {
-				arena = AppendJSONString(arena, xmlLeafString(s, e))
-			} else {
+			switch {
+			case e.kids || e.attrs:
 				arena = appendXMLElemJSON(arena, s, e.start)
+			case e.simple:
+				arena = appendJSONString(arena, s[e.ts:e.te])
+			default:
+				text = appendLeafText(text[:0], s, e.cs, e.ce)
+				arena = appendJSONString(arena, text)
 			}
 		}
 		if next[i] >= 0 {

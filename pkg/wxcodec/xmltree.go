@@ -26,7 +26,7 @@ func appendXMLElemJSON(dst []byte, doc string, start int) []byte {
 // attributes nor children, else an object.
 func appendNodeJSON(dst []byte, n *xnode) []byte {
 	if len(n.attrs) == 0 && len(n.kids) == 0 {
-		return AppendJSONString(dst, string(n.text))
+		return appendJSONString(dst, n.text)
 	}
 	dst = append(dst, '{')
 	for i, a := range n.attrs {
@@ -37,18 +37,18 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 		dst = append(dst, ':')
 		dst = AppendJSONString(dst, a.value)
 	}
-	text := string(n.text)
+	text := n.text
 	if len(n.kids) > 0 {
 		text = trimXMLSpace(text)
 	}
-	if text != "" {
+	if len(text) > 0 {
 		if len(n.attrs) > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"#text":`...)
-		dst = AppendJSONString(dst, text)
+		dst = appendJSONString(dst, text)
 	}
-	first := len(n.attrs) == 0 && text == ""
+	first := len(n.attrs) == 0 && len(text) == 0
 	names := make([]string, len(n.kids))
 	for i, k := range n.kids {
 		names[i] = k.name
@@ -114,11 +114,11 @@ func groupNames(names []string) (heads, next []int) {
 	return heads, next
 }
 
-func trimXMLSpace(s string) string {
-	for s != "" && isXMLSpace(s[0]) {
+func trimXMLSpace[T string | []byte](s T) T {
+	for len(s) > 0 && isXMLSpace(s[0]) {
 		s = s[1:]
 	}
-	for s != "" && isXMLSpace(s[len(s)-1]) {
+	for len(s) > 0 && isXMLSpace(s[len(s)-1]) {
 		s = s[:len(s)-1]
 	}
 	return s
