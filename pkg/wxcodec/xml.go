@@ -302,15 +302,14 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 		}
 		ve := x.i
 		x.i++
-		if _, err := checkXMLChars(s, vs, ve, true); err != nil {
-			return el, false, err
-		}
 		el.attrs = true
 		if n != nil {
-			n.attrs = append(n.attrs, xattr{
-				name:  string(s[an:ane]),
-				value: string(appendXMLText(nil, s, vs, ve, true)),
-			})
+			// Converting a validated document: no checks.
+			n.attrs = append(n.attrs, xattr{an, ane, vs, ve})
+			continue
+		}
+		if _, err := checkXMLChars(s, vs, ve, true); err != nil {
+			return el, false, err
 		}
 	}
 }
@@ -401,6 +400,11 @@ func (x *xmlScanner[T]) content(depth int, el *xmlElem, n *xnode) error {
 		for j < len(s) && s[j] != '<' {
 			j++
 		}
+		if j > x.i && n != nil {
+			// Converting a validated document: no checks.
+			n.text = appendXMLText(n.text, s, x.i, j, true)
+			x.i = j
+		}
 		if j > x.i {
 			need, err := checkXMLChars(s, x.i, j, true)
 			if err != nil {
@@ -412,9 +416,6 @@ func (x *xmlScanner[T]) content(depth int, el *xmlElem, n *xnode) error {
 			segs++
 			decode = decode || need
 			el.ts, el.te = x.i, j
-			if n != nil {
-				n.text = appendXMLText(n.text, s, x.i, j, true)
-			}
 			x.i = j
 		}
 		if j >= len(s) {

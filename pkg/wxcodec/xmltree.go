@@ -8,7 +8,8 @@ type xnode struct {
 	kids  []*xnode
 }
 
-type xattr struct{ name, value string }
+// xattr is an attribute: its name is doc[ns:ne], its raw value doc[vs:ve].
+type xattr struct{ ns, ne, vs, ve int }
 
 // appendXMLElemJSON converts the element at doc[start] (already validated
 // as a child of the root) to JSON and appends it to dst.
@@ -19,12 +20,14 @@ func appendXMLElemJSON(dst []byte, doc string, start int) []byte {
 		// Not reached: the document was validated by scanXML.
 		return append(dst, `null`...)
 	}
-	return appendNodeJSON(dst, n)
+	var buf []byte
+	return appendNodeJSON(dst, doc, n, &buf)
 }
 
-// appendNodeJSON appends the JSON form of n: a string when it has neither
-// attributes nor children, else an object.
-func appendNodeJSON(dst []byte, n *xnode) []byte {
+// appendNodeJSON appends the JSON form of n, an element of doc: a string
+// when it has neither attributes nor children, else an object. *buf is
+// scratch space for decoding attribute values.
+func appendNodeJSON(dst []byte, doc string, n *xnode, buf *[]byte) []byte {
 	if len(n.attrs) == 0 && len(n.kids) == 0 {
 		return appendJSONString(dst, n.text)
 	}
@@ -33,9 +36,11 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, "@"+a.name)
-		dst = append(dst, ':')
-		dst = AppendJSONString(dst, a.value)
+		dst = append(dst, `"@`...)
+		dst = append(dst, doc[a.ns:a.ne]...) // names are ASCII: no escapes
+		dst = append(dst, `":`...)
+		*buf = appendXMLText((*buf)[:0], doc, a.vs, a.ve, true)
+		dst = appendJSONString(dst, *buf)
 	}
 	text := n.text
 	if len(n.kids) > 0 {
@@ -62,7 +67,7 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 		dst = AppendJSONString(dst, names[i])
 		dst = append(dst, ':')
 		if next[i] < 0 {
-			dst = appendNodeJSON(dst, n.kids[i])
+			dst = appendNodeJSON(dst, doc, n.kids[i], buf)
 			continue
 		}
 		dst = append(dst, '[')
@@ -70,7 +75,7 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 			if j != i {
 				dst = append(dst, ',')
 			}
-			dst = appendNodeJSON(dst, n.kids[j])
+			dst = appendNodeJSON(dst, doc, n.kids[j], buf)
 		}
 		dst = append(dst, ']')
 	}
