@@ -64,8 +64,8 @@ func (env *envelope) claim(name []byte) (field string, dst *[]byte, seen *bool, 
 // scanEnvelope parses the outer document of a push. It is one validating
 // pass of the XML or JSON scanner, linear in len(body), that keeps nothing
 // but ToUserName and Encrypt: no member or element list, no tree, and no
-// allocation unless one of those two needs unescaping (or an XML element
-// has more than 8 attributes). Decode checks msg_signature right after it,
+// allocation unless one of those two needs unescaping (or a nested JSON
+// object has more than [MaxAttributes] members). Decode checks msg_signature right after it,
 // so this is all the work an unauthenticated encrypted request can cause.
 func scanEnvelope(body []byte) (envelope, error) {
 	f, err := Sniff(body)

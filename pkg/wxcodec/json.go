@@ -41,7 +41,8 @@ func countNode(nodes *int, at int) error {
 //
 // The scan is a single pass whose time is linear in len(s); it stops with
 // [ErrLimit] at the first member or element past [MaxNodes]. It allocates
-// nothing unless a nested object has more than 8 members.
+// nothing unless a nested object has more than [MaxAttributes] members
+// (see [nameSet]).
 func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) error {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {

@@ -3,13 +3,14 @@ package wxcodec
 import "hash/maphash"
 
 // nameSet holds the names seen in one XML start tag (attribute names) or
-// one JSON object (member names), for the duplicate check. The first few
-// are compared directly; beyond that they go to an open-addressing hash
-// table with a random seed, so that checking n names costs O(n) time, not
-// O(n²), and about 24 bytes per name.
+// one JSON object (member names), for the duplicate check. The first
+// [MaxAttributes] are compared directly (each with at most MaxAttributes-1
+// others, so an XML start tag never needs more); beyond that they go to an
+// open-addressing hash table with a random seed, so that checking n names
+// costs O(n) time, not O(n²), and about 24 bytes per name.
 type nameSet[T string | []byte] struct {
 	names []setName // every name, once the table is in use
-	first [8]setName
+	first [MaxAttributes]setName
 	n     int
 	seed  maphash.Seed
 	slots []int32 // index+1 into names, 0 when empty; len is a power of 2

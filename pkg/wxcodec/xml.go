@@ -47,11 +47,10 @@ func (x *xmlScanner[T]) node() error {
 //
 // The scan is a single pass whose time is linear in len(s): every byte is
 // looked at a bounded number of times (names are compared once more at
-// their end tag, an element's attribute names are checked for duplicates
-// with a hash set beyond a few) and nesting is bounded by [maxXMLDepth]. It
-// stops with [ErrLimit] at the first element or attribute past [MaxNodes] or
-// [MaxAttributes]. It allocates nothing unless an element has more than 8
-// attributes.
+// their end tag, each attribute name with at most [MaxAttributes]-1 others
+// of its element) and nesting is bounded by [maxXMLDepth]. It stops with
+// [ErrLimit] at the first element or attribute past [MaxNodes] or
+// [MaxAttributes]. It allocates nothing.
 func walkXML[T string | []byte](s T, visit func(el xmlElem) error) error {
 	x := xmlScanner[T]{s: s, i: skipBOM(s)}
 	if err := x.misc(false); err != nil {
