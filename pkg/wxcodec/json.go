@@ -1,6 +1,7 @@
 package wxcodec
 
 import (
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -92,9 +93,14 @@ func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) erro
 	}
 }
 
-// scanJSONObject is [walkJSONObject] that appends the members to dst.
+// scanJSONObject is [walkJSONObject] that appends the members to dst. When
+// dst is full it grows once to room for [MaxNodes], which no document
+// exceeds.
 func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, error) {
 	err := walkJSONObject(s, func(m jsonMember) error {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, MaxNodes-len(dst))
+		}
 		dst = append(dst, m)
 		return nil
 	})

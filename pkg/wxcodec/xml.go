@@ -1,6 +1,9 @@
 package wxcodec
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // maxXMLDepth bounds the nesting of XML elements (the root is depth 1).
 const maxXMLDepth = MaxDepth
@@ -68,9 +71,14 @@ func walkXML[T string | []byte](s T, visit func(el xmlElem) error) error {
 	return x.misc(true)
 }
 
-// scanXML is [walkXML] that appends the root's child elements to dst.
+// scanXML is [walkXML] that appends the root's child elements to dst. When
+// dst is full it grows once to room for [MaxNodes], which no document
+// exceeds.
 func scanXML[T string | []byte](s T, dst []xmlElem) ([]xmlElem, error) {
 	err := walkXML(s, func(el xmlElem) error {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, MaxNodes-len(dst))
+		}
 		dst = append(dst, el)
 		return nil
 	})
