@@ -283,7 +283,7 @@ func (x *xmlScanner[T]) startTag(n *xnode) (el xmlElem, selfClosing bool, err er
 			return el, false, syntaxErr("xml: invalid attribute name at offset %d", an)
 		}
 		ane := x.i
-		if !attrs.add(s, an, ane, false) {
+		if n == nil && !attrs.add(s, an, ane, false) { // checked before converting
 			return el, false, syntaxErr("xml: duplicate attribute %q", string(s[an:min(ane, an+64)]))
 		}
 		x.space()

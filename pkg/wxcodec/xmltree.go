@@ -54,6 +54,15 @@ func appendNodeJSON(dst []byte, doc string, n *xnode, buf *[]byte) []byte {
 		dst = appendJSONString(dst, text)
 	}
 	first := len(n.attrs) == 0 && len(text) == 0
+	if len(n.kids) == 1 {
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSONString(dst, n.kids[0].name)
+		dst = append(dst, ':')
+		dst = appendNodeJSON(dst, doc, n.kids[0], buf)
+		return append(dst, '}')
+	}
 	names := make([]string, len(n.kids))
 	for i, k := range n.kids {
 		names[i] = k.name
