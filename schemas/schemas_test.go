@@ -279,6 +279,7 @@ func TestValidateInvalid(t *testing.T) {
 		// Wrong types and values.
 		{"create_time string", mutate(t, textEvent, set("/data/create_time", `"1482048670"`)), "/data/create_time"},
 		{"create_time negative", mutate(t, textEvent, set("/data/create_time", `-1`)), "/data/create_time"},
+		{"create_time after year 9999", mutate(t, textEvent, set("/data/create_time", `253402300800`)), "/data/create_time"},
 		{"create_time fraction", mutate(t, textEvent, set("/data/create_time", `1482048670.5`)), "/data/create_time"},
 		{"msg_id number", mutate(t, textEvent, set("/data/msg_id", `1234567890123456`)), "/data/msg_id"},
 		{"msg_id empty", mutate(t, textEvent, set("/data/msg_id", `""`)), "/data/msg_id"},

@@ -60,6 +60,9 @@ func signedPlain(body string, ts string) (url.Values, []byte) {
 	return url.Values{"signature": {wxcodec.Signature(testToken, ts, nonce)}, "timestamp": {ts}, "nonce": {nonce}}, []byte(body)
 }
 
+// overLimits is a push with more nodes than wxcodec.MaxNodes.
+var overLimits = `{"FromUserName":"oU","MsgType":"video","X":[` + strings.Repeat("0,", wxcodec.MaxNodes) + `0]}`
+
 // TestBadInput sends every kind of bad request: each gets its 4xx, nothing
 // is published, and the server goes on serving.
 func TestBadInput(t *testing.T) {
@@ -90,6 +93,7 @@ func TestBadInput(t *testing.T) {
 		{name: "not base64", q: q1(signedSafe("!!!not*base64!!!", ts)), body: b1(signedSafe("!!!not*base64!!!", ts)), status: 400},
 		{name: "malformed xml", q: mustQ(signedPlain("<xml><MsgType>text</xml>", ts)), body: []byte("<xml><MsgType>text</xml>"), status: 400},
 		{name: "malformed json", q: mustQ(signedPlain(`{"MsgType":"text",`, ts)), body: []byte(`{"MsgType":"text",`), status: 400},
+		{name: "over the structure limits", q: mustQ(signedPlain(overLimits, ts)), body: []byte(overLimits), status: 400},
 		{name: "neither xml nor json", q: mustQ(signedPlain("hello", ts)), body: []byte("hello"), status: 400},
 		{name: "no MsgType", q: mustQ(signedPlain(`{"FromUserName":"oU"}`, ts)), body: []byte(`{"FromUserName":"oU"}`), status: 400},
 		{name: "openid with a dot", q: mustQ(signedPlain(`{"FromUserName":"o.U","MsgType":"text","Content":"x","MsgId":1}`, ts)), body: []byte(`{"FromUserName":"o.U","MsgType":"text","Content":"x","MsgId":1}`), status: 400},

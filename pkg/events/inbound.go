@@ -31,9 +31,17 @@ type Inbound struct {
 	Message *wxcodec.Message
 }
 
+// MaxCreateTime is the largest CreateTime (Unix seconds) an event can carry:
+// 9999-12-31T23:59:59Z, the last instant an RFC 3339 time (the CloudEvents
+// time attribute) can write. [NewInbound] rejects a push whose CreateTime is
+// above it or negative (WeChat's times are Unix seconds of the present); 0
+// means absent and leaves the event without a time.
+const MaxCreateTime = 253402300799
+
 // NewInbound derives the event of a decoded push received for appid. It
 // rejects, with an error wrapping [ErrToken], any token NATS cannot carry, and
-// with [ErrInvalid] a push the contract cannot express. m must not change
+// with [ErrInvalid] a push the contract cannot express (a CreateTime outside
+// 0..[MaxCreateTime]). m must not change
 // while the Inbound is in use.
 func NewInbound(appid string, m *wxcodec.Message) (Inbound, error) {
 	in := Inbound{AppID: appid, BusinessID: m.BusinessID, OpenID: m.FromUserName, Message: m}
@@ -43,8 +51,8 @@ func NewInbound(appid string, m *wxcodec.Message) (Inbound, error) {
 	if in.OpenID == "" {
 		in.OpenID = NoOpenID
 	}
-	if m.CreateTime < 0 {
-		return Inbound{}, fmt.Errorf("%w: negative CreateTime %d", ErrInvalid, m.CreateTime)
+	if m.CreateTime < 0 || m.CreateTime > MaxCreateTime {
+		return Inbound{}, fmt.Errorf("%w: CreateTime %d outside 0..%d", ErrInvalid, m.CreateTime, int64(MaxCreateTime))
 	}
 	if m.MsgType == MsgTypeEvent {
 		in.Kind = m.Event

@@ -241,6 +241,8 @@ func TestNewInboundRejects(t *testing.T) {
 		{name: "event without name", msg: wxcodec.Message{FromUserName: "oU", MsgType: "event"}, want: ErrToken},
 		{name: "bad business id", msg: wxcodec.Message{FromUserName: "oU", MsgType: "text", BusinessID: "4.2"}, want: ErrToken},
 		{name: "negative time", msg: wxcodec.Message{FromUserName: "oU", MsgType: "text", CreateTime: -1}, want: ErrInvalid},
+		{name: "time after year 9999", msg: wxcodec.Message{FromUserName: "oU", MsgType: "text", CreateTime: MaxCreateTime + 1}, want: ErrInvalid},
+		{name: "largest time", msg: wxcodec.Message{FromUserName: "oU", MsgType: "text", CreateTime: 1<<63 - 1}, want: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -125,6 +125,11 @@ func isJSONInt(s string) bool {
 // it, it leaves <, > and & alone, which JSON does not require escaping. It
 // is what kfbridge's hand-written JSON encoders share.
 func AppendJSONString(b []byte, s string) []byte {
+	return appendJSONString(b, s)
+}
+
+// appendJSONString is [AppendJSONString] for a string or a byte slice.
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -152,7 +157,7 @@ func AppendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

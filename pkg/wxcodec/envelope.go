@@ -61,7 +61,12 @@ func (env *envelope) claim(name []byte) (field string, dst *[]byte, seen *bool, 
 	return "", nil, nil, false
 }
 
-// scanEnvelope parses the outer document of a push.
+// scanEnvelope parses the outer document of a push. It is one validating
+// pass of the XML or JSON scanner, linear in len(body), that keeps nothing
+// but ToUserName and Encrypt: no member or element list, no tree, and no
+// allocation unless one of those two needs unescaping (or a nested JSON
+// object has more than [MaxAttributes] members). Decode checks msg_signature right after it,
+// so this is all the work an unauthenticated encrypted request can cause.
 func scanEnvelope(body []byte) (envelope, error) {
 	f, err := Sniff(body)
 	if err != nil {
@@ -73,58 +78,50 @@ func scanEnvelope(body []byte) (envelope, error) {
 	}
 	env := envelope{format: f}
 	if f == FormatJSON {
-		var buf [16]jsonMember
-		ms, err := scanJSONObject(body, buf[:0])
-		if err != nil {
-			return envelope{}, err
-		}
-		for i := range ms {
-			mb := &ms[i]
+		err = walkJSONObject(body, func(mb jsonMember) error {
 			name := body[mb.ns:mb.ne]
 			if mb.nameEsc {
 				name = appendJSONUnescape(nil, body, mb.ns, mb.ne)
 			}
 			field, dst, seen, ok := env.claim(name)
 			if !ok {
-				continue
+				return nil
 			}
 			if mb.kind != '"' {
-				return envelope{}, fieldErr(field, ErrField, "not a string")
+				return fieldErr(field, ErrField, "not a string")
 			}
 			if *seen {
-				return envelope{}, dupErr(field)
+				return dupErr(field)
 			}
 			*seen = true
 			*dst = body[mb.vs+1 : mb.ve-1]
 			if mb.valEsc {
 				*dst = appendJSONUnescape(nil, body, mb.vs+1, mb.ve-1)
 			}
-		}
-		return env, nil
+			return nil
+		})
+	} else {
+		err = walkXML(body, func(e xmlElem) error {
+			field, dst, seen, ok := env.claim(body[e.ns:e.ne])
+			if !ok {
+				return nil
+			}
+			if e.kids {
+				return fieldErr(field, ErrField, "has child elements")
+			}
+			if *seen {
+				return dupErr(field)
+			}
+			*seen = true
+			*dst = body[e.ts:e.te]
+			if !e.simple {
+				*dst = appendLeafText(nil, body, e.cs, e.ce)
+			}
+			return nil
+		})
 	}
-	var buf [16]xmlElem
-	els, err := scanXML(body, buf[:0])
 	if err != nil {
 		return envelope{}, err
-	}
-	for i := range els {
-		e := &els[i]
-		name := body[e.ns:e.ne]
-		field, dst, seen, ok := env.claim(name)
-		if !ok {
-			continue
-		}
-		if e.kids {
-			return envelope{}, fieldErr(field, ErrField, "has child elements")
-		}
-		if *seen {
-			return envelope{}, dupErr(field)
-		}
-		*seen = true
-		*dst = body[e.ts:e.te]
-		if !e.simple {
-			*dst = appendLeafText(nil, body, e.cs, e.ce)
-		}
 	}
 	return env, nil
 }

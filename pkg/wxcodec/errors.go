@@ -14,6 +14,10 @@ var (
 	ErrFormat = errors.New("wxcodec: unknown body format")
 	// ErrSyntax reports a malformed XML or JSON document.
 	ErrSyntax = errors.New("wxcodec: syntax error")
+	// ErrLimit reports a document over the structure limits ([MaxDepth],
+	// [MaxNodes], [MaxAttributes]). It wraps [ErrSyntax], so a caller that
+	// treats every malformed body alike need not test for it.
+	ErrLimit = fmt.Errorf("%w: document over the structure limits", ErrSyntax)
 	// ErrSignature reports a signature or msg_signature mismatch.
 	ErrSignature = errors.New("wxcodec: bad signature")
 	// ErrTimestamp reports a timestamp that is malformed or outside the window.
@@ -74,6 +78,10 @@ func fieldErr(name string, err error, detail string) error {
 
 func syntaxErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrSyntax}, args...)...)
+}
+
+func limitErr(format string, args ...any) error {
+	return errorf(ErrLimit, format, args...)
 }
 
 func errorf(sentinel error, format string, args ...any) error {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -83,6 +84,8 @@ func FuzzRoundtrip(f *testing.F) {
 	for _, b := range fuzzBodies(f) {
 		f.Add(b)
 	}
+	// Within the limits in XML, over them in JSON (an array of objects).
+	f.Add([]byte(`<xml><MsgType>text</MsgType>` + strings.Repeat(`<a x="1">t</a>`, 126) + `</xml>`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseMessage(body)
 		if err != nil {
@@ -96,6 +99,9 @@ func FuzzRoundtrip(f *testing.F) {
 		}
 		back, err := ParseMessage(enc)
 		if err != nil {
+			if jsonOverLimits(format, enc, err) {
+				return
+			}
 			t.Fatalf("ParseMessage(%q) (encoded from %q) = %v", enc, body, err)
 		}
 		if diff := cmp.Diff(m, back); diff != "" {
@@ -109,6 +115,9 @@ func FuzzRoundtrip(f *testing.F) {
 			}
 			back, err := ParseMessage(enc)
 			if err != nil {
+				if jsonOverLimits(FormatJSON, enc, err) {
+					return
+				}
 				t.Fatalf("ParseMessage(%q) (encoded from %q) = %v", enc, body, err)
 			}
 			if diff := cmp.Diff(m, back); diff != "" {
@@ -132,6 +141,16 @@ func FuzzRoundtrip(f *testing.F) {
 			t.Fatalf("json→xml round trip of %q via %q (-want +got):\n%s", body, enc, diff)
 		}
 	})
+}
+
+// jsonOverLimits reports whether err, from parsing enc (encoded in format
+// f from a message that was parsed), is ErrLimit for a JSON document that
+// is indeed over the structure limits. Encoding can add JSON nodes and
+// levels: a repeated name becomes an array, an XML element's attributes
+// and text become members. XML encoded from XML or JSON adds none.
+func jsonOverLimits(f Format, enc []byte, err error) bool {
+	return f == FormatJSON && errors.Is(err, ErrLimit) &&
+		(jsonDepth(enc) > maxJSONDepth || jsonNodes(enc) > MaxNodes)
 }
 
 func FuzzParseEnvelope(f *testing.F) {
@@ -230,105 +249,375 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// stdlibFlat parses doc with encoding/xml and, when it is a flat document
-// (one root whose children only hold text) that both parsers should read
-// the same way, returns the children's names and texts.
-func stdlibFlat(doc []byte) (names, texts []string, ok bool) {
+// stdNode is an element as encoding/xml reads it.
+type stdNode struct {
+	name  string
+	attrs [][2]string
+	text  []byte
+	kids  []*stdNode
+}
+
+// json converts n as the scanner does for Extra (see [Field]).
+func (n *stdNode) json(dst []byte) []byte {
+	if len(n.attrs) == 0 && len(n.kids) == 0 {
+		return AppendJSONString(dst, string(n.text))
+	}
+	var members [][2][]byte // name, value
+	for _, a := range n.attrs {
+		members = append(members, [2][]byte{[]byte("@" + a[0]), AppendJSONString(nil, a[1])})
+	}
+	text := string(n.text)
+	if len(n.kids) > 0 {
+		text = strings.Trim(text, " \t\r\n")
+	}
+	if text != "" {
+		members = append(members, [2][]byte{[]byte("#text"), AppendJSONString(nil, text)})
+	}
+	var order []string
+	groups := map[string][]*stdNode{}
+	for _, k := range n.kids {
+		if groups[k.name] == nil {
+			order = append(order, k.name)
+		}
+		groups[k.name] = append(groups[k.name], k)
+	}
+	for _, name := range order {
+		g := groups[name]
+		var v []byte
+		if len(g) > 1 {
+			v = append(v, '[')
+		}
+		for i, k := range g {
+			if i > 0 {
+				v = append(v, ',')
+			}
+			v = k.json(v)
+		}
+		if len(g) > 1 {
+			v = append(v, ']')
+		}
+		members = append(members, [2][]byte{[]byte(name), v})
+	}
+	dst = append(dst, '{')
+	for i, m := range members {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendJSONString(dst, string(m[0]))
+		dst = append(dst, ':')
+		dst = append(dst, m[1]...)
+	}
+	return append(dst, '}')
+}
+
+// surrogateRef matches a character reference to a UTF-16 surrogate, which
+// encoding/xml turns into U+FFFD and XML forbids.
+var surrogateRef = regexp.MustCompile(`&#(0*5[5-7][0-9]{3}|x0*[dD][89a-fA-F][0-9a-fA-F]{2});`)
+
+// stdlibXML reads doc with encoding/xml. ok reports whether encoding/xml
+// accepts it and it also keeps the rules of XML 1.0 that encoding/xml does
+// not check, and the subset the scanner supports (all documented in
+// xmlScanner's doc): valid UTF-8, exactly one root element, nothing but
+// white space, comments and processing instructions outside it, only white
+// space (as written, or in CDATA) as text directly in the root, no directive (DOCTYPE), no character
+// reference to a surrogate, ASCII names, unique attribute names, and the
+// structure limits: at most maxXMLDepth levels, MaxAttributes attributes
+// per element and MaxNodes elements below the root and attributes in all.
+// When ok, kids are the root's children.
+func stdlibXML(doc []byte) (kids []*stdNode, ok bool) {
+	doc = doc[skipBOM(doc):]
+	if !utf8.Valid(doc) || surrogateRef.Match(doc) {
+		return nil, false
+	}
 	d := xml.NewDecoder(bytes.NewReader(doc))
-	depth, roots := 0, 0
-	var text []byte
 	for {
-		tok, err := d.Token()
+		_, err := d.Token()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, false
+			return nil, false
+		}
+	}
+	ascii := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= utf8.RuneSelf {
+				return false
+			}
+		}
+		return true
+	}
+	// Names as written: RawToken does not resolve namespace prefixes. It
+	// reads what Token accepted, so it cannot fail.
+	d = xml.NewDecoder(bytes.NewReader(doc))
+	var stack []*stdNode
+	roots, nodes := 0, 0
+	for {
+		prev := d.InputOffset()
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, false
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
-			if tok.Name.Space != "" || strings.Contains(tok.Name.Local, ":") {
-				return nil, nil, false
+			n := &stdNode{name: tok.Name.Local}
+			if tok.Name.Space != "" {
+				n.name = tok.Name.Space + ":" + tok.Name.Local
+			}
+			if !ascii(n.name) {
+				return nil, false
+			}
+			if len(stack) > 0 {
+				nodes++
+			}
+			nodes += len(tok.Attr)
+			if nodes > MaxNodes || len(tok.Attr) > MaxAttributes {
+				return nil, false
 			}
 			seen := map[string]bool{}
 			for _, a := range tok.Attr {
-				n := a.Name.Space + ":" + a.Name.Local
-				if a.Name.Space != "" || a.Name.Local == "xmlns" || seen[n] {
-					return nil, nil, false
+				name := a.Name.Local
+				if a.Name.Space != "" {
+					name = a.Name.Space + ":" + a.Name.Local
 				}
-				seen[n] = true
+				if seen[name] || !ascii(name) {
+					return nil, false
+				}
+				seen[name] = true
+				n.attrs = append(n.attrs, [2]string{name, a.Value})
 			}
-			depth++
-			switch depth {
-			case 1:
+			switch len(stack) {
+			case 0:
 				roots++
-			case 2:
-				names = append(names, tok.Name.Local)
-				text = text[:0]
+			case 1:
+				kids = append(kids, n)
 			default:
-				return nil, nil, false
+				p := stack[len(stack)-1]
+				p.kids = append(p.kids, n)
+			}
+			stack = append(stack, n)
+			if len(stack) > maxXMLDepth {
+				return nil, false
 			}
 		case xml.EndElement:
-			if depth == 2 {
-				texts = append(texts, string(text))
-			}
-			depth--
+			stack = stack[:len(stack)-1]
 		case xml.CharData:
-			if depth == 2 {
-				text = append(text, tok...)
-			} else if len(bytes.Trim(tok, " \t\r\n")) > 0 {
-				return nil, nil, false
+			switch len(stack) {
+			case 0:
+				raw := doc[prev:d.InputOffset()]
+				if len(bytes.Trim(raw, " \t\r\n")) > 0 {
+					return nil, false // text or CDATA outside the root
+				}
+			case 1:
+				// White space as written (a reference is text), or a CDATA
+				// section of white space.
+				raw := doc[prev:d.InputOffset()]
+				if inner, ok := bytes.CutPrefix(raw, []byte("<![CDATA[")); ok {
+					raw = bytes.TrimSuffix(inner, []byte("]]>"))
+				}
+				if len(bytes.Trim(raw, " \t\r\n")) > 0 {
+					return nil, false
+				}
+			default:
+				p := stack[len(stack)-1]
+				p.text = append(p.text, tok...)
+			}
+		case xml.ProcInst:
+			if !ascii(tok.Target) {
+				return nil, false
 			}
 		case xml.Directive:
-			return nil, nil, false
+			return nil, false
 		}
 	}
-	return names, texts, roots == 1
+	return kids, roots == 1
 }
 
+// FuzzXMLAgainstStdlib checks the XML scanner against encoding/xml in both
+// directions: the scanner accepts a document exactly when encoding/xml does
+// and the document keeps the rules stdlibXML lists, and then both read the
+// same tree: every child of the root converts to the same JSON (Extra's
+// conversion: names, attributes, decoded text, repeated names as arrays).
 func FuzzXMLAgainstStdlib(f *testing.F) {
 	for _, b := range fuzzBodies(f) {
 		f.Add(b)
 	}
-	f.Add([]byte("<a>\r\n<b>x\r\ny<![CDATA[\r\n]]>&#13;&#x10000;</b></a>"))
+	for _, s := range []string{
+		"<a>\r\n<b>x\r\ny<![CDATA[\r\n]]>&#13;&#x10000;</b></a>",
+		`<?xml version="1.0" encoding="UTF-8"?><a><b x='1' y="&lt;">t<c/>u<c>v</c></b></a>`,
+		"<a><b>&#xD800;</b></a>",
+		"<a:b/>",
+		"<a>" + strings.Repeat("<b/>", MaxNodes) + "</a>",
+		"<a>" + strings.Repeat("<b/>", MaxNodes+1) + "</a>",
+		`<a><b c0="" c1="" c2="" c3="" c4="" c5="" c6="" c7="" c8="" c9="" ca="" cb="" cc="" cd="" ce="" cf="" cg=""/></a>`,
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		names, texts, ok := stdlibFlat(doc)
-		if !ok || bytes.Contains(doc, []byte("&#")) && bytes.ContainsRune([]byte(strings.Join(texts, "")), utf8.RuneError) {
-			return // not flat, or a surrogate reference that encoding/xml turns into U+FFFD
-		}
-		els, err := scanXML(doc, nil)
-		if err != nil {
-			t.Fatalf("scanXML(%q) = %v, encoding/xml accepts it", doc, err)
-		}
-		if len(els) != len(names) {
-			t.Fatalf("scanXML(%q) found %d elements, encoding/xml %d", doc, len(els), len(names))
-		}
-		s := string(doc)
-		for i := range els {
-			if got := s[els[i].ns:els[i].ne]; got != names[i] {
-				t.Errorf("scanXML(%q) element %d = %q, encoding/xml %q", doc, i, got, names[i])
+		want, stdOK := stdlibXML(doc)
+		// UTF-8 is checked before the scanner runs, as its callers do.
+		if !utf8.Valid(doc[skipBOM(doc):]) {
+			if stdOK {
+				t.Fatalf("stdlibXML(%q) accepts invalid UTF-8", doc)
 			}
-			if got := xmlLeafString(s, &els[i]); got != texts[i] {
-				t.Errorf("scanXML(%q) text of %s = %q, encoding/xml %q", doc, names[i], got, texts[i])
+			return
+		}
+		var got [][]byte
+		err := walkXML(doc, func(el xmlElem) error {
+			s := string(doc)
+			if !el.kids && !el.attrs {
+				got = append(got, AppendJSONString(nil, xmlLeafString(s, &el)))
+			} else {
+				got = append(got, appendXMLElemJSON(nil, s, el.start))
+			}
+			return nil
+		})
+		if stdOK != (err == nil) {
+			t.Fatalf("walkXML(%q) = %v, but encoding/xml and the rules say ok = %v", doc, err, stdOK)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("walkXML(%q) found %d elements, encoding/xml %d", doc, len(got), len(want))
+		}
+		for i := range got {
+			if w := want[i].json(nil); !bytes.Equal(got[i], w) {
+				t.Errorf("walkXML(%q) element %d = %s, encoding/xml %s", doc, i, got[i], w)
 			}
 		}
 	})
 }
 
+// jsonDepth returns the nesting depth of the valid JSON document doc, as
+// encoding/json's tokens show it.
+func jsonDepth(doc []byte) int {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	depth, deepest := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// jsonNestedRepeat reports whether an object nested in the valid JSON
+// document doc repeats a name.
+func jsonNestedRepeat(doc []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct {
+		object, key bool // key: the next string is a name
+		names       map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if delim, ok := tok.(json.Delim); ok && (delim == '}' || delim == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if name, ok := tok.(string); ok && top != nil && top.object && top.key {
+			if top.names[name] && len(stack) > 1 {
+				return true
+			}
+			top.names[name] = true
+			top.key = false
+			continue
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+		if delim, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{object: delim == '{', key: delim == '{', names: map[string]bool{}})
+		}
+	}
+}
+
+// jsonNodes returns the number of object members and array elements below
+// the top-level value of the valid JSON document doc, as encoding/json's
+// tokens show it.
+func jsonNodes(doc []byte) int {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct{ object, key bool } // key: the next token is a name
+	var stack []*frame
+	nodes := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nodes
+		}
+		if delim, ok := tok.(json.Delim); ok && (delim == '}' || delim == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if n := len(stack); n > 0 {
+			switch top := stack[n-1]; {
+			case top.object && top.key:
+				nodes++ // a member, counted at its name
+				top.key = false
+				continue
+			case top.object:
+				top.key = true // after this value
+			default:
+				nodes++ // an array element
+			}
+		}
+		if delim, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{object: delim == '{', key: delim == '{'})
+		}
+	}
+}
+
 // FuzzJSONAgainstStdlib checks the JSON scanner against encoding/json: the
-// same documents are valid, and member names and string values decode to
-// the same text.
+// same documents are valid, except that the scanner rejects with ErrLimit
+// those over the structure limits (nested deeper than maxJSONDepth, more
+// than MaxNodes members and array elements) and with ErrSyntax those
+// repeating a name in a nested object, and member names and string values
+// decode to the same text.
 func FuzzJSONAgainstStdlib(f *testing.F) {
 	for _, b := range fuzzBodies(f) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"a":[1,-0.5e+3,{"b":"\u00e9\ud83d\ude00\ud800"}],"c":true,"d":null,"e":false}`))
+	f.Add([]byte(`{"a":[` + strings.Repeat(`{"b":0},`, MaxNodes/2-1) + `0]}`))
+	f.Add([]byte(`{"a":[` + strings.Repeat(`{"b":0},`, MaxNodes/2) + `0]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if i := skipJSONSpace(doc, 0); i >= len(doc) || doc[i] != '{' {
 			return
 		}
 		ms, err := scanJSONObject(doc, nil)
-		if valid := json.Valid(doc); valid != (err == nil) {
+		valid := json.Valid(doc)
+		if valid && (jsonDepth(doc) > maxJSONDepth || jsonNodes(doc) > MaxNodes) {
+			if !errors.Is(err, ErrLimit) {
+				t.Fatalf("scanJSONObject(%q) = %v, want %v (nested deeper than %d, or more than %d nodes)", doc, err, ErrLimit, maxJSONDepth, MaxNodes)
+			}
+			return
+		}
+		if valid && jsonNestedRepeat(doc) {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("scanJSONObject(%q) = %v, want %v (a repeated name in a nested object)", doc, err, ErrSyntax)
+			}
+			return
+		}
+		if valid != (err == nil) {
 			t.Fatalf("scanJSONObject(%q) = %v, json.Valid = %v", doc, err, valid)
 		}
 		if err != nil || !utf8.Valid(doc) {

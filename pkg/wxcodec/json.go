@@ -1,6 +1,7 @@
 package wxcodec
 
 import (
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -15,54 +16,98 @@ type jsonMember struct {
 	valEsc  bool // the (string) value contains escapes
 }
 
-// maxJSONDepth bounds the nesting of JSON values, as in encoding/json.
-const maxJSONDepth = 10000
+// maxJSONDepth bounds the nesting of JSON values: the top-level object is
+// level 1, and no value may open level maxJSONDepth+1. It is the same bound
+// as [maxXMLDepth], so that a push of either format fits the events that
+// carry it (a few levels deeper) within every JSON reader's limits.
+const maxJSONDepth = MaxDepth
 
-// scanJSONObject validates the JSON document s, which must be an object
-// (after optional white space) and nothing else, and appends its members
-// to dst. It accepts exactly what encoding/json.Valid accepts for such documents
-// (UTF-8 is checked separately).
-func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, error) {
+// countNode counts one more member or array element in *nodes, and fails
+// past [MaxNodes].
+func countNode(nodes *int, at int) error {
+	if *nodes++; *nodes > MaxNodes {
+		return limitErr("json: more than %d members and array elements at offset %d", MaxNodes, at)
+	}
+	return nil
+}
+
+// walkJSONObject validates the JSON document s, which must be an object
+// (after optional white space) and nothing else, and calls visit for each
+// of its members in order; an error from visit stops the scan. It accepts
+// exactly what encoding/json.Valid accepts for such documents nested at
+// most [maxJSONDepth] levels, with at most [MaxNodes] members and array
+// elements in all, whose nested objects have no repeated name (UTF-8 is
+// checked separately). Repeated names in the object itself are for the
+// caller to handle.
+//
+// The scan is a single pass whose time is linear in len(s); it stops with
+// [ErrLimit] at the first member or element past [MaxNodes]. It allocates
+// nothing unless a nested object has more than [MaxAttributes] members
+// (see [nameSet]).
+func walkJSONObject[T string | []byte](s T, visit func(m jsonMember) error) error {
 	i := skipJSONSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
-		return nil, syntaxErr("json: not an object")
+		return syntaxErr("json: not an object")
 	}
 	i = skipJSONSpace(s, i+1)
 	if i < len(s) && s[i] == '}' {
-		return dst, jsonEOF(s, i+1)
+		return jsonEOF(s, i+1)
 	}
+	nodes := 0
 	for {
 		if i >= len(s) || s[i] != '"' {
-			return nil, jsonErr(s, i, "a member name")
+			return jsonErr(s, i, "a member name")
+		}
+		if err := countNode(&nodes, i); err != nil {
+			return err
 		}
 		var m jsonMember
 		var err error
 		m.ns = i + 1
 		if i, m.nameEsc, err = jsonString(s, i); err != nil {
-			return nil, err
+			return err
 		}
 		m.ne = i - 1
 		i = skipJSONSpace(s, i)
 		if i >= len(s) || s[i] != ':' {
-			return nil, jsonErr(s, i, "':'")
+			return jsonErr(s, i, "':'")
 		}
 		i = skipJSONSpace(s, i+1)
 		m.vs = i
-		if m.kind, i, m.valEsc, err = jsonValue(s, i, 1); err != nil {
-			return nil, err
+		if m.kind, i, m.valEsc, err = jsonValue(s, i, 1, &nodes); err != nil {
+			return err
 		}
 		m.ve = i
-		dst = append(dst, m)
+		if err := visit(m); err != nil {
+			return err
+		}
 		i = skipJSONSpace(s, i)
 		if i < len(s) && s[i] == ',' {
 			i = skipJSONSpace(s, i+1)
 			continue
 		}
 		if i < len(s) && s[i] == '}' {
-			return dst, jsonEOF(s, i+1)
+			return jsonEOF(s, i+1)
 		}
-		return nil, jsonErr(s, i, "',' or '}'")
+		return jsonErr(s, i, "',' or '}'")
 	}
+}
+
+// scanJSONObject is [walkJSONObject] that appends the members to dst. When
+// dst is full it grows once to room for [MaxNodes], which no document
+// exceeds.
+func scanJSONObject[T string | []byte](s T, dst []jsonMember) ([]jsonMember, error) {
+	err := walkJSONObject(s, func(m jsonMember) error {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, MaxNodes-len(dst))
+		}
+		dst = append(dst, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dst, nil
 }
 
 // jsonEOF checks that only white space follows offset i.
@@ -82,8 +127,9 @@ func jsonErr[T string | []byte](s T, i int, want string) error {
 
 // jsonValue validates the JSON value at s[i] (nested depth deep) and
 // returns its kind ('"', '0' for numbers, '{', '[', 't', 'f' or 'n'), the
-// offset after it and, for a string, whether it contains escapes.
-func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bool, err error) {
+// offset after it and, for a string, whether it contains escapes. Its
+// members and elements are counted in *nodes.
+func jsonValue[T string | []byte](s T, i, depth int, nodes *int) (kind byte, end int, esc bool, err error) {
 	if i >= len(s) {
 		return 0, i, false, jsonErr(s, i, "a value")
 	}
@@ -93,7 +139,7 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 		return '"', end, esc, err
 	case '{', '[':
 		if depth >= maxJSONDepth {
-			return 0, i, false, syntaxErr("json: nested deeper than %d", maxJSONDepth)
+			return 0, i, false, limitErr("json: nested deeper than %d", maxJSONDepth)
 		}
 		close := byte('}')
 		if c == '[' {
@@ -103,13 +149,22 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 		if i < len(s) && s[i] == close {
 			return c, i + 1, false, nil
 		}
+		var names nameSet[T]
 		for {
+			if err := countNode(nodes, i); err != nil {
+				return 0, i, false, err
+			}
 			if c == '{' {
 				if i >= len(s) || s[i] != '"' {
 					return 0, i, false, jsonErr(s, i, "a member name")
 				}
-				if i, _, err = jsonString(s, i); err != nil {
+				ns := i + 1
+				var nameEsc bool
+				if i, nameEsc, err = jsonString(s, i); err != nil {
 					return 0, i, false, err
+				}
+				if !names.add(s, ns, i-1, nameEsc) {
+					return 0, i, false, syntaxErr("json: duplicate name %q in a nested object", string(s[ns:min(i-1, ns+64)]))
 				}
 				i = skipJSONSpace(s, i)
 				if i >= len(s) || s[i] != ':' {
@@ -117,7 +172,7 @@ func jsonValue[T string | []byte](s T, i, depth int) (kind byte, end int, esc bo
 				}
 				i = skipJSONSpace(s, i+1)
 			}
-			if _, i, _, err = jsonValue(s, i, depth+1); err != nil {
+			if _, i, _, err = jsonValue(s, i, depth+1, nodes); err != nil {
 				return 0, i, false, err
 			}
 			i = skipJSONSpace(s, i)

@@ -40,14 +40,17 @@ type Message struct {
 	Event       string // event: required when MsgType is "event"
 	SessionFrom string // event (user_enter_tempsession)
 
-	// Extra holds every other top-level field, in document order.
+	// Extra holds every other top-level field, in order of first occurrence;
+	// a repeated name is one Field holding an array.
 	Extra []Field
 }
 
 // Field is one top-level field that the typed part of [Message] does not
 // hold.
 //
-// From JSON, Value is the raw value verbatim. From XML, a leaf element is a
+// From JSON, Value is the raw value verbatim; a name that appears more than
+// once becomes one Field whose Value is the array of its values in order
+// (names are compared after unescaping). From XML, a leaf element is a
 // JSON string of its text; an element with child elements or attributes is
 // a JSON object (child name → value, recursively; a repeated child name
 // becomes an array of its values in order; attributes become "@name" keys;

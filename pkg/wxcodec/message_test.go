@@ -3,6 +3,7 @@ package wxcodec
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -207,6 +208,31 @@ var messageTests = []struct {
 		body: `{"MsgType":"text","CreateTime":-5}`,
 		want: Message{MsgType: "text", CreateTime: -5},
 	},
+	{
+		name: "json repeated extra becomes an array",
+		body: `{"MsgType":"text","X":1,"Y":"a","X":{"b":2},"\u0058":[3],"Y":"b"}`,
+		want: Message{MsgType: "text", Extra: []Field{{"X", raw(`[1,{"b":2},[3]]`)}, {"Y", raw(`["a","b"]`)}}},
+	},
+	{
+		name: "json repeated field of another kind becomes an array",
+		body: `{"MsgType":"image","Content":"a","PicUrl":"p","Content":"b"}`,
+		want: Message{MsgType: "image", PicURL: "p", Extra: []Field{{"Content", raw(`["a","b"]`)}}},
+	},
+	{
+		name: "xml repeated field of another kind becomes an array",
+		body: `<xml><MsgType>image</MsgType><Content>a</Content><PicUrl>p</PicUrl><Content>b</Content></xml>`,
+		want: Message{MsgType: "image", PicURL: "p", Extra: []Field{{"Content", raw(`["a","b"]`)}}},
+	},
+	{
+		name: "json nested 32 levels",
+		body: `{"MsgType":"text","X":` + strings.Repeat(`[`, 31) + strings.Repeat(`]`, 31) + `}`,
+		want: Message{MsgType: "text", Extra: []Field{{"X", raw(strings.Repeat(`[`, 31) + strings.Repeat(`]`, 31))}}},
+	},
+	{
+		name: "xml nested 32 levels",
+		body: "<xml><MsgType>text</MsgType>" + strings.Repeat("<a>", 30) + "<b/>" + strings.Repeat("</a>", 30) + "</xml>",
+		want: Message{MsgType: "text", Extra: []Field{{"a", raw(strings.Repeat(`{"a":`, 29) + `{"b":""}` + strings.Repeat("}", 29))}}},
+	},
 	// Malformed.
 	{name: "empty", body: "", err: ErrFormat},
 	{name: "not a document", body: "success", err: ErrFormat},
@@ -220,6 +246,10 @@ var messageTests = []struct {
 	{name: "json duplicate MsgType", body: `{"MsgType":"text","MsgType":"image"}`, err: ErrField},
 	{name: "json duplicate Content", body: `{"MsgType":"text","Content":"a","Content":"b"}`, err: ErrField},
 	{name: "json duplicate ToUserName escaped", body: `{"MsgType":"text","ToUserName":"a","To\u0055serName":"b"}`, err: ErrField},
+	{name: "json too deep", body: `{"MsgType":"text","X":` + strings.Repeat(`{"a":`, 32) + "1" + strings.Repeat(`}`, 32) + `}`, err: ErrSyntax},
+	{name: "json too deep in an array", body: `{"MsgType":"text","X":` + strings.Repeat(`[`, 32) + strings.Repeat(`]`, 32) + `}`, err: ErrSyntax},
+	{name: "json nested repeated name", body: `{"MsgType":"text","X":[{"a":1,"b":2,"\u0061":3}]}`, err: ErrSyntax},
+	{name: "json nested repeated name among many", body: `{"MsgType":"text","X":{` + manyNames(100) + `,"\u006e5":0}}`, err: ErrSyntax},
 	{name: "json event without Event", body: `{"MsgType":"event"}`, err: ErrMissingField},
 	{name: "json CreateTime float", body: `{"MsgType":"text","CreateTime":1.5}`, err: ErrField},
 	{name: "json CreateTime exponent", body: `{"MsgType":"text","CreateTime":1e9}`, err: ErrField},
@@ -245,6 +275,7 @@ var messageTests = []struct {
 	{name: "xml unterminated CDATA", body: `<xml><MsgType><![CDATA[text</MsgType></xml>`, err: ErrSyntax},
 	{name: "xml unterminated comment", body: `<xml><!-- </xml>`, err: ErrSyntax},
 	{name: "xml duplicate attribute", body: `<xml><MsgType a="1" a="2">text</MsgType></xml>`, err: ErrSyntax},
+	{name: "xml duplicate attribute among many", body: `<xml><MsgType ` + manyAttrs(100) + ` n5="">text</MsgType></xml>`, err: ErrSyntax},
 	{name: "xml unquoted attribute", body: `<xml><MsgType a=1>text</MsgType></xml>`, err: ErrSyntax},
 	{name: "xml lt in attribute", body: `<xml><MsgType a="<">text</MsgType></xml>`, err: ErrSyntax},
 	{name: "xml invalid utf8", body: "<xml><MsgType>\xc3\x28</MsgType></xml>", err: ErrSyntax},
@@ -357,4 +388,24 @@ func TestSniff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyNames returns the members "n0":0,...; manyAttrs the attributes n0="" ...
+func manyNames(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"n%d":0`, i)
+	}
+	return b.String()
+}
+
+func manyAttrs(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ` n%d=""`, i)
+	}
+	return b.String()
 }

@@ -268,26 +268,49 @@ func parseJSONMessage(b []byte, s string, owned bool) (Message, error) {
 	if nextra == 0 {
 		return m, nil
 	}
-	m.Extra = make([]Field, nextra)
-	var arena []byte
-	if !owned {
-		size := 0
-		for _, mb := range ms[:nextra] {
-			size += mb.ve - mb.vs
-		}
-		arena = make([]byte, 0, size)
+	m.Extra = jsonExtra(b, s, ms[:nextra], owned, jsonName)
+	return m, nil
+}
+
+// jsonExtra converts the extra members to Fields; a repeated name becomes
+// one Field holding the array of its values, in order, as in [xmlExtra].
+// Values alias b when owned and the name is not repeated.
+func jsonExtra(b []byte, s string, ms []jsonMember, owned bool, jsonName func(*jsonMember) string) []Field {
+	names := make([]string, len(ms))
+	size := 0
+	for i := range ms {
+		names[i] = jsonName(&ms[i])
+		size += ms[i].ve - ms[i].vs + 1
 	}
-	for i, mb := range ms[:nextra] {
-		m.Extra[i].Name = jsonName(&mb)
-		if owned {
-			m.Extra[i].Value = b[mb.vs:mb.ve:mb.ve]
+	heads, next := groupNames(names)
+	if owned && len(heads) == len(ms) {
+		size = 0 // nothing to copy
+	}
+	arena := make([]byte, 0, size+2*len(heads))
+	fields := make([]Field, len(heads))
+	for g, i := range heads {
+		fields[g].Name = names[i]
+		mb := &ms[i]
+		if next[i] < 0 && owned {
+			fields[g].Value = b[mb.vs:mb.ve:mb.ve]
 			continue
 		}
 		a := len(arena)
-		arena = append(arena, s[mb.vs:mb.ve]...)
-		m.Extra[i].Value = arena[a:len(arena):len(arena)]
+		if next[i] < 0 {
+			arena = append(arena, s[mb.vs:mb.ve]...)
+		} else {
+			arena = append(arena, '[')
+			for j := i; j >= 0; j = next[j] {
+				if j != i {
+					arena = append(arena, ',')
+				}
+				arena = append(arena, s[ms[j].vs:ms[j].ve]...)
+			}
+			arena = append(arena, ']')
+		}
+		fields[g].Value = arena[a:len(arena):len(arena)]
 	}
-	return m, nil
+	return fields
 }
 
 func parseXMLMessage(s string) (Message, error) {
@@ -360,34 +383,46 @@ func xmlExtra(s string, els []xmlElem) []Field {
 	for i := range els {
 		names[i] = s[els[i].ns:els[i].ne]
 	}
-	groups := groupNames(names)
+	heads, next := groupNames(names)
 	type span struct{ a, b int }
-	spans := make([]span, len(groups))
-	var arena []byte
-	for gi, g := range groups {
+	spans := make([]span, len(heads))
+	// Decoded text is never longer than the markup it comes from; JSON may
+	// escape some of it.
+	size := 0
+	for i := range els {
+		n := els[i].ce - els[i].start
+		size += n + n/8 + 8
+	}
+	arena := make([]byte, 0, size)
+	var text []byte // decoded text of an element, reused
+	for g, i := range heads {
 		a := len(arena)
-		if len(g) > 1 {
+		if next[i] >= 0 {
 			arena = append(arena, '[')
 		}
-		for j, i := range g {
-			if j > 0 {
+		for j := i; j >= 0; j = next[j] {
+			if j != i {
 				arena = append(arena, ',')
 			}
-			e := &els[i]
-			if !e.kids && !e.attrs {
-				arena = AppendJSONString(arena, xmlLeafString(s, e))
-			} else {
+			e := &els[j]
+			switch {
+			case e.kids || e.attrs:
 				arena = appendXMLElemJSON(arena, s, e.start)
+			case e.simple:
+				arena = appendJSONString(arena, s[e.ts:e.te])
+			default:
+				text = appendLeafText(text[:0], s, e.cs, e.ce)
+				arena = appendJSONString(arena, text)
 			}
 		}
-		if len(g) > 1 {
+		if next[i] >= 0 {
 			arena = append(arena, ']')
 		}
-		spans[gi] = span{a, len(arena)}
+		spans[g] = span{a, len(arena)}
 	}
-	fields := make([]Field, len(groups))
-	for gi, g := range groups {
-		fields[gi] = Field{Name: names[g[0]], Value: arena[spans[gi].a:spans[gi].b:spans[gi].b]}
+	fields := make([]Field, len(heads))
+	for g, i := range heads {
+		fields[g] = Field{Name: names[i], Value: arena[spans[g].a:spans[g].b:spans[g].b]}
 	}
 	return fields
 }

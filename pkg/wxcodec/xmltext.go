@@ -174,17 +174,21 @@ func appendLeafText[T string | []byte](dst []byte, s T, a, b int) []byte {
 
 func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// isNameStart and isNameChar accept the ASCII subset of XML names: WeChat's
+// names are ASCII, and encoding/xml (whose Unicode name tables differ from
+// XML 1.0 5th edition's) reads these the same way.
 func isNameStart(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':' || c >= 0x80
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':'
 }
 
 func isNameChar(c byte) bool {
 	return isNameStart(c) || '0' <= c && c <= '9' || c == '-' || c == '.'
 }
 
-// isXMLName reports whether s is a name the scanner accepts.
+// isXMLName reports whether s is an element or attribute name the scanner
+// accepts (see [xmlScanner.qname]).
 func isXMLName(s string) bool {
-	if s == "" || !isNameStart(s[0]) {
+	if s == "" || !isNameStart(s[0]) || strings.Count(s, ":") > 1 {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
