@@ -3,6 +3,8 @@ package wxcodec
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/kfbridge/kfbridge/internal/jsonenc"
 )
 
 // Kinds of a message whose kind fields go to the typed part of [Message].
@@ -375,7 +377,7 @@ func xmlExtra(s string, els []xmlElem) []Field {
 			}
 			e := &els[i]
 			if !e.kids && !e.attrs {
-				arena = AppendJSONString(arena, xmlLeafString(s, e))
+				arena = jsonenc.AppendString(arena, xmlLeafString(s, e))
 			} else {
 				arena = appendXMLElemJSON(arena, s, e.start)
 			}

@@ -1,5 +1,7 @@
 package wxcodec
 
+import "github.com/kfbridge/kfbridge/internal/jsonenc"
+
 // xnode is an XML element built for conversion to a JSON Extra value.
 type xnode struct {
 	name  string
@@ -26,16 +28,16 @@ func appendXMLElemJSON(dst []byte, doc string, start int) []byte {
 // attributes nor children, else an object.
 func appendNodeJSON(dst []byte, n *xnode) []byte {
 	if len(n.attrs) == 0 && len(n.kids) == 0 {
-		return AppendJSONString(dst, string(n.text))
+		return jsonenc.AppendString(dst, string(n.text))
 	}
 	dst = append(dst, '{')
 	for i, a := range n.attrs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, "@"+a.name)
+		dst = jsonenc.AppendString(dst, "@"+a.name)
 		dst = append(dst, ':')
-		dst = AppendJSONString(dst, a.value)
+		dst = jsonenc.AppendString(dst, a.value)
 	}
 	text := string(n.text)
 	if len(n.kids) > 0 {
@@ -46,7 +48,7 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"#text":`...)
-		dst = AppendJSONString(dst, text)
+		dst = jsonenc.AppendString(dst, text)
 	}
 	first := len(n.attrs) == 0 && text == ""
 	names := make([]string, len(n.kids))
@@ -58,7 +60,7 @@ func appendNodeJSON(dst []byte, n *xnode) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = AppendJSONString(dst, names[g[0]])
+		dst = jsonenc.AppendString(dst, names[g[0]])
 		dst = append(dst, ':')
 		if len(g) == 1 {
 			dst = appendNodeJSON(dst, n.kids[g[0]])
