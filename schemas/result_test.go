@@ -187,7 +187,8 @@ func TestValidateResultInvalid(t *testing.T) {
 }
 
 // TestValidateGoResult checks the JSON of the Go types egress publishes
-// ([events.ResultEvent]), built as egress builds them, against the schema.
+// ([events.ResultEvent]), built as egress builds them ([events.NewResult]),
+// against the schema.
 func TestValidateGoResult(t *testing.T) {
 	v := newValidator(t)
 	for _, tt := range []struct {
@@ -213,13 +214,7 @@ func TestValidateGoResult(t *testing.T) {
 			d.CommandID, d.Verb = "cmd-1", events.VerbSend
 			d.AppID, d.BusinessID, d.OpenID = "wx0123456789abcdef", "42", "oUser"
 			d.Time = tt.at
-			ev := events.ResultEvent{
-				SpecVersion: events.SpecVersion, ID: d.CommandID,
-				Source: events.SourcePrefix + d.AppID + "/" + d.BusinessID + "/egress",
-				Type:   events.TypeResultPrefix + d.Outcome, Subject: d.OpenID, Time: d.Time,
-				DataContentType: events.DataContentType, AppID: d.AppID, BusinessID: d.BusinessID, Data: d,
-			}
-			b, err := json.Marshal(ev)
+			b, err := json.Marshal(events.NewResult(d))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,6 @@ package echobot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,8 +75,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) error {
 		return err
 	}
 	outcomes, err := results.Consume(func(m jetstream.Msg) {
-		var r events.ResultEvent
-		if json.Unmarshal(m.Data(), &r) == nil {
+		if r, err := events.ParseResult(m.Data()); err == nil {
 			logger.Info("echobot: result", "command_id", r.Data.CommandID, "outcome", r.Data.Outcome,
 				"errcode", r.Data.ErrCode, "reason", r.Data.Reason)
 		}

@@ -63,7 +63,7 @@ func TestEchobotAsBotAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := events.NewPublisher(b.JS).PublishInbound(ctx, &in, ""); err != nil {
+	if _, err := b.JS.PublishMsg(ctx, in.Msg("")); err != nil {
 		t.Fatal(err)
 	}
 	out, err := b.JS.Stream(ctx, events.OutboundStreamName)

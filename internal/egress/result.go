@@ -11,16 +11,6 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
-// Headers of a dead-lettered command.
-const (
-	HeaderCommandID       = "Kfbridge-Command-Id"
-	HeaderReason          = "Kfbridge-Reason"
-	HeaderErrCode         = "Kfbridge-Errcode"
-	HeaderErrMsg          = "Kfbridge-Errmsg"
-	HeaderAttempts        = "Kfbridge-Attempts"
-	HeaderOriginalSubject = "Kfbridge-Original-Subject"
-)
-
 // appLabel is the appid label of a metric: the appid of a configured app,
 // else "unknown" (an appid from a bot's subject must not mint series).
 func (e *Egress) appLabel(appid string) string {
@@ -55,7 +45,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	d.CommandID, d.Verb = c.ID, c.Verb
 	d.AppID, d.BusinessID, d.OpenID = c.AppID, c.BusinessID, c.OpenID
 	d.Time = e.now().UTC()
-	body, err := resultEvent(d)
+	body, err := json.Marshal(events.NewResult(d))
 	if err != nil {
 		return action{}, err
 	}
@@ -128,28 +118,16 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 	}
 	orig, _ := events.CommandSubject(c.Conversation, c.Verb)
 	m.Header.Set(events.HeaderMsgID, c.AppID+":"+c.ID+j.dup)
-	m.Header.Set(HeaderCommandID, c.ID)
-	m.Header.Set(HeaderReason, reason)
-	m.Header.Set(HeaderErrCode, strconv.Itoa(code))
-	m.Header.Set(HeaderErrMsg, msg)
-	m.Header.Set(HeaderAttempts, strconv.Itoa(attempts))
-	m.Header.Set(HeaderOriginalSubject, orig)
+	m.Header.Set(events.HeaderCommandID, c.ID)
+	m.Header.Set(events.HeaderReason, reason)
+	m.Header.Set(events.HeaderErrCode, strconv.Itoa(code))
+	m.Header.Set(events.HeaderErrMsg, msg)
+	m.Header.Set(events.HeaderAttempts, strconv.Itoa(attempts))
+	m.Header.Set(events.HeaderOriginalSubject, orig)
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	if _, err := e.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
 	}
 	return nil
-}
-
-// resultEvent encodes the result CloudEvent: id is the command id, source
-// /wxkf/<appid>/<bid>/egress.
-func resultEvent(d events.ResultData) ([]byte, error) {
-	ev := events.ResultEvent{
-		SpecVersion: events.SpecVersion, ID: d.CommandID,
-		Source: events.SourcePrefix + d.AppID + "/" + d.BusinessID + "/egress",
-		Type:   events.TypeResultPrefix + d.Outcome, Subject: d.OpenID, Time: d.Time,
-		DataContentType: events.DataContentType, AppID: d.AppID, BusinessID: d.BusinessID, Data: d,
-	}
-	return json.Marshal(ev)
 }

@@ -225,7 +225,7 @@ func TestFailureClasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Header.Get(HeaderReason) != ReasonWindow || m.Header.Get(HeaderErrCode) != "45015" || m.Header.Get(HeaderOriginalSubject) != "wxkf.out."+appID+".0.oClosed.send" {
+	if m.Header.Get(events.HeaderReason) != ReasonWindow || m.Header.Get(events.HeaderErrCode) != "45015" || m.Header.Get(events.HeaderOriginalSubject) != "wxkf.out."+appID+".0.oClosed.send" {
 		t.Errorf("dead letter headers = %v", m.Header)
 	}
 }

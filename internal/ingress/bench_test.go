@@ -64,7 +64,7 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 	b.Run("kfbridge", func(b *testing.B) {
 		e := newEnv(b, nil)
-		pub := events.NewPublisher(e.js)
+		pub := NewPublisher(e.js)
 		runPipeline(b, e, func(ctx context.Context, bp *benchPush) error {
 			p, err := e.codec.Decode(bp.q, bp.body)
 			if err != nil {

@@ -21,7 +21,6 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
-	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
@@ -58,7 +57,7 @@ type app struct {
 type Server struct {
 	cfg      config.Ingress
 	apps     map[string]*app
-	pub      *events.Publisher
+	pub      *Publisher
 	ready    func(context.Context) error
 	logger   *slog.Logger
 	registry *prometheus.Registry
@@ -89,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg.Ingress,
 		apps:     make(map[string]*app, len(cfg.Apps)),
-		pub:      events.NewPublisher(cfg.JetStream, events.WithAckTimeout(cfg.Ingress.PublishTimeout)),
+		pub:      NewPublisher(cfg.JetStream, WithAckTimeout(cfg.Ingress.PublishTimeout)),
 		ready:    cfg.Ready,
 		logger:   cfg.Logger,
 		registry: cfg.Registry,

@@ -27,7 +27,7 @@ func BenchmarkPipelineSync(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			pub := events.NewPublisher(js)
+			pub := NewPublisher(js)
 			runPipeline(b, &env{js: js, codec: codec}, func(ctx context.Context, bp *benchPush) error {
 				p, err := codec.Decode(bp.q, bp.body)
 				if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -33,12 +32,12 @@ type deadLetter struct {
 func newDeadLetter(seq uint64, subject string, hdr nats.Header, at, now time.Time) deadLetter {
 	d := deadLetter{Seq: seq, Subject: subject, Time: at.UTC(), AgeSeconds: int64(now.Sub(at).Seconds())}
 	if hdr != nil {
-		d.CommandID = hdr.Get(egress.HeaderCommandID)
-		d.Reason = hdr.Get(egress.HeaderReason)
-		d.ErrCode, _ = strconv.Atoi(hdr.Get(egress.HeaderErrCode))
-		d.ErrMsg = hdr.Get(egress.HeaderErrMsg)
-		d.Attempts, _ = strconv.Atoi(hdr.Get(egress.HeaderAttempts))
-		d.OriginalSubject = hdr.Get(egress.HeaderOriginalSubject)
+		d.CommandID = hdr.Get(events.HeaderCommandID)
+		d.Reason = hdr.Get(events.HeaderReason)
+		d.ErrCode, _ = strconv.Atoi(hdr.Get(events.HeaderErrCode))
+		d.ErrMsg = hdr.Get(events.HeaderErrMsg)
+		d.Attempts, _ = strconv.Atoi(hdr.Get(events.HeaderAttempts))
+		d.OriginalSubject = hdr.Get(events.HeaderOriginalSubject)
 	}
 	return d
 }
@@ -173,11 +172,11 @@ func ReplayID(id string) string {
 func replayMsg(m *jetstream.RawStreamMsg) (*nats.Msg, replayed, error) {
 	rep := replayed{Seq: m.Sequence}
 	if m.Header != nil {
-		rep.CommandID = m.Header.Get(egress.HeaderCommandID)
-		rep.Subject = m.Header.Get(egress.HeaderOriginalSubject)
+		rep.CommandID = m.Header.Get(events.HeaderCommandID)
+		rep.Subject = m.Header.Get(events.HeaderOriginalSubject)
 	}
 	if rep.CommandID == "" || rep.Subject == "" {
-		return nil, rep, fmt.Errorf("dead letter %d has no %s or %s header", m.Sequence, egress.HeaderCommandID, egress.HeaderOriginalSubject)
+		return nil, rep, fmt.Errorf("dead letter %d has no %s or %s header", m.Sequence, events.HeaderCommandID, events.HeaderOriginalSubject)
 	}
 	if _, _, err := events.ParseCommandSubject(rep.Subject); err != nil {
 		return nil, rep, fmt.Errorf("dead letter %d: %w", m.Sequence, err)

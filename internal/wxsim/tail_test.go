@@ -67,7 +67,7 @@ func publishPush(tb testing.TB, js jetstream.JetStream, spec Spec) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := events.NewPublisher(js).PublishInbound(tb.Context(), &in, ""); err != nil {
+	if _, err := js.PublishMsg(tb.Context(), in.Msg("")); err != nil {
 		tb.Fatal(err)
 	}
 	return in.Subject

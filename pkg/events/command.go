@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -27,8 +26,10 @@ const (
 	// DeadLetterSubjects matches every dead-letter subject.
 	DeadLetterSubjects = "wxkf.dlq.>"
 
-	// VerbSend sends a message; VerbTyping shows or cancels "typing".
-	VerbSend   = "send"
+	// VerbSend is the verb of a command that sends a message ([SendData]).
+	VerbSend = "send"
+	// VerbTyping is the verb of a command that shows or cancels "typing"
+	// ([TypingData]).
 	VerbTyping = "typing"
 
 	// TypeCommandPrefix starts a command's type: weixin.kf.command.<verb>.
@@ -36,18 +37,24 @@ const (
 	// TypeResultPrefix starts a result's type: weixin.kf.result.<outcome>.
 	TypeResultPrefix = "weixin.kf.result."
 
-	// OutcomeDelivered and OutcomeFailed are the two final outcomes.
+	// OutcomeDelivered is the outcome of a command WeChat accepted.
 	OutcomeDelivered = "delivered"
-	OutcomeFailed    = "failed"
+	// OutcomeFailed is the outcome of a command that will not be delivered;
+	// [ResultData.Reason] says why.
+	OutcomeFailed = "failed"
 )
 
 // Conversation is one user's session with one app and business: the unit
 // of ordering for commands.
 type Conversation struct {
+	// AppID is the mini program's AppID, BusinessID the sub-merchant
+	// ([MainBusinessID] for the main account) and OpenID the user: the
+	// subject tokens <appid>.<bid>.<openid>.
 	AppID, BusinessID, OpenID string
 }
 
-// Validate reports the first token that cannot be a subject token.
+// Validate reports, wrapping [ErrToken], the first token that is not a
+// [ValidToken].
 func (c Conversation) Validate() error {
 	if err := CheckToken("appid", c.AppID); err != nil {
 		return err
@@ -61,7 +68,8 @@ func (c Conversation) Validate() error {
 // String returns appid.bid.openid.
 func (c Conversation) String() string { return c.AppID + "." + c.BusinessID + "." + c.OpenID }
 
-// CommandSubject returns wxkf.out.<appid>.<bid>.<openid>.<verb>.
+// CommandSubject returns wxkf.out.<appid>.<bid>.<openid>.<verb>, or an
+// error wrapping [ErrToken] for a bad token or verb.
 func CommandSubject(c Conversation, verb string) (string, error) {
 	if err := c.Validate(); err != nil {
 		return "", err
@@ -70,22 +78,6 @@ func CommandSubject(c Conversation, verb string) (string, error) {
 		return "", fmt.Errorf("%w: verb %q", ErrToken, verb)
 	}
 	return OutboundPrefix + c.String() + "." + verb, nil
-}
-
-// ResultSubject returns wxkf.result.<appid>.<bid>.<openid>.<outcome>.
-func ResultSubject(c Conversation, outcome string) (string, error) {
-	if err := c.Validate(); err != nil {
-		return "", err
-	}
-	if outcome != OutcomeDelivered && outcome != OutcomeFailed {
-		return "", fmt.Errorf("%w: outcome %q", ErrToken, outcome)
-	}
-	return ResultPrefix + c.String() + "." + outcome, nil
-}
-
-// DeadLetterSubject returns wxkf.dlq.<appid>.<bid>.<openid>.<verb>.
-func DeadLetterSubject(c Conversation, verb string) string {
-	return DeadLetterPrefix + c.String() + "." + verb
 }
 
 // ParseCommandSubject splits a command subject — as published,
@@ -121,7 +113,8 @@ func ParseCommandSubject(subject string) (Conversation, string, error) {
 	return c, parts[3], nil
 }
 
-// Command is a command as egress received it: where it goes, what it says.
+// Command is a command as the egress received it ([ParseCommand]): where it
+// goes, what it says.
 type Command struct {
 	// ID is the command's unique id: the CloudEvent id, or the Nats-Msg-Id
 	// of a bare-data command.
@@ -262,50 +255,10 @@ type TypingData struct {
 	Command string `json:"command"`
 }
 
-// Typing commands.
+// Values of [TypingData.Command].
 const (
-	TypingOn  = "Typing"
+	// TypingOn shows "typing" to the user.
+	TypingOn = "Typing"
+	// TypingOff cancels it.
 	TypingOff = "CancelTyping"
 )
-
-// ResultData is the data of a command's final outcome, published once per
-// command on wxkf.result.<appid>.<bid>.<openid>.<outcome>.
-type ResultData struct {
-	CommandID  string `json:"command_id"`
-	Verb       string `json:"verb"`
-	AppID      string `json:"appid"`
-	BusinessID string `json:"business_id"`
-	OpenID     string `json:"openid"`
-	Outcome    string `json:"outcome"`
-	// ErrCode and ErrMsg are WeChat's answer (0 and "ok" when delivered), or
-	// kfbridge's own negative codes for failures before any call.
-	ErrCode int    `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-	// Attempts counts calls of WeChat's API for this command.
-	Attempts int `json:"attempts"`
-	// Reason classifies a failure: malformed, unknown_app, permanent,
-	// window, quota, transient, token, media, expired, maybe_delivered or
-	// duplicate_id.
-	Reason string `json:"reason,omitempty"`
-	// MaybeDelivered is true when a request was fully written but its
-	// answer was lost: WeChat may have delivered it, so it was not resent.
-	MaybeDelivered bool `json:"maybe_delivered,omitempty"`
-	// MediaID is the media id egress uploaded for an image by URL or object.
-	MediaID string `json:"media_id,omitempty"`
-	// Time is when the outcome was decided.
-	Time time.Time `json:"time"`
-}
-
-// ResultEvent is a result as bots receive it.
-type ResultEvent struct {
-	SpecVersion     string     `json:"specversion"`
-	ID              string     `json:"id"`
-	Source          string     `json:"source"`
-	Type            string     `json:"type"`
-	Subject         string     `json:"subject"`
-	Time            time.Time  `json:"time"`
-	DataContentType string     `json:"datacontenttype"`
-	AppID           string     `json:"appid"`
-	BusinessID      string     `json:"businessid"`
-	Data            ResultData `json:"data"`
-}

@@ -9,16 +9,27 @@ import (
 // InboundEvent is a push as a bot receives it: the CloudEvent that is the
 // whole body of a message on wxkf.in.….
 type InboundEvent struct {
-	SpecVersion     string      `json:"specversion"`
-	ID              string      `json:"id"`
-	Source          string      `json:"source"`
-	Type            string      `json:"type"`
-	Subject         string      `json:"subject"`
-	Time            time.Time   `json:"time,omitzero"`
-	DataContentType string      `json:"datacontenttype"`
-	AppID           string      `json:"appid"`
-	BusinessID      string      `json:"businessid"`
-	Data            InboundData `json:"data"`
+	// SpecVersion is [SpecVersion], "1.0".
+	SpecVersion string `json:"specversion"`
+	// ID is the MsgId of a message as a decimal string, or a deterministic
+	// hash of an event's fields: a retried push has the same id.
+	ID string `json:"id"`
+	// Source is /wxkf/<appid>/<bid> ([SourcePrefix]).
+	Source string `json:"source"`
+	// Type is weixin.kf.message.<MsgType> or weixin.kf.event.<Event>.
+	Type string `json:"type"`
+	// Subject is the user's openid ([NoOpenID] when the push has none).
+	Subject string `json:"subject"`
+	// Time is the push's CreateTime; zero when it had none.
+	Time time.Time `json:"time,omitzero"`
+	// DataContentType is [DataContentType], application/json.
+	DataContentType string `json:"datacontenttype"`
+	// AppID and BusinessID are the conversation's app and sub-merchant,
+	// as in the subject (CloudEvent extension attributes).
+	AppID      string `json:"appid"`
+	BusinessID string `json:"businessid"`
+	// Data is the push's normalized data.
+	Data InboundData `json:"data"`
 }
 
 // InboundData is the normalized data of a push, the same for XML and JSON
@@ -71,7 +82,7 @@ type EventData struct {
 }
 
 // ParseInbound decodes the body of a message from wxkf.in.… and checks the
-// attributes every kfbridge event has.
+// attributes every kfbridge event has. Errors wrap [ErrInvalid].
 func ParseInbound(body []byte) (InboundEvent, error) {
 	var ev InboundEvent
 	if err := json.Unmarshal(body, &ev); err != nil {

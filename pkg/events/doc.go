@@ -1,42 +1,88 @@
-// Package events is kfbridge's public contract as Go: NATS subjects and
-// their tokens, CloudEvent types, the Go types of every event's data, the
-// conversion of a WeChat push into a CloudEvent, and publishing it to
-// JetStream with the deduplication id that absorbs WeChat's retries.
+// Package events is kfbridge's public contract as Go: the NATS subjects and
+// their tokens, the JetStream streams, and the CloudEvents that cross them in
+// both directions — pushes from WeChat users in, commands from bots out, one
+// result per command back, and the dead letters of failed sends.
 //
 // Teams writing bots in Go import this package; other languages read the
 // JSON Schemas in the repository's schemas/ directory, which describe the
 // same shapes.
 //
-// # Subjects and types
+// # Inbound events
 //
-// A push from a user is published on
+// A push from a user is stored in the stream [InboundStreamName] (WXKF_IN)
+// on
 //
 //	wxkf.in.<appid>.<bid>.<openid>.<kind>
 //
-// where bid is the sub-merchant BusinessId ("0" for the main account), openid
-// is the sender ("_" when the push has none), and kind is the MsgType of a
+// ([InboundSubject]) where bid is the sub-merchant BusinessId
+// ([MainBusinessID] "0" for the main account), openid is the sender
+// ([NoOpenID] "_" when the push has none), and kind is the MsgType of a
 // message or the Event name of an event. Its CloudEvent type is
-// weixin.kf.message.<MsgType> or weixin.kf.event.<Event>. Every token must
-// match [A-Za-z0-9_-]+; anything else is rejected with [ErrToken] and never
-// published.
+// weixin.kf.message.<MsgType> or weixin.kf.event.<Event> ([TypeMessagePrefix],
+// [TypeEventPrefix]). Every token must match [A-Za-z0-9_-]+ ([ValidToken]);
+// anything else is rejected with [ErrToken] and never published. The body is
+// a structured-mode CloudEvent, [InboundEvent], whose data, [InboundData],
+// is the same for XML and JSON pushes. The ingress builds it with
+// [NewInbound]; its Nats-Msg-Id ([Inbound.MsgID]) lets the stream drop
+// WeChat's retries.
+//
+// # Commands
+//
+// A bot answers with a command on
+//
+//	wxkf.out.<appid>.<bid>.<openid>.<verb>
+//
+// ([CommandSubject]; verb [VerbSend] or [VerbTyping]), stored in
+// [OutboundStreamName] (WXKF_OUT): a CloudEvent of type
+// weixin.kf.command.<verb> whose data is a [SendData] or a [TypingData],
+// and whose id, also its Nats-Msg-Id, is unique ([NewCommandMsg] builds it).
+// The egress reads it with [ParseCommand].
+//
+// # Results and dead letters
+//
+// Every command ends in exactly one [ResultEvent] on
+//
+//	wxkf.result.<appid>.<bid>.<openid>.<outcome>
+//
+// ([ResultSubject]; outcome [OutcomeDelivered] or [OutcomeFailed]) in
+// [ResultStreamName] (WXKF_RESULT), deduplicated by command id: the egress
+// builds it with [NewResult], a bot reads it with [ParseResult]. A send that
+// failed is also kept, as the bot sent it, in [DeadLetterStreamName]
+// (WXKF_DLQ) on [DeadLetterSubject], with the failure in the headers
+// [HeaderReason], [HeaderErrCode], [HeaderErrMsg], [HeaderAttempts],
+// [HeaderCommandID] and [HeaderOriginalSubject].
+//
+// # Streams
+//
+// [InboundStream], [OutboundStream], [ResultStream] and [DeadLetterStream]
+// return the definitions the bridge creates. Bots do not create streams:
+// they read with durable consumers the operator configured.
 //
 // # Usage
 //
-// The ingress turns a decoded push into an [Inbound] and publishes it:
+// A bot reads an event from a consumer on WXKF_IN, answers in the same
+// conversation and reads the outcome from WXKF_RESULT:
 //
-//	in, err := events.NewInbound(appid, &push.Message)
-//	ack, err := publisher.PublishInbound(ctx, &in, traceparent)
-//
-// A bot decodes the body of a message from the WXKF_IN stream with
-// [ParseInbound] into an [InboundEvent].
+//	ev, err := events.ParseInbound(msg.Data())
+//	conv := events.Conversation{AppID: ev.Data.AppID, BusinessID: ev.Data.BusinessID, OpenID: ev.Data.OpenID}
+//	reply := events.SendData{MsgType: "text", Text: &events.SendText{Content: "hello!"}}
+//	cmd, err := events.NewCommandMsg(conv, events.VerbSend, "reply-"+ev.ID, "/mybot", reply,
+//		msg.Headers().Get(events.HeaderTraceParent))
+//	_, err = js.PublishMsg(ctx, cmd)
+//	…
+//	res, err := events.ParseResult(resultMsg.Data())
+//	if res.Data.Outcome == events.OutcomeFailed { /* res.Data.Reason, res.Data.ErrCode */ }
 //
 // # Concurrency
 //
-// [Publisher] is safe for concurrent use. [Inbound] and [InboundEvent] are
-// plain values.
+// The package has no state: every function is safe for concurrent use, and
+// every type is a plain value owned by its caller. An [Inbound] refers to
+// the message it was built from, which must not change while it is in use.
 //
 // # Errors
 //
-// [NewInbound] returns errors wrapping [ErrToken] or [ErrInvalid]; publish
-// errors wrap the NATS error with the subject.
+// Errors wrap [ErrToken] for a subject token that cannot be used, or
+// [ErrInvalid] for a push, event, command or result that does not fit the
+// contract; match them with errors.Is. Errors from encoding/json are wrapped
+// with what was being decoded.
 package events

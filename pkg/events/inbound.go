@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/kfbridge/kfbridge/internal/jsonenc"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
@@ -77,6 +80,21 @@ func NewInbound(appid string, m *wxcodec.Message) (Inbound, error) {
 // JetStream's duplicate window drop WeChat's retries of the same push.
 func (in *Inbound) MsgID() string { return in.AppID + ":" + in.ID }
 
+// Msg returns the NATS message of the event as the ingress publishes it:
+// the structured CloudEvent ([Inbound.AppendJSON]) on [Inbound.Subject],
+// with [HeaderMsgID] set to [Inbound.MsgID], [HeaderContentType] to
+// [ContentType] and, when traceparent is not empty, [HeaderTraceParent].
+func (in *Inbound) Msg(traceparent string) *nats.Msg {
+	msg := nats.NewMsg(in.Subject)
+	msg.Data = in.AppendJSON(nil)
+	msg.Header.Set(HeaderMsgID, in.MsgID())
+	msg.Header.Set(HeaderContentType, ContentType)
+	if traceparent != "" {
+		msg.Header.Set(HeaderTraceParent, traceparent)
+	}
+	return msg
+}
+
 // Source returns the source attribute, /wxkf/<appid>/<bid>.
 func (in *Inbound) Source() string { return SourcePrefix + in.AppID + "/" + in.BusinessID }
 
@@ -105,14 +123,14 @@ func (in *Inbound) hashID() string {
 // message body) to dst.
 func (in *Inbound) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"specversion":"1.0","id":`...)
-	dst = wxcodec.AppendJSONString(dst, in.ID)
+	dst = jsonenc.AppendString(dst, in.ID)
 	// Tokens are [A-Za-z0-9_-]: no escaping needed.
 	dst = append(dst, `,"source":"/wxkf/`...)
 	dst = append(dst, in.AppID...)
 	dst = append(dst, '/')
 	dst = append(dst, in.BusinessID...)
 	dst = append(dst, `","type":`...)
-	dst = wxcodec.AppendJSONString(dst, in.Type)
+	dst = jsonenc.AppendString(dst, in.Type)
 	dst = append(dst, `,"subject":"`...)
 	dst = append(dst, in.OpenID...)
 	dst = append(dst, '"')
@@ -139,46 +157,46 @@ func (in *Inbound) AppendData(dst []byte) []byte {
 	dst = append(dst, `","business_id":"`...)
 	dst = append(dst, in.BusinessID...)
 	dst = append(dst, `","openid":`...)
-	dst = wxcodec.AppendJSONString(dst, m.FromUserName)
+	dst = jsonenc.AppendString(dst, m.FromUserName)
 	dst = append(dst, `,"to_user_name":`...)
-	dst = wxcodec.AppendJSONString(dst, m.ToUserName)
+	dst = jsonenc.AppendString(dst, m.ToUserName)
 	dst = append(dst, `,"create_time":`...)
 	dst = strconv.AppendInt(dst, m.CreateTime, 10)
 	dst = append(dst, `,"msg_type":`...)
-	dst = wxcodec.AppendJSONString(dst, m.MsgType)
+	dst = jsonenc.AppendString(dst, m.MsgType)
 	if m.MsgID != "" {
 		dst = append(dst, `,"msg_id":`...)
-		dst = wxcodec.AppendJSONString(dst, m.MsgID)
+		dst = jsonenc.AppendString(dst, m.MsgID)
 	}
 	switch m.MsgType {
 	case KindText:
 		dst = append(dst, `,"text":{"content":`...)
-		dst = wxcodec.AppendJSONString(dst, m.Content)
+		dst = jsonenc.AppendString(dst, m.Content)
 		dst = append(dst, '}')
 	case KindImage:
 		dst = append(dst, `,"image":{"pic_url":`...)
-		dst = wxcodec.AppendJSONString(dst, m.PicURL)
+		dst = jsonenc.AppendString(dst, m.PicURL)
 		dst = append(dst, `,"media_id":`...)
-		dst = wxcodec.AppendJSONString(dst, m.MediaID)
+		dst = jsonenc.AppendString(dst, m.MediaID)
 		dst = append(dst, '}')
 	case KindMiniProgramPage:
 		dst = append(dst, `,"miniprogrampage":{"title":`...)
-		dst = wxcodec.AppendJSONString(dst, m.Title)
+		dst = jsonenc.AppendString(dst, m.Title)
 		dst = append(dst, `,"app_id":`...)
-		dst = wxcodec.AppendJSONString(dst, m.AppID)
+		dst = jsonenc.AppendString(dst, m.AppID)
 		dst = append(dst, `,"page_path":`...)
-		dst = wxcodec.AppendJSONString(dst, m.PagePath)
+		dst = jsonenc.AppendString(dst, m.PagePath)
 		dst = append(dst, `,"thumb_url":`...)
-		dst = wxcodec.AppendJSONString(dst, m.ThumbURL)
+		dst = jsonenc.AppendString(dst, m.ThumbURL)
 		dst = append(dst, `,"thumb_media_id":`...)
-		dst = wxcodec.AppendJSONString(dst, m.ThumbMediaID)
+		dst = jsonenc.AppendString(dst, m.ThumbMediaID)
 		dst = append(dst, '}')
 	case MsgTypeEvent:
 		dst = append(dst, `,"event":{"name":`...)
-		dst = wxcodec.AppendJSONString(dst, m.Event)
+		dst = jsonenc.AppendString(dst, m.Event)
 		if m.SessionFrom != "" {
 			dst = append(dst, `,"session_from":`...)
-			dst = wxcodec.AppendJSONString(dst, m.SessionFrom)
+			dst = jsonenc.AppendString(dst, m.SessionFrom)
 		}
 		dst = append(dst, '}')
 	}
@@ -188,7 +206,7 @@ func (in *Inbound) AppendData(dst []byte) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = wxcodec.AppendJSONString(dst, f.Name)
+			dst = jsonenc.AppendString(dst, f.Name)
 			dst = append(dst, ':')
 			dst = append(dst, f.Value...)
 		}

@@ -256,3 +256,30 @@ func TestNewInboundRejects(t *testing.T) {
 		t.Errorf("NewInbound(bad appid) = %v, want %v", err, ErrToken)
 	}
 }
+
+// TestInboundMsg checks the NATS message of an event: the structured body,
+// the deduplication id, the content type and the trace.
+func TestInboundMsg(t *testing.T) {
+	m := wxcodec.Message{FromUserName: "oU", CreateTime: 1, MsgType: "text", MsgID: "123", Content: "hi"}
+	in, err := NewInbound(testApp, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	msg := in.Msg(tp)
+	if msg.Subject != in.Subject || string(msg.Data) != string(in.AppendJSON(nil)) {
+		t.Errorf("Msg = %s %s, want %s %s", msg.Subject, msg.Data, in.Subject, in.AppendJSON(nil))
+	}
+	want := map[string]string{HeaderMsgID: testApp + ":123", HeaderContentType: ContentType, HeaderTraceParent: tp}
+	if len(msg.Header) != len(want) {
+		t.Errorf("headers %v, want %v", msg.Header, want)
+	}
+	for k, v := range want {
+		if got := msg.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if msg := in.Msg(""); msg.Header.Get(HeaderTraceParent) != "" || len(msg.Header) != 2 {
+		t.Errorf("Msg(\"\") headers %v, want no traceparent", msg.Header)
+	}
+}

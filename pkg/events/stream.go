@@ -29,7 +29,8 @@ func InboundStream() jetstream.StreamConfig {
 	}
 }
 
-// Names of the streams the egress uses.
+// Names of the streams of commands, results and dead letters, and the
+// default partitioning of commands ([OutboundStream]).
 const (
 	// OutboundStreamName stores commands from bots, partitioned by
 	// conversation.
@@ -49,7 +50,8 @@ const (
 // hash of the conversation (not the verb, so send and typing stay in order).
 const partitionedPrefix = "wxkf.outp."
 
-// PartitionFilter returns the stored-subject filter of one partition.
+// PartitionFilter returns the filter of one partition's stored subjects in
+// [OutboundStream], for the egress's consumers.
 func PartitionFilter(partition int) string {
 	return partitionedPrefix + strconv.Itoa(partition) + ".>"
 }
@@ -76,8 +78,8 @@ func OutboundStream(n int) jetstream.StreamConfig {
 	}
 }
 
-// ResultStream returns the definition of the result stream; results are
-// deduplicated by command id.
+// ResultStream returns the definition of the result stream,
+// [ResultStreamName]; results are deduplicated by command id.
 func ResultStream() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        ResultStreamName,
@@ -91,7 +93,9 @@ func ResultStream() jetstream.StreamConfig {
 	}
 }
 
-// DeadLetterStream returns the definition of the dead-letter stream.
+// DeadLetterStream returns the definition of the dead-letter stream,
+// [DeadLetterStreamName]: thirty days of failed sends, with the headers
+// [HeaderReason] and the others.
 func DeadLetterStream() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        DeadLetterStreamName,

@@ -19,8 +19,11 @@ const (
 
 // Kinds of push with typed data.
 const (
-	KindText            = "text"
-	KindImage           = "image"
+	// KindText is a text message ([TextData]).
+	KindText = "text"
+	// KindImage is an image message ([ImageData]).
+	KindImage = "image"
+	// KindMiniProgramPage is a mini-program card ([MiniProgramPageData]).
 	KindMiniProgramPage = "miniprogrampage"
 	// MsgTypeEvent is the MsgType of every event; the subject's kind token and
 	// the type carry the Event name instead.
@@ -29,9 +32,14 @@ const (
 	EventUserEnterTempSession = "user_enter_tempsession"
 )
 
-// NATS headers kfbridge sets.
+// NATS headers of every event, command and result.
 const (
-	HeaderMsgID       = "Nats-Msg-Id"
+	// HeaderMsgID is JetStream's deduplication id: <appid>:<id> for events
+	// and results, the command id for commands.
+	HeaderMsgID = "Nats-Msg-Id"
+	// HeaderContentType is [ContentType] on a structured-mode CloudEvent.
 	HeaderContentType = "Content-Type"
+	// HeaderTraceParent carries the W3C trace context; a bot copies the
+	// event's onto its command to continue the trace.
 	HeaderTraceParent = "traceparent"
 )

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/kfbridge/kfbridge/internal/jsonenc"
 )
 
 // EncodeMessage encodes m in format f; it is the inverse of [ParseMessage]
@@ -64,9 +66,9 @@ func encodeJSONMessage(m Message) ([]byte, error) {
 	for _, f := range [2]struct{ name, val string }{{nameToUserName, m.ToUserName}, {nameFromUserName, m.FromUserName}} {
 		if f.val != "" {
 			sep()
-			b = AppendJSONString(b, f.name)
+			b = jsonenc.AppendString(b, f.name)
 			b = append(b, ':')
-			b = AppendJSONString(b, f.val)
+			b = jsonenc.AppendString(b, f.val)
 		}
 	}
 	if m.CreateTime != 0 {
@@ -79,12 +81,12 @@ func encodeJSONMessage(m Message) ([]byte, error) {
 			continue
 		}
 		sep()
-		b = AppendJSONString(b, f.name)
+		b = jsonenc.AppendString(b, f.name)
 		b = append(b, ':')
 		if (f.name == nameMsgID || f.name == nameBusinessID) && isJSONInt(f.val) {
 			b = append(b, f.val...)
 		} else {
-			b = AppendJSONString(b, f.val)
+			b = jsonenc.AppendString(b, f.val)
 		}
 	}
 	for _, x := range m.Extra {
@@ -95,7 +97,7 @@ func encodeJSONMessage(m Message) ([]byte, error) {
 			return nil, fieldErr(x.Name, ErrField, "name is not valid UTF-8")
 		}
 		sep()
-		b = AppendJSONString(b, x.Name)
+		b = jsonenc.AppendString(b, x.Name)
 		b = append(b, ':')
 		b = append(b, x.Value...)
 	}
@@ -119,65 +121,6 @@ func isJSONInt(s string) bool {
 	return true
 }
 
-// AppendJSONString appends s to b as a JSON string literal. Like
-// encoding/json it escapes control characters, quotes and backslashes,
-// replaces invalid UTF-8 with U+FFFD and escapes U+2028 and U+2029; unlike
-// it, it leaves <, > and & alone, which JSON does not require escaping. It
-// is what kfbridge's hand-written JSON encoders share.
-func AppendJSONString(b []byte, s string) []byte {
-	return appendJSONString(b, s)
-}
-
-// appendJSONString is [AppendJSONString] for a string or a byte slice.
-func appendJSONString[T string | []byte](b []byte, s T) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // appendEnvelope appends a safe-mode envelope {ToUserName, Encrypt}.
 func appendEnvelope(b []byte, f Format, to, enc string) []byte {
 	if f == FormatXML {
@@ -187,9 +130,9 @@ func appendEnvelope(b []byte, f Format, to, enc string) []byte {
 		return append(b, "</xml>"...)
 	}
 	b = append(b, `{"ToUserName":`...)
-	b = AppendJSONString(b, to)
+	b = jsonenc.AppendString(b, to)
 	b = append(b, `,"Encrypt":`...)
-	b = AppendJSONString(b, enc)
+	b = jsonenc.AppendString(b, enc)
 	return append(b, '}')
 }
 
@@ -207,6 +150,6 @@ func appendEncryptField(doc []byte, f Format, enc string) []byte {
 		doc = append(doc, ',')
 	}
 	doc = append(doc, `"Encrypt":`...)
-	doc = AppendJSONString(doc, enc)
+	doc = jsonenc.AppendString(doc, enc)
 	return append(doc, '}')
 }

@@ -1,6 +1,8 @@
 package wxcodec_test
 
 import (
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -111,4 +113,100 @@ func ExampleParseMessage() {
 	fmt.Printf("%s %s %q %s\n", m.FromUserName, m.MsgType, m.Content, m.MsgID)
 	// Output:
 	// fromUser text "this is a test" 6054768590064713728
+}
+
+// A simulator or a test builds a signed push as WeChat sends it; the
+// codec of the same app decodes it.
+func ExampleCodec_EncodePush() {
+	codec, err := wxcodec.New(exampleAppID, exampleToken, exampleKey)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := wxcodec.Message{ToUserName: "gh_97417a04a28d", FromUserName: "oUser", CreateTime: 1714112445,
+		MsgType: "text", Content: "hello", MsgID: "7000000001"}
+	q, body, err := codec.EncodePush(rand.Reader, wxcodec.FormatXML, wxcodec.ModeSafe, m, "1714112445", "415670741")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	push, err := codec.Decode(q, body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(q.EncryptType, push.Format, push.Mode)
+	fmt.Println(push.Message.FromUserName, push.Message.MsgType, push.Message.Content)
+	// Output:
+	// aes xml safe
+	// oUser text hello
+}
+
+// During a key rotation the codec keeps accepting pushes made with the
+// previous token and key, and says which it needed.
+func ExampleWithPrevious() {
+	const oldToken, oldKey = "oldtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	old, err := wxcodec.New(exampleAppID, oldToken, oldKey)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := wxcodec.Message{ToUserName: "gh_97417a04a28d", FromUserName: "oUser", CreateTime: 1714112445, MsgType: "text", Content: "hi"}
+	q, body, err := old.EncodePush(rand.Reader, wxcodec.FormatJSON, wxcodec.ModeSafe, m, "1714112445", "1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	codec, err := wxcodec.New(exampleAppID, exampleToken, exampleKey, wxcodec.WithPrevious(oldToken, oldKey))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	push, err := codec.Decode(q, body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(push.Message.Content, push.Previous == wxcodec.PreviousToken|wxcodec.PreviousKey)
+	// Output:
+	// hi true
+}
+
+func ExampleSniff() {
+	for _, body := range []string{`<xml><MsgType>text</MsgType></xml>`, ` {"MsgType":"text"}`, `hello`} {
+		f, err := wxcodec.Sniff([]byte(body))
+		if err != nil {
+			fmt.Println("error:", errors.Is(err, wxcodec.ErrFormat))
+			continue
+		}
+		fmt.Println(f)
+	}
+	// Output:
+	// xml
+	// json
+	// error: true
+}
+
+func ExampleCheckTimestamp() {
+	now := time.Unix(1714112445, 0)
+	fmt.Println(wxcodec.CheckTimestamp("1714112400", now, 5*time.Minute))
+	err := wxcodec.CheckTimestamp("1714100000", now, 5*time.Minute)
+	fmt.Println(errors.Is(err, wxcodec.ErrTimestamp))
+	// Output:
+	// <nil>
+	// true
+}
+
+// EncodeMessage writes a message as WeChat does (MsgId a JSON number).
+func ExampleEncodeMessage() {
+	m := wxcodec.Message{ToUserName: "gh_97417a04a28d", FromUserName: "oUser", CreateTime: 1714112445,
+		MsgType: "text", Content: "hello", MsgID: "7000000001"}
+	b, err := wxcodec.EncodeMessage(wxcodec.FormatJSON, m)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(b))
+	// Output:
+	// {"ToUserName":"gh_97417a04a28d","FromUserName":"oUser","CreateTime":1714112445,"MsgType":"text","Content":"hello","MsgId":7000000001}
 }

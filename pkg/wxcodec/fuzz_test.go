@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kfbridge/kfbridge/internal/jsonenc"
 )
 
 // fuzzBodies returns the seed documents shared by the fuzz targets: the
@@ -260,18 +262,18 @@ type stdNode struct {
 // json converts n as the scanner does for Extra (see [Field]).
 func (n *stdNode) json(dst []byte) []byte {
 	if len(n.attrs) == 0 && len(n.kids) == 0 {
-		return AppendJSONString(dst, string(n.text))
+		return jsonenc.AppendString(dst, string(n.text))
 	}
 	var members [][2][]byte // name, value
 	for _, a := range n.attrs {
-		members = append(members, [2][]byte{[]byte("@" + a[0]), AppendJSONString(nil, a[1])})
+		members = append(members, [2][]byte{[]byte("@" + a[0]), jsonenc.AppendString(nil, a[1])})
 	}
 	text := string(n.text)
 	if len(n.kids) > 0 {
 		text = strings.Trim(text, " \t\r\n")
 	}
 	if text != "" {
-		members = append(members, [2][]byte{[]byte("#text"), AppendJSONString(nil, text)})
+		members = append(members, [2][]byte{[]byte("#text"), jsonenc.AppendString(nil, text)})
 	}
 	var order []string
 	groups := map[string][]*stdNode{}
@@ -303,7 +305,7 @@ func (n *stdNode) json(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, string(m[0]))
+		dst = jsonenc.AppendString(dst, string(m[0]))
 		dst = append(dst, ':')
 		dst = append(dst, m[1]...)
 	}
@@ -469,7 +471,7 @@ func FuzzXMLAgainstStdlib(f *testing.F) {
 		err := walkXML(doc, func(el xmlElem) error {
 			s := string(doc)
 			if !el.kids && !el.attrs {
-				got = append(got, AppendJSONString(nil, xmlLeafString(s, &el)))
+				got = append(got, jsonenc.AppendString(nil, xmlLeafString(s, &el)))
 			} else {
 				got = append(got, appendXMLElemJSON(nil, s, el.start))
 			}

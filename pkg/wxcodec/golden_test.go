@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/messages")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/messages and testdata/api.txt")
 
 // goldenInputs returns the message inputs of the golden tests.
 func goldenInputs(tb testing.TB) []string {

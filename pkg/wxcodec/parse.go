@@ -3,6 +3,8 @@ package wxcodec
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/kfbridge/kfbridge/internal/jsonenc"
 )
 
 // Kinds of a message whose kind fields go to the typed part of [Message].
@@ -409,10 +411,10 @@ func xmlExtra(s string, els []xmlElem) []Field {
 			case e.kids || e.attrs:
 				arena = appendXMLElemJSON(arena, s, e.start)
 			case e.simple:
-				arena = appendJSONString(arena, s[e.ts:e.te])
+				arena = jsonenc.AppendString(arena, s[e.ts:e.te])
 			default:
 				text = appendLeafText(text[:0], s, e.cs, e.ce)
-				arena = appendJSONString(arena, text)
+				arena = jsonenc.AppendString(arena, text)
 			}
 		}
 		if next[i] >= 0 {

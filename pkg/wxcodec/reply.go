@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/jsonenc"
 )
 
 // MsgTypeTransfer is the MsgType of the transfer_customer_service reply.
@@ -47,13 +49,13 @@ func EncodeReply(f Format, r Reply) []byte {
 		b = append(b, "</xml>"...)
 	case FormatJSON:
 		b = append(b, `{"ToUserName":`...)
-		b = AppendJSONString(b, r.ToUserName)
+		b = jsonenc.AppendString(b, r.ToUserName)
 		b = append(b, `,"FromUserName":`...)
-		b = AppendJSONString(b, r.FromUserName)
+		b = jsonenc.AppendString(b, r.FromUserName)
 		b = append(b, `,"CreateTime":`...)
 		b = strconv.AppendInt(b, r.CreateTime, 10)
 		b = append(b, `,"MsgType":`...)
-		b = AppendJSONString(b, r.MsgType)
+		b = jsonenc.AppendString(b, r.MsgType)
 		b = append(b, '}')
 	}
 	return b
@@ -114,13 +116,13 @@ func (c *Codec) encryptReply(used Secrets, r io.Reader, f Format, plaintext []by
 		return b, nil
 	}
 	b = append(b, `{"Encrypt":`...)
-	b = AppendJSONString(b, enc)
+	b = jsonenc.AppendString(b, enc)
 	b = append(b, `,"MsgSignature":`...)
-	b = AppendJSONString(b, sig)
+	b = jsonenc.AppendString(b, sig)
 	b = append(b, `,"TimeStamp":`...)
 	b = append(b, ts...)
 	b = append(b, `,"Nonce":`...)
-	b = AppendJSONString(b, nonce)
+	b = jsonenc.AppendString(b, nonce)
 	b = append(b, '}')
 	return b, nil
 }

@@ -1,5 +1,7 @@
 package wxcodec
 
+import "github.com/kfbridge/kfbridge/internal/jsonenc"
+
 // xnode is an XML element built for conversion to a JSON Extra value.
 type xnode struct {
 	name  string
@@ -29,7 +31,7 @@ func appendXMLElemJSON(dst []byte, doc string, start int) []byte {
 // scratch space for decoding attribute values.
 func appendNodeJSON(dst []byte, doc string, n *xnode, buf *[]byte) []byte {
 	if len(n.attrs) == 0 && len(n.kids) == 0 {
-		return appendJSONString(dst, n.text)
+		return jsonenc.AppendString(dst, n.text)
 	}
 	dst = append(dst, '{')
 	for i, a := range n.attrs {
@@ -40,7 +42,7 @@ func appendNodeJSON(dst []byte, doc string, n *xnode, buf *[]byte) []byte {
 		dst = append(dst, doc[a.ns:a.ne]...) // names are ASCII: no escapes
 		dst = append(dst, `":`...)
 		*buf = appendXMLText((*buf)[:0], doc, a.vs, a.ve, true)
-		dst = appendJSONString(dst, *buf)
+		dst = jsonenc.AppendString(dst, *buf)
 	}
 	text := n.text
 	if len(n.kids) > 0 {
@@ -51,14 +53,14 @@ func appendNodeJSON(dst []byte, doc string, n *xnode, buf *[]byte) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `"#text":`...)
-		dst = appendJSONString(dst, text)
+		dst = jsonenc.AppendString(dst, text)
 	}
 	first := len(n.attrs) == 0 && len(text) == 0
 	if len(n.kids) == 1 {
 		if !first {
 			dst = append(dst, ',')
 		}
-		dst = AppendJSONString(dst, n.kids[0].name)
+		dst = jsonenc.AppendString(dst, n.kids[0].name)
 		dst = append(dst, ':')
 		dst = appendNodeJSON(dst, doc, n.kids[0], buf)
 		return append(dst, '}')
@@ -73,7 +75,7 @@ func appendNodeJSON(dst []byte, doc string, n *xnode, buf *[]byte) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = AppendJSONString(dst, names[i])
+		dst = jsonenc.AppendString(dst, names[i])
 		dst = append(dst, ':')
 		if next[i] < 0 {
 			dst = appendNodeJSON(dst, doc, n.kids[i], buf)

@@ -1,4 +1,4 @@
-package events
+package ingress
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
@@ -20,7 +21,7 @@ import (
 func inboundStream(t *testing.T) (jetstream.JetStream, jetstream.Stream) {
 	t.Helper()
 	_, js := natstest.Connect(t, natstest.RunServer(t))
-	stream, err := js.CreateOrUpdateStream(t.Context(), InboundStream())
+	stream, err := js.CreateOrUpdateStream(t.Context(), events.InboundStream())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestPublishInboundDropsRetries(t *testing.T) {
 	ctx := t.Context()
 	pub := NewPublisher(js)
 	msg := wxcodec.Message{FromUserName: "oU", CreateTime: 1, MsgType: "text", MsgID: "123", Content: "hi"}
-	in, err := NewInbound(testApp, &msg)
+	in, err := events.NewInbound(testAppID, &msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,17 +58,17 @@ func TestPublishInboundDropsRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if raw.Subject != "wxkf.in."+testApp+".0.oU.text" {
+	if raw.Subject != "wxkf.in."+testAppID+".0.oU.text" {
 		t.Errorf("subject = %q", raw.Subject)
 	}
 	for h, want := range map[string]string{
-		HeaderMsgID: testApp + ":123", HeaderContentType: ContentType, HeaderTraceParent: tp,
+		events.HeaderMsgID: testAppID + ":123", events.HeaderContentType: events.ContentType, events.HeaderTraceParent: tp,
 	} {
 		if got := raw.Header.Get(h); got != want {
 			t.Errorf("header %s = %q, want %q", h, got, want)
 		}
 	}
-	ev, err := ParseInbound(raw.Data)
+	ev, err := events.ParseInbound(raw.Data)
 	if err != nil || ev.Data.Text == nil || ev.Data.Text.Content != "hi" {
 		t.Errorf("stored event = %+v, %v", ev, err)
 	}
@@ -79,7 +80,7 @@ func TestPublishInboundBoundedByContext(t *testing.T) {
 	// No stream: nothing acknowledges, and the publish must give up in time.
 	pub := NewPublisher(js)
 	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := NewInbound(testApp, &msg)
+	in, _ := events.NewInbound(testAppID, &msg)
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	if _, err := pub.PublishInbound(ctx, &in, ""); err == nil {
@@ -99,7 +100,7 @@ func TestPublishInboundNoStream(t *testing.T) {
 	_, js := natstest.Connect(t, s)
 	pub := NewPublisher(js)
 	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := NewInbound(testApp, &msg)
+	in, _ := events.NewInbound(testAppID, &msg)
 	if _, err := pub.PublishInbound(t.Context(), &in, ""); !errors.Is(err, jetstream.ErrNoStreamResponse) {
 		t.Fatalf("publish without a stream: %v, want ErrNoStreamResponse", err)
 	}
@@ -119,7 +120,7 @@ func TestPublishInboundUnanswered(t *testing.T) {
 	}
 	pub := NewPublisher(js)
 	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := NewInbound(testApp, &msg)
+	in, _ := events.NewInbound(testAppID, &msg)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := pub.PublishInbound(ctx, &in, ""); !errors.Is(err, context.DeadlineExceeded) {
@@ -144,7 +145,7 @@ func TestPublishInboundAckTimeout(t *testing.T) {
 	}
 	pub := NewPublisher(js, WithAckTimeout(500*time.Millisecond))
 	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := NewInbound(testApp, &msg)
+	in, _ := events.NewInbound(testAppID, &msg)
 	for i := range 3 {
 		if _, err := pub.PublishInbound(t.Context(), &in, ""); !errors.Is(err, ErrNoAck) {
 			t.Fatalf("unanswered publish %d: %v, want ErrNoAck", i, err)
@@ -154,12 +155,12 @@ func TestPublishInboundAckTimeout(t *testing.T) {
 		t.Errorf("%d publishes still waiting for an ack", n)
 	}
 	sub.Unsubscribe()
-	if _, err := js.CreateOrUpdateStream(t.Context(), InboundStream()); err != nil {
+	if _, err := js.CreateOrUpdateStream(t.Context(), events.InboundStream()); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
 		msg.MsgID = strconv.Itoa(100 + i)
-		in, _ := NewInbound(testApp, &msg)
+		in, _ := events.NewInbound(testAppID, &msg)
 		if _, err := pub.PublishInbound(t.Context(), &in, ""); err != nil {
 			t.Fatalf("publish %d with a stream: %v", i, err)
 		}
@@ -179,13 +180,13 @@ func TestPublishInboundConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: strconv.Itoa(w*each + i), Content: "hi"}
-				in, err := NewInbound(testApp, &msg)
+				in, err := events.NewInbound(testAppID, &msg)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				ack, err := pub.PublishInbound(ctx, &in, "")
-				if err != nil || ack.Duplicate || ack.Stream != InboundStreamName {
+				if err != nil || ack.Duplicate || ack.Stream != events.InboundStreamName {
 					t.Errorf("publish %d/%d: %+v, %v", w, i, ack, err)
 					return
 				}

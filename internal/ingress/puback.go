@@ -1,4 +1,4 @@
-package events
+package ingress
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package events
+package ingress
 
 import (
 	"context"
@@ -10,7 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
 )
+
+// ErrNoAck reports a publish whose ack did not come within the
+// Publisher's ack timeout: the message may or may not be stored.
+var ErrNoAck = errors.New("ingress: no ack from JetStream in time")
 
 // maxPooledBuffer keeps the rare huge push from pinning memory in the pool.
 const maxPooledBuffer = 64 << 10
@@ -73,8 +79,8 @@ func NewPublisher(js jetstream.JetStream, opts ...PublisherOption) *Publisher {
 	}
 	p.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	p.msgs.New = func() any {
-		m := &outMsg{id: make([]string, 1), ct: []string{ContentType}, tp: make([]string, 1)}
-		m.msg.Header = nats.Header{HeaderMsgID: m.id, HeaderContentType: m.ct}
+		m := &outMsg{id: make([]string, 1), ct: []string{events.ContentType}, tp: make([]string, 1)}
+		m.msg.Header = nats.Header{events.HeaderMsgID: m.id, events.HeaderContentType: m.ct}
 		return m
 	}
 	p.chs.New = func() any { return make(chan *nats.Msg, 1) }
@@ -88,7 +94,7 @@ func NewPublisher(js jetstream.JetStream, opts ...PublisherOption) *Publisher {
 // the wait for the ack: on expiry the outcome is unknown, and the caller
 // must let WeChat retry (the retry is then absorbed by the Nats-Msg-Id if
 // the first publish was stored).
-func (p *Publisher) PublishInbound(ctx context.Context, in *Inbound, traceparent string) (PubAck, error) {
+func (p *Publisher) PublishInbound(ctx context.Context, in *events.Inbound, traceparent string) (PubAck, error) {
 	bp := p.bufs.Get().(*[]byte)
 	body := in.AppendJSON((*bp)[:0])
 	m := p.msgs.Get().(*outMsg)
@@ -96,9 +102,9 @@ func (p *Publisher) PublishInbound(ctx context.Context, in *Inbound, traceparent
 	m.id[0] = in.MsgID()
 	if traceparent != "" {
 		m.tp[0] = traceparent
-		m.msg.Header[HeaderTraceParent] = m.tp
+		m.msg.Header[events.HeaderTraceParent] = m.tp
 	} else {
-		delete(m.msg.Header, HeaderTraceParent)
+		delete(m.msg.Header, events.HeaderTraceParent)
 	}
 	ack, err := p.publish(ctx, m)
 	// The message was copied into the connection's buffer (or given up),

@@ -1,4 +1,4 @@
-package wxcodec
+package jsonenc
 
 import (
 	"encoding/json"
@@ -8,14 +8,14 @@ import (
 var stringSeeds = []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\x1f\x7f", "\n\r\t", "<>&",
 	"中文 emoji 😀", "\u2028\u2029", "bad \xff\xfe utf8", "\xed\xa0\x80 surrogate", "end\xc3"}
 
-func FuzzAppendJSONString(f *testing.F) {
+func FuzzAppendString(f *testing.F) {
 	for _, s := range stringSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got := AppendJSONString(nil, s)
+		got := AppendString(nil, s)
 		if !json.Valid(got) {
-			t.Fatalf("AppendJSONString(%q) = %s: not valid JSON", s, got)
+			t.Fatalf("AppendString(%q) = %s: not valid JSON", s, got)
 		}
 		var back, want string
 		if err := json.Unmarshal(got, &back); err != nil {
@@ -26,7 +26,7 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatal(err)
 		}
 		if back != want {
-			t.Fatalf("AppendJSONString(%q) decodes to %q, encoding/json to %q", s, back, want)
+			t.Fatalf("AppendString(%q) decodes to %q, encoding/json to %q", s, back, want)
 		}
 	})
 }
