@@ -1,5 +1,5 @@
 # wxsim: the simulated WeChat API (serve, the default, on :9100) and the
-# push, tail and load commands. Build context: the staged bin/ directory
+# push and load commands. Build context: the staged bin/ directory
 # (make bin).
 FROM scratch
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
-	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -327,7 +327,7 @@ func gatherLeadership(t testing.TB, nc *nats.Conn, js jetstream.JetStream, node 
 type load struct {
 	wx     *wechat
 	js     jetstream.JetStream
-	pusher *wxsim.Pusher
+	pusher *wxpush.Pusher
 
 	wg     sync.WaitGroup // every push and publish
 	mu     sync.Mutex
@@ -336,10 +336,10 @@ type load struct {
 }
 
 type pushRecord struct {
-	req      *wxsim.Request
+	req      *wxpush.Request
 	started  time.Time
 	answered time.Time
-	res      wxsim.Result
+	res      wxpush.Result
 	err      error
 }
 
@@ -415,7 +415,7 @@ func (l *load) backToBack(ctx context.Context, workers, users int) (stop func())
 func (l *load) commandBurst(ctx context.Context, users, perUser int) error {
 	for u := range users {
 		openid := fmt.Sprintf("oIT-fo-burst-%d", u)
-		if err := l.wx.interact(ctx, "0", openid, wxsim.KindText); err != nil {
+		if err := l.wx.interact(ctx, "0", openid, wxpush.KindText); err != nil {
 			return err
 		}
 		for i := range perUser {
@@ -465,7 +465,7 @@ func (l *load) push(ctx context.Context, p *pushRecord) {
 func (l *load) command(ctx context.Context, c *cmdRecord, openid string) {
 	conv := events.Conversation{AppID: demo.AppID, BusinessID: "0", OpenID: openid}
 	started := time.Now()
-	err := l.wx.interact(ctx, "0", openid, wxsim.KindText)
+	err := l.wx.interact(ctx, "0", openid, wxpush.KindText)
 	tries := 0
 	if err == nil {
 		tries, err = publishUntilAcked(ctx, l.js, conv, c.id, textCommand(c.id), 30*time.Second)

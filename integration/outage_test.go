@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
-	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -48,8 +48,8 @@ func TestNATSOutageAtIngress(t *testing.T) {
 	}
 	t0 := time.Now()
 	type outcome struct {
-		req *wxsim.Request
-		res wxsim.Result
+		req *wxpush.Request
+		res wxpush.Result
 		err error
 		end time.Duration
 	}
@@ -72,12 +72,12 @@ func TestNATSOutageAtIngress(t *testing.T) {
 
 	// One attempt during the outage: a 5xx in time, so WeChat retries.
 	time.Sleep(time.Until(t0.Add(time.Second)))
-	single := wx.pusher(t, wxsim.WithAttempts(1))
+	single := wx.pusher(t, wxpush.WithAttempts(1))
 	start := time.Now()
 	res, err := single.Push(ctx, wx.sign(t, textSpec(openid, "single attempt")))
 	answered := time.Since(start)
-	if !errors.Is(err, wxsim.ErrNotDelivered) || res.Status < 500 || answered >= wxsim.DefaultAttemptTimeout {
-		t.Errorf("Push during the outage = %+v, %v after %s, want a 5xx within %s", res, err, answered.Round(time.Millisecond), wxsim.DefaultAttemptTimeout)
+	if !errors.Is(err, wxpush.ErrNotDelivered) || res.Status < 500 || answered >= wxpush.DefaultAttemptTimeout {
+		t.Errorf("Push during the outage = %+v, %v after %s, want a 5xx within %s", res, err, answered.Round(time.Millisecond), wxpush.DefaultAttemptTimeout)
 	}
 	readyDown := waitFor(t, 10*time.Second, "/readyz to fail", func() bool {
 		return httpStatus(ctx, adminURL+"/readyz") == http.StatusServiceUnavailable
@@ -94,8 +94,8 @@ func TestNATSOutageAtIngress(t *testing.T) {
 	})
 	wg.Wait()
 
-	if !errors.Is(lost.err, wxsim.ErrNotDelivered) || lost.res.Attempts != wxsim.DefaultAttempts {
-		t.Errorf("push L = %+v, %v, want WeChat to give up after %d attempts", lost.res, lost.err, wxsim.DefaultAttempts)
+	if !errors.Is(lost.err, wxpush.ErrNotDelivered) || lost.res.Attempts != wxpush.DefaultAttempts {
+		t.Errorf("push L = %+v, %v, want WeChat to give up after %d attempts", lost.res, lost.err, wxpush.DefaultAttempts)
 	}
 	if retried.err != nil || retried.res.Attempts < 2 {
 		t.Errorf("push R = %+v, %v, want success at a retry after the recovery", retried.res, retried.err)
@@ -114,8 +114,8 @@ func TestNATSOutageAtIngress(t *testing.T) {
 	for _, m := range stored {
 		count[m.msgID]++
 	}
-	id := func(r *wxsim.Request) string { return demo.AppID + ":" + r.Spec.MsgID }
-	for name, r := range map[string]*wxsim.Request{"before": before, "R": retried.req, "after": after} {
+	id := func(r *wxpush.Request) string { return demo.AppID + ":" + r.Spec.MsgID }
+	for name, r := range map[string]*wxpush.Request{"before": before, "R": retried.req, "after": after} {
 		if n := count[id(r)]; n != 1 {
 			t.Errorf("push %s stored %d times, want once", name, n)
 		}

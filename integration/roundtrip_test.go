@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
-	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 	"github.com/kfbridge/kfbridge/schemas"
@@ -41,10 +41,10 @@ func TestRoundTrip(t *testing.T) {
 	// sub-merchant; in each, the user enters the session and sends every
 	// kind, including an event that opens no window and a MsgType WeChat
 	// might add later.
-	kinds := []string{wxsim.KindUserEnterTempSession, wxsim.KindText, wxsim.KindImage,
-		wxsim.KindMiniProgramPage, "video", wxsim.KindEventPrefix + wxsim.EventDebugDemo}
+	kinds := []string{wxpush.KindUserEnterTempSession, wxpush.KindText, wxpush.KindImage,
+		wxpush.KindMiniProgramPage, "video", wxpush.KindEventPrefix + wxpush.EventDebugDemo}
 	type sent struct {
-		req *wxsim.Request
+		req *wxpush.Request
 		bid string
 	}
 	var pushes []sent
@@ -59,10 +59,10 @@ func TestRoundTrip(t *testing.T) {
 			i++
 			openid := fmt.Sprintf("oIT-rt-%s-%s", format, mode)
 			for _, kind := range kinds {
-				spec := wxsim.Spec{Kind: kind, Format: format, Mode: mode, OpenID: openid, BusinessID: bid,
+				spec := wxpush.Spec{Kind: kind, Format: format, Mode: mode, OpenID: openid, BusinessID: bid,
 					Content: fmt.Sprintf("%s %s %s", kind, format, mode)}
 				if !spec.IsEvent() {
-					spec.MsgID = wxsim.NewMsgID()
+					spec.MsgID = wxpush.NewMsgID()
 				}
 				req := wx.sign(t, spec)
 				if err := wx.recordFirst(ctx, req); err != nil {
@@ -72,7 +72,7 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Push(%s %s %s) = %+v, %v", kind, format, mode, res, err)
 				}
-				if res.Attempts != 1 || res.Answer != wxsim.AnswerSuccess {
+				if res.Attempts != 1 || res.Answer != wxpush.AnswerSuccess {
 					t.Errorf("Push(%s %s %s) = %+v, want success at the first attempt", kind, format, mode, res)
 				}
 				pushes = append(pushes, sent{req, fmt.Sprint(bid)})
@@ -80,7 +80,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	// WeChat's retry of a push already stored: answered success, stored once.
-	if res, err := pusher.Push(ctx, pushes[1].req); err != nil || res.Answer != wxsim.AnswerSuccess {
+	if res, err := pusher.Push(ctx, pushes[1].req); err != nil || res.Answer != wxpush.AnswerSuccess {
 		t.Errorf("Push(retry) = %+v, %v, want success", res, err)
 	}
 
@@ -205,7 +205,7 @@ func sendKey(msgtype string, body []byte) string {
 }
 
 // checkEvent checks the event stored for the push spec.
-func checkEvent(t *testing.T, v *schemas.Validator, bySubject map[string]storedMsg, spec wxsim.Spec, bid string) {
+func checkEvent(t *testing.T, v *schemas.Validator, bySubject map[string]storedMsg, spec wxpush.Spec, bid string) {
 	t.Helper()
 	m, err := spec.Message()
 	if err != nil {
@@ -238,21 +238,21 @@ func checkEvent(t *testing.T, v *schemas.Validator, bySubject map[string]storedM
 	}
 	var problem string
 	switch spec.Kind {
-	case wxsim.KindText:
+	case wxpush.KindText:
 		if d.Text == nil || d.Text.Content != m.Content {
 			problem = "text content"
 		}
-	case wxsim.KindImage:
+	case wxpush.KindImage:
 		if d.Image == nil || d.Image.MediaID != m.MediaID || d.Image.PicURL != m.PicURL {
 			problem = "image"
 		}
-	case wxsim.KindMiniProgramPage:
+	case wxpush.KindMiniProgramPage:
 		p := d.MiniProgramPage
 		if p == nil || p.Title != m.Title || p.PagePath != m.PagePath || p.ThumbMediaID != m.ThumbMediaID || p.AppID != m.AppID {
 			problem = "card"
 		}
-	case wxsim.KindUserEnterTempSession:
-		if d.Event == nil || d.Event.Name != wxsim.KindUserEnterTempSession || d.Event.SessionFrom != m.SessionFrom {
+	case wxpush.KindUserEnterTempSession:
+		if d.Event == nil || d.Event.Name != wxpush.KindUserEnterTempSession || d.Event.SessionFrom != m.SessionFrom {
 			problem = "event"
 		}
 	case "video":
@@ -260,7 +260,7 @@ func checkEvent(t *testing.T, v *schemas.Validator, bySubject map[string]storedM
 			problem = "extra fields"
 		}
 	default: // debug_demo
-		if d.Event == nil || d.Event.Name != wxsim.EventDebugDemo || d.Extra["debug_str"] == nil {
+		if d.Event == nil || d.Event.Name != wxpush.EventDebugDemo || d.Extra["debug_str"] == nil {
 			problem = "event and debug_str"
 		}
 	}

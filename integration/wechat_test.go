@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
@@ -21,14 +22,14 @@ import (
 type wechat struct {
 	ingress string // the ingress's base URL
 	sim     string // the simulator's base URL
-	signer  *wxsim.Signer
+	signer  *wxpush.Signer
 }
 
 // newWeChat returns the WeChat side for the ingress and simulator at these
 // base URLs (sim may be "" for a test without the API).
 func newWeChat(t testing.TB, ingressURL, simURL string) *wechat {
 	t.Helper()
-	s, err := wxsim.NewSigner(ingressURL, wxsim.App{})
+	s, err := wxpush.NewSigner(ingressURL, wxpush.App{})
 	if err != nil {
 		t.Fatalf("NewSigner(%q) = %v", ingressURL, err)
 	}
@@ -37,9 +38,9 @@ func newWeChat(t testing.TB, ingressURL, simURL string) *wechat {
 
 // pusher returns a Pusher with WeChat's delivery semantics (three attempts,
 // 5 s apart, 5 s each) unless opts say otherwise.
-func (w *wechat) pusher(t testing.TB, opts ...wxsim.Option) *wxsim.Pusher {
+func (w *wechat) pusher(t testing.TB, opts ...wxpush.Option) *wxpush.Pusher {
 	t.Helper()
-	p, err := wxsim.NewPusher(w.signer, opts...)
+	p, err := wxpush.NewPusher(w.signer, opts...)
 	if err != nil {
 		t.Fatalf("NewPusher: %v", err)
 	}
@@ -47,7 +48,7 @@ func (w *wechat) pusher(t testing.TB, opts ...wxsim.Option) *wxsim.Pusher {
 }
 
 // sign signs spec for the demo app with the current time.
-func (w *wechat) sign(t testing.TB, spec wxsim.Spec) *wxsim.Request {
+func (w *wechat) sign(t testing.TB, spec wxpush.Spec) *wxpush.Request {
 	t.Helper()
 	if spec.To == "" {
 		spec.To = demo.OriginalID
@@ -60,8 +61,8 @@ func (w *wechat) sign(t testing.TB, spec wxsim.Spec) *wxsim.Request {
 }
 
 // textSpec is a text message from openid with a fresh MsgId.
-func textSpec(openid, content string) wxsim.Spec {
-	return wxsim.Spec{Kind: wxsim.KindText, OpenID: openid, Content: content, MsgID: wxsim.NewMsgID()}
+func textSpec(openid, content string) wxpush.Spec {
+	return wxpush.Spec{Kind: wxpush.KindText, OpenID: openid, Content: content, MsgID: wxpush.NewMsgID()}
 }
 
 // recordFirst tells the simulator of a push before it is sent, as WeChat
@@ -69,7 +70,7 @@ func textSpec(openid, content string) wxsim.Spec {
 // the send window, and the media of an image or card. (A Pusher's recorder
 // reports only after the ingress answered, which a fast bot and egress can
 // overtake.)
-func (w *wechat) recordFirst(ctx context.Context, req *wxsim.Request) error {
+func (w *wechat) recordFirst(ctx context.Context, req *wxpush.Request) error {
 	m, err := req.Spec.Message()
 	if err != nil {
 		return err

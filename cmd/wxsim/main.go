@@ -1,11 +1,11 @@
 // Command wxsim simulates WeChat for kfbridge: it sends correctly signed
-// pushes as WeChat does, prints what kfbridge published to JetStream, and
-// generates load; it also serves a fake WeChat API that the bridge's egress
-// can call. Its defaults are the demo app, so it works against
-// `kfbridge --demo` with no flags.
+// pushes as WeChat does and generates load (internal/wxpush), and it
+// serves a fake WeChat API that the bridge's egress can call
+// (internal/wxsim). Its defaults are the demo app, so it works against
+// `kfbridge --demo` with no flags. To watch what kfbridge published, use
+// `kfctl tail`.
 //
 //	wxsim push [flags]   send pushes with WeChat's retry semantics
-//	wxsim tail [flags]   print the events on wxkf.in.> until Ctrl-C
 //	wxsim load [flags]   measure the ingress's throughput and latency
 //	wxsim serve [flags]  serve the fake WeChat API until Ctrl-C
 //
@@ -25,19 +25,19 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
-	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 const usage = `wxsim simulates WeChat for kfbridge (defaults: the demo app of kfbridge --demo).
 
 Usage:
   wxsim push [flags]   send signed pushes with WeChat's retry semantics
-  wxsim tail [flags]   print the events on wxkf.in.> until Ctrl-C
   wxsim load [flags]   measure the ingress's throughput and latency
   wxsim serve [flags]  serve the fake WeChat API (tokens, send, typing, media) until Ctrl-C
 
 Run "wxsim <command> -h" for the flags of a command.
+To print the events kfbridge publishes, use "kfctl tail".
 `
 
 // errUsage marks command-line mistakes, which exit with status 2.
@@ -51,11 +51,11 @@ func main() {
 		return
 	}
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "wxsim: ") { // the package's sentinels have it
+	if !strings.HasPrefix(msg, "wxsim: ") && !strings.HasPrefix(msg, "wxpush: ") { // the packages' sentinels have it
 		msg = "wxsim: " + msg
 	}
 	fmt.Fprintln(os.Stderr, msg)
-	if errors.Is(err, errUsage) || errors.Is(err, wxsim.ErrInvalid) {
+	if errors.Is(err, errUsage) || errors.Is(err, wxsim.ErrInvalid) || errors.Is(err, wxpush.ErrInvalid) {
 		os.Exit(2)
 	}
 	os.Exit(1)
@@ -71,8 +71,6 @@ func run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "push":
 		return push(ctx, args)
-	case "tail":
-		return tail(ctx, args)
 	case "load":
 		return load(ctx, args)
 	case "serve":
@@ -87,15 +85,15 @@ func run(ctx context.Context, args []string) error {
 
 func push(ctx context.Context, args []string) error {
 	fs := newFlagSet("push", "send signed pushes; exit status 1 when any was not delivered")
-	var cfg wxsim.PushConfig
+	var cfg wxpush.PushConfig
 	appFlags(fs, &cfg.URL, &cfg.App)
 	spec := specFlags(fs, &cfg.Spec)
 	fs.StringVar(&cfg.Spec.MsgID, "msgid", "", "MsgId of the first message (default: random 63-bit); with --count the next ones count up")
 	fs.IntVar(&cfg.Count, "count", 1, "number of distinct pushes")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "send each signed push this many times, byte for byte, as WeChat's retries do")
-	fs.IntVar(&cfg.Attempts, "attempts", wxsim.DefaultAttempts, "attempts per push before giving up (WeChat: about three)")
-	fs.DurationVar(&cfg.RetryInterval, "interval", wxsim.DefaultRetryInterval, "from the start of one attempt to the start of the next")
-	fs.DurationVar(&cfg.AttemptTimeout, "timeout", wxsim.DefaultAttemptTimeout, "how long one attempt waits for the answer")
+	fs.IntVar(&cfg.Attempts, "attempts", wxpush.DefaultAttempts, "attempts per push before giving up (WeChat: about three)")
+	fs.DurationVar(&cfg.RetryInterval, "interval", wxpush.DefaultRetryInterval, "from the start of one attempt to the start of the next")
+	fs.DurationVar(&cfg.AttemptTimeout, "timeout", wxpush.DefaultAttemptTimeout, "how long one attempt waits for the answer")
 	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of every push before sending it, so its send windows open ("" for none)`)
 	verbose := fs.Bool("v", false, "log every attempt to stderr")
 	if err := parse(fs, args); err != nil {
@@ -109,33 +107,19 @@ func push(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	cfg.Logger = newLogger(level)
-	return wxsim.RunPush(ctx, cfg, os.Stdout)
-}
-
-func tail(ctx context.Context, args []string) error {
-	fs := newFlagSet("tail", "print the events kfbridge publishes, until Ctrl-C")
-	var cfg wxsim.TailConfig
-	fs.StringVar(&cfg.NATSURL, "nats", demo.NATSURL, "NATS server URL")
-	fs.StringVar(&cfg.Subject, "subject", events.InboundSubjects, "subject filter within "+events.InboundSubjects)
-	fs.BoolVar(&cfg.All, "all", false, "start at the beginning of the "+events.InboundStreamName+" stream, not with the next new event")
-	fs.BoolVar(&cfg.Raw, "raw", false, "print only each event's JSON, one line per event (JSON Lines)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg.Logger = newLogger(slog.LevelInfo)
-	return wxsim.RunTail(ctx, cfg, os.Stdout)
+	return wxpush.RunPush(ctx, cfg, os.Stdout)
 }
 
 func load(ctx context.Context, args []string) error {
 	fs := newFlagSet("load", "send pushes back to back from many connections and report throughput and latency")
-	var cfg wxsim.LoadConfig
+	var cfg wxpush.LoadConfig
 	appFlags(fs, &cfg.URL, &cfg.App)
 	spec := specFlags(fs, &cfg.Spec)
 	fs.IntVar(&cfg.Conns, "conns", 64, "workers, each with its own keep-alive connection")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "time before the measured time, not counted (0: none)")
 	fs.IntVar(&cfg.Pushes, "pushes", 0, "unique pushes to generate before the run (default: 15000 per second of warmup+duration)")
-	fs.DurationVar(&cfg.Timeout, "timeout", wxsim.DefaultAttemptTimeout, "timeout of each request")
+	fs.DurationVar(&cfg.Timeout, "timeout", wxpush.DefaultAttemptTimeout, "timeout of each request")
 	fs.StringVar(&cfg.SimURL, "sim", wxsim.SimURL, `a running "wxsim serve" to tell of the user's interaction after the run ("" for none)`)
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	dump := fs.String("dump", "", "write the signed pushes to this file (one \"path?query<TAB>body\" per line, for bench/wrk) instead of sending them")
@@ -150,7 +134,7 @@ func load(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		n, err := wxsim.Dump(ctx, cfg, f)
+		n, err := wxpush.Dump(ctx, cfg, f)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -163,7 +147,7 @@ func load(ctx context.Context, args []string) error {
 		cfg.Warmup = -1 // the flag's 0 means none; the config's 0 means default
 	}
 	cfg.Logger = newLogger(slog.LevelInfo)
-	return wxsim.RunLoad(ctx, cfg, os.Stdout, *asJSON)
+	return wxpush.RunLoad(ctx, cfg, os.Stdout, *asJSON)
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -197,7 +181,7 @@ func serve(ctx context.Context, args []string) error {
 
 // appFlags registers the ingress URL and app credential flags. Token and
 // key default to the demo app's only for the demo AppID.
-func appFlags(fs *flag.FlagSet, url *string, app *wxsim.App) {
+func appFlags(fs *flag.FlagSet, url *string, app *wxpush.App) {
 	fs.StringVar(url, "url", demo.IngressURL, "ingress base URL; pushes go to <url>/wx/<appid>")
 	fs.StringVar(&app.AppID, "appid", demo.AppID, "mini program AppID")
 	fs.StringVar(&app.Token, "token", "", "push Token (default: the demo app's, with the demo AppID)")
@@ -206,10 +190,10 @@ func appFlags(fs *flag.FlagSet, url *string, app *wxsim.App) {
 
 // specFlags registers the flags that describe a push; the returned
 // function parses the format and mode after fs.Parse.
-func specFlags(fs *flag.FlagSet, s *wxsim.Spec) func() error {
+func specFlags(fs *flag.FlagSet, s *wxpush.Spec) func() error {
 	format := fs.String("format", "xml", "body format: xml or json")
 	mode := fs.String("mode", "", "encryption mode: plaintext, compatible or safe (default: safe when the app has an EncodingAESKey, as the demo app does, else plaintext)")
-	fs.StringVar(&s.Kind, "kind", wxsim.KindText,
+	fs.StringVar(&s.Kind, "kind", wxpush.KindText,
 		"text, image, miniprogrampage, user_enter_tempsession, event:<Event> (event:debug_demo has debug_str) or any other MsgType (made-up fields)")
 	fs.Int64Var(&s.BusinessID, "bid", 0, "BusinessId of a sub-merchant session (0: none)")
 	fs.StringVar(&s.OpenID, "openid", demo.OpenID, "sender openid (FromUserName)")
@@ -217,9 +201,9 @@ func specFlags(fs *flag.FlagSet, s *wxsim.Spec) func() error {
 	fs.StringVar(&s.Content, "content", "", "text content, card title, SessionFrom or debug_str (default: a fixed text)")
 	return func() error {
 		var err1, err2 error
-		s.Format, err1 = wxsim.ParseFormat(*format)
+		s.Format, err1 = wxpush.ParseFormat(*format)
 		if *mode != "" {
-			s.Mode, err2 = wxsim.ParseMode(*mode)
+			s.Mode, err2 = wxpush.ParseMode(*mode)
 		}
 		return errors.Join(err1, err2)
 	}

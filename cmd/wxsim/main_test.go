@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
-	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 func TestRun(t *testing.T) {
@@ -25,11 +24,6 @@ func TestRun(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(failing.Close)
-	ns := natstest.RunServer(t)
-	_, js := natstest.Connect(t, ns)
-	if _, err := js.CreateStream(t.Context(), events.InboundStream()); err != nil {
-		t.Fatal(err)
-	}
 
 	tests := []struct {
 		name string
@@ -42,15 +36,15 @@ func TestRun(t *testing.T) {
 		{"push help", []string{"push", "-h"}, flag.ErrHelp},
 		{"unknown flag", []string{"push", "--nope"}, errUsage},
 		{"stray argument", []string{"push", "--url", srv.URL, "hello"}, errUsage},
-		{"bad format", []string{"push", "--format", "yaml"}, wxsim.ErrInvalid},
-		{"bad mode", []string{"load", "--mode", "aes"}, wxsim.ErrInvalid},
-		{"bad count", []string{"push", "--url", srv.URL, "--count", "-2"}, wxsim.ErrInvalid},
+		{"bad format", []string{"push", "--format", "yaml"}, wxpush.ErrInvalid},
+		{"bad mode", []string{"load", "--mode", "aes"}, wxpush.ErrInvalid},
+		{"bad count", []string{"push", "--url", srv.URL, "--count", "-2"}, wxpush.ErrInvalid},
 		{"push", []string{"push", "--url", srv.URL, "--kind", "video", "--format", "json", "--mode", "safe", "--bid", "4", "--count", "2", "--repeat", "2"}, nil},
-		{"push not delivered", []string{"push", "--url", failing.URL, "--attempts", "2", "--interval", "1ms"}, wxsim.ErrNotDelivered},
+		{"push not delivered", []string{"push", "--url", failing.URL, "--attempts", "2", "--interval", "1ms"}, wxpush.ErrNotDelivered},
 		{"load", []string{"load", "--url", srv.URL, "--conns", "2", "--duration", "50ms", "--warmup", "0", "--pushes", "2000", "--json"}, nil},
-		{"tail", []string{"tail", "--nats", ns.ClientURL(), "--all", "--raw"}, nil},
+		{"tail moved to kfctl", []string{"tail"}, errUsage},
 		{"push without sim", []string{"push", "--url", srv.URL, "--sim", ""}, nil},
-		{"push bad sim", []string{"push", "--url", srv.URL, "--sim", "nowhere"}, wxsim.ErrInvalid},
+		{"push bad sim", []string{"push", "--url", srv.URL, "--sim", "nowhere"}, wxpush.ErrInvalid},
 		{"serve", []string{"serve", "--listen", "127.0.0.1:0", "--apps", "wx1:s1,wx2:s2", "--latency", "10ms", "--fail-rate", "0.1", "--seed", "7", "-v"}, nil},
 		{"serve bad apps", []string{"serve", "--listen", "127.0.0.1:0", "--apps", "wx1"}, wxsim.ErrInvalid},
 		{"serve bad rate", []string{"serve", "--listen", "127.0.0.1:0", "--http5xx-rate", "1.5"}, wxsim.ErrInvalid},
@@ -60,7 +54,7 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 			defer cancel()
-			if tt.name != "tail" && tt.name != "serve" { // these run until ctx ends
+			if tt.name != "serve" { // it runs until ctx ends
 				ctx = t.Context()
 			}
 			err := run(ctx, tt.args)

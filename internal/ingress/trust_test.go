@@ -16,7 +16,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
-	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -215,7 +215,7 @@ func TestRotationMidLoad(t *testing.T) {
 	})
 	type sender struct {
 		name     string
-		signer   *wxsim.Signer
+		signer   *wxpush.Signer
 		previous bool
 	}
 	var senders []sender
@@ -227,7 +227,7 @@ func TestRotationMidLoad(t *testing.T) {
 		{"new token, old key", testToken, oldKey},
 		{"old token, new key", oldToken, testKey},
 	} {
-		signer, err := wxsim.NewSigner("http://ingress", wxsim.App{AppID: testAppID, Token: s.token, EncodingAESKey: s.key})
+		signer, err := wxpush.NewSigner("http://ingress", wxpush.App{AppID: testAppID, Token: s.token, EncodingAESKey: s.key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func TestRotationMidLoad(t *testing.T) {
 					}
 					continue
 				}
-				spec := wxsim.Spec{Kind: wxsim.KindText, Format: wxcodec.Format(1 + i%2), Mode: wxcodec.ModeSafe,
+				spec := wxpush.Spec{Kind: wxpush.KindText, Format: wxcodec.Format(1 + i%2), Mode: wxcodec.ModeSafe,
 					OpenID: fmt.Sprintf("oRot%d", w), To: "gh_97417a04a28d", MsgID: strconv.Itoa(8_000_000 + w*1000 + i)}
 				req, err := s.signer.Sign(spec, fixedNow)
 				if err != nil {
@@ -264,7 +264,7 @@ func TestRotationMidLoad(t *testing.T) {
 				rec := httptest.NewRecorder()
 				e.srv.Handler().ServeHTTP(rec, r)
 				answer, err := s.signer.CheckAnswer(req, rec.Code, rec.Body.Bytes())
-				if err != nil || answer != wxsim.AnswerTransferEncrypted {
+				if err != nil || answer != wxpush.AnswerTransferEncrypted {
 					t.Errorf("push with %s secrets: %s, %v; want an encrypted transfer WeChat reads", s.name, answer, err)
 				}
 				pushes.Add(1)

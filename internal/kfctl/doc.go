@@ -1,8 +1,10 @@
 // Package kfctl is the operator command line of kfbridge (cmd/kfctl): it
 // manages sub-merchants, customer-service accounts and media through the
 // management service (internal/manage) over NATS, sends test messages,
-// lists and replays the dead-letter stream, and shows the state of the
-// streams, their consumers and the access tokens — never a token itself.
+// lists and replays the dead-letter stream, shows the state of the
+// streams, their consumers and the access tokens — never a token itself —
+// and prints the events on wxkf.in.> or the results on wxkf.result.> as
+// they arrive (tail).
 //
 // # Usage
 //
@@ -10,7 +12,11 @@
 //
 // Output is a table (text/tabwriter) for people, or JSON with --json: the
 // management service's reply as is, the result event of a send, a list of
-// objects for dlq list and dlq replay, one object for status.
+// objects for dlq list and dlq replay, one object for status. tail prints
+// one line per message — stream sequence, stored time, subject, then the
+// event's id and what the user sent, or the result's command, verb,
+// outcome and errcode — and with --json each message's body as is, one per
+// line (JSON Lines).
 //
 // Replaying a dead letter (dlq replay) publishes the command's original
 // body and headers — without the Nats-* and Kfbridge-* ones — on its
@@ -28,7 +34,11 @@
 //
 // Run runs one command at a time, on its own NATS connection, closed when
 // it returns; every NATS call is bounded by --timeout, and send waits for
-// its result at most --wait.
+// its result at most --wait. tail reads with one ordered consumer, so it
+// prints in stream order, and runs until ctx ends (it then returns nil)
+// or --limit messages are printed; the ordered consumer is ephemeral and
+// recreated by nats.go after a reconnect, so nothing of it stays on the
+// server.
 //
 // # Errors
 //

@@ -45,7 +45,7 @@ type run struct {
 }
 
 const usage = `kfctl operates kfbridge over NATS: sub-merchants, customer-service accounts,
-media, test messages, dead letters and status.
+media, test messages, dead letters, status and the live events.
 
 Usage:
   kfctl [flags] <command> [flags]
@@ -67,6 +67,9 @@ Messages and operations:
   dlq replay (<seq>... | --all [--appid A])
   status     [--all]    (streams, consumers, tokens — never a token — and the management service;
                          --all also lists idle consumers of streams with more than 8)
+  tail       [--results] [--appid A | --subject S] [--all] [--limit N]
+                        (one line per event on wxkf.in.>, or per result on wxkf.result.>, until Ctrl-C;
+                         --json prints each raw event on one line)
 
 Flags of every command:
   --nats URL        NATS server (default $KFBRIDGE_NATS_URL, else ` + DefaultNATSURL + `)
@@ -136,6 +139,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return usageErr(cfg, fmt.Errorf("unknown command dlq %s", rest[0]))
 	case "status":
 		return r.status(ctx, rest)
+	case "tail":
+		return r.tail(ctx, rest)
 	case "help":
 		fmt.Fprint(cfg.Stdout, usage)
 		return nil

@@ -168,7 +168,7 @@ kfbridge demo is running: ingress + egress + embedded NATS, a simulated WeChat, 
   app       %s   (demo credentials, see internal/demo)
 
 In another terminal:
-  go run ./cmd/wxsim tail                    # every event on wxkf.in.>
+  go run ./cmd/kfctl tail                    # every event on wxkf.in.>, one line each
   go run ./cmd/wxsim push --kind text --content hello
   go run ./cmd/wxsim push --format json --mode safe --kind image --bid 42
   curl -s '%s/sim/delivered?appid=%s'   # what the echo bot's replies delivered

@@ -15,7 +15,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/demo"
 	"github.com/kfbridge/kfbridge/internal/playground"
-	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -62,9 +62,9 @@ func TestDemoRoundTrip(t *testing.T) {
 	// of the interaction (its send window opens).
 	time.Sleep(200 * time.Millisecond) // the bot's consumer starts at new messages
 	var out strings.Builder
-	err = wxsim.RunPush(t.Context(), wxsim.PushConfig{
+	err = wxpush.RunPush(t.Context(), wxpush.PushConfig{
 		URL: "http://" + ends.Ingress, SimURL: pg.SimURL(),
-		Spec: wxsim.Spec{Kind: "text", Content: "hello bridge", BusinessID: 7},
+		Spec: wxpush.Spec{Kind: "text", Content: "hello bridge", BusinessID: 7},
 	}, &out)
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out.String())

@@ -1,43 +1,29 @@
-// Package wxsim simulates the WeChat side of kfbridge, so that the bridge
-// can be demonstrated, tested and measured without a real mini program.
+// Package wxsim is a fake of WeChat's server API as the bridge's egress
+// calls it (internal/wxapi is that client), so that the bridge can be
+// demonstrated, tested and measured without a real mini program: access
+// tokens, customer-service send and typing, temporary media, sub-merchants
+// and customer-service (kf) accounts. The other half of WeChat — the pushes
+// it sends to the bridge — is internal/wxpush; command wxsim runs both.
 //
-// The push side sends what WeChat's servers send to a mini program's
-// message URL: correctly signed pushes ([Signer]) in any format (XML,
-// JSON), mode (plaintext, compatible, safe) and kind ([Spec]: text, image,
-// miniprogrampage, user_enter_tempsession, any event, any MsgType WeChat
-// might add), delivered with WeChat's semantics ([Pusher]: 5 s per attempt,
-// about three attempts 5 s apart, "success" / empty / a passive reply
-// counts as delivered). On top of that sit the commands of cmd/wxsim:
-// [RunPush] (send pushes), [RunTail] (print the events kfbridge published
-// to JetStream) and [RunLoad] (a load generator for the ingress).
+// [Sim] answers from its state — the tokens it issued, the users whose
+// pushes reached the bridge ([Sim.RecordInteraction]), the media it holds,
+// the sub-merchants and kf accounts registered, the quotas used — on a
+// simulated clock that tests move with [Sim.Advance]; nothing is scripted.
+// [RunServe] (wxsim serve) serves it over HTTP, with control endpoints
+// under /sim/ ([PathInteraction], [PathAdvance], [PathKFStatus], …).
 //
-// The API side is [Sim], a fake of WeChat's server API as the bridge's
-// egress calls it (internal/wxapi is that client): access tokens,
-// customer-service send and typing, temporary media, sub-merchants and
-// customer-service (kf) accounts. Its answers arise from its state — the
-// tokens it issued, the users whose pushes reached the bridge
-// ([Sim.RecordInteraction]), the media it holds, the sub-merchants and kf
-// accounts registered, the quotas used — on a simulated clock that tests
-// move with [Sim.Advance]; nothing is scripted. [RunServe] (wxsim serve)
-// serves it over HTTP, with control endpoints under /sim/
-// ([PathInteraction], [PathAdvance], [PathKFStatus], …). A [Pusher] with
-// [WithRecorder] reports every delivered push to a Sim, in process or
-// through a [RemoteRecorder], so that the send windows follow the pushes
-// wxsim sent, as WeChat's do.
+// [Recorder] is the seam between the two halves: the push side (a
+// wxpush.Pusher with wxpush.WithRecorder) reports every push to it, in
+// process (a [*Sim]) or through a [RemoteRecorder] to a running `wxsim
+// serve`, so that the send windows follow the pushes, as WeChat's do. The
+// dependency goes one way: wxpush imports this package for [Recorder],
+// [RemoteRecorder] and [PlaceholderImage]; this package knows nothing of
+// pushes but the kind names of [Sim.RecordInteraction].
 //
-// Defaults are the demo app of internal/demo, so the commands work
-// against `kfbridge --demo` with no flags.
+// Defaults are the demo app of internal/demo, so `wxsim serve` works with
+// `kfbridge --demo` with no flags.
 //
 // # Usage
-//
-//	signer, err := wxsim.NewSigner("http://127.0.0.1:8080", wxsim.App{}) // demo app
-//	req, err := signer.Sign(wxsim.Spec{Kind: "text", Mode: wxcodec.ModeSafe,
-//		OpenID: demo.OpenID, To: demo.OriginalID, MsgID: wxsim.NewMsgID()}, time.Now())
-//	pusher, err := wxsim.NewPusher(signer, wxsim.WithRetryInterval(time.Second))
-//	res, err := pusher.Push(ctx, req) // errors.Is(err, wxsim.ErrNotDelivered) when WeChat would give up
-//
-// Integration tests reuse [Spec.Message], [Signer.Sign], [PushURL] and
-// [QueryValues] to build requests and check what the bridge made of them.
 //
 // The fake API in a test, called through the bridge's own client:
 //
@@ -51,8 +37,9 @@
 //	sim.Advance(48 * time.Hour)     // the window closes: the next send answers 45015
 //
 // From a shell: `wxsim serve` in one terminal; `wxsim push` tells the
-// simulator at --sim (default [SimURL]) of every push, before sending it (WeChat knows of the message first); `curl -X
-// POST '127.0.0.1:9100/sim/advance?d=72h'` moves its time.
+// simulator at --sim (default [SimURL]) of every push, before sending it
+// (WeChat knows of the message first); `curl -X POST
+// '127.0.0.1:9100/sim/advance?d=72h'` moves its time.
 //
 // # The fake WeChat API
 //
@@ -165,8 +152,8 @@
 //     that has sends left and lasts at least that minute: a message's
 //     48-hour window is kept with its remaining count, even when only one
 //     send is left.
-//   - Interactions name their kind as the push subjects and [Spec].Kind
-//     do: a MsgType (a user message), user_enter_tempsession, or
+//   - Interactions name their kind as the push subjects and
+//     wxpush.Spec.Kind do: a MsgType (a user message), user_enter_tempsession, or
 //     "event:<Event>" for any other event. Other events open no window but
 //     make the user known (no 40003).
 //   - Typing needs a user interaction (message or enter-session) in the
@@ -195,37 +182,20 @@
 //
 // # Concurrency
 //
-// [Signer] and [Pusher] are immutable after construction and safe for
-// concurrent use. [Pusher.Push] sends one attempt at a time and blocks
-// until the push is delivered, given up, or ctx ends (then it returns at
-// once, abandoning the attempt in flight); a delivered push is reported to
-// its [Recorder] before Push returns. [RunPush] sends its pushes one
-// after the other, in order. [RunTail] reads with one ordered consumer, so
-// events are printed in stream order; it returns when ctx ends, after
-// stopping the consumer and closing its NATS connection. [Load] owns its
-// workers and waits for all of them before it returns; every worker stops
-// starting requests when the time is up, the generated pushes are used up
-// or ctx ends, and a request in flight ends within the request timeout
-// (at once when ctx ends).
-//
 // A [Sim] is safe for concurrent use: one mutex guards its state, and
 // each API call takes effect atomically, in the order the calls take the
 // lock; the latency is waited outside the lock, and cut short when the
-// client goes away. [RunServe] owns its HTTP server: when ctx ends it stops
-// taking calls and waits up to 5 s for those in flight. [RemoteRecorder]
-// waits at most 2 s per report.
+// client goes away. [Recorder] implementations must be safe for
+// concurrent use; [*Sim] and [*RemoteRecorder] are. [RunServe] owns its
+// HTTP server: when ctx ends it stops taking calls and waits up to 5 s for
+// those in flight. [RemoteRecorder] waits at most 2 s per report.
 //
 // # Errors
 //
 // Sentinels are in errors.go; match them with [errors.Is]. Bad
-// configurations, specs and options wrap [ErrInvalid] (Validate reports all
-// problems at once). A push WeChat would give up on wraps [ErrNotDelivered]
-// together with the last attempt's reason: [ErrStatus] (not 200),
-// [ErrTimeout] (no answer within the attempt timeout), [ErrReply] (an
-// answer WeChat takes as abnormal data) or a transport error. Errors of
-// pkg/wxcodec (for example [wxcodec.ErrNoKey]) and of NATS are wrapped with
-// the operation. [Load] counts failed requests in its report instead of
-// returning them. A [Sim] answers WeChat's errcodes (the Code… constants)
-// over HTTP, never Go errors; [RemoteRecorder] logs a failed report at
-// Debug level and goes on, so pushes work without a simulator.
+// configurations wrap [ErrInvalid] (Validate reports all problems at
+// once). A [Sim] answers WeChat's errcodes (the Code… constants) over
+// HTTP, never Go errors; [RemoteRecorder] logs a failed report (an answer
+// that is not 200 wraps [ErrStatus]) at Debug level and goes on, so
+// pushes work without a simulator.
 package wxsim

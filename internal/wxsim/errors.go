@@ -4,17 +4,10 @@ import "errors"
 
 // Sentinel errors of this package. Match them with [errors.Is].
 var (
-	// ErrInvalid reports an invalid configuration, [Spec] or [Option].
+	// ErrInvalid reports an invalid configuration ([SimConfig],
+	// [ServeConfig], [Faults]), URL or argument.
 	ErrInvalid = errors.New("wxsim: invalid")
-	// ErrNotDelivered reports a push that was not delivered after all its
-	// attempts; it wraps the reason of the last attempt.
-	ErrNotDelivered = errors.New("wxsim: push not delivered")
-	// ErrStatus reports an answer whose HTTP status is not 200.
+	// ErrStatus reports a control endpoint's answer whose HTTP status is
+	// not 200 ([RemoteRecorder]).
 	ErrStatus = errors.New("wxsim: HTTP status is not 200")
-	// ErrTimeout reports an attempt that got no complete answer within the
-	// per-attempt timeout (WeChat waits 5 s).
-	ErrTimeout = errors.New("wxsim: no answer in time")
-	// ErrReply reports a 200 answer that WeChat would take as abnormal
-	// data: neither "success", an empty body nor a valid passive reply.
-	ErrReply = errors.New("wxsim: abnormal reply")
 )

@@ -32,7 +32,7 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestSim(t, SimConfig{})
-			ts.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
+			ts.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
 			tok := ts.token(t) // before the faults
 			if err := ts.SetFaults(tt.faults); err != nil {
 				t.Fatal(err)
@@ -132,7 +132,7 @@ func TestLatency(t *testing.T) {
 
 		// The call takes effect before the latency: a client that gives
 		// up has still sent the message.
-		sim.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
+		sim.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
 		tok := sim.tokensOf(demo.AppID)[0]
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -21,53 +21,6 @@ type Recorder interface {
 	// conversation (appid, bid) at time at (zero: the recorder's now). See
 	// [Sim.RecordInteraction] for the kinds.
 	RecordInteraction(appid, bid, openid, kind string, at time.Time)
-}
-
-// mediaRecorder is a [Recorder] that also stores the media of user pushes
-// ([Sim.AddUserMedia]).
-type mediaRecorder interface {
-	AddUserMedia(appid, mediaID string, data []byte, contentType string)
-}
-
-// WithRecorder reports every delivered push to r: the interaction
-// (at the zero time, so the simulator uses its own clock) and, when r also
-// has AddUserMedia (as [*Sim] and [*RemoteRecorder] do), the MediaId and
-// ThumbMediaId of image and card pushes with [PlaceholderImage] as their
-// content. Pushes that were not delivered are not reported, as WeChat's
-// user never got through.
-func WithRecorder(r Recorder) Option {
-	return func(o *options) error {
-		if r == nil {
-			return fmt.Errorf("%w: nil Recorder", ErrInvalid)
-		}
-		o.recorder = r
-		return nil
-	}
-}
-
-// record reports the user message behind a push to the recorder, if any;
-// it runs before the first attempt, as WeChat knows of the message first.
-func (p *Pusher) record(req *Request) {
-	r := p.opts.recorder
-	if r == nil {
-		return
-	}
-	appid := p.signer.AppID()
-	openid := req.Spec.OpenID
-	if openid == "" {
-		openid = "_" // as the bridge names a push without FromUserName
-	}
-	bid := strconv.FormatInt(req.Spec.BusinessID, 10)
-	if mr, ok := r.(mediaRecorder); ok {
-		if m, err := req.Spec.Message(); err == nil {
-			for _, id := range []string{m.MediaID, m.ThumbMediaID} {
-				if id != "" {
-					mr.AddUserMedia(appid, id, PlaceholderImage(), "image/png")
-				}
-			}
-		}
-	}
-	r.RecordInteraction(appid, bid, openid, req.Spec.Kind, time.Time{})
 }
 
 // remoteTimeout bounds one report to a remote simulator.
@@ -142,6 +95,20 @@ func (r *RemoteRecorder) postErr(path string, v any) error {
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%w: %d %s", ErrStatus, resp.StatusCode, bytes.TrimSpace(answer))
+	}
+	return nil
+}
+
+// checkURL reports a simulator URL that is not absolute http(s).
+func checkURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %s %q: %w", ErrInvalid, name, raw, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return fmt.Errorf("%w: %s %q: want http://host[:port][/path]", ErrInvalid, name, raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("%w: %s %q: must not have a query or fragment", ErrInvalid, name, raw)
 	}
 	return nil
 }

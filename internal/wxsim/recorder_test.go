@@ -3,7 +3,6 @@ package wxsim
 import (
 	"bytes"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,64 +11,9 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
-	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
 const textMsg = `{"msgtype":"text","text":{"content":"hi"}}`
-
-func TestPusherRecorder(t *testing.T) {
-	tests := []struct {
-		name      string
-		spec      Spec
-		answer    string
-		wantSend  int    // after the push
-		wantMedia string // a media id the push registered
-	}{
-		{"text opens the window", Spec{Kind: KindText, OpenID: "oU"}, "200 success", CodeOK, ""},
-		{"enter session opens the short window", Spec{Kind: KindUserEnterTempSession, OpenID: "oU"}, "200 ", CodeOK, ""},
-		{"other event: known user, no window", Spec{Kind: "event:debug_demo", OpenID: "oU"}, "200 success", CodeOutOfWindow, ""},
-		{"sub-merchant", Spec{Kind: KindText, OpenID: "oU", BusinessID: 77}, "200 success", CodeOK, ""},
-		{"image registers its MediaId", Spec{Kind: KindImage, OpenID: "oU", MsgID: "555"}, "200 success", CodeOK, "wxsim_image_555"},
-		{"card registers its ThumbMediaId", Spec{Kind: KindMiniProgramPage, OpenID: "oU", MsgID: "556"}, "200 success", CodeOK, "wxsim_thumb_556"},
-		// WeChat knows of the message whatever our ingress answers.
-		{"not delivered: still recorded", Spec{Kind: KindText, OpenID: "oU"}, "503 busy", CodeOK, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ts := newTestSim(t, SimConfig{})
-			ing := newFakeIngress(t, answers(tt.answer))
-			signer, err := NewSigner(ing.URL, App{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := NewPusher(signer, WithRecorder(ts.Sim), WithAttempts(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req, err := signer.Sign(tt.spec, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			p.Push(t.Context(), req)
-			bid := "0"
-			if tt.spec.BusinessID != 0 {
-				bid = "77"
-			}
-			if got := ts.send(t, bid, "oU", textMsg); got != tt.wantSend {
-				t.Errorf("send after the push = %d, want %d", got, tt.wantSend)
-			}
-			if tt.wantMedia != "" {
-				data, ct, err := ts.client.GetMedia(t.Context(), ts.token(t), tt.wantMedia, 1<<20)
-				if err != nil || !bytes.Equal(data, PlaceholderImage()) || ct != "image/png" {
-					t.Errorf("GetMedia(%s) = %d bytes of %s, %v; want the placeholder PNG", tt.wantMedia, len(data), ct, err)
-				}
-			}
-		})
-	}
-	if _, err := NewPusher(&Signer{}, WithRecorder(nil)); !errors.Is(err, ErrInvalid) {
-		t.Errorf("WithRecorder(nil) = %v, want ErrInvalid", err)
-	}
-}
 
 func TestRemoteRecorder(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
@@ -79,7 +23,7 @@ func TestRemoteRecorder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.RecordInteraction(demo.AppID, "3", "oR", KindText, time.Time{})
+	r.RecordInteraction(demo.AppID, "3", "oR", kindText, time.Time{})
 	r.AddUserMedia(demo.AppID, "m-remote", PlaceholderImage(), "image/png")
 	if got := ts.send(t, "3", "oR", textMsg); got != CodeOK {
 		t.Errorf("send after a remote interaction = %d, want 0", got)
@@ -88,11 +32,11 @@ func TestRemoteRecorder(t *testing.T) {
 		t.Errorf("GetMedia of remote user media: %v", err)
 	}
 	// An explicit time travels too.
-	r.RecordInteraction(demo.AppID, "0", "oOld", KindText, simT0.Add(-48*time.Hour))
+	r.RecordInteraction(demo.AppID, "0", "oOld", kindText, simT0.Add(-48*time.Hour))
 	if got := ts.send(t, "0", "oOld", textMsg); got != CodeOutOfWindow {
 		t.Errorf("send 48 h after a remote interaction = %d, want 45015", got)
 	}
-	r.RecordInteraction("wxnobody", "0", "oR", KindText, time.Time{})
+	r.RecordInteraction("wxnobody", "0", "oR", kindText, time.Time{})
 	if !strings.Contains(logs.String(), "simulator not told") || !strings.Contains(logs.String(), "400") {
 		t.Errorf("a rejected report logged %q, want a debug record with the status", logs.String())
 	}
@@ -105,7 +49,7 @@ func TestRemoteRecorder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.RecordInteraction(demo.AppID, "0", "oR", KindText, time.Time{})
+	r.RecordInteraction(demo.AppID, "0", "oR", kindText, time.Time{})
 	if !strings.Contains(logs.String(), "level=DEBUG") {
 		t.Errorf("report to nothing logged %q, want a debug record", logs.String())
 	}
@@ -113,47 +57,5 @@ func TestRemoteRecorder(t *testing.T) {
 		if _, err := NewRemoteRecorder(bad, nil); !errors.Is(err, ErrInvalid) {
 			t.Errorf("NewRemoteRecorder(%q) = %v, want ErrInvalid", bad, err)
 		}
-	}
-}
-
-func TestRunPushSim(t *testing.T) {
-	ts := newTestSim(t, SimConfig{})
-	ing := newFakeIngress(t, answers("200 success"))
-	cfg := PushConfig{URL: ing.URL, SimURL: ts.srv.URL, Spec: Spec{Kind: KindImage, Format: wxcodec.FormatJSON, MsgID: "900"}}
-	if err := RunPush(t.Context(), cfg, io.Discard); err != nil {
-		t.Fatalf("RunPush: %v", err)
-	}
-	if got := ts.send(t, "0", demo.OpenID, textMsg); got != CodeOK {
-		t.Errorf("send after wxsim push --sim = %d, want 0", got)
-	}
-	if _, _, err := ts.client.GetMedia(t.Context(), ts.token(t), "wxsim_image_900", 1<<20); err != nil {
-		t.Errorf("GetMedia of the pushed image: %v", err)
-	}
-
-	// No simulator there: pushes still work.
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	cfg.SimURL = closed.URL
-	if err := RunPush(t.Context(), cfg, io.Discard); err != nil {
-		t.Errorf("RunPush without a simulator: %v", err)
-	}
-	cfg.SimURL = "nowhere"
-	if err := RunPush(t.Context(), cfg, io.Discard); !errors.Is(err, ErrInvalid) {
-		t.Errorf("RunPush with sim url %q = %v, want ErrInvalid", cfg.SimURL, err)
-	}
-}
-
-func TestLoadSim(t *testing.T) {
-	ts := newTestSim(t, SimConfig{})
-	ing := newCheckingIngress(t, http.StatusOK, "success")
-	cfg := LoadConfig{URL: ing.URL, SimURL: ts.srv.URL, Spec: Spec{Kind: KindText, BusinessID: 4}, Conns: 2, Duration: 50 * time.Millisecond, Warmup: -1, Pushes: 200}
-	if _, err := Load(t.Context(), cfg); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	if got := ts.send(t, "4", demo.OpenID, textMsg); got != CodeOK {
-		t.Errorf("send after wxsim load --sim = %d, want 0", got)
-	}
-	if n := ts.Calls().Interactions; n != 1 {
-		t.Errorf("Calls().Interactions = %d, want 1 (one report per run)", n)
 	}
 }

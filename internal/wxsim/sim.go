@@ -204,7 +204,7 @@ func (s *Sim) SetFaults(f Faults) error {
 // RecordInteraction records that a push of kind from user openid in the
 // conversation (appid, bid) reached the bridge at time at (the zero time:
 // the simulated now). bid "" means "0", the main account. kind follows the
-// push subjects and [Spec].Kind:
+// push subjects and wxpush.Spec.Kind:
 //   - a MsgType ("text", "image", "miniprogrampage", any other non-event
 //     kind): a user message; it opens the 48-hour, 5-message send window.
 //   - "user_enter_tempsession" (or "event:user_enter_tempsession"): opens

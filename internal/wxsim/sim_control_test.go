@@ -80,8 +80,8 @@ func TestControlInteraction(t *testing.T) {
 func TestControlEndpoints(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
 	const text = `{"msgtype":"text","text":{"content":"hi"}}`
-	ts.RecordInteraction(demo.AppID, "0", "oA", KindText, time.Time{})
-	ts.RecordInteraction(demo.AppID, "0", "oB", KindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "0", "oA", kindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "0", "oB", kindText, time.Time{})
 	for _, u := range []string{"oA", "oB", "oA"} {
 		if got := ts.send(t, "0", u, text); got != CodeOK {
 			t.Fatalf("send to %s = %d", u, got)

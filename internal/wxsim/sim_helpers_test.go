@@ -15,6 +15,15 @@ import (
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 )
 
+// Push kinds as wxpush.Spec.Kind names them (wxsim does not import the
+// push side).
+const (
+	kindText             = "text"
+	kindImage            = "image"
+	kindMiniProgramPage  = "miniprogrampage"
+	kindEnterTempSession = "user_enter_tempsession"
+)
+
 // simT0 is the base clock of test simulators: 10:00 Beijing time, so that
 // a few hours of Advance stay within one quota day.
 var simT0 = time.Date(2025, 3, 14, 10, 0, 0, 0, beijing)

@@ -44,7 +44,7 @@ func TestSendBodies(t *testing.T) {
 	for _, p := range paths {
 		for _, m := range messages {
 			t.Run(p.name+"/"+m.name, func(t *testing.T) {
-				ts.RecordInteraction(demo.AppID, p.bid, user, KindText, time.Time{})
+				ts.RecordInteraction(demo.AppID, p.bid, user, kindText, time.Time{})
 				tok := ts.token(t)
 				if err := ts.client.Send(t.Context(), tok, sendReq(user, p.bid, m.msg)); err != nil {
 					t.Fatalf("Send: %v", err)
@@ -73,8 +73,8 @@ func TestSendBodies(t *testing.T) {
 func TestSendErrors(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
 	const user = "oUser1"
-	ts.RecordInteraction(demo.AppID, "0", user, KindText, time.Time{})
-	ts.RecordInteraction(demo.AppID, "7", user, KindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "0", user, kindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "7", user, kindText, time.Time{})
 	mediaID := ts.upload(t)
 	const main, business = "/cgi-bin/message/custom/send", "/cgi-bin/message/custom/business/send"
 	text := `"msgtype":"text","text":{"content":"hi"}`
@@ -120,8 +120,8 @@ func TestSendErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts.RecordInteraction(demo.AppID, "0", user, KindText, time.Time{}) // window never used up
-			ts.RecordInteraction(demo.AppID, "7", user, KindText, time.Time{})
+			ts.RecordInteraction(demo.AppID, "0", user, kindText, time.Time{}) // window never used up
+			ts.RecordInteraction(demo.AppID, "7", user, kindText, time.Time{})
 			method := http.MethodPost
 			if tt.name == "GET" {
 				method = http.MethodGet
@@ -138,7 +138,7 @@ func TestSendExpiredMedia(t *testing.T) {
 	mediaID := ts.upload(t)
 	msg := `{"msgtype":"image","image":{"media_id":"` + mediaID + `"}}`
 	ts.Advance(72*time.Hour - time.Second)
-	ts.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
 	if got := ts.send(t, "0", "oUser1", msg); got != CodeOK {
 		t.Fatalf("send 1 s before the media expire = %d, want 0", got)
 	}
@@ -176,33 +176,33 @@ func TestSendWindows(t *testing.T) {
 	}{
 		{"event only: known user, no window", []step{{interact: "event:debug_demo", want: CodeOutOfWindow}}},
 		{"message: 5 sends then 45047", cat(
-			[]step{{interact: KindText, want: CodeOK}}, ok(4), []step{{want: CodeOutOfCount}})},
+			[]step{{interact: kindText, want: CodeOK}}, ok(4), []step{{want: CodeOutOfCount}})},
 		{"message: window lasts 48 h", []step{
-			{interact: KindImage, advance: 48*time.Hour - time.Second, want: CodeOK},
+			{interact: kindImage, advance: 48*time.Hour - time.Second, want: CodeOK},
 			{advance: time.Second, want: CodeOutOfWindow}}},
 		{"a new message resets the count", cat(
-			[]step{{interact: KindMiniProgramPage, want: CodeOK}}, ok(4),
-			[]step{{interact: KindText, want: CodeOK}}, ok(4), []step{{want: CodeOutOfCount}})},
+			[]step{{interact: kindMiniProgramPage, want: CodeOK}}, ok(4),
+			[]step{{interact: kindText, want: CodeOK}}, ok(4), []step{{want: CodeOutOfCount}})},
 		{"enter session: 2 sends then 45047", []step{
-			{interact: KindUserEnterTempSession, want: CodeOK}, {want: CodeOK}, {want: CodeOutOfCount}}},
+			{interact: kindEnterTempSession, want: CodeOK}, {want: CodeOK}, {want: CodeOutOfCount}}},
 		{"enter session: window lasts 1 minute", []step{
-			{interact: KindUserEnterTempSession, advance: 59 * time.Second, want: CodeOK},
+			{interact: kindEnterTempSession, advance: 59 * time.Second, want: CodeOK},
 			{advance: time.Second, want: CodeOutOfWindow}}},
 		{"event:user_enter_tempsession is the same", []step{
 			{interact: "event:user_enter_tempsession", want: CodeOK}, {want: CodeOK}, {want: CodeOutOfCount}}},
 		{"enter session keeps a longer message window", cat(
-			[]step{{interact: KindText, want: CodeOK}},
-			[]step{{interact: KindUserEnterTempSession, advance: 2 * time.Minute, want: CodeOK}},
+			[]step{{interact: kindText, want: CodeOK}},
+			[]step{{interact: kindEnterTempSession, advance: 2 * time.Minute, want: CodeOK}},
 			ok(3), []step{{want: CodeOutOfCount}})},
 		{"enter session after a used-up window", cat(
-			[]step{{interact: KindText, want: CodeOK}}, ok(4),
-			[]step{{interact: KindUserEnterTempSession, want: CodeOK}, {want: CodeOK}, {want: CodeOutOfCount},
+			[]step{{interact: kindText, want: CodeOK}}, ok(4),
+			[]step{{interact: kindEnterTempSession, want: CodeOK}, {want: CodeOK}, {want: CodeOutOfCount},
 				{advance: time.Minute, want: CodeOutOfWindow}})},
 		{"message after enter session", cat(
-			[]step{{interact: KindUserEnterTempSession, want: CodeOK}, {interact: KindText, advance: time.Hour, want: CodeOK}},
+			[]step{{interact: kindEnterTempSession, want: CodeOK}, {interact: kindText, advance: time.Hour, want: CodeOK}},
 			ok(4), []step{{want: CodeOutOfCount}})},
 		{"sub-merchant conversations are apart", []step{
-			{interact: KindText, bid: "9", want: CodeOK},
+			{interact: kindText, bid: "9", want: CodeOK},
 			{bid: "0", want: CodeOutOfWindow},
 			{bid: "10", want: CodeOutOfWindow}}},
 	}
@@ -240,26 +240,26 @@ func TestTyping(t *testing.T) {
 		steps []step
 	}{
 		{"unknown user", []step{{command: "Typing", want: CodeInvalidOpenID}}},
-		{"bad command", []step{{interact: KindText, command: "typing", want: CodeInvalidCommand}}},
+		{"bad command", []step{{interact: kindText, command: "typing", want: CodeInvalidCommand}}},
 		{"no window", []step{{interact: "event:debug_demo", command: "Typing", want: CodeOutOfWindow}}},
 		{"interaction over 30 s ago", []step{
-			{interact: KindText, advance: 30 * time.Second, command: "Typing", want: CodeOK},
+			{interact: kindText, advance: 30 * time.Second, command: "Typing", want: CodeOK},
 			{command: "CancelTyping", want: CodeOK},
 			{advance: time.Second, command: "Typing", want: CodeTypingNeedsMsg}}},
 		{"typing while typing", []step{
-			{interact: KindText, command: "Typing", want: CodeOK},
+			{interact: kindText, command: "Typing", want: CodeOK},
 			{advance: 14 * time.Second, command: "Typing", want: CodeAlreadyTyping},
 			{advance: time.Second, command: "Typing", want: CodeOK}}},
 		{"CancelTyping ends it", []step{
-			{interact: KindText, command: "Typing", want: CodeOK},
+			{interact: kindText, command: "Typing", want: CodeOK},
 			{command: "CancelTyping", want: CodeOK},
 			{command: "Typing", want: CodeOK}}},
 		{"a send ends it", []step{
-			{interact: KindUserEnterTempSession, command: "Typing", want: CodeOK},
+			{interact: kindEnterTempSession, command: "Typing", want: CodeOK},
 			{command: "send", want: CodeOK},
 			{command: "Typing", want: CodeOK}}},
 		{"sub-merchant", []step{
-			{interact: KindText, bid: "5", command: "Typing", want: CodeOK},
+			{interact: kindText, bid: "5", command: "Typing", want: CodeOK},
 			{bid: "0", command: "Typing", want: CodeOutOfWindow}}},
 	}
 	for _, tt := range tests {
@@ -297,8 +297,8 @@ func TestTyping(t *testing.T) {
 
 func TestTypingPaths(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
-	ts.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
-	ts.RecordInteraction(demo.AppID, "3", "oUser1", KindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "3", "oUser1", kindText, time.Time{})
 	tok := ts.token(t)
 	tests := []struct {
 		name, path, body string
@@ -346,17 +346,17 @@ func TestSendQuotas(t *testing.T) {
 				if tt.name == "failed calls count" {
 					user = "oStranger" // 40003, still counted
 				}
-				ts.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
+				ts.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
 				if got := ts.send(t, "0", user, text); got != CodeOK && got != CodeInvalidOpenID {
 					t.Fatalf("send %d = %d", i+1, got)
 				}
 			}
-			ts.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
+			ts.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
 			if got := ts.send(t, "0", "oUser1", text); got != tt.want {
 				t.Fatalf("send %d = %d, want %d", tt.calls+1, got, tt.want)
 			}
 			ts.Advance(tt.advance)
-			ts.RecordInteraction(demo.AppID, "0", "oUser1", KindText, time.Time{})
+			ts.RecordInteraction(demo.AppID, "0", "oUser1", kindText, time.Time{})
 			if got := ts.send(t, "0", "oUser1", text); got != tt.thenWant {
 				t.Errorf("after %s: send = %d, want %d", tt.advance, got, tt.thenWant)
 			}

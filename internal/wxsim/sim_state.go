@@ -93,13 +93,21 @@ const (
 	kindEnterSession
 )
 
+// Push kinds as the push subjects and wxpush.Spec.Kind name them: a MsgType,
+// user_enter_tempsession, or "event:<Event>".
+const (
+	pushKindEventPrefix  = "event:"
+	pushKindEnterSession = "user_enter_tempsession"
+	pushMsgTypeEvent     = "event"
+)
+
 // classify returns the interaction kind of a push kind.
 func classify(kind string) int {
-	name, isEvent := strings.CutPrefix(kind, KindEventPrefix)
+	name, isEvent := strings.CutPrefix(kind, pushKindEventPrefix)
 	switch {
-	case kind == KindUserEnterTempSession || isEvent && name == KindUserEnterTempSession:
+	case kind == pushKindEnterSession || isEvent && name == pushKindEnterSession:
 		return kindEnterSession
-	case isEvent || kind == msgTypeEvent || kind == "":
+	case isEvent || kind == pushMsgTypeEvent || kind == "":
 		return kindOtherEvent
 	}
 	return kindMessage

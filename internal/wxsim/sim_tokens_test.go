@@ -287,7 +287,7 @@ func TestStableTokenErrors(t *testing.T) {
 
 func TestAccessTokenCheck(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
-	ts.RecordInteraction(demo.AppID, "0", demo.OpenID, KindText, time.Time{})
+	ts.RecordInteraction(demo.AppID, "0", demo.OpenID, kindText, time.Time{})
 	good := ts.token(t)
 	ts.Advance(2 * time.Hour)
 	expired := good

@@ -1,4 +1,4 @@
-package wxsim
+package wxpush
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
 // LoadConfig configures [Load] (wxsim load). The zero value runs 64
@@ -51,7 +53,7 @@ type LoadConfig struct {
 	Pushes int
 	// Timeout bounds each request, as WeChat's 5 s (default 5 s).
 	Timeout time.Duration
-	// SimURL is a running `wxsim serve` ([SimURL]) told, once the run is
+	// SimURL is a running `wxsim serve` ([wxsim.SimURL]) told, once the run is
 	// over, that the user interacted (when any push succeeded), so that
 	// its send window is open as after the last push. "" tells no
 	// simulator; failures are logged at Debug level. Media of image pushes
@@ -203,7 +205,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadReport, error) {
 	}
 	wg.Wait()
 	if cfg.SimURL != "" && run.delivered.Load() {
-		if rec, err := NewRemoteRecorder(cfg.SimURL, cfg.Logger); err == nil { // checked by Validate
+		if rec, err := wxsim.NewRemoteRecorder(cfg.SimURL, cfg.Logger); err == nil { // checked by Validate
 			rec.RecordInteraction(signer.AppID(), strconv.FormatInt(spec.BusinessID, 10), spec.OpenID, spec.Kind, time.Time{})
 		}
 	}

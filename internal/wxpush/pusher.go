@@ -1,4 +1,4 @@
-package wxsim
+package wxpush
 
 import (
 	"bytes"
@@ -70,8 +70,8 @@ func NewPusher(s *Signer, opts ...Option) (*Pusher, error) {
 // returns what happened. The error is nil when the push was delivered;
 // otherwise it wraps [ErrNotDelivered] and the last attempt's reason
 // ([ErrStatus], [ErrTimeout], [ErrReply] or the transport error). When ctx
-// ends, Push stops at once and returns ctx's error. A delivered push is
-// reported to the Pusher's [Recorder] ([WithRecorder]) before Push returns.
+// ends, Push stops at once and returns ctx's error. With [WithRecorder],
+// the push is reported to the recorder before the first attempt.
 func (p *Pusher) Push(ctx context.Context, req *Request) (Result, error) {
 	var res Result
 	// WeChat knows of the user's message before it pushes it: the send

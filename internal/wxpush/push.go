@@ -1,4 +1,4 @@
-package wxsim
+package wxpush
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/wxsim"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -39,8 +41,8 @@ type PushConfig struct {
 	Attempts       int
 	AttemptTimeout time.Duration
 	RetryInterval  time.Duration
-	// SimURL is a running `wxsim serve` ([SimURL]) told of every push, before
-	// it is sent ([RemoteRecorder]), so that its send windows open as WeChat's
+	// SimURL is a running `wxsim serve` ([wxsim.SimURL]) told of every push, before
+	// it is sent ([wxsim.RemoteRecorder]), so that its send windows open as WeChat's
 	// would. "" tells no simulator; when nothing answers there, pushes
 	// work all the same (failures are logged at Debug level).
 	SimURL string
@@ -154,7 +156,8 @@ func checkSpec(s *Spec, app *App) error {
 //
 //	ok   kind=text format=xml mode=safe msgid=4242 status=200 attempts=1 answer=success
 //
-// With cfg.SimURL set, every delivered push is reported to that simulator.
+// With cfg.SimURL set, every push is reported to that simulator before it
+// is sent.
 // It returns an error wrapping [ErrNotDelivered] when any send was not
 // delivered, [ErrInvalid] for a bad cfg, and ctx's error when ctx ends
 // first (the send in flight is abandoned).
@@ -174,7 +177,7 @@ func RunPush(ctx context.Context, cfg PushConfig, w io.Writer) error {
 		WithLogger(cfg.Logger),
 	}
 	if cfg.SimURL != "" {
-		rec, err := NewRemoteRecorder(cfg.SimURL, cfg.Logger)
+		rec, err := wxsim.NewRemoteRecorder(cfg.SimURL, cfg.Logger)
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,12 @@
-package wxsim
+package wxpush
 
 import (
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
 // WeChat's delivery behaviour, the defaults of a [Pusher].
@@ -28,7 +30,7 @@ type options struct {
 	timeout  time.Duration
 	interval time.Duration
 	logger   *slog.Logger
-	recorder Recorder // nil: none
+	recorder wxsim.Recorder // nil: none
 }
 
 // WithHTTPClient sends pushes with c instead of a client that does not

@@ -1,4 +1,4 @@
-package wxsim
+package wxpush
 
 import (
 	"encoding/json"
