@@ -13,7 +13,7 @@ import (
 )
 
 // internalUser is the user of the bridge's own in-process connection.
-const internalUser = "kfbridge-internal"
+const internalUser = config.InternalUser
 
 // BridgeAccount is the NATS account of the embedded server that holds the
 // bridge, its role bridge users and all of JetStream: the streams, the KV
