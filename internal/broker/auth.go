@@ -13,7 +13,7 @@ import (
 )
 
 // internalUser is the user of the bridge's own in-process connection.
-const internalUser = "kfbridge-internal"
+const internalUser = config.InternalUser
 
 // BridgeAccount is the NATS account of the embedded server that holds the
 // bridge, its role bridge users and all of JetStream: the streams, the KV
@@ -32,6 +32,21 @@ func BotAccount(user string) string { return "BOT_" + user }
 // defence in depth, and lets an external NATS whose bots share the
 // bridge's account deny them "_KFBRIDGE_INBOX.>".
 const BridgeInboxPrefix = "_KFBRIDGE_INBOX"
+
+// Limits of each bot account of the embedded server, so that one bot
+// cannot exhaust the process's memory with connections or subscriptions
+// (nats-server's account limits, honoured without operator/JWT mode).
+// Subscriptions are counted per connection by nats-server, so a bot holds
+// at most BotMaxConnections × BotMaxSubscriptions of them.
+const (
+	// BotMaxConnections is the most connections a bot account holds at
+	// once; the next is refused ("maximum account active connections
+	// exceeded").
+	BotMaxConnections = 64
+	// BotMaxSubscriptions is the most subscriptions one connection of a
+	// bot holds; the next closes the connection.
+	BotMaxSubscriptions = 1000
+)
 
 // noJetStream is a subject of the bridge account that nobody answers. Each
 // bot account imports "$JS.API.INFO" from it: nats-server gives an account
@@ -148,7 +163,10 @@ func accounts(cfg config.Embedded) (*embeddedAuth, error) {
 			a.users = append(a.users, &server.User{Username: u.User, Password: u.Password.Value(), Account: bridge})
 			continue
 		}
-		acc := server.NewAccount(BotAccount(u.User))
+		acc, err := limitedAccount(BotAccount(u.User))
+		if err != nil {
+			return nil, err
+		}
 		a.accounts = append(a.accounts, acc)
 		a.users = append(a.users, &server.User{Username: u.User, Password: u.Password.Value(), Account: acc})
 		for _, e := range append(BotImports(u), Export{Subject: noJetStream, Service: true}) {
@@ -192,4 +210,23 @@ func accounts(cfg config.Embedded) (*embeddedAuth, error) {
 		}
 	}
 	return a, nil
+}
+
+// limitedAccount returns a new account with the bot account limits
+// ([BotMaxConnections], [BotMaxSubscriptions]). nats-server offers account
+// limits outside JWT mode only through its configuration, so the account
+// is parsed from a configuration of its own.
+func limitedAccount(name string) (*server.Account, error) {
+	var o server.Options
+	conf := fmt.Sprintf("accounts { %q { limits { max_connections: %d, max_subscriptions: %d } } }",
+		name, BotMaxConnections, BotMaxSubscriptions)
+	if err := o.ProcessConfigString(conf); err != nil {
+		return nil, fmt.Errorf("embedded nats: account %s: %w", name, err)
+	}
+	for _, acc := range o.Accounts {
+		if acc.Name == name {
+			return acc, nil
+		}
+	}
+	return nil, fmt.Errorf("embedded nats: account %s: not in its configuration", name)
 }

@@ -367,7 +367,7 @@ func TestBotConsumersAreScoped(t *testing.T) {
 		t.Error("alice created or updated a consumer")
 	}
 	if oc, err := aliceJS.OrderedConsumer(short, events.ResultStreamName, jetstream.OrderedConsumerConfig{}); err == nil {
-		if _, err := oc.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); err == nil {
+		if _, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second)); err == nil {
 			t.Error("ordered consumer on WXKF_RESULT worked")
 		}
 	}

@@ -192,6 +192,10 @@ func (b *Broker) EnsureStreams(ctx context.Context, s config.Streams) error {
 // acknowledged explicitly within 30 s and filtered as configured. It is
 // idempotent (every start runs it); a consumer whose stream does not exist
 // yet (WXKF_RESULT before the egress first ran) is skipped with a warning.
+// An existing durable of the same name that the server refuses to update
+// (one a bot of an earlier version created) is kept when it is a pull
+// consumer with explicit acks and the configured filter (its position
+// survives), and deleted and created anew otherwise; both with a warning.
 func (b *Broker) EnsureBotConsumers(ctx context.Context, users []config.User) error {
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
@@ -207,11 +211,80 @@ func (b *Broker) EnsureBotConsumers(ctx context.Context, users []config.User) er
 					b.logger.Warn("bot consumer not created: its stream does not exist yet; restart once the egress has run", "user", u.User, "stream", stream, "consumer", c.Name)
 					continue
 				}
-				return fmt.Errorf("consumer %s on %s for bot %s: %w", c.Name, stream, u.User, err)
+				if ferr := b.adoptBotConsumer(ctx, u.User, stream, cfg, err); ferr != nil {
+					return fmt.Errorf("consumer %s on %s for bot %s: %w", c.Name, stream, u.User, ferr)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// adoptBotConsumer handles an existing durable the server refused to
+// update to cfg (updateErr), typically one a bot created itself before
+// the bridge made them (deliver policy, deliver subject and ack policy
+// cannot be updated). A pull consumer with explicit acks and cfg's filter
+// works as the bot's consumer and keeps its position: it is kept, with a
+// warning naming what differs. Any other (a push consumer, another ack
+// policy or filter) is deleted and created anew, with a warning: its
+// position is lost and the new one delivers from now on.
+func (b *Broker) adoptBotConsumer(ctx context.Context, user, stream string, cfg jetstream.ConsumerConfig, updateErr error) error {
+	var info *jetstream.ConsumerInfo
+	cons, err := b.JS.Consumer(ctx, stream, cfg.Durable)
+	if errors.Is(err, jetstream.ErrNotPullConsumer) {
+		var push jetstream.PushConsumer
+		if push, err = b.JS.PushConsumer(ctx, stream, cfg.Durable); err == nil {
+			info = push.CachedInfo()
+		}
+	} else if err == nil {
+		info = cons.CachedInfo()
+	}
+	if err != nil {
+		return errors.Join(updateErr, err)
+	}
+	old := info.Config
+	var differs []string
+	if old.DeliverPolicy != cfg.DeliverPolicy {
+		differs = append(differs, "deliver_policy "+old.DeliverPolicy.String())
+	}
+	if old.AckWait != cfg.AckWait {
+		differs = append(differs, "ack_wait "+old.AckWait.String())
+	}
+	sameFilter := len(old.FilterSubjects) == 0 && unfiltered(stream, old.FilterSubject) == unfiltered(stream, cfg.FilterSubject)
+	compatible := old.DeliverSubject == "" && old.AckPolicy == jetstream.AckExplicitPolicy && sameFilter
+	if compatible {
+		b.logger.Warn("bot consumer kept as it is: an existing pull consumer with explicit acks and the configured filter, whose settings the server refuses to update",
+			"user", user, "stream", stream, "consumer", cfg.Durable, "differs", differs, "err", updateErr)
+		return nil
+	}
+	if old.DeliverSubject != "" {
+		differs = append(differs, "push consumer (deliver_subject set)")
+	}
+	if old.AckPolicy != jetstream.AckExplicitPolicy {
+		differs = append(differs, "ack_policy "+old.AckPolicy.String())
+	}
+	if !sameFilter {
+		differs = append(differs, fmt.Sprintf("filter %q %q", old.FilterSubject, old.FilterSubjects))
+	}
+	b.logger.Warn("bot consumer recreated: the existing one cannot serve the bot (its position is lost; the new one delivers from now on)",
+		"user", user, "stream", stream, "consumer", cfg.Durable, "differs", differs)
+	if err := b.JS.DeleteConsumer(ctx, stream, cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("delete the incompatible consumer: %w", err)
+	}
+	if _, err := b.JS.CreateConsumer(ctx, stream, cfg); err != nil {
+		return fmt.Errorf("recreate: %w", err)
+	}
+	return nil
+}
+
+// unfiltered maps a filter that selects all of a kfbridge stream's
+// subjects to "", the same selection.
+func unfiltered(stream, filter string) string {
+	if stream == events.InboundStreamName && filter == events.InboundSubjects ||
+		stream == events.ResultStreamName && filter == events.ResultSubjects {
+		return ""
+	}
+	return filter
 }
 
 // BotConsumerConfig is the configuration [Broker.EnsureBotConsumers] gives

@@ -16,8 +16,9 @@
 // service reply crosses the account boundary only through the server's
 // mapping back to the requester, so whatever reply subject a bot sets, the
 // bridge account never answers on a subject of its own (a push, a KV key,
-// an inbox of the bridge). Without configured users every client is the
-// bridge (no authentication).
+// an inbox of the bridge). A bot account holds at most [BotMaxConnections]
+// connections of at most [BotMaxSubscriptions] subscriptions each. Without
+// configured users every client is the bridge (no authentication).
 //
 // Every connection the broker opens uses the inbox prefix
 // [BridgeInboxPrefix], as defence in depth and for an external NATS that

@@ -103,6 +103,10 @@ func (e Embedded) SyncPolicy() (always bool, interval time.Duration) {
 	return false, d
 }
 
+// InternalUser is the user of the bridge's own in-process connection to
+// the embedded server; no configured user may take its name.
+const InternalUser = "kfbridge-internal"
+
 // User is an account of the embedded NATS server.
 type User struct {
 	User     string `yaml:"user"`

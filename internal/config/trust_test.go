@@ -111,3 +111,17 @@ func TestEnvModesAndPrevious(t *testing.T) {
 		t.Errorf("app = %+v", a)
 	}
 }
+
+// A configured user named like the bridge's own connection would replace
+// it in the embedded server (and the bridge would be refused), whatever
+// its role.
+func TestValidateReservedUser(t *testing.T) {
+	for _, role := range []string{"", "bot", "bridge"} {
+		cfg := Default()
+		cfg.NATS.Embedded.Users = []User{{User: InternalUser, Password: "p", Role: role}}
+		err := cfg.Validate()
+		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("Validate(user %q, role %q) = %v, want a reserved-name error", InternalUser, role, err)
+		}
+	}
+}

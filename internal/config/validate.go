@@ -52,6 +52,9 @@ func (c *Config) Validate() error {
 			bad("nats.embedded.users[%d]: user %q listed twice", i, u.User)
 		}
 		names[u.User] = true
+		if u.User == InternalUser {
+			bad("nats.embedded.users[%d]: user name %q is reserved for the bridge's own connection", i, u.User)
+		}
 		switch u.Role {
 		case "", "bot", "bridge":
 		default:

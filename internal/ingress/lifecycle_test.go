@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,4 +240,25 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
 	return certFile, keyFile
+}
+
+// TestListenAndServeFailsWhole: when the push server cannot start (here a
+// missing TLS certificate), ListenAndServe stops the admin server too and
+// returns the error, instead of serving a green /readyz until ctx ends.
+func TestListenAndServeFailsWhole(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	e := newEnv(t, func(c *Config) {
+		c.Ingress.Listen, c.Ingress.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+		c.Ingress.TLS.CertFile, c.Ingress.TLS.KeyFile = missing, missing
+	})
+	served := make(chan error, 1)
+	go func() { served <- e.srv.ListenAndServe(t.Context()) }()
+	select {
+	case err := <-served:
+		if err == nil || !strings.Contains(err.Error(), "ingress tls") {
+			t.Errorf("ListenAndServe() = %v, want the TLS error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("ListenAndServe still serving 30 s after the push server failed")
+	}
 }

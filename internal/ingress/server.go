@@ -200,7 +200,9 @@ func (s *Server) Handler() http.Handler { return s.engine }
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // ListenAndServe listens on the configured push and admin addresses and
-// serves both until ctx ends, then shuts down gracefully.
+// serves both until ctx ends, then shuts down gracefully. When either
+// server fails, it shuts down the other and returns the first error
+// (joined with the other's, if any).
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
@@ -211,10 +213,17 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("ingress admin listen: %w", err)
 	}
-	adminErr := make(chan error, 1)
-	go func() { adminErr <- s.ServeAdmin(ctx, adminLn) }()
-	err = s.Serve(ctx, ln)
-	return errors.Join(err, <-adminErr)
+	// Whichever server stops first (ctx ended, or it failed, e.g. on bad
+	// TLS files) stops the other: a process serving only /readyz while
+	// pushes are refused would look healthy.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- s.ServeAdmin(ctx, adminLn) }()
+	go func() { errc <- s.Serve(ctx, ln) }()
+	first := <-errc
+	cancel()
+	return errors.Join(first, <-errc)
 }
 
 // Serve serves pushes on ln until ctx ends. Then it stops accepting, lets

@@ -5,8 +5,10 @@
 // A URL comes from a bot, so it must not reach into the bridge's own
 // network: loopback, private ranges (10/8, 172.16/12, 192.168/16, fc00::/7),
 // link-local (169.254/16, where cloud metadata services answer), CGNAT,
-// and the other special-purpose ranges are refused unless listed in
-// [Config.Allow]. The check runs when a connection is made, on the address
+// the other special-purpose ranges and the IPv6 forms that embed an IPv4
+// address (IPv4-compatible, SIIT, NAT64, 6to4, Teredo; IPv4-mapped ones
+// are checked as IPv4, and allow entries in that form mean their IPv4
+// form) are refused unless listed in [Config.Allow]. The check runs when a connection is made, on the address
 // actually dialled — after DNS resolution and for every redirect — so a
 // name that resolves to a private address, or a DNS answer that changes
 // between a check and the connection (DNS rebinding), gets no further.

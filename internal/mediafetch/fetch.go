@@ -84,10 +84,17 @@ func ParseAllow(entries []string) ([]netip.Prefix, map[string]bool, error) {
 	for _, e := range entries {
 		e = strings.TrimSpace(e)
 		if p, err := netip.ParsePrefix(e); err == nil {
+			// Addresses are unmapped before they are matched
+			// ([Fetcher.Allowed]), so an IPv4-mapped prefix
+			// (::ffff:10.0.0.0/104) becomes its IPv4 one (10.0.0.0/8).
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			prefixes = append(prefixes, p.Masked())
 			continue
 		}
 		if a, err := netip.ParseAddr(e); err == nil {
+			a = a.Unmap()
 			prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
 			continue
 		}
@@ -140,13 +147,20 @@ func (f *Fetcher) Allowed(addr netip.Addr) bool {
 }
 
 // specialPrefixes are the global-unicast-looking ranges that are not public
-// (IANA special-purpose registries), including IPv6 prefixes that embed an
-// IPv4 address and could reach a private one.
+// (IANA special-purpose registries), including every IPv6 prefix that
+// embeds an IPv4 address and could reach a private one: IPv4-compatible
+// (::/96, e.g. ::127.0.0.1), SIIT IPv4-translated (::ffff:0:0:0/96),
+// NAT64 (64:ff9b::/96, 64:ff9b:1::/48; a NAT64 gateway may translate to
+// any IPv4 address, so a deployment that fetches through one lists the
+// prefix in the allow list), 6to4 (2002::/16) and Teredo (2001::/32, in
+// 2001::/23). IPv4-mapped addresses (::ffff:0:0/96) are unmapped before
+// any check.
 func specialPrefixes() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{
 		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
 		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+		"::/96", "::ffff:0:0:0/96",
 		"64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16", "fec0::/10",
 	} {
 		out = append(out, netip.MustParsePrefix(s))

@@ -98,6 +98,10 @@ func TestAllowed(t *testing.T) {
 		"169.254.169.254": false, "100.64.0.1": false, "0.0.0.0": false, "255.255.255.255": false,
 		"::1": false, "::": false, "fe80::1": false, "fd00::1": false, "::ffff:127.0.0.1": false,
 		"::ffff:10.0.0.1": false, "64:ff9b::a00:1": false, "2002:a00:1::1": false, "224.0.0.1": false,
+		// IPv4-compatible (::/96) and SIIT IPv4-translated (::ffff:0:0:0/96)
+		// addresses embed an IPv4 address, public or not.
+		"::127.0.0.1": false, "::a9fe:a9fe": false, "::8.8.8.8": false,
+		"::ffff:0:127.0.0.1": false, "::ffff:0:a9fe:a9fe": false, "::ffff:0:8.8.8.8": false,
 	} {
 		if got := f.Allowed(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Allowed(%s) = %v, want %v", addr, got, want)
@@ -105,6 +109,18 @@ func TestAllowed(t *testing.T) {
 	}
 	if !newFetcher(t, "10.0.0.0/8").Allowed(netip.MustParseAddr("10.9.9.9")) {
 		t.Error("an allowed prefix is refused")
+	}
+	// Allow entries written in IPv4-mapped form match like their IPv4 form.
+	for _, entry := range []string{"::ffff:10.0.0.0/104", "::ffff:10.9.9.9"} {
+		f := newFetcher(t, entry)
+		for _, addr := range []string{"10.9.9.9", "::ffff:10.9.9.9"} {
+			if !f.Allowed(netip.MustParseAddr(addr)) {
+				t.Errorf("allow %s: Allowed(%s) = false, want true", entry, addr)
+			}
+		}
+		if f.Allowed(netip.MustParseAddr("192.168.1.1")) {
+			t.Errorf("allow %s: Allowed(192.168.1.1) = true, want false", entry)
+		}
 	}
 	if _, err := mediafetch.New(mediafetch.Config{Allow: []string{"10.0.0.0/33", "not a host", "ok.example"}}); err == nil ||
 		!strings.Contains(err.Error(), "10.0.0.0/33") || !strings.Contains(err.Error(), "not a host") || strings.Contains(err.Error(), "ok.example") {
