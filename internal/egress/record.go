@@ -80,9 +80,14 @@ func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, erro
 	return r, true, nil
 }
 
+// errRecordExists says a command's first record write found a record
+// another delivery with the same id wrote in the meantime.
+var errRecordExists = errors.New("sent record written by another delivery")
+
 // saveRecord writes j's record. The first write of a command's record is a
 // create: when another command with the same id (in another partition)
-// wrote first, it fails, and the redelivery finds that record.
+// wrote first, it fails with errRecordExists, and [Egress.handle] handles
+// the command again, deciding on that record.
 func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 	b, err := json.Marshal(j.rec)
 	if err != nil {
@@ -94,6 +99,11 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		_, err = e.sent.Put(ctx, j.key, b)
 	} else {
 		_, err = e.sent.Create(ctx, j.key, b)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		// Nothing was sent by this delivery yet (its first write is the one
+		// before the call): handle it again against the record found.
+		return errRecordExists
 	}
 	if err != nil {
 		return fmt.Errorf("write sent record: %w", err)

@@ -59,8 +59,10 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if err != nil {
 		return action{}, err
 	}
-	// A reused id's record belongs to the command that wrote it.
-	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && j.dup == "" {
+	// A reused id's record belongs to the command that wrote it. Commands
+	// refused before their record was read (malformed, unknown app) write
+	// none: a record they created would collide with their own redelivery.
+	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" {
 		j.rec.State, j.rec.Result = stateDone, body
 		if err := e.saveRecord(ctx, j); err != nil {
 			return action{}, err
