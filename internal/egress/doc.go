@@ -52,7 +52,18 @@
 // Nats-Msg-Id <appid>:<id>:duplicate:<hash> so that JetStream drops neither
 // theirs nor the first command's. A command's first record write is a KV
 // create, so two commands racing with one id in different partitions cannot
-// both send: the loser is redelivered and finds the winner's record.
+// both send: the loser handles the command again and finds the winner's
+// record. The data digest is of a canonical form that keeps numbers as
+// written and repeated keys; a record without a subject (written by an
+// older release) matches the conversation and verb its stored result names.
+// A command refused before its record is read (malformed, unknown_app)
+// writes no record.
+//
+// Inside WXKF_OUT's duplicate window (2 minutes) a reused id published with
+// the same Nats-Msg-Id — [events.NewCommandMsg] sets it to the command id —
+// never reaches the egress: JetStream drops it and the publisher's PubAck
+// has Duplicate set; no result, and no duplicate_id, is published for it.
+// A bot must check PubAck.Duplicate (kfctl does).
 //
 // Retries. Every retry of a command backs off further (RetryMin doubling to
 // RetryMax, ±20% jitter), whatever failed: the send call, the token fetch,

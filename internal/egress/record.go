@@ -1,14 +1,20 @@
 package egress
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 // States of a sent record.
@@ -37,23 +43,113 @@ type record struct {
 }
 
 // matches reports whether r was written for the command with subject and
-// digest.
+// digest. A record without a subject was written before records were bound
+// (an older release): it matches when its stored result names the same
+// conversation and verb — its body cannot be compared — and, when it holds
+// no result yet (a command in flight during the upgrade), it matches, as the
+// redelivery of that command is far likelier than a reused id.
 func (r record) matches(subject, digest string) bool {
-	return r.Subject == "" || (r.Subject == subject && r.Digest == digest)
+	if r.Subject != "" {
+		return r.Subject == subject && r.Digest == digest
+	}
+	if len(r.Result) == 0 {
+		return true
+	}
+	var ev events.ResultEvent
+	if json.Unmarshal(r.Result, &ev) != nil {
+		return false
+	}
+	d := ev.Data
+	s, err := events.CommandSubject(events.Conversation{AppID: d.AppID, BusinessID: d.BusinessID, OpenID: d.OpenID}, d.Verb)
+	return err == nil && s == subject
 }
 
-// dataDigest hashes a command's data in a canonical form (keys sorted,
-// insignificant space dropped), so a bot that republishes the same data
-// re-encoded is still the same command.
+// dataDigest hashes a command's data in a canonical form (object members
+// sorted, insignificant space dropped, numbers and repeated keys kept as
+// written), so a bot that republishes the same data re-encoded is still the
+// same command, and data that differs only in a digit beyond float64's
+// precision or in a repeated key is not.
 func dataDigest(data []byte) string {
-	var v any
-	if json.Unmarshal(data, &v) == nil {
-		if b, err := json.Marshal(v); err == nil {
-			data = b
+	var buf bytes.Buffer
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if canonical(dec, &buf, 0) == nil {
+		if _, err := dec.Token(); err == io.EOF {
+			data = buf.Bytes()
 		}
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
+}
+
+// maxDigestDepth bounds canonical's recursion; deeper data is hashed as
+// sent.
+const maxDigestDepth = 64
+
+// canonical writes the next JSON value of dec to buf in canonical form.
+func canonical(dec *json.Decoder, buf *bytes.Buffer, depth int) error {
+	if depth > maxDigestDepth {
+		return errors.New("too deep")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			buf.WriteByte('[')
+			for i := 0; dec.More(); i++ {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				if err := canonical(dec, buf, depth+1); err != nil {
+					return err
+				}
+			}
+			buf.WriteByte(']')
+			_, err := dec.Token()
+			return err
+		}
+		type member struct{ key, pair string }
+		var members []member
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := json.Marshal(kt)
+			var m bytes.Buffer
+			m.Write(k)
+			m.WriteByte(':')
+			if err := canonical(dec, &m, depth+1); err != nil {
+				return err
+			}
+			members = append(members, member{string(k), m.String()})
+		}
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+		// Sorted by key; a repeated key keeps its values' order.
+		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		buf.WriteByte('{')
+		for i, m := range members {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteString(m.pair)
+		}
+		buf.WriteByte('}')
+	case json.Number:
+		buf.WriteString(v.String())
+	default: // string, bool, nil
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	}
+	return nil
 }
 
 // recordKey is the KV key of a command: its app and a hash of its id (ids

@@ -55,3 +55,121 @@ func TestUnknownAppRepublishDoesNotJam(t *testing.T) {
 		t.Errorf("valid: %+v", d)
 	}
 }
+
+// TestDataDigestKeepsNumbersAndRepeats: the digest ignores member order and
+// space but not digits beyond float64's precision or repeated keys.
+func TestDataDigestKeepsNumbersAndRepeats(t *testing.T) {
+	same := [][2]string{
+		{`{"a":1,"b":{"c":[1,2]}}`, ` { "b" : {"c":[1, 2]}, "a":1 } `},
+		{`{"s":"\u00e9"}`, `{"s":"é"}`},
+	}
+	for _, p := range same {
+		if dataDigest([]byte(p[0])) != dataDigest([]byte(p[1])) {
+			t.Errorf("%s and %s differ, want the same digest", p[0], p[1])
+		}
+	}
+	differ := [][2]string{
+		{`{"n":12345678901234567890}`, `{"n":12345678901234567891}`},
+		{`{"n":9007199254740993}`, `{"n":9007199254740992}`},
+		{`{"a":1,"a":2}`, `{"a":2}`},
+		{`{"a":1,"a":2}`, `{"a":2,"a":1}`},
+	}
+	for _, p := range differ {
+		if dataDigest([]byte(p[0])) == dataDigest([]byte(p[1])) {
+			t.Errorf("%s and %s share a digest, want different ones", p[0], p[1])
+		}
+	}
+}
+
+// TestLegacyRecordBindsItsConversation: a sent record written before
+// records held their subject (no Subject) matches a later command with its
+// id only on the conversation and verb its stored result names: on another
+// conversation the id is a duplicate_id, not a borrowed "delivered".
+func TestLegacyRecordBindsItsConversation(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	e.replica(nil)
+	e.interact("0", "oA")
+	e.interact("0", "oB")
+	e.command("0", "oA", events.VerbSend, "old", text("first"))
+	if r := e.allResults(1)[0].Data; r.Outcome != events.OutcomeDelivered {
+		t.Fatalf("first = %+v", r)
+	}
+	// Turn its record into one an older release wrote.
+	kv, err := e.js.KeyValue(t.Context(), SentBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := kv.Get(t.Context(), recordKey(appID, "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec record
+	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Subject, rec.Digest = "", ""
+	b, _ := json.Marshal(rec)
+	if _, err := kv.Put(t.Context(), recordKey(appID, "old"), b); err != nil {
+		t.Fatal(err)
+	}
+	m := e.publishAs(appID, "0", "oB", events.VerbSend, "old", "old-copy-1", text("first"))
+	if _, err := e.js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	all := e.allResults(2)
+	if d := all[1].Data; d.OpenID != "oB" || d.Reason != ReasonDuplicateID {
+		t.Errorf("reuse on oB: %+v, want failed duplicate_id on oB", d)
+	}
+	// On its own conversation the legacy record is the command's: its
+	// result is republished (deduplicated), nothing is sent again.
+	m = e.publishAs(appID, "0", "oA", events.VerbSend, "old", "old-copy-2", text("first"))
+	if _, err := e.js.PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	e.interact("0", "oC")
+	e.command("0", "oC", events.VerbSend, "after", text("x"))
+	waitFor(t, "the later command's result", func() bool { return e.streamMsgs(events.ResultStreamName) >= 3 })
+	if got := len(e.sim.Delivered(appID)); got != 2 {
+		t.Errorf("WeChat received %d messages, want 2 (first and after)", got)
+	}
+}
+
+// TestSameMsgIDInsideDuplicateWindow documents what duplicate_id cannot
+// see: a reused id published with the same Nats-Msg-Id (NewCommandMsg sets
+// it to the command id) inside WXKF_OUT's duplicate window is dropped by
+// JetStream — the publisher's PubAck says Duplicate — and only the first
+// command gets a result.
+func TestSameMsgIDInsideDuplicateWindow(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 1 })
+	e.replica(nil)
+	e.interact("0", "oA")
+	e.interact("0", "oB")
+	var dups []bool
+	for _, oid := range []string{"oA", "oB"} {
+		m, err := events.NewCommandMsg(events.Conversation{AppID: appID, BusinessID: "0", OpenID: oid},
+			events.VerbSend, "same", "/test", text("to "+oid), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := e.js.PublishMsg(t.Context(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dups = append(dups, ack.Duplicate)
+	}
+	if dups[0] || !dups[1] {
+		t.Errorf("PubAck.Duplicate = %v, want [false true]", dups)
+	}
+	// One partition: "after" is handled after anything stored before it.
+	e.command("0", "oA", events.VerbSend, "after", text("x"))
+	res := e.results(2)
+	if d := res["same"].Data; d.OpenID != "oA" || d.Outcome != events.OutcomeDelivered {
+		t.Errorf("same: %+v, want delivered on oA", d)
+	}
+	if got := e.streamMsgs(events.ResultStreamName); got != 2 {
+		t.Errorf("%d results, want 2 (no result for the dropped copy)", got)
+	}
+	if got := len(e.sim.Delivered(appID)); got != 2 {
+		t.Errorf("WeChat received %d messages, want 2 (same on oA, after)", got)
+	}
+}
