@@ -75,6 +75,17 @@
 // HTTP 4xx, not an image, too large — fails at once with reason media (see
 // package mediafetch).
 //
+// Full sent-record bucket. WXKF_SENT has a byte cap
+// (nats.streams.max_bytes.sent) and refuses new keys when full, while it
+// still replaces a key's value with one no larger. A command's records
+// before its call are padded to the largest done record it can have (errmsg
+// is cut to 512 bytes), so a command that was sent always gets its done
+// record. A command whose first record is refused is not sent: it is
+// retried with backoff (NakWithDelay, counted by deliveries) and, when its
+// retry budget ends, fails unsent with reason transient and no record.
+// Partitions are held no longer than a budget; new commands are sent again
+// as records expire (SentTTL).
+//
 // Concurrency within a process is bounded (Concurrency, default 64); Run
 // returns after the in-flight commands finished and were acknowledged.
 //

@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -40,6 +41,27 @@ type record struct {
 	// command (records written before they existed bind nothing).
 	Subject string `json:"subject,omitempty"`
 	Digest  string `json:"digest,omitempty"`
+	// Pad fills a record that is not done up to the size of its command's
+	// largest done record (see [Egress.doneBound]).
+	Pad string `json:"pad,omitempty"`
+}
+
+// A full bucket still replaces a key's value with one no larger than it
+// (nats-server's DiscardNew with one value per key). So a record that is
+// not done is padded to the largest done record its command can have
+// ([Egress.doneBound]): the room its "sending" record takes is room its
+// "done" record is sure to find, and a command that was sent is always
+// recorded as done.
+
+// maxErrMsg bounds the errmsg of a result and a record's LastMsg.
+const maxErrMsg = 512
+
+// cutErrMsg cuts s to maxErrMsg bytes at a character boundary.
+func cutErrMsg(s string) string {
+	if len(s) <= maxErrMsg {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxErrMsg-3], "") + "..."
 }
 
 // matches reports whether r was written for the command with subject and
@@ -180,14 +202,78 @@ func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, erro
 // another delivery with the same id wrote in the meantime.
 var errRecordExists = errors.New("sent record written by another delivery")
 
+// errRecordsFull says the sent-record bucket is at its cap
+// (nats.streams.max_bytes.sent) and refused a new command's record. Records
+// of commands already recorded still update: the bucket keeps one value per
+// key, and replacing one is allowed at the cap.
+var errRecordsFull = errors.New("the sent-record bucket " + SentBucket + " is full (nats.streams.max_bytes.sent)")
+
+// storeFull reports whether err is a write refused because the stream is at
+// its byte cap.
+func storeFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum bytes exceeded")
+}
+
+// recordsFull puts back a command whose first record the full bucket
+// refused. Nothing was sent: a command is never sent without its "sending"
+// record. It retries with backoff (counted by deliveries: no record holds
+// its retries) and fails, still unsent, when its budget ends; the partition
+// is held no longer than that.
+func (e *Egress) recordsFull(ctx context.Context, j *job) (action, error) {
+	now := e.now()
+	at := now.Add(e.backoff(int(j.md.NumDelivered)))
+	if at.After(j.deadline) {
+		return e.fail(ctx, j, CodeExpired, errRecordsFull.Error()+"; the command was not sent", ReasonTransient, false)
+	}
+	e.metrics.retries.WithLabelValues(e.appLabel(j.cmd.AppID), ReasonTransient).Inc()
+	j.log.Warn("sent-record bucket full; command not sent, will be retried", "bucket", SentBucket, "in", at.Sub(now).Round(time.Millisecond))
+	return nakAfter(at.Sub(now)), nil
+}
+
+// doneBound is the largest encoded done record j's command can have: the
+// longest outcome, reason and codes, an errmsg of maxErrMsg bytes that each
+// escape to six (\u003c), its own ids and a media id of at least 128
+// bytes.
+func (e *Egress) doneBound(j *job) (int, error) {
+	c := j.cmd
+	worst := strings.Repeat("<", maxErrMsg)
+	media := j.mediaID // not known yet before the upload: allow for one
+	if len(media) < 128 {
+		media = strings.Repeat("x", 128)
+	}
+	body, err := resultEvent(events.ResultData{CommandID: c.ID, Verb: c.Verb, AppID: c.AppID, BusinessID: c.BusinessID,
+		OpenID: c.OpenID, Outcome: events.OutcomeDelivered, ErrCode: -1 << 31, ErrMsg: worst, Attempts: 1 << 20,
+		Reason: ReasonMaybeDelivered, MaybeDelivered: true, MediaID: media, Time: e.now().UTC()})
+	if err != nil {
+		return 0, err
+	}
+	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body, Subject: j.rec.Subject, Digest: j.rec.Digest}
+	b, err := json.Marshal(probe)
+	return len(b) + 16, err // the time's fraction may have more digits
+}
+
 // saveRecord writes j's record. The first write of a command's record is a
 // create: when another command with the same id (in another partition)
 // wrote first, it fails with errRecordExists, and [Egress.handle] handles
 // the command again, deciding on that record.
 func (e *Egress) saveRecord(ctx context.Context, j *job) error {
+	j.rec.Pad = ""
 	b, err := json.Marshal(j.rec)
 	if err != nil {
 		return err
+	}
+	if j.rec.State != stateDone {
+		bound, err := e.doneBound(j)
+		if err != nil {
+			return err
+		}
+		if len(b) < bound {
+			j.rec.Pad = strings.Repeat("-", max(bound-len(b)-len(`,"pad":""`), 1))
+			if b, err = json.Marshal(j.rec); err != nil {
+				return err
+			}
+		}
 	}
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
@@ -200,6 +286,9 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		// Nothing was sent by this delivery yet (its first write is the one
 		// before the call): handle it again against the record found.
 		return errRecordExists
+	}
+	if storeFull(err) {
+		return fmt.Errorf("%w: %w", errRecordsFull, err)
 	}
 	if err != nil {
 		return fmt.Errorf("write sent record: %w", err)

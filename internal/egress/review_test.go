@@ -3,7 +3,9 @@ package egress
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -171,5 +173,95 @@ func TestSameMsgIDInsideDuplicateWindow(t *testing.T) {
 	}
 	if got := len(e.sim.Delivered(appID)); got != 2 {
 		t.Errorf("WeChat received %d messages, want 2 (same on oA, after)", got)
+	}
+}
+
+// TestSentBucketCap (issue 9.17): WXKF_SENT has a byte cap. A bot flooding
+// commands fills it; then commands without a record are not sent — never
+// without their "sending" record — but retried and failed clearly when
+// their budget ends, every command gets one result, no partition jams, and
+// the bucket stays within its cap. Once records expire, others' commands
+// are delivered again.
+func TestSentBucketCap(t *testing.T) {
+	const capBytes = 8 << 10 // a handful of ~1 KB records
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) {
+		c.RetryBudget = 2 * time.Second
+		c.SentTTL = 4 * time.Second
+	})
+	e.streams = func(s *config.Streams) { s.MaxBytes.Sent = capBytes }
+	e.replica(nil)
+	const n = 30
+	for i := range n {
+		oid := fmt.Sprintf("oF%d", i)
+		e.interact("0", oid)
+		e.command("0", oid, events.VerbSend, fmt.Sprintf("flood-%d", i), text(strings.Repeat("x", 200)))
+	}
+	res := e.results(n)
+	var delivered, full int
+	for id, r := range res {
+		switch d := r.Data; {
+		case d.Outcome == events.OutcomeDelivered:
+			delivered++
+		case d.Reason == ReasonTransient && strings.Contains(d.ErrMsg, "is full") && d.Attempts == 0:
+			full++
+		case d.Reason == ReasonExpired && d.Attempts == 0:
+			// Its budget ran out while it waited behind a full-bucket retry.
+		default:
+			t.Errorf("%s: %+v, want delivered or failed for the full bucket", id, d)
+		}
+	}
+	if full == 0 {
+		t.Errorf("no command met the full bucket (%d delivered): the cap does not hold", delivered)
+	}
+	if got := len(e.sim.Delivered(appID)); got != delivered {
+		t.Errorf("WeChat received %d messages, %d results say delivered", got, delivered)
+	}
+	kvStream, err := e.js.Stream(t.Context(), "KV_"+SentBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := kvStream.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.MaxBytes != capBytes || info.State.Bytes > capBytes {
+		t.Errorf("%s: cap %d, holds %d bytes, want cap %d held", SentBucket, info.Config.MaxBytes, info.State.Bytes, capBytes)
+	}
+	// The flood has stopped; once its records expire, commands are sent.
+	waitFor(t, "the flood's records to expire", func() bool {
+		i, err := kvStream.Info(t.Context())
+		return err == nil && i.State.Msgs == 0
+	})
+	e.interact("0", "oOther")
+	e.command("0", "oOther", events.VerbSend, "other", text("hi"))
+	waitFor(t, "the other bot's command", func() bool { return len(e.sim.Delivered(appID)) == delivered+1 })
+}
+
+// TestDoneRecordFitsItsReserve: whatever the outcome and errmsg, a
+// command's done record is no larger than the record written before its
+// call, so a full bucket cannot refuse it.
+func TestDoneRecordFitsItsReserve(t *testing.T) {
+	eg := &Egress{now: time.Now}
+	for _, id := range []string{"a", strings.Repeat("<", events.MaxCommandIDLength)} {
+		j := &job{cmd: events.Command{ID: id, Verb: events.VerbSend,
+			Conversation: events.Conversation{AppID: appID, BusinessID: "0", OpenID: "oUser"}},
+			rec: record{Subject: "wxkf.out." + appID + ".0.oUser.send", Digest: dataDigest([]byte(`{}`))}}
+		bound, err := eg.doneBound(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, msg := range []string{"ok", strings.Repeat("<", 4000), strings.Repeat("\u2028", 2000), string([]byte{0xff, 0xfe}) + strings.Repeat("\x01", 3000)} {
+			d := events.ResultData{CommandID: id, Verb: events.VerbSend, AppID: appID, BusinessID: "0", OpenID: "oUser",
+				Outcome: events.OutcomeFailed, ErrCode: -1004, ErrMsg: cutErrMsg(msg), Attempts: 3,
+				Reason: ReasonMaybeDelivered, MaybeDelivered: true, MediaID: strings.Repeat("m", 100), Time: time.Now().UTC()}
+			body, err := resultEvent(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(record{State: stateDone, Attempts: 3, Retries: 5, Result: body, Subject: j.rec.Subject, Digest: j.rec.Digest})
+			if len(b) > bound {
+				t.Errorf("id %.8q…, errmsg %.8q…: done record %d bytes > reserve %d", id, msg, len(b), bound)
+			}
+		}
 	}
 }
