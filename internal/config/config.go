@@ -183,6 +183,16 @@ type StreamBytes struct {
 	// Media caps the object store WXKF_MEDIA; a full store refuses new
 	// objects. Default 1 GiB.
 	Media int64 `yaml:"media"`
+	// Sent caps the KV bucket WXKF_SENT, the egress's record of every send
+	// command (about 1 KB each, kept egress.sent_ttl). A full bucket
+	// refuses records of new commands: they are not sent but retried with
+	// backoff and fail (transient) when their retry budget ends, until
+	// records expire; commands already recorded finish. Default 1 GiB.
+	Sent int64 `yaml:"sent"`
+	// MediaID caps the KV bucket WXKF_MEDIA_IDS, the cache of uploaded
+	// media ids; a full cache refuses new entries (images are uploaded
+	// again). Default 64 MiB.
+	MediaID int64 `yaml:"mediaid"`
 }
 
 // Ingress configures the HTTP endpoint that receives WeChat's pushes.
@@ -394,7 +404,7 @@ func Default() Config {
 				MaxAge:          7 * 24 * time.Hour,
 				DuplicateWindow: 11 * time.Minute, // MinDuplicateWindow(5m)
 				Storage:         "file",
-				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30},
+				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30, Sent: 1 << 30, MediaID: 64 << 20},
 			},
 			RequestTimeout: 5 * time.Second,
 		},

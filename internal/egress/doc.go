@@ -52,7 +52,18 @@
 // Nats-Msg-Id <appid>:<id>:duplicate:<hash> so that JetStream drops neither
 // theirs nor the first command's. A command's first record write is a KV
 // create, so two commands racing with one id in different partitions cannot
-// both send: the loser is redelivered and finds the winner's record.
+// both send: the loser handles the command again and finds the winner's
+// record. The data digest is of a canonical form that keeps numbers as
+// written and repeated keys; a record without a subject (written by an
+// older release) matches the conversation and verb its stored result names.
+// A command refused before its record is read (malformed, unknown_app)
+// writes no record.
+//
+// Inside WXKF_OUT's duplicate window (2 minutes) a reused id published with
+// the same Nats-Msg-Id — [events.NewCommandMsg] sets it to the command id —
+// never reaches the egress: JetStream drops it and the publisher's PubAck
+// has Duplicate set; no result, and no duplicate_id, is published for it.
+// A bot must check PubAck.Duplicate (kfctl does).
 //
 // Retries. Every retry of a command backs off further (RetryMin doubling to
 // RetryMax, ±20% jitter), whatever failed: the send call, the token fetch,
@@ -63,6 +74,17 @@
 // a destination that is not public and not in egress.media_fetch.allow,
 // HTTP 4xx, not an image, too large — fails at once with reason media (see
 // package mediafetch).
+//
+// Full sent-record bucket. WXKF_SENT has a byte cap
+// (nats.streams.max_bytes.sent) and refuses new keys when full, while it
+// still replaces a key's value with one no larger. A command's records
+// before its call are padded to the largest done record it can have (errmsg
+// is cut to 512 bytes), so a command that was sent always gets its done
+// record. A command whose first record is refused is not sent: it is
+// retried with backoff (NakWithDelay, counted by deliveries) and, when its
+// retry budget ends, fails unsent with reason transient and no record.
+// Partitions are held no longer than a budget; new commands are sent again
+// as records expire (SentTTL).
 //
 // Concurrency within a process is bounded (Concurrency, default 64); Run
 // returns after the in-flight commands finished and were acknowledged.

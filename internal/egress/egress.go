@@ -175,9 +175,9 @@ func (e *Egress) Setup(ctx context.Context) error {
 		cfg jetstream.KeyValueConfig
 	}{
 		{&e.sent, jetstream.KeyValueConfig{Bucket: SentBucket, Description: "kfbridge: commands sent to WeChat",
-			History: 1, TTL: e.cfg.SentTTL, Replicas: e.streams.Replicas, Storage: storage}},
+			History: 1, TTL: e.cfg.SentTTL, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.Sent}},
 		{&e.mediaID, jetstream.KeyValueConfig{Bucket: MediaIDBucket, Description: "kfbridge: media ids of uploaded images",
-			History: 1, TTL: mediaIDTTL, Replicas: e.streams.Replicas, Storage: storage}},
+			History: 1, TTL: mediaIDTTL, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.MediaID}},
 	}
 	for _, kv := range kvs {
 		b, err := e.js.CreateOrUpdateKeyValue(ctx, kv.cfg)

@@ -38,6 +38,8 @@ type env struct {
 	// reg and logger, when set, go to the next replica.
 	reg    *prometheus.Registry
 	logger *slog.Logger
+	// streams, when set, tunes the next replica's stream settings.
+	streams func(*config.Streams)
 }
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
@@ -79,6 +81,9 @@ func (e *env) replica(nc *nats.Conn) (stop func()) {
 		}
 	}
 	streams := config.Default().NATS.Streams
+	if e.streams != nil {
+		e.streams(&streams)
+	}
 	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js,
 		Apps: []config.App{{AppID: appID, Secret: secret}}, Registry: e.reg, Logger: e.logger})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -60,6 +61,12 @@ func (e *Egress) handle(msg jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.CallTimeout+10*time.Second)
 	defer cancel()
 	act, err := e.process(ctx, msg)
+	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
+		// Another delivery of this id recorded first, and nothing was sent:
+		// decide again against its record (a reused id, or this command's
+		// own copy) instead of retrying a create that cannot succeed.
+		act, err = e.process(ctx, msg)
+	}
 	switch {
 	case err != nil:
 		// NATS trouble (record, result or dead-letter publish): nothing final

@@ -1,14 +1,21 @@
 package egress
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 // States of a sent record.
@@ -34,26 +41,137 @@ type record struct {
 	// command (records written before they existed bind nothing).
 	Subject string `json:"subject,omitempty"`
 	Digest  string `json:"digest,omitempty"`
+	// Pad fills a record that is not done up to the size of its command's
+	// largest done record (see [Egress.doneBound]).
+	Pad string `json:"pad,omitempty"`
+}
+
+// A full bucket still replaces a key's value with one no larger than it
+// (nats-server's DiscardNew with one value per key). So a record that is
+// not done is padded to the largest done record its command can have
+// ([Egress.doneBound]): the room its "sending" record takes is room its
+// "done" record is sure to find, and a command that was sent is always
+// recorded as done.
+
+// maxErrMsg bounds the errmsg of a result and a record's LastMsg.
+const maxErrMsg = 512
+
+// cutErrMsg cuts s to maxErrMsg bytes at a character boundary.
+func cutErrMsg(s string) string {
+	if len(s) <= maxErrMsg {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxErrMsg-3], "") + "..."
 }
 
 // matches reports whether r was written for the command with subject and
-// digest.
+// digest. A record without a subject was written before records were bound
+// (an older release): it matches when its stored result names the same
+// conversation and verb — its body cannot be compared — and, when it holds
+// no result yet (a command in flight during the upgrade), it matches, as the
+// redelivery of that command is far likelier than a reused id.
 func (r record) matches(subject, digest string) bool {
-	return r.Subject == "" || (r.Subject == subject && r.Digest == digest)
+	if r.Subject != "" {
+		return r.Subject == subject && r.Digest == digest
+	}
+	if len(r.Result) == 0 {
+		return true
+	}
+	var ev events.ResultEvent
+	if json.Unmarshal(r.Result, &ev) != nil {
+		return false
+	}
+	d := ev.Data
+	s, err := events.CommandSubject(events.Conversation{AppID: d.AppID, BusinessID: d.BusinessID, OpenID: d.OpenID}, d.Verb)
+	return err == nil && s == subject
 }
 
-// dataDigest hashes a command's data in a canonical form (keys sorted,
-// insignificant space dropped), so a bot that republishes the same data
-// re-encoded is still the same command.
+// dataDigest hashes a command's data in a canonical form (object members
+// sorted, insignificant space dropped, numbers and repeated keys kept as
+// written), so a bot that republishes the same data re-encoded is still the
+// same command, and data that differs only in a digit beyond float64's
+// precision or in a repeated key is not.
 func dataDigest(data []byte) string {
-	var v any
-	if json.Unmarshal(data, &v) == nil {
-		if b, err := json.Marshal(v); err == nil {
-			data = b
+	var buf bytes.Buffer
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if canonical(dec, &buf, 0) == nil {
+		if _, err := dec.Token(); err == io.EOF {
+			data = buf.Bytes()
 		}
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
+}
+
+// maxDigestDepth bounds canonical's recursion; deeper data is hashed as
+// sent.
+const maxDigestDepth = 64
+
+// canonical writes the next JSON value of dec to buf in canonical form.
+func canonical(dec *json.Decoder, buf *bytes.Buffer, depth int) error {
+	if depth > maxDigestDepth {
+		return errors.New("too deep")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			buf.WriteByte('[')
+			for i := 0; dec.More(); i++ {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				if err := canonical(dec, buf, depth+1); err != nil {
+					return err
+				}
+			}
+			buf.WriteByte(']')
+			_, err := dec.Token()
+			return err
+		}
+		type member struct{ key, pair string }
+		var members []member
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := json.Marshal(kt)
+			var m bytes.Buffer
+			m.Write(k)
+			m.WriteByte(':')
+			if err := canonical(dec, &m, depth+1); err != nil {
+				return err
+			}
+			members = append(members, member{string(k), m.String()})
+		}
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+		// Sorted by key; a repeated key keeps its values' order.
+		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		buf.WriteByte('{')
+		for i, m := range members {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteString(m.pair)
+		}
+		buf.WriteByte('}')
+	case json.Number:
+		buf.WriteString(v.String())
+	default: // string, bool, nil
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	}
+	return nil
 }
 
 // recordKey is the KV key of a command: its app and a hash of its id (ids
@@ -80,13 +198,82 @@ func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, erro
 	return r, true, nil
 }
 
+// errRecordExists says a command's first record write found a record
+// another delivery with the same id wrote in the meantime.
+var errRecordExists = errors.New("sent record written by another delivery")
+
+// errRecordsFull says the sent-record bucket is at its cap
+// (nats.streams.max_bytes.sent) and refused a new command's record. Records
+// of commands already recorded still update: the bucket keeps one value per
+// key, and replacing one is allowed at the cap.
+var errRecordsFull = errors.New("the sent-record bucket " + SentBucket + " is full (nats.streams.max_bytes.sent)")
+
+// storeFull reports whether err is a write refused because the stream is at
+// its byte cap.
+func storeFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum bytes exceeded")
+}
+
+// recordsFull puts back a command whose first record the full bucket
+// refused. Nothing was sent: a command is never sent without its "sending"
+// record. It retries with backoff (counted by deliveries: no record holds
+// its retries) and fails, still unsent, when its budget ends; the partition
+// is held no longer than that.
+func (e *Egress) recordsFull(ctx context.Context, j *job) (action, error) {
+	now := e.now()
+	at := now.Add(e.backoff(int(j.md.NumDelivered)))
+	if at.After(j.deadline) {
+		return e.fail(ctx, j, CodeExpired, errRecordsFull.Error()+"; the command was not sent", ReasonTransient, false)
+	}
+	e.metrics.retries.WithLabelValues(e.appLabel(j.cmd.AppID), ReasonTransient).Inc()
+	j.log.Warn("sent-record bucket full; command not sent, will be retried", "bucket", SentBucket, "in", at.Sub(now).Round(time.Millisecond))
+	return nakAfter(at.Sub(now)), nil
+}
+
+// doneBound is the largest encoded done record j's command can have: the
+// longest outcome, reason and codes, an errmsg of maxErrMsg bytes that each
+// escape to six (\u003c), its own ids and a media id of at least 128
+// bytes.
+func (e *Egress) doneBound(j *job) (int, error) {
+	c := j.cmd
+	worst := strings.Repeat("<", maxErrMsg)
+	media := j.mediaID // not known yet before the upload: allow for one
+	if len(media) < 128 {
+		media = strings.Repeat("x", 128)
+	}
+	body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: c.ID, Verb: c.Verb, AppID: c.AppID, BusinessID: c.BusinessID,
+		OpenID: c.OpenID, Outcome: events.OutcomeDelivered, ErrCode: -1 << 31, ErrMsg: worst, Attempts: 1 << 20,
+		Reason: ReasonMaybeDelivered, MaybeDelivered: true, MediaID: media, Time: e.now().UTC()}))
+	if err != nil {
+		return 0, err
+	}
+	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body, Subject: j.rec.Subject, Digest: j.rec.Digest}
+	b, err := json.Marshal(probe)
+	return len(b) + 16, err // the time's fraction may have more digits
+}
+
 // saveRecord writes j's record. The first write of a command's record is a
 // create: when another command with the same id (in another partition)
-// wrote first, it fails, and the redelivery finds that record.
+// wrote first, it fails with errRecordExists, and [Egress.handle] handles
+// the command again, deciding on that record.
 func (e *Egress) saveRecord(ctx context.Context, j *job) error {
+	j.rec.Pad = ""
 	b, err := json.Marshal(j.rec)
 	if err != nil {
 		return err
+	}
+	if j.rec.State != stateDone {
+		bound, err := e.doneBound(j)
+		if err != nil {
+			return err
+		}
+		if len(b) < bound {
+			j.rec.Pad = strings.Repeat("-", max(bound-len(b)-len(`,"pad":""`), 1))
+			if b, err = json.Marshal(j.rec); err != nil {
+				return err
+			}
+		}
 	}
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
@@ -94,6 +281,14 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		_, err = e.sent.Put(ctx, j.key, b)
 	} else {
 		_, err = e.sent.Create(ctx, j.key, b)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		// Nothing was sent by this delivery yet (its first write is the one
+		// before the call): handle it again against the record found.
+		return errRecordExists
+	}
+	if storeFull(err) {
+		return fmt.Errorf("%w: %w", errRecordsFull, err)
 	}
 	if err != nil {
 		return fmt.Errorf("write sent record: %w", err)

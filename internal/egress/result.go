@@ -3,6 +3,7 @@ package egress
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -45,14 +46,22 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	d.CommandID, d.Verb = c.ID, c.Verb
 	d.AppID, d.BusinessID, d.OpenID = c.AppID, c.BusinessID, c.OpenID
 	d.Time = e.now().UTC()
+	d.ErrMsg = cutErrMsg(d.ErrMsg) // keeps the done record under recordReserve
 	body, err := json.Marshal(events.NewResult(d))
 	if err != nil {
 		return action{}, err
 	}
-	// A reused id's record belongs to the command that wrote it.
-	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && j.dup == "" {
-		j.rec.State, j.rec.Result = stateDone, body
-		if err := e.saveRecord(ctx, j); err != nil {
+	// A reused id's record belongs to the command that wrote it. Commands
+	// refused before their record was read (malformed, unknown app) write
+	// none: a record they created would collide with their own redelivery.
+	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" {
+		// The done record keeps only the result (see [Egress.doneBound]).
+		j.rec.State, j.rec.Result, j.rec.LastCode, j.rec.LastMsg = stateDone, body, 0, ""
+		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) && !j.stored {
+			// A command without a record was never sent (its "sending"
+			// record comes first): its failure is published unrecorded.
+			j.log.Warn("result not recorded: sent-record bucket full", "bucket", SentBucket)
+		} else if err != nil {
 			return action{}, err
 		}
 	}

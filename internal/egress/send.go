@@ -28,7 +28,10 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		}
 		j.rec.State = stateSending
 		j.rec.Attempts++
-		if err := e.saveRecord(ctx, j); err != nil {
+		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) {
+			j.rec.Attempts--
+			return e.recordsFull(ctx, j) // nothing sent
+		} else if err != nil {
 			return action{}, err // nothing sent
 		}
 		op := "custom/send"
@@ -108,7 +111,7 @@ func classBefore(err error, sendCall bool) wxapi.Class {
 // the send API: see [classBefore]).
 func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback string, sendCall bool) (action, error) {
 	code, msg := codeMsg(err)
-	j.rec.LastCode, j.rec.LastMsg = code, msg
+	j.rec.LastCode, j.rec.LastMsg = code, cutErrMsg(msg)
 	class := classBefore(err, sendCall)
 	now := e.now()
 	switch class {
@@ -142,7 +145,9 @@ func (e *Egress) retryAt(ctx context.Context, j *job, at time.Time, reason strin
 	}
 	j.rec.State = stateRetry
 	j.rec.Retries++
-	if err := e.saveRecord(ctx, j); err != nil {
+	if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) {
+		return e.recordsFull(ctx, j)
+	} else if err != nil {
 		return action{}, err
 	}
 	e.metrics.retries.WithLabelValues(e.appLabel(j.cmd.AppID), reason).Inc()

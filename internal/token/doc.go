@@ -28,6 +28,9 @@
 // the KV record's revision serializes writers. Within a process, concurrent
 // [Manager.Token] calls for one app share one lookup (and its failure), so
 // commands waiting for a token never multiply calls of WeChat's token API.
+// The shared lookup runs under its own bound (Config.LookupTimeout), not
+// under the context of the caller that started it: each caller stops
+// waiting when its own context ends, and the others still get the token.
 //
 // # Errors
 //

@@ -43,6 +43,12 @@ type Config struct {
 	ForceDailyCap int
 	// LeaseTTL is how long a classic-mode refresh lease holds. Default 15s.
 	LeaseTTL time.Duration
+	// LookupTimeout bounds one shared lookup (KV reads, the fetch from
+	// WeChat, a classic-mode wait for another replica's lease). The lookup
+	// does not end with the context of the caller that started it: callers
+	// sharing it stop waiting on their own contexts. Default 2×LeaseTTL plus
+	// 15s.
+	LookupTimeout time.Duration
 	// Holder names this replica in leases. Default a random id.
 	Holder string
 	// Logger; nil discards.
@@ -112,6 +118,9 @@ func New(kv jetstream.KeyValue, api *wxapi.Client, secrets map[string]string, cf
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 15 * time.Second
 	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 2*cfg.LeaseTTL + 15*time.Second
+	}
 	if cfg.Holder == "" {
 		cfg.Holder = fmt.Sprintf("replica-%d", time.Now().UnixNano())
 	}
@@ -149,7 +158,9 @@ func (m *Manager) fresh(r record) bool {
 // the shared KV record, or WeChat. Concurrent callers for one app share one
 // lookup: while it runs, others wait for its token or its error (so a
 // failing token endpoint sees one call per lookup, not one per waiting
-// command). A caller whose ctx ends stops waiting.
+// command). The lookup runs under its own bound ([Config.LookupTimeout]),
+// not under any caller's context: a caller whose ctx ends — the one that
+// started it included — stops waiting, and the others still get the token.
 func (m *Manager) Token(ctx context.Context, appid string) (string, error) {
 	if _, ok := m.secrets[appid]; !ok {
 		return "", fmt.Errorf("%w: %s", ErrUnknownApp, appid)
@@ -160,25 +171,31 @@ func (m *Manager) Token(ctx context.Context, appid string) (string, error) {
 		m.mu.Unlock()
 		return r.AccessToken, nil
 	}
-	if f := m.flights[appid]; f != nil {
+	f := m.flights[appid]
+	if f != nil {
 		f.waiters++
-		m.mu.Unlock()
-		select {
-		case <-f.done:
-			return f.tok, f.err
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
+	} else {
+		f = &flight{done: make(chan struct{})}
+		m.flights[appid] = f
+		// Values (trace context) are kept; cancellation is not.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.LookupTimeout)
+		go func() {
+			defer cancel()
+			tok, err := m.lookup(lctx, appid)
+			m.mu.Lock()
+			f.tok, f.err = tok, err
+			delete(m.flights, appid)
+			m.mu.Unlock()
+			close(f.done)
+		}()
 	}
-	f := &flight{done: make(chan struct{})}
-	m.flights[appid] = f
 	m.mu.Unlock()
-	f.tok, f.err = m.lookup(ctx, appid)
-	m.mu.Lock()
-	delete(m.flights, appid)
-	m.mu.Unlock()
-	close(f.done)
-	return f.tok, f.err
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // sharing returns how many callers wait for appid's lookup in progress.

@@ -1,6 +1,8 @@
 package token
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -206,6 +208,62 @@ func TestConcurrentLookupsShareOneFetch(t *testing.T) {
 	}
 	if got := sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
 		t.Errorf("%d stable_token calls for %d concurrent lookups, want 1", got, n)
+	}
+}
+
+// TestSharedLookupOutlivesItsStarter: the command that started a shared
+// lookup gives up (its deadline is short); a command with a long deadline
+// waiting for the same lookup still gets the token, not the first one's
+// DeadlineExceeded.
+func TestSharedLookupOutlivesItsStarter(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { close(release) })
+	api, err := wxapi.New(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(kv, api, map[string]string{appID: secret}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, cancelA := context.WithCancel(t.Context())
+	aErr := make(chan error, 1)
+	go func() { _, err := m.Token(actx, appID); aErr <- err }()
+	<-arrived // A's lookup is fetching
+	type res struct {
+		tok string
+		err error
+	}
+	bRes := make(chan res, 1)
+	go func() { tok, err := m.Token(t.Context(), appID); bRes <- res{tok, err} }()
+	waitFor(t, "B to join the fetch", func() bool { return m.sharing(appID) == 1 })
+	cancelA() // A's deadline passes while the fetch is slow
+	if err := <-aErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("A: Token = %v, want its own context's error", err)
+	}
+	release <- struct{}{}
+	r := <-bRes
+	if r.err != nil || r.tok == "" {
+		t.Fatalf("B: Token = %q, %v, want the token", r.tok, r.err)
+	}
+	if got := sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
+		t.Errorf("%d stable_token calls, want 1", got)
 	}
 }
 
