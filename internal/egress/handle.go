@@ -187,7 +187,13 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	j.rec.Subject, j.rec.Digest = subject, digest
 	now := e.now()
 	if now.After(j.deadline) {
-		return e.fail(ctx, j, lastCode(j.rec, CodeExpired), lastMsg(j.rec, "retry budget exhausted"), ReasonExpired, false)
+		// A command put back for a retry fails with its retry's reason;
+		// expired is for one whose budget ran out before it was tried.
+		reason := ReasonExpired
+		if j.rec.State == stateRetry && j.rec.LastReason != "" {
+			reason = j.rec.LastReason
+		}
+		return e.fail(ctx, j, lastCode(j.rec, CodeExpired), lastMsg(j.rec, "retry budget exhausted"), reason, false)
 	}
 	if until := e.pauses.get(conv.AppID); now.Before(until) {
 		return e.retryAt(ctx, j, until, ReasonQuota)

@@ -31,10 +31,16 @@ type record struct {
 	Attempts int    `json:"attempts"`
 	// Retries counts the command's retries (put back for later), which
 	// set its backoff.
-	Retries  int             `json:"retries,omitempty"`
-	LastCode int             `json:"last_code,omitempty"`
-	LastMsg  string          `json:"last_msg,omitempty"`
-	Result   json.RawMessage `json:"result,omitempty"`
+	Retries  int    `json:"retries,omitempty"`
+	LastCode int    `json:"last_code,omitempty"`
+	LastMsg  string `json:"last_msg,omitempty"`
+	// LastReason is why the command was last put back for later (a
+	// retry class: transient, quota, token, media). When its budget ends
+	// while it waits, it fails with this reason, not expired: the outcome
+	// does not depend on whether the budget ran out just before or just
+	// after the redelivery.
+	LastReason string          `json:"last_reason,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
 	// Subject (wxkf.out.<appid>.<bid>.<openid>.<verb>) and Digest (of the
 	// command's data) bind the record to the command that wrote it: a
 	// command reusing its id with another conversation or body is not that

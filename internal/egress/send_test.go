@@ -231,13 +231,17 @@ func TestFailureClasses(t *testing.T) {
 }
 
 // TestTransientRetries: WeChat busy (-1) and HTTP 5xx are retried with
-// backoff until they pass, or fail as transient once the budget is spent.
+// backoff until they pass, or fail as transient once the budget is spent —
+// also when the budget ends while the command waits for its redelivery
+// (the outcome does not depend on the machine's speed).
 func TestTransientRetries(t *testing.T) {
 	e := newEnv(t, wxsim.SimConfig{FailRate: 1}, nil)
 	e.replica(nil)
 	e.interact("0", "oU")
 	e.command("0", "oU", events.VerbSend, "flaky", text("hi"))
-	time.Sleep(300 * time.Millisecond) // a few failed attempts
+	waitFor(t, "two failed send attempts", func() bool {
+		return e.sim.Calls().Calls["/cgi-bin/message/custom/send"][-1] >= 2
+	})
 	if err := e.sim.SetFaults(wxsim.Faults{HTTP5xxRate: 0}); err != nil {
 		t.Fatal(err)
 	}
