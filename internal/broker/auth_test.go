@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -134,7 +135,7 @@ func TestBotAccount(t *testing.T) {
 	if err := b.Conn.Publish("wxkf.in.wxapp.0.oMarker.text", []byte("marker")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the marker push", func() bool {
+	natstest.WaitFor(t, "the marker push", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range core {
@@ -232,7 +233,7 @@ func TestBridgeRepliesNeverReachBots(t *testing.T) {
 	if err := b.Conn.Publish("wxkf.result.wx0123456789abcdef.0.oMarker.delivered", []byte("marker")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the marker", func() bool {
+	natstest.WaitFor(t, "the marker", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) > 0 && string(seen[len(seen)-1].Data) == "marker"

@@ -12,6 +12,7 @@ import (
 	"github.com/kfbridge/kfbridge/examples/echobot"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -70,7 +71,7 @@ func TestEchobotAsBotAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "typing and the reply in WXKF_OUT", func() bool {
+	natstest.WaitFor(t, "typing and the reply in WXKF_OUT", func() bool {
 		info, err := out.Info(ctx)
 		return err == nil && info.State.Msgs == 2
 	})
@@ -79,7 +80,7 @@ func TestEchobotAsBotAccount(t *testing.T) {
 	if _, err := b.JS.Publish(ctx, "wxkf.result."+appID+".0.oUser.delivered", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the bot to ack the result", func() bool {
+	natstest.WaitFor(t, "the bot to ack the result", func() bool {
 		c, err := b.JS.Consumer(ctx, events.ResultStreamName, "bot")
 		if err != nil {
 			return false
@@ -91,16 +92,5 @@ func TestEchobotAsBotAccount(t *testing.T) {
 	defer mu.Unlock()
 	if len(asyncErrs) > 0 {
 		t.Errorf("the server refused the bot: %v", asyncErrs)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 )
 
 // TestBotAccountLimits: a bot account holds at most BotMaxConnections
@@ -54,7 +55,7 @@ func TestBotAccountLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Flush()
-	waitFor(t, "the server's error on the over-subscribed connection", func() bool { return len(closed) > 0 })
+	natstest.WaitFor(t, "the server's error on the over-subscribed connection", func() bool { return len(closed) > 0 })
 	if err := <-closed; !errors.Is(err, nats.ErrMaxSubscriptionsExceeded) && !strings.Contains(strings.ToLower(err.Error()), "maximum subscriptions") {
 		t.Errorf("subscription %d: %v, want the subscription limit", BotMaxSubscriptions+1, err)
 	}

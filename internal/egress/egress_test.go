@@ -210,7 +210,7 @@ func (e *env) allResults(n int) []events.ResultEvent {
 // them all.
 func (e *env) streamContents(stream string, n int) []jetstream.Msg {
 	e.t.Helper()
-	waitFor(e.t, fmt.Sprintf("%d messages in %s", n, stream), func() bool { return e.streamMsgs(stream) >= uint64(n) })
+	natstest.WaitFor(e.t, fmt.Sprintf("%d messages in %s", n, stream), func() bool { return e.streamMsgs(stream) >= uint64(n) })
 	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
 	defer cancel()
 	cons, err := e.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
@@ -227,16 +227,4 @@ func (e *env) streamContents(stream string, n int) []jetstream.Msg {
 		out = append(out, msg)
 	}
 	return out
-}
-
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -130,7 +131,7 @@ func TestLegacyRecordBindsItsConversation(t *testing.T) {
 	}
 	e.interact("0", "oC")
 	e.command("0", "oC", events.VerbSend, "after", text("x"))
-	waitFor(t, "the later command's result", func() bool { return e.streamMsgs(events.ResultStreamName) >= 3 })
+	natstest.WaitFor(t, "the later command's result", func() bool { return e.streamMsgs(events.ResultStreamName) >= 3 })
 	if got := len(e.sim.Delivered(appID)); got != 2 {
 		t.Errorf("WeChat received %d messages, want 2 (first and after)", got)
 	}
@@ -228,13 +229,13 @@ func TestSentBucketCap(t *testing.T) {
 		t.Errorf("%s: cap %d, holds %d bytes, want cap %d held", SentBucket, info.Config.MaxBytes, info.State.Bytes, capBytes)
 	}
 	// The flood has stopped; once its records expire, commands are sent.
-	waitFor(t, "the flood's records to expire", func() bool {
+	natstest.WaitFor(t, "the flood's records to expire", func() bool {
 		i, err := kvStream.Info(t.Context())
 		return err == nil && i.State.Msgs == 0
 	})
 	e.interact("0", "oOther")
 	e.command("0", "oOther", events.VerbSend, "other", text("hi"))
-	waitFor(t, "the other bot's command", func() bool { return len(e.sim.Delivered(appID)) == delivered+1 })
+	natstest.WaitFor(t, "the other bot's command", func() bool { return len(e.sim.Delivered(appID)) == delivered+1 })
 }
 
 // TestDoneRecordFitsItsReserve: whatever the outcome and errmsg, a

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/schemas"
@@ -239,7 +240,7 @@ func TestTransientRetries(t *testing.T) {
 	e.replica(nil)
 	e.interact("0", "oU")
 	e.command("0", "oU", events.VerbSend, "flaky", text("hi"))
-	waitFor(t, "two failed send attempts", func() bool {
+	natstest.WaitFor(t, "two failed send attempts", func() bool {
 		return e.sim.Calls().Calls["/cgi-bin/message/custom/send"][-1] >= 2
 	})
 	if err := e.sim.SetFaults(wxsim.Faults{HTTP5xxRate: 0}); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -135,7 +136,7 @@ func TestTokenTimeoutIsRetried(t *testing.T) {
 	e.replica(nil)
 	e.interact("0", "oU")
 	e.command("0", "oU", events.VerbSend, "c1", text("hi"))
-	waitFor(t, "a token fetch", func() bool { return e.sim.Calls().Total("/cgi-bin/stable_token") >= 1 })
+	natstest.WaitFor(t, "a token fetch", func() bool { return e.sim.Calls().Total("/cgi-bin/stable_token") >= 1 })
 	if err := e.sim.SetFaults(wxsim.Faults{}); err != nil {
 		t.Fatal(err)
 	}

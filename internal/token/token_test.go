@@ -199,7 +199,7 @@ func TestConcurrentLookupsShareOneFetch(t *testing.T) {
 	for range n - 1 {
 		go lookup()
 	}
-	waitFor(t, "the other lookups to join the fetch", func() bool { return m.sharing(appID) == n-1 })
+	natstest.WaitFor(t, "the other lookups to join the fetch", func() bool { return m.sharing(appID) == n-1 })
 	close(release)
 	for range n {
 		if err := <-errs; wxapi.ClassOf(err) != wxapi.ClassTransient {
@@ -252,7 +252,7 @@ func TestSharedLookupOutlivesItsStarter(t *testing.T) {
 	}
 	bRes := make(chan res, 1)
 	go func() { tok, err := m.Token(t.Context(), appID); bRes <- res{tok, err} }()
-	waitFor(t, "B to join the fetch", func() bool { return m.sharing(appID) == 1 })
+	natstest.WaitFor(t, "B to join the fetch", func() bool { return m.sharing(appID) == 1 })
 	cancelA() // A's deadline passes while the fetch is slow
 	if err := <-aErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("A: Token = %v, want its own context's error", err)
@@ -264,17 +264,5 @@ func TestSharedLookupOutlivesItsStarter(t *testing.T) {
 	}
 	if got := sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
 		t.Errorf("%d stable_token calls, want 1", got)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
