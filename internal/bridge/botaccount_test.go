@@ -17,6 +17,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/kfctl"
 	"github.com/kfbridge/kfbridge/internal/manage"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -86,17 +87,10 @@ func TestBotAccountThroughBridge(t *testing.T) {
 	api := manage.NewClient(bot)
 	img := wxsim.PlaceholderImage()
 	var raw json.RawMessage
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	natstest.WaitFor(t, "media.upload from the bot", func() bool {
 		raw, err = api.Request(tctx, appID, manage.OpMediaUpload, map[string]any{"data": base64.StdEncoding.EncodeToString(img)})
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("media.upload from the bot: %v", err)
-	}
+		return err == nil
+	})
 	var up struct {
 		MediaID string `json:"media_id"`
 	}
