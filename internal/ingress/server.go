@@ -17,7 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -184,11 +183,7 @@ func (s *Server) routes() (*gin.Engine, error) {
 
 // adminRoutes are the admin listener's: health, readiness and metrics.
 func (s *Server) adminRoutes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	return mux
+	return telemetry.HealthHandler(s.registry, s.readyCheck)
 }
 
 // Handler returns the HTTP handler of the public listener: /wx/<appid>
@@ -308,16 +303,10 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+// readyCheck fails once the push listener drains, else asks Config.Ready.
+func (s *Server) readyCheck(ctx context.Context) error {
 	if s.draining.Load() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
+		return errors.New("shutting down")
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.ready(ctx); err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.Write([]byte("ready"))
+	return s.ready(ctx)
 }

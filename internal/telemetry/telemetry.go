@@ -1,9 +1,11 @@
 // Package telemetry holds what kfbridge's parts share for observability: the
-// Prometheus registry every part registers its metrics in.
+// Prometheus registry every part registers its metrics in, the handler of
+// /healthz, /readyz and /metrics ([HealthHandler]) to which each part
+// contributes a readiness [Check], and W3C trace context.
 //
 // # Concurrency
 //
-// A registry is safe for concurrent use.
+// A registry and the health handler are safe for concurrent use.
 //
 // # Errors
 //
