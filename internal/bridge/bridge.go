@@ -1,7 +1,16 @@
 // Package bridge runs the parts of kfbridge a binary asks for on one NATS
 // connection: the embedded NATS server when no URL is configured, stream
-// setup, the ingress and the egress (with the management service of
-// internal/manage beside it, sharing its access tokens).
+// setup, the ingress and the egress with the management service of
+// internal/manage beside it.
+//
+// The bridge builds the WeChat parts of an egress process once (package
+// wechat: API client, token manager, media store and fetcher) and hands
+// the same ones to the egress and the management service, so both share one
+// token per app and one allow list. It owns them: they run nothing in the
+// background and need no stopping, and they outlive both parts because
+// the NATS connection closes only after Run has stopped them. One admin
+// listener serves /healthz, /readyz and /metrics (telemetry.HealthHandler);
+// every part adds its readiness check.
 //
 // # Usage
 //
@@ -31,7 +40,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -39,6 +47,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/ingress"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
+	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -99,28 +108,17 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		ends.NATS = b.Server.ClientURL()
 	}
 	reg := telemetry.NewRegistry()
-	ready := []func(context.Context) error{
+	checks := []telemetry.Check{
 		func(ctx context.Context) error { return b.Ready(ctx, events.InboundStreamName) },
 	}
 
 	var eg *egress.Egress
 	var mg *manage.Service
 	if opts.Egress {
-		eg, err = egress.New(egress.Config{
-			Egress: cfg.Egress, Streams: cfg.NATS.Streams, NATSTimeout: cfg.NATS.RequestTimeout, Apps: cfg.Apps, JS: b.JS,
-			Logger: logger.With("component", "egress"), Registry: reg,
-		})
-		if err != nil {
+		if eg, mg, err = newEgress(ctx, cfg, b, reg, logger); err != nil {
 			return err
 		}
-		if err := eg.Setup(ctx); err != nil {
-			return fmt.Errorf("egress setup: %w", err)
-		}
-		ready = append(ready, eg.Ready)
-		if mg, err = newManage(cfg, b, eg, logger); err != nil {
-			return err
-		}
-		ready = append(ready, mg.Ready)
+		checks = append(checks, eg.Ready, mg.Ready)
 	}
 	if b.Server != nil {
 		// Bots of the embedded server cannot create consumers: the bridge
@@ -129,15 +127,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return fmt.Errorf("bot consumers: %w", err)
 		}
 	}
-	readyAll := func(ctx context.Context) error {
-		for _, r := range ready {
-			if err := r(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -159,9 +148,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var ingressLn, adminLn net.Listener
 	var srv *ingress.Server
 	if opts.Ingress {
+		// The ingress's admin listener serves the process's health, with
+		// the ingress's own check (it is not draining) before these.
 		srv, err = ingress.New(ingress.Config{
 			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS,
-			Ready: readyAll, Logger: logger.With("component", "ingress"), Registry: reg,
+			Ready: all(checks), Logger: logger.With("component", "ingress"), Registry: reg,
 		})
 		if err != nil {
 			return err
@@ -181,7 +172,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return fmt.Errorf("egress listen: %w", err)
 		}
 		ends.Health = ln.Addr().String()
-		run("health", func(ctx context.Context) error { return serveHealth(ctx, ln, reg, readyAll) })
+		health := telemetry.HealthHandler(reg, checks...)
+		run("health", func(ctx context.Context) error { return serveHealth(ctx, ln, health) })
 	}
 	if srv != nil {
 		run("ingress", func(ctx context.Context) error { return srv.Serve(ctx, ingressLn) })
@@ -203,22 +195,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	return errors.Join(errs...)
 }
 
-// serveHealth serves /healthz, /readyz and /metrics for a process without
-// ingress.
-func serveHealth(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready func(context.Context) error) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := ready(ctx); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
+// all is one check made of checks, run in order.
+func all(checks []telemetry.Check) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, check := range checks {
+			if err := check(ctx); err != nil {
+				return err
+			}
 		}
-		w.Write([]byte("ready"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		return nil
+	}
+}
+
+// serveHealth serves the health handler (/healthz, /readyz and /metrics)
+// for a process without ingress.
+func serveHealth(ctx context.Context, ln net.Listener, health http.Handler) error {
+	srv := &http.Server{Handler: health, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -233,16 +225,37 @@ func serveHealth(ctx context.Context, ln net.Listener, reg *prometheus.Registry,
 	return nil
 }
 
-// newManage builds the management service of an egress process, sharing
-// the egress's token manager, API client and media object store.
-func newManage(cfg *config.Config, b *broker.Broker, eg *egress.Egress, logger *slog.Logger) (*manage.Service, error) {
+// newEgress builds the WeChat parts once and hands the same ones to the
+// egress (set up, not yet running) and the management service.
+func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg *prometheus.Registry, logger *slog.Logger) (*egress.Egress, *manage.Service, error) {
+	wx, err := wechat.New(ctx, wechat.Config{
+		JS: b.JS, Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps,
+		Logger: logger.With("component", "wechat"), Registry: reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	eg, err := egress.New(egress.Config{
+		Egress: cfg.Egress, Streams: cfg.NATS.Streams, NATSTimeout: cfg.NATS.RequestTimeout, Apps: cfg.Apps, JS: b.JS,
+		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media,
+		Logger: logger.With("component", "egress"), Registry: reg,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := eg.Setup(ctx); err != nil {
+		return nil, nil, fmt.Errorf("egress setup: %w", err)
+	}
 	apps := make([]string, 0, len(cfg.Apps))
 	for _, a := range cfg.Apps {
 		apps = append(apps, a.AppID)
 	}
-	return manage.New(manage.Config{
-		Conn: b.Conn, API: eg.API(), Tokens: eg.Tokens(), Store: eg.MediaObjects(), Apps: apps,
-		Fetcher: eg.MediaFetcher(),
-		Logger:  logger.With("component", "manage"),
+	mg, err := manage.New(manage.Config{
+		Conn: b.Conn, API: wx.API, Tokens: wx.Tokens, Store: wx.Media, Fetcher: wx.Fetcher, Apps: apps,
+		Logger: logger.With("component", "manage"),
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return eg, mg, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
+	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -35,6 +36,25 @@ func openBroker(t *testing.T, tune func(*config.NATS)) (*broker.Broker, config.N
 		t.Fatal(err)
 	}
 	return b, cfg
+}
+
+// setUpEgress makes the egress's streams, buckets and store as an egress
+// process does at start, with its WeChat parts.
+func setUpEgress(t *testing.T, b *broker.Broker, ecfg config.Egress, streams config.Streams) {
+	t.Helper()
+	apps := []config.App{{AppID: appID, Secret: "app-secret"}}
+	wx, err := wechat.New(t.Context(), wechat.Config{JS: b.JS, Egress: ecfg, Streams: streams, Apps: apps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: streams, JS: b.JS, Apps: apps,
+		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eg.Setup(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestEmbeddedSync is issue 9.17: the embedded server syncs every write
@@ -71,14 +91,7 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 	ctx := t.Context()
 	ecfg := config.Default().Egress
 	ecfg.Partitions = 4
-	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: cfg.Streams, JS: b.JS,
-		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eg.Setup(ctx); err != nil { // streams as the egress makes them; it never runs
-		t.Fatal(err)
-	}
+	setUpEgress(t, b, ecfg, cfg.Streams) // streams as the egress makes them; it never runs
 	for _, want := range []struct {
 		stream   string
 		maxBytes int64
@@ -87,7 +100,7 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 		{events.OutboundStreamName, capOut, jetstream.DiscardNew},
 		{events.ResultStreamName, cfg.Streams.MaxBytes.Result, jetstream.DiscardOld},
 		{events.DeadLetterStreamName, cfg.Streams.MaxBytes.DeadLetter, jetstream.DiscardOld},
-		{"OBJ_" + egress.MediaStore, capMedia, jetstream.DiscardNew},
+		{"OBJ_" + wechat.MediaStore, capMedia, jetstream.DiscardNew},
 		{events.InboundStreamName, -1, jetstream.DiscardOld},
 	} {
 		s, err := b.JS.Stream(ctx, want.stream)
@@ -130,7 +143,7 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 	}
 	// Images come from bridge-role tools and media.upload; the store's cap
 	// refuses what exceeds it.
-	store, err := b.JS.ObjectStore(ctx, egress.MediaStore)
+	store, err := b.JS.ObjectStore(ctx, wechat.MediaStore)
 	if err != nil {
 		t.Fatal(err)
 	}

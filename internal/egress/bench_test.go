@@ -29,8 +29,7 @@ func BenchmarkThroughput(b *testing.B) {
 				c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
 			})
 			// Streams and consumers exist before the commands are stored.
-			eg, err := New(Config{Egress: e.cfg, Streams: config.Default().NATS.Streams, JS: e.js,
-				Apps: []config.App{{AppID: appID, Secret: secret}}})
+			eg, err := e.newEgress(e.js, config.Default().NATS.Streams, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

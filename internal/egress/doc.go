@@ -5,7 +5,8 @@
 //
 // # Usage
 //
-//	eg, err := egress.New(egress.Config{...})
+//	wx, err := wechat.New(ctx, wechat.Config{...}) // shared with the management service
+//	eg, err := egress.New(egress.Config{..., API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
 //	err = eg.Setup(ctx) // streams, KV buckets, consumers: idempotent
 //	err = eg.Run(ctx)   // until ctx ends, then drains
 //

@@ -21,14 +21,13 @@ import (
 	"github.com/kfbridge/kfbridge/schemas"
 )
 
-// Names of the KV buckets and object store the egress uses.
+// Names of the KV buckets the egress uses (the media store is
+// wechat.MediaStore).
 const (
 	// SentBucket records commands sent to WeChat (see the package doc).
 	SentBucket = "WXKF_SENT"
 	// MediaIDBucket caches media ids of images egress uploaded.
 	MediaIDBucket = "WXKF_MEDIA_IDS"
-	// MediaStore is the object store bots put images in for image commands.
-	MediaStore = "WXKF_MEDIA"
 	// mediaIDTTL keeps an uploaded media id well under its 3-day life.
 	mediaIDTTL = 60 * time.Hour
 )
@@ -44,12 +43,21 @@ type Config struct {
 	// partition for this long, not for the whole handling deadline.
 	// Default 5s (nats.request_timeout).
 	NATSTimeout time.Duration
-	// Apps lists the mini programs; each needs a Secret.
+	// Apps lists the mini programs the egress sends for; commands of others
+	// fail as unknown apps.
 	Apps []config.App
 	// JS is JetStream. Required.
 	JS jetstream.JetStream
-	// API calls WeChat; nil builds one for Egress.APIBase.
+	// API calls WeChat. Required; the process's shared one (see
+	// internal/wechat), as are Tokens, Fetcher and Media.
 	API *wxapi.Client
+	// Tokens hands out the apps' access tokens. Required.
+	Tokens *token.Manager
+	// Fetcher downloads images named by URL. Required.
+	Fetcher *mediafetch.Fetcher
+	// Media is the object store wechat.MediaStore, where image commands
+	// name objects. Required.
+	Media jetstream.ObjectStore
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Registry receives metrics; nil creates one.
@@ -74,25 +82,33 @@ type Egress struct {
 	sem       chan struct{}
 	natsWait  time.Duration
 	pauses    pauses
-	// tokenSecrets are the apps' secrets, handed to the token manager.
-	tokenSecrets map[string]string
+	store     jetstream.ObjectStore
 
 	// Set up by Setup.
 	sent    jetstream.KeyValue
 	mediaID jetstream.KeyValue
-	store   jetstream.ObjectStore
 	out     jetstream.Stream
 }
 
 // New validates cfg and builds an Egress; call [Egress.Setup] before
-// [Egress.Run].
+// [Egress.Run]. A missing required field is an error that names it.
 func New(cfg Config) (*Egress, error) {
-	if cfg.JS == nil {
-		return nil, errors.New("egress: JS is required")
+	var missing []error
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"JS", cfg.JS != nil}, {"API", cfg.API != nil}, {"Tokens", cfg.Tokens != nil},
+		{"Fetcher", cfg.Fetcher != nil}, {"Media", cfg.Media != nil}} {
+		if !f.set {
+			missing = append(missing, fmt.Errorf("egress: %s is required", f.name))
+		}
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
 	}
 	e := &Egress{
-		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API,
-		apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
+		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API, tokens: cfg.Tokens, fetch: cfg.Fetcher,
+		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
 		sem: make(chan struct{}, cfg.Egress.Concurrency), natsWait: cfg.NATSTimeout,
 	}
 	if e.natsWait <= 0 {
@@ -104,18 +120,6 @@ func New(cfg Config) (*Egress, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
-	if e.api == nil {
-		api, err := wxapi.New(cfg.Egress.APIBase, wxapi.WithTimeout(cfg.Egress.CallTimeout))
-		if err != nil {
-			return nil, err
-		}
-		e.api = api
-	}
-	fetch, err := mediafetch.New(mediafetch.Config{Allow: cfg.Egress.MediaFetch.Allow})
-	if err != nil {
-		return nil, fmt.Errorf("egress: media_fetch: %w", err)
-	}
-	e.fetch = fetch
 	reg := cfg.Registry
 	if reg == nil {
 		reg = telemetry.NewRegistry()
@@ -125,18 +129,8 @@ func New(cfg Config) (*Egress, error) {
 		return nil, fmt.Errorf("egress metrics: %w", err)
 	}
 	e.metrics = m
-	secrets := map[string]string{}
-	var errs []error
 	for _, a := range cfg.Apps {
-		if a.Secret.Value() == "" {
-			errs = append(errs, fmt.Errorf("egress: app %s has no secret", a.AppID))
-			continue
-		}
 		e.apps[a.AppID] = true
-		secrets[a.AppID] = a.Secret.Value()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
 	}
 	v, err := schemas.NewValidator()
 	if err != nil {
@@ -144,7 +138,6 @@ func New(cfg Config) (*Egress, error) {
 	}
 	e.validator = v
 	e.pauses.until = map[string]time.Time{}
-	e.tokenSecrets = secrets
 	return e, nil
 }
 
@@ -186,25 +179,6 @@ func (e *Egress) Setup(ctx context.Context) error {
 		}
 		*kv.dst = b
 	}
-	tokens, err := e.js.CreateOrUpdateKeyValue(ctx, token.BucketConfig(e.streams.Replicas, storage))
-	if err != nil {
-		return fmt.Errorf("kv %s: %w", token.BucketName, err)
-	}
-	e.tokens, err = token.New(tokens, e.api, e.tokenSecrets, token.Config{
-		Mode: e.cfg.Token.Mode, ForceDailyCap: e.cfg.Token.ForceDailyCap, Logger: e.logger, Now: e.now,
-		OnRefresh: func(appid, kind string) { e.metrics.tokenRefreshes.WithLabelValues(appid, kind).Inc() },
-	})
-	if err != nil {
-		return err
-	}
-	store, err := e.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: MediaStore, Description: "kfbridge: images for image commands and downloaded user media",
-		TTL: 7 * 24 * time.Hour, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.Media,
-	})
-	if err != nil {
-		return fmt.Errorf("object store %s: %w", MediaStore, err)
-	}
-	e.store = store
 	for p := range e.cfg.Partitions {
 		if _, err := out.CreateOrUpdateConsumer(ctx, e.consumerConfig(p)); err != nil {
 			return fmt.Errorf("consumer for partition %d: %w", p, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -84,8 +85,7 @@ func (e *env) replica(nc *nats.Conn) (stop func()) {
 	if e.streams != nil {
 		e.streams(&streams)
 	}
-	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js,
-		Apps: []config.App{{AppID: appID, Secret: secret}}, Registry: e.reg, Logger: e.logger})
+	eg, err := e.newEgress(js, streams, e.reg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -106,6 +106,22 @@ func (e *env) replica(nc *nats.Conn) (stop func()) {
 	}
 	e.t.Cleanup(stop)
 	return stop
+}
+
+// newEgress builds an egress replica with its own WeChat parts, as a
+// process builds them.
+func (e *env) newEgress(js jetstream.JetStream, streams config.Streams, reg *prometheus.Registry) (*Egress, error) {
+	e.t.Helper()
+	apps := []config.App{{AppID: appID, Secret: secret}}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	wx, err := wechat.New(e.t.Context(), wechat.Config{JS: js, Egress: e.cfg, Streams: streams, Apps: apps, Logger: e.logger, Registry: reg})
+	if err != nil {
+		return nil, err
+	}
+	return New(Config{Egress: e.cfg, Streams: streams, JS: js, Apps: apps, Registry: reg, Logger: e.logger,
+		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
 }
 
 // interact opens the send window as a user message would.

@@ -3,12 +3,11 @@ package egress
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	commands       *prometheus.CounterVec
-	apiSeconds     *prometheus.HistogramVec
-	apiErrors      *prometheus.CounterVec
-	retries        *prometheus.CounterVec
-	tokenRefreshes *prometheus.CounterVec
-	inflight       prometheus.Gauge
+	commands   *prometheus.CounterVec
+	apiSeconds *prometheus.HistogramVec
+	apiErrors  *prometheus.CounterVec
+	retries    *prometheus.CounterVec
+	inflight   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,16 +29,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kfbridge_egress_retries_total",
 			Help: "Commands put back for a later retry, by app and class (transient, quota).",
 		}, []string{"appid", "class"}),
-		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kfbridge_egress_token_refreshes_total",
-			Help: "Access tokens fetched from WeChat, by app and kind (stable, stable_forced, classic).",
-		}, []string{"appid", "kind"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kfbridge_egress_inflight_commands",
 			Help: "Commands being handled by this process.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.tokenRefreshes, m.inflight} {
+	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/schemas"
@@ -41,7 +42,7 @@ func TestSendEveryType(t *testing.T) {
 		w.Write(img)
 	}))
 	defer images.Close()
-	store, err := e.js.ObjectStore(t.Context(), MediaStore)
+	store, err := e.js.ObjectStore(t.Context(), wechat.MediaStore)
 	if err != nil {
 		t.Fatal(err)
 	}

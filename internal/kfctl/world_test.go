@@ -19,6 +19,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -60,15 +61,21 @@ func newWorld(t testing.TB) *world {
 	cfg.MediaFetch.Allow = []string{"127.0.0.1"} // images are served on loopback
 	streams := config.Default().NATS.Streams
 	streams.Storage = "memory"
-	eg, err := egress.New(egress.Config{Egress: cfg, Streams: streams, JS: js, Apps: []config.App{{AppID: appID, Secret: secret}}})
+	apps := []config.App{{AppID: appID, Secret: secret}}
+	wx, err := wechat.New(t.Context(), wechat.Config{JS: js, Egress: cfg, Streams: streams, Apps: apps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg, err := egress.New(egress.Config{Egress: cfg, Streams: streams, JS: js, Apps: apps,
+		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := eg.Setup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	mg, err := manage.New(manage.Config{Conn: nc, API: eg.API(), Tokens: eg.Tokens(), Store: eg.MediaObjects(), Apps: []string{appID},
-		Fetcher: eg.MediaFetcher()})
+	mg, err := manage.New(manage.Config{Conn: nc, API: wx.API, Tokens: wx.Tokens, Store: wx.Media, Apps: []string{appID},
+		Fetcher: wx.Fetcher})
 	if err != nil {
 		t.Fatal(err)
 	}

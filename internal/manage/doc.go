@@ -25,13 +25,14 @@
 // a page comes back short, and media.get stores the downloaded bytes in the
 // WXKF_MEDIA object store and answers the object's name; media.upload takes
 // the image as base64 bytes, an http(s) URL or an object name. A URL is
-// downloaded with [Config.Fetcher], the egress's: only from public
+// downloaded with [Config.Fetcher], the one the egress uses: only from public
 // addresses unless egress.media_fetch.allow lists the destination (package
 // mediafetch), and a failed download's errmsg quotes nothing of the answer.
 //
 // # Usage
 //
-//	svc, err := manage.New(manage.Config{Conn: nc, API: api, Tokens: tokens, Store: media, Apps: appids})
+//	// wx: the process's WeChat parts (internal/wechat), shared with the egress
+//	svc, err := manage.New(manage.Config{Conn: nc, API: wx.API, Tokens: wx.Tokens, Store: wx.Media, Fetcher: wx.Fetcher, Apps: appids})
 //	err = svc.Run(ctx) // serves until ctx ends
 //
 //	c := manage.NewClient(nc)

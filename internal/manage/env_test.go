@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -79,7 +80,11 @@ func newEnv(t testing.TB, tune func(*Config)) *env {
 // start runs one more Service on nc (a replica) until the test ends.
 func (e *env) start(nc *nats.Conn, tune func(*Config)) {
 	e.t.Helper()
-	cfg := Config{Conn: nc, API: e.api, Tokens: e.tokens, Store: e.store, Apps: []string{appID}}
+	fetcher, err := mediafetch.New(mediafetch.Config{}) // public addresses only
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := Config{Conn: nc, API: e.api, Tokens: e.tokens, Store: e.store, Fetcher: fetcher, Apps: []string{appID}}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -40,7 +40,9 @@ const (
 type Config struct {
 	// Conn is the NATS connection the service subscribes on. Required.
 	Conn *nats.Conn
-	// API calls WeChat. Required.
+	// API calls WeChat. Required. It, Tokens, Store and Fetcher are the
+	// process's shared WeChat parts (internal/wechat), which the egress
+	// uses too.
 	API *wxapi.Client
 	// Tokens hands out the apps' access tokens, shared with egress.
 	// Required.
@@ -48,6 +50,9 @@ type Config struct {
 	// Store is the object store WXKF_MEDIA: media.get stores downloads in
 	// it, media.upload reads objects from it. Required.
 	Store jetstream.ObjectStore
+	// Fetcher downloads images by URL (bounded in time by the request),
+	// from the destinations egress.media_fetch.allow allows. Required.
+	Fetcher *mediafetch.Fetcher
 	// Apps are the AppIDs the service answers for (each with a secret in
 	// Tokens); requests for others fail with [CodeUnknownApp].
 	Apps []string
@@ -55,11 +60,6 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxMediaBytes bounds images and media (see [DefaultMaxMediaBytes]).
 	MaxMediaBytes int64
-	// Fetcher downloads images by URL (bounded in time by the request);
-	// share the egress's ([egress.Egress.MediaFetcher]) so that both obey
-	// egress.media_fetch.allow. nil refuses every destination that is not
-	// a public address.
-	Fetcher *mediafetch.Fetcher
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -102,6 +102,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		errs = append(errs, errors.New("manage: Store is required"))
 	}
+	if cfg.Fetcher == nil {
+		errs = append(errs, errors.New("manage: Fetcher is required"))
+	}
 	if cfg.RequestTimeout < 0 || cfg.MaxMediaBytes < 0 {
 		errs = append(errs, errors.New("manage: RequestTimeout and MaxMediaBytes must not be negative"))
 	}
@@ -120,13 +123,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxMediaBytes == 0 {
 		cfg.MaxMediaBytes = DefaultMaxMediaBytes
-	}
-	if cfg.Fetcher == nil {
-		f, err := mediafetch.New(mediafetch.Config{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Fetcher = f
 	}
 	logger := cfg.Logger
 	if logger == nil {

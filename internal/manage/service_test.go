@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -214,7 +215,11 @@ func TestRunStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens := newEnv(t, nil).tokens // never used: only an unknown app is asked for
-	svc, err := New(Config{Conn: nc, API: api, Tokens: tokens, Store: store, Apps: []string{appID}})
+	fetcher, err := mediafetch.New(mediafetch.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{Conn: nc, API: api, Tokens: tokens, Store: store, Fetcher: fetcher, Apps: []string{appID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +248,7 @@ func TestRunStops(t *testing.T) {
 
 func TestNewRequires(t *testing.T) {
 	_, err := New(Config{Apps: []string{"bad.app"}})
-	for _, want := range []string{"Conn", "API", "Tokens", "Store", "bad.app"} {
+	for _, want := range []string{"Conn", "API", "Tokens", "Store", "Fetcher", "bad.app"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(empty) = %v, want it to mention %s", err, want)
 		}

@@ -1,0 +1,59 @@
+package wechat_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/token"
+	"github.com/kfbridge/kfbridge/internal/wechat"
+)
+
+const appID = "wx0123456789abcdef"
+
+func TestNewRequires(t *testing.T) {
+	eg := config.Default().Egress
+	eg.APIBase = "ftp://wechat"
+	eg.MediaFetch.Allow = []string{"not a host"}
+	_, err := wechat.New(t.Context(), wechat.Config{Egress: eg, Apps: []config.App{{AppID: appID}}})
+	for _, want := range []string{"JS is required", "app " + appID + " has no secret", "egress.api_base", "egress.media_fetch"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New() = %v, want it to say %q", err, want)
+		}
+	}
+}
+
+// TestNew: the parts are built, the token bucket and the media store exist
+// with the configured settings, and a second process's New (every replica
+// calls it) succeeds on them.
+func TestNew(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	cfg := wechat.Config{JS: js, Egress: config.Default().Egress, Streams: config.Default().NATS.Streams,
+		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}}
+	cfg.Streams.Storage = "memory"
+	cfg.Streams.MaxBytes.Media = 1 << 20
+	for replica := range 2 {
+		cfg.Registry = prometheus.NewRegistry()
+		wx, err := wechat.New(t.Context(), cfg)
+		if err != nil {
+			t.Fatalf("replica %d: %v", replica, err)
+		}
+		if wx.API == nil || wx.Tokens == nil || wx.Fetcher == nil || wx.Media == nil {
+			t.Fatalf("replica %d: parts %+v, want all built", replica, wx)
+		}
+	}
+	if _, err := js.KeyValue(t.Context(), token.BucketName); err != nil {
+		t.Errorf("token bucket: %v", err)
+	}
+	store, err := js.Stream(t.Context(), "OBJ_"+wechat.MediaStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := store.CachedInfo().Config.MaxBytes; got != 1<<20 {
+		t.Errorf("media store max_bytes %d, want %d", got, 1<<20)
+	}
+}
