@@ -2,10 +2,8 @@ package bridge_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -39,37 +37,9 @@ func TestBotAccountThroughBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	cfg := config.Default()
-	cfg.NATS.Embedded.Listen = "127.0.0.1:-1"
-	cfg.NATS.Embedded.StoreDir = t.TempDir()
-	cfg.NATS.Embedded.Sync = "2m"
+	cfg := egressProcess(t, sim)
 	cfg.NATS.Embedded.Users = []config.User{{User: "bot", Password: "bot-secret"}}
-	cfg.Egress.Listen = "127.0.0.1:0"
-	cfg.Egress.APIBase = hs.URL
-	cfg.Egress.Partitions = 4
-	cfg.Apps = []config.App{{AppID: appID, Secret: secret}}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan bridge.Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- bridge.Run(ctx, &cfg, bridge.Options{Egress: true, OnReady: func(e bridge.Endpoints) { ready <- e }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bridge.Run() = %v", err)
-		}
-	})
-	var ends bridge.Endpoints
-	select {
-	case ends = <-ready:
-	case err := <-done:
-		t.Fatalf("bridge.Run() = %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("bridge not ready")
-	}
+	ends := startBridge(t, &cfg, bridge.Options{Egress: true})
 
 	bot, err := nats.Connect(ends.NATS, nats.UserInfo("bot", "bot-secret"))
 	if err != nil {
