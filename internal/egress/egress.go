@@ -18,7 +18,6 @@ import (
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/pkg/events"
-	"github.com/kfbridge/kfbridge/schemas"
 )
 
 // Names of the KV buckets and object store the egress uses.
@@ -60,20 +59,19 @@ type Config struct {
 
 // Egress consumes commands and calls WeChat.
 type Egress struct {
-	cfg       config.Egress
-	streams   config.Streams
-	js        jetstream.JetStream
-	api       *wxapi.Client
-	fetch     *mediafetch.Fetcher
-	tokens    *token.Manager
-	apps      map[string]bool
-	logger    *slog.Logger
-	metrics   *metrics
-	now       func() time.Time
-	validator *schemas.Validator
-	sem       chan struct{}
-	natsWait  time.Duration
-	pauses    pauses
+	cfg      config.Egress
+	streams  config.Streams
+	js       jetstream.JetStream
+	api      *wxapi.Client
+	fetch    *mediafetch.Fetcher
+	tokens   *token.Manager
+	apps     map[string]bool
+	logger   *slog.Logger
+	metrics  *metrics
+	now      func() time.Time
+	sem      chan struct{}
+	natsWait time.Duration
+	pauses   pauses
 	// tokenSecrets are the apps' secrets, handed to the token manager.
 	tokenSecrets map[string]string
 
@@ -138,11 +136,6 @@ func New(cfg Config) (*Egress, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	v, err := schemas.NewValidator()
-	if err != nil {
-		return nil, fmt.Errorf("egress schemas: %w", err)
-	}
-	e.validator = v
 	e.pauses.until = map[string]time.Time{}
 	e.tokenSecrets = secrets
 	return e, nil
