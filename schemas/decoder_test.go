@@ -116,3 +116,43 @@ func TestParseCommandAgreesOnEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestParseCommandAgreesOnFormats checks that events.ParseCommand judges a
+// command's time (format date-time) and dataschema (format uri) as the
+// validator does, on the edge cases of both.
+func TestParseCommandAgreesOnFormats(t *testing.T) {
+	v := newValidator(t)
+	times := []string{
+		"2026-11-21T06:29:59Z", "2026-11-21t06:29:59z", "2026-11-21T06:29:59.5+08:00", "2026-11-21T06:29:59.123456789-00:30",
+		"2026-02-30T00:00:00Z", "2024-02-29T00:00:00Z", "2026-11-21T+1:00:00Z", "2026-11-21T-0:00:00Z",
+		"2026-11-21T23:59:60Z", "2026-11-21T23:59:60+01:00", "2026-11-21T22:59:60-01:00", "2026-11-21T00:59:60+01:00",
+		"2026-11-21T06:29:59", "2026-11-21T06:29:59.Z", "2026-11-21T24:00:00Z", "2026-11-21T06:29:59+24:00",
+		"2026-11-21 06:29:59Z", "2026-11-21T06:29:59+0800", "2026-11-21T06:29:59+08:60", "2026-11-21T06:29:61Z",
+		"2026-11-21T06:29:59.5é", "2026-1-21T06:29:59.5Z", "+026-11-21T06:29:59Z", "2026-11-21T06:29:5:Z",
+	}
+	uris := []string{
+		"https://kfbridge.dev/schemas/out/send.schema.json", "urn:kfbridge:send", "mailto:a@b", "send.schema.json", "//host/x",
+		"http://[::1]/", "http://[::1%25eth0]/", "http://::1/", "http://[fe80::1]:80/x", "http://[1.2.3.4]/",
+		"%zz", "http://a b", ":x", "http://x/%", "HTTP://X", "a:", "",
+	}
+	check := func(member, value string) {
+		t.Helper()
+		doc, err := json.Marshal(map[string]any{
+			"specversion": "1.0", "id": "c-1", "type": "weixin.kf.command.send", member: value,
+			"data": map[string]any{"msgtype": "text", "text": map[string]string{"content": "hi"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serr := v.Validate(schemas.CommandEvent, doc)
+		if perr := parseEvent(doc); (serr == nil) != (perr == nil) {
+			t.Errorf("%s %q: Validate = %v, but ParseCommand = %v", member, value, serr, perr)
+		}
+	}
+	for _, s := range times {
+		check("time", s)
+	}
+	for _, s := range uris {
+		check("dataschema", s)
+	}
+}

@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -114,6 +118,27 @@ func FuzzCommandSchema(f *testing.F) {
 		f.Add(false, true, []byte(body))
 	}
 	f.Add(true, false, []byte(`{"command":"Typing","command":"Typing"}`))
+	// The bodies of FuzzParseCommand's corpus.
+	seeds, err := filepath.Glob("testdata/fuzz/FuzzParseCommand/*")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range seeds {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if q, ok := strings.CutPrefix(strings.TrimSpace(line), "[]byte("); ok {
+				body, err := strconv.Unquote(strings.TrimSuffix(q, ")"))
+				if err != nil {
+					f.Fatalf("%s: %v", name, err)
+				}
+				f.Add(false, false, []byte(body))
+				f.Add(strings.Contains(body, "Typing"), true, []byte(body))
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, typing, contentType bool, body []byte) {
 		verb := events.VerbSend
 		if typing {
