@@ -339,5 +339,5 @@ func (c *Command) decodeData(ms []member) error {
 	return nil
 }
 
-// MaxCommandIDLength bounds a command id.
+// MaxCommandIDLength bounds a command id ([Command.ID]) in bytes.
 const MaxCommandIDLength = 256

@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// SendData is the data of a send command: WeChat's own send body without
-// touser and businessid, which come from the subject. Exactly one of the
-// objects matching MsgType is set.
+// SendData is the data of a send command ([VerbSend], [Command.Send]):
+// WeChat's own send body without touser and businessid, which come from the
+// subject. Exactly one of the objects, the one matching MsgType, is set
+// ([SendData.Validate]).
 type SendData struct {
 	MsgType         string               `json:"msgtype"`
 	Text            *SendText            `json:"text,omitempty"`
@@ -16,12 +17,12 @@ type SendData struct {
 	MiniProgramPage *SendMiniProgramPage `json:"miniprogrampage,omitempty"`
 }
 
-// SendText is a text message.
+// SendText is a text message, [SendData.Text].
 type SendText struct {
 	Content string `json:"content"`
 }
 
-// SendImage is an image by exactly one of: a WeChat media_id, an http(s)
+// SendImage is an image, [SendData.Image], by exactly one of: a WeChat media_id, an http(s)
 // URL egress downloads and uploads, or the name of an object in the media
 // object store (bucket WXKF_MEDIA) egress uploads. Uploaded media ids are
 // cached for less than their 3-day life.
@@ -31,7 +32,7 @@ type SendImage struct {
 	Object  string `json:"object,omitempty"`
 }
 
-// SendLink is a link card.
+// SendLink is a link card, [SendData.Link].
 type SendLink struct {
 	Title       string `json:"title"`
 	Description string `json:"description"`
@@ -39,8 +40,8 @@ type SendLink struct {
 	ThumbURL    string `json:"thumb_url"`
 }
 
-// SendMiniProgramPage is a mini-program card; its thumbnail is a media id,
-// or a URL or object egress uploads.
+// SendMiniProgramPage is a mini-program card, [SendData.MiniProgramPage];
+// its thumbnail is a media id, or a URL or object egress uploads.
 type SendMiniProgramPage struct {
 	Title        string `json:"title"`
 	PagePath     string `json:"pagepath"`
@@ -49,7 +50,7 @@ type SendMiniProgramPage struct {
 	ThumbObject  string `json:"thumb_object,omitempty"`
 }
 
-// TypingData is the data of a typing command.
+// TypingData is the data of a typing command ([VerbTyping]).
 type TypingData struct {
 	// Command is Typing or CancelTyping.
 	Command string `json:"command"`
