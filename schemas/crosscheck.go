@@ -1,8 +1,10 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -128,6 +130,53 @@ func checkResultEvent(doc any) []Violation {
 		if err == nil && errD == nil && !t.Equal(dt) {
 			agree("/time", ts, dts, "data.time")
 		}
+	}
+	return vs
+}
+
+// repeatedMembers reports every member name that occurs more than once in
+// an object of doc, a JSON document already known to parse. RFC 8259 leaves
+// such a document's meaning to the parser; kfbridge's contract refuses it
+// for commands, so that a bot and the bridge cannot read different ones.
+func repeatedMembers(doc []byte) []Violation {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	var vs []Violation
+	var walk func(path []string) error
+	walk = func(path []string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				name, _ := tok.(string)
+				if seen[name] {
+					vs = append(vs, Violation{Location: pointer(path), Message: fmt.Sprintf("member %q appears more than once", name)})
+				}
+				seen[name] = true
+				if err := walk(append(path, name)); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(append(path, strconv.Itoa(i))); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+		}
+		return err
+	}
+	if err := walk(nil); err != nil {
+		return []Violation{{Message: "not JSON: " + err.Error()}}
 	}
 	return vs
 }

@@ -135,7 +135,10 @@ func NewValidator() (*Validator, error) {
 // rules that JSON Schema cannot express, such as an inbound `type` ending in
 // data.msg_type, a result's `source` being
 // /wxkf/<data.appid>/<data.business_id>/egress, or a command id being at
-// most 256 bytes long; other JSON Schema validators skip those.
+// most 256 bytes long; and for a command ([CommandEvent], [SendCommandData],
+// [TypingCommandData]) that no object repeats a member name, which a JSON
+// parser would otherwise resolve in its own way (encoding/json keeps the
+// last). Other JSON Schema validators skip those.
 func (v *Validator) Validate(name string, doc []byte) error {
 	s, ok := v.schemas[name]
 	if !ok {
@@ -159,6 +162,9 @@ func (v *Validator) Validate(name string, doc []byte) error {
 		vs = append(vs, checkInboundEvent(inst)...)
 	case CommandEvent:
 		vs = append(vs, checkCommandEvent(inst)...)
+		vs = append(vs, repeatedMembers(doc)...)
+	case SendCommandData, TypingCommandData:
+		vs = append(vs, repeatedMembers(doc)...)
 	case ResultEvent:
 		vs = append(vs, checkResultEvent(inst)...)
 	}

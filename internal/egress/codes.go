@@ -3,7 +3,8 @@ package egress
 // kfbridge's own errcodes for failures that have no WeChat errcode. WeChat's
 // codes are -1 and positive, so these never collide.
 const (
-	// CodeMalformed: the command did not parse or failed its schema.
+	// CodeMalformed: [events.ParseCommand] refused the command (it breaks
+	// the schemas in schemas/out).
 	CodeMalformed = -1001
 	// CodeUnknownApp: the appid is not configured in this bridge.
 	CodeUnknownApp = -1002

@@ -18,7 +18,6 @@ import (
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/pkg/events"
-	"github.com/kfbridge/kfbridge/schemas"
 )
 
 // Names of the KV buckets the egress uses (the media store is
@@ -68,21 +67,20 @@ type Config struct {
 
 // Egress consumes commands and calls WeChat.
 type Egress struct {
-	cfg       config.Egress
-	streams   config.Streams
-	js        jetstream.JetStream
-	api       *wxapi.Client
-	fetch     *mediafetch.Fetcher
-	tokens    *token.Manager
-	apps      map[string]bool
-	logger    *slog.Logger
-	metrics   *metrics
-	now       func() time.Time
-	validator *schemas.Validator
-	sem       chan struct{}
-	natsWait  time.Duration
-	pauses    pauses
-	store     jetstream.ObjectStore
+	cfg      config.Egress
+	streams  config.Streams
+	js       jetstream.JetStream
+	api      *wxapi.Client
+	fetch    *mediafetch.Fetcher
+	tokens   *token.Manager
+	apps     map[string]bool
+	logger   *slog.Logger
+	metrics  *metrics
+	now      func() time.Time
+	sem      chan struct{}
+	natsWait time.Duration
+	pauses   pauses
+	store    jetstream.ObjectStore
 
 	// Set up by Setup.
 	sent    jetstream.KeyValue
@@ -132,11 +130,6 @@ func New(cfg Config) (*Egress, error) {
 	for _, a := range cfg.Apps {
 		e.apps[a.AppID] = true
 	}
-	v, err := schemas.NewValidator()
-	if err != nil {
-		return nil, fmt.Errorf("egress schemas: %w", err)
-	}
-	e.validator = v
 	e.pauses.until = map[string]time.Time{}
 	return e, nil
 }

@@ -11,13 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/pkg/events"
-	"github.com/kfbridge/kfbridge/schemas"
 )
 
 // job is one delivery of one command.
@@ -111,23 +109,24 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	if err != nil {
 		return action{}, err
 	}
-	conv, verb, err := events.ParseCommandSubject(msg.Subject())
-	if err != nil {
-		// The stream only accepts wxkf.out.*.*.*.*; a bad token there has no
-		// conversation to answer on.
-		e.logger.Error("command on an unusable subject dropped", "subject", msg.Subject(), "err", err)
-		return action{term: true}, nil
-	}
 	j := &job{msg: msg, md: md, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
 	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
 	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
 	if perr != nil {
-		cmd = events.Command{ID: header(msg, nats.MsgIdHdr), Conversation: conv, Verb: verb,
-			Type: events.TypeCommandPrefix + verb, Data: msg.Data()}
+		var cerr *events.CommandError
+		if !errors.As(perr, &cerr) || cerr.Verb == "" {
+			// The stream only accepts wxkf.out.*.*.*.*; a bad token there has
+			// no conversation to answer on.
+			e.logger.Error("command on an unusable subject dropped", "subject", msg.Subject(), "err", perr)
+			return action{term: true}, nil
+		}
+		cmd = events.Command{ID: cerr.ID, Conversation: cerr.Conversation, Verb: cerr.Verb,
+			Type: events.TypeCommandPrefix + cerr.Verb}
 	}
 	if cmd.ID == "" || len(cmd.ID) > events.MaxCommandIDLength {
 		cmd.ID = "seq-" + strconv.FormatUint(md.Sequence.Stream, 10)
 	}
+	conv, verb := cmd.Conversation, cmd.Verb
 	j.cmd = cmd
 	j.key = recordKey(conv.AppID, cmd.ID)
 	j.log = e.logger.With("command_id", cmd.ID, "subject", msg.Subject(), "trace_id", telemetry.TraceID(j.trace))
@@ -137,28 +136,13 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	if !e.apps[conv.AppID] {
 		return e.fail(ctx, j, CodeUnknownApp, "app "+conv.AppID+" is not configured in this bridge", ReasonUnknownApp, false)
 	}
-	// A structured command is checked whole (envelope and data), bare data
-	// against its verb's data schema.
-	schema, doc := schemas.SendCommandData, cmd.Data
-	if verb == events.VerbTyping {
-		schema = schemas.TypingCommandData
-	}
-	if cmd.Structured {
-		schema, doc = schemas.CommandEvent, msg.Data()
-	}
-	if err := e.validator.Validate(schema, doc); err != nil {
-		return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
-	}
 
 	// The record is consulted on every delivery, not only redeliveries: a
 	// bot that republishes a command id after the stream's duplicate window
 	// must not send it twice either. A record written for another
 	// conversation, verb or body belongs to another command that used the
 	// same id: this one fails, and neither borrows nor touches its record.
-	subject, err := events.CommandSubject(conv, verb)
-	if err != nil {
-		return action{}, err
-	}
+	subject := events.OutboundPrefix + conv.String() + "." + verb
 	digest := dataDigest(cmd.Data)
 	rec, ok, err := e.loadRecord(ctx, j.key)
 	if err != nil {
@@ -199,17 +183,9 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 		return e.retryAt(ctx, j, until, ReasonQuota)
 	}
 	if verb == events.VerbTyping {
-		td, err := events.DecodeTypingData(cmd.Data)
-		if err != nil {
-			return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
-		}
-		return e.typing(ctx, j, td)
+		return e.typing(ctx, j, *cmd.Typing)
 	}
-	sd, err := events.DecodeSendData(cmd.Data)
-	if err != nil {
-		return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
-	}
-	return e.send(ctx, j, &sd)
+	return e.send(ctx, j, cmd.Send)
 }
 
 func header(msg jetstream.Msg, name string) string {

@@ -1,8 +1,11 @@
 package egress
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -22,7 +25,7 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 	}
 	refreshed, reuploaded := false, false
 	for {
-		body, err := sd.WeChatBody()
+		body, err := wechatBody(sd)
 		if err != nil {
 			return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
 		}
@@ -186,4 +189,41 @@ func codeMsg(err error) (int, string) {
 		return 0, "ok"
 	}
 	return -1, err.Error()
+}
+
+// wechatBody returns sd as WeChat's send API takes it (without touser and
+// businessid), with media resolved to a media id: for an image, or for a
+// mini-program card's thumbnail. It fails when the media is unresolved.
+func wechatBody(sd *events.SendData) (json.RawMessage, error) {
+	var v any
+	switch sd.MsgType {
+	case "text":
+		v = map[string]any{"msgtype": "text", "text": map[string]string{"content": sd.Text.Content}}
+	case "image":
+		if sd.Image.MediaID == "" {
+			return nil, errors.New("image media not uploaded")
+		}
+		v = map[string]any{"msgtype": "image", "image": map[string]string{"media_id": sd.Image.MediaID}}
+	case "link":
+		l := sd.Link
+		v = map[string]any{"msgtype": "link", "link": map[string]string{
+			"title": l.Title, "description": l.Description, "url": l.URL, "thumb_url": l.ThumbURL}}
+	case "miniprogrampage":
+		p := sd.MiniProgramPage
+		if p.ThumbMediaID == "" {
+			return nil, errors.New("thumbnail not uploaded")
+		}
+		v = map[string]any{"msgtype": "miniprogrampage", "miniprogrampage": map[string]string{
+			"title": p.Title, "pagepath": p.PagePath, "thumb_media_id": p.ThumbMediaID}}
+	default:
+		return nil, fmt.Errorf("msgtype %q", sd.MsgType)
+	}
+	// Text may carry mini-program links (<a href=…>): keep them readable.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }

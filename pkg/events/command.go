@@ -2,7 +2,9 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -113,11 +115,11 @@ func ParseCommandSubject(subject string) (Conversation, string, error) {
 	return c, parts[3], nil
 }
 
-// Command is a command as the egress received it ([ParseCommand]): where it
-// goes, what it says.
+// Command is a command as [ParseCommand] read it: where it goes, who sent
+// it, and what it says, decoded and checked against the contract.
 type Command struct {
 	// ID is the command's unique id: the CloudEvent id, or the Nats-Msg-Id
-	// of a bare-data command.
+	// of a bare-data command; 1 to [MaxCommandIDLength] bytes.
 	ID string
 	// Conversation and Verb come from the subject.
 	Conversation
@@ -126,7 +128,14 @@ type Command struct {
 	Type string
 	// Source is the CloudEvent source the bot set ("" for bare data).
 	Source string
-	// Data is the command's data: a [SendData] or [TypingData] as JSON.
+	// Send is the data of a [VerbSend] command, Typing that of a
+	// [VerbTyping] command; the other is nil.
+	Send   *SendData
+	Typing *TypingData
+	// Data is the data as published, byte for byte: the "data" member of a
+	// structured command, the whole body of a bare one. Send or Typing is
+	// its decoded form; the egress digests it to tell a republished command
+	// from another one that reuses its id.
 	Data json.RawMessage
 	// TraceParent is the W3C trace context the bot propagated, if any.
 	TraceParent string
@@ -135,130 +144,200 @@ type Command struct {
 	Structured bool
 }
 
-// commandEnvelope is a structured-mode command event.
-type commandEnvelope struct {
-	SpecVersion string          `json:"specversion"`
-	ID          string          `json:"id"`
-	Source      string          `json:"source,omitempty"`
-	Type        string          `json:"type"`
-	Data        json.RawMessage `json:"data"`
+// CommandError is the error of [ParseCommand]: why a command does not fit
+// the contract, and what is known of it, so that its sender can still get a
+// failed result. It wraps [ErrToken] or [ErrInvalid].
+type CommandError struct {
+	// Conversation and Verb come from the subject; Verb is "" when the
+	// subject is not a usable command subject, and then there is no
+	// conversation to answer in.
+	Conversation Conversation
+	Verb         string
+	// ID is the command's id as far as it could be read: the CloudEvent's
+	// id when the event is well-formed JSON with a string id, else the
+	// Nats-Msg-Id header; it may be "" or longer than [MaxCommandIDLength].
+	ID string
+	// Err says what is wrong.
+	Err error
 }
 
-// ParseCommand reads a command from its subject, headers and body. The body
-// is a structured CloudEvent (detected by the Content-Type header or a
-// "specversion" member) or the bare data, whose id is then the Nats-Msg-Id
-// header. It checks the envelope only; the data is validated against the
-// schema by the egress.
+// Error describes the command and what is wrong with it.
+func (e *CommandError) Error() string {
+	if e.Verb == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("command %q (%s on %s): %v", e.ID, e.Verb, e.Conversation, e.Err)
+}
+
+// Unwrap returns [CommandError.Err].
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// ParseCommand reads a command from its subject, headers and body, and
+// checks all of it against the contract (schemas/out in the repository):
+// the subject ([ParseCommandSubject]), the envelope and the data, which it
+// decodes into [Command.Send] or [Command.Typing].
+//
+// The body is a structured CloudEvent — when the Content-Type header is
+// [ContentType], or the body is an object with a "specversion" member —
+// whose type must name the subject's verb; or it is the bare data, whose id
+// is then the Nats-Msg-Id header. Reading is strict, exactly as the JSON
+// Schemas: member names are case-sensitive, unknown members, null values,
+// repeated member names and anything after the object are errors.
+//
+// Every error is a [*CommandError] wrapping [ErrInvalid] (or [ErrToken] for
+// a bad subject token) that names the conversation, verb and id as far as
+// they are known.
 func ParseCommand(subject string, hdr nats.Header, body []byte) (Command, error) {
 	conv, verb, err := ParseCommandSubject(subject)
 	if err != nil {
-		return Command{}, err
+		return Command{}, &CommandError{Err: err}
 	}
 	cmd := Command{Conversation: conv, Verb: verb, Type: TypeCommandPrefix + verb}
+	var msgID string
 	if hdr != nil {
 		cmd.TraceParent = hdr.Get(HeaderTraceParent)
+		msgID = hdr.Get(nats.MsgIdHdr)
 	}
-	var env commandEnvelope
-	structured := hdr != nil && strings.HasPrefix(hdr.Get(HeaderContentType), ContentType)
-	if !structured {
-		// Sniff: a structured event has specversion at the top level.
-		var probe struct {
-			SpecVersion *string `json:"specversion"`
-		}
-		if json.Unmarshal(body, &probe) == nil && probe.SpecVersion != nil {
-			structured = true
-		}
-	}
-	if structured {
-		if err := json.Unmarshal(body, &env); err != nil {
-			return Command{}, fmt.Errorf("%w: command event: %w", ErrInvalid, err)
-		}
-		switch {
-		case env.SpecVersion != SpecVersion:
-			return Command{}, fmt.Errorf("%w: command specversion %q", ErrInvalid, env.SpecVersion)
-		case env.ID == "":
-			return Command{}, fmt.Errorf("%w: command has no id", ErrInvalid)
-		case env.Type != "" && env.Type != cmd.Type:
-			return Command{}, fmt.Errorf("%w: command type %q on a %s subject", ErrInvalid, env.Type, verb)
-		case len(env.Data) == 0:
-			return Command{}, fmt.Errorf("%w: command has no data", ErrInvalid)
-		}
-		cmd.ID, cmd.Source, cmd.Data, cmd.Structured = env.ID, env.Source, env.Data, true
-	} else {
-		if hdr != nil {
-			cmd.ID = hdr.Get(nats.MsgIdHdr)
+	var buf [12]member
+	ms, syntaxErr := objectMembers(body, buf[:0])
+	cmd.Structured = hdr != nil && strings.HasPrefix(hdr.Get(HeaderContentType), ContentType) ||
+		slices.ContainsFunc(ms, func(m member) bool { return m.name == "specversion" })
+	if cmd.Structured {
+		if syntaxErr == nil {
+			err = cmd.readEvent(ms)
+		} else {
+			err = fmt.Errorf("command event: %w", syntaxErr)
 		}
 		if cmd.ID == "" {
-			return Command{}, fmt.Errorf("%w: bare command data needs a Nats-Msg-Id header", ErrInvalid)
+			cmd.ID = msgID
 		}
-		if !json.Valid(body) {
-			return Command{}, fmt.Errorf("%w: command data is not JSON", ErrInvalid)
+	} else {
+		cmd.ID, cmd.Data = msgID, body
+		switch {
+		case syntaxErr != nil:
+			err = fmt.Errorf("command data: %w", syntaxErr)
+		case cmd.ID == "":
+			err = errors.New("bare command data needs a Nats-Msg-Id header")
+		case len(cmd.ID) > MaxCommandIDLength:
+			err = fmt.Errorf("command id (Nats-Msg-Id) longer than %d bytes", MaxCommandIDLength)
+		default:
+			err = cmd.decodeData(ms)
 		}
-		cmd.Data = body
 	}
-	if len(cmd.ID) > MaxCommandIDLength {
-		return Command{}, fmt.Errorf("%w: command id longer than %d bytes", ErrInvalid, MaxCommandIDLength)
+	if err != nil {
+		if !errors.Is(err, ErrInvalid) {
+			err = fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		return Command{}, &CommandError{Conversation: conv, Verb: verb, ID: cmd.ID, Err: err}
 	}
 	return cmd, nil
 }
 
-// MaxCommandIDLength bounds a command id.
+// readEvent reads the envelope members ms of a structured command, then
+// its data. It reads every member, the id whatever its place, before it
+// reports the first problem.
+func (c *Command) readEvent(ms []member) error {
+	var first error
+	bad := func(format string, args ...any) {
+		if first == nil {
+			first = fmt.Errorf("command event: "+format, args...)
+		}
+	}
+	if name, ok := repeatedName(ms); ok {
+		bad("member %q appears more than once", name)
+	}
+	var data []byte
+	var haveSpec, haveID, haveType bool
+	for _, m := range ms {
+		if !validAttributeName(m.name) {
+			bad("member name %q: want 1 to 20 of a-z and 0-9 (a CloudEvents attribute name)", m.name)
+			continue
+		}
+		if m.name == "data" {
+			data = m.value
+			continue
+		}
+		if m.name != "specversion" && m.name != "id" && m.name != "source" && m.name != "type" &&
+			m.name != "subject" && m.name != "time" && m.name != "datacontenttype" && m.name != "dataschema" {
+			// An extension attribute of the bot's own.
+			if k := m.value[0]; k == '{' || k == '[' || k == 'n' {
+				bad("extension attribute %s: want a string, number or boolean, got %s", m.name, jsonKind(m.value))
+			}
+			continue
+		}
+		s, err := stringValue(m.name, m.value)
+		if err != nil {
+			bad("%w", err)
+			continue
+		}
+		switch m.name {
+		case "specversion":
+			haveSpec = true
+			if s != SpecVersion {
+				bad("specversion %q: want %q", s, SpecVersion)
+			}
+		case "id":
+			haveID, c.ID = true, s
+			if s == "" || len(s) > MaxCommandIDLength {
+				bad("id must have 1 to %d bytes", MaxCommandIDLength)
+			}
+		case "source":
+			c.Source = s
+		case "type":
+			haveType = true
+			if s != c.Type {
+				bad("type %q on a %s subject: want %q", s, c.Verb, c.Type)
+			}
+		case "time":
+			if !validDateTime(s) {
+				bad("time %q is not an RFC 3339 date-time", s)
+			}
+		case "datacontenttype":
+			if s != DataContentType {
+				bad("datacontenttype %q: want %q", s, DataContentType)
+			}
+		case "dataschema":
+			if !validURI(s) {
+				bad("dataschema %q is not an absolute URI", s)
+			}
+		}
+	}
+	switch {
+	case !haveSpec:
+		bad("no specversion")
+	case !haveID:
+		bad("no id")
+	case !haveType:
+		bad("no type")
+	case data == nil:
+		bad("no data")
+	}
+	if first != nil {
+		return first
+	}
+	c.Data = data
+	var buf [8]member
+	dms, err := objectMembers(data, buf[:0])
+	if err != nil {
+		return fmt.Errorf("command data: want an object, got %s", jsonKind(data))
+	}
+	return c.decodeData(dms)
+}
+
+// decodeData decodes the members ms of the command's data into Send or
+// Typing, by its verb.
+func (c *Command) decodeData(ms []member) error {
+	var err error
+	if c.Verb == VerbTyping {
+		c.Typing, err = decodeTypingData(ms)
+	} else {
+		c.Send, err = decodeSendData(ms)
+	}
+	if err != nil {
+		return fmt.Errorf("command data: %w", err)
+	}
+	return nil
+}
+
+// MaxCommandIDLength bounds a command id ([Command.ID]) in bytes.
 const MaxCommandIDLength = 256
-
-// SendData is the data of a send command: WeChat's own send body without
-// touser and businessid, which come from the subject. Exactly one of the
-// objects matching MsgType is set.
-type SendData struct {
-	MsgType         string               `json:"msgtype"`
-	Text            *SendText            `json:"text,omitempty"`
-	Image           *SendImage           `json:"image,omitempty"`
-	Link            *SendLink            `json:"link,omitempty"`
-	MiniProgramPage *SendMiniProgramPage `json:"miniprogrampage,omitempty"`
-}
-
-// SendText is a text message.
-type SendText struct {
-	Content string `json:"content"`
-}
-
-// SendImage is an image by exactly one of: a WeChat media_id, an http(s)
-// URL egress downloads and uploads, or the name of an object in the media
-// object store (bucket WXKF_MEDIA) egress uploads. Uploaded media ids are
-// cached for less than their 3-day life.
-type SendImage struct {
-	MediaID string `json:"media_id,omitempty"`
-	URL     string `json:"url,omitempty"`
-	Object  string `json:"object,omitempty"`
-}
-
-// SendLink is a link card.
-type SendLink struct {
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	URL         string `json:"url"`
-	ThumbURL    string `json:"thumb_url"`
-}
-
-// SendMiniProgramPage is a mini-program card; its thumbnail is a media id,
-// or a URL or object egress uploads.
-type SendMiniProgramPage struct {
-	Title        string `json:"title"`
-	PagePath     string `json:"pagepath"`
-	ThumbMediaID string `json:"thumb_media_id,omitempty"`
-	ThumbURL     string `json:"thumb_url,omitempty"`
-	ThumbObject  string `json:"thumb_object,omitempty"`
-}
-
-// TypingData is the data of a typing command.
-type TypingData struct {
-	// Command is Typing or CancelTyping.
-	Command string `json:"command"`
-}
-
-// Values of [TypingData.Command].
-const (
-	// TypingOn shows "typing" to the user.
-	TypingOn = "Typing"
-	// TypingOff cancels it.
-	TypingOff = "CancelTyping"
-)

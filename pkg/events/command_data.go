@@ -1,49 +1,75 @@
 package events
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 )
 
-// DecodeSendData decodes and validates the data of a send command: unknown
-// fields are an error (they would be silently dropped otherwise), the
-// object matching msgtype must be the only one present, and its required
-// fields set.
-func DecodeSendData(data []byte) (SendData, error) {
-	var d SendData
-	if err := decodeStrict(data, &d); err != nil {
-		return SendData{}, err
-	}
-	return d, d.Validate()
+// SendData is the data of a send command ([VerbSend], [Command.Send]):
+// WeChat's own send body without touser and businessid, which come from the
+// subject. Exactly one of the objects, the one matching MsgType, is set
+// ([SendData.Validate]).
+type SendData struct {
+	MsgType         string               `json:"msgtype"`
+	Text            *SendText            `json:"text,omitempty"`
+	Image           *SendImage           `json:"image,omitempty"`
+	Link            *SendLink            `json:"link,omitempty"`
+	MiniProgramPage *SendMiniProgramPage `json:"miniprogrampage,omitempty"`
 }
 
-// DecodeTypingData decodes and validates the data of a typing command.
-func DecodeTypingData(data []byte) (TypingData, error) {
-	var d TypingData
-	if err := decodeStrict(data, &d); err != nil {
-		return TypingData{}, err
-	}
-	if d.Command != TypingOn && d.Command != TypingOff {
-		return TypingData{}, fmt.Errorf("%w: typing command %q: want %s or %s", ErrInvalid, d.Command, TypingOn, TypingOff)
-	}
-	return d, nil
+// SendText is a text message, [SendData.Text].
+type SendText struct {
+	Content string `json:"content"`
 }
 
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: command data: %w", ErrInvalid, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: command data: trailing data", ErrInvalid)
-	}
-	return nil
+// SendImage is an image, [SendData.Image], by exactly one of: a WeChat media_id, an http(s)
+// URL egress downloads and uploads, or the name of an object in the media
+// object store (bucket WXKF_MEDIA) egress uploads. Uploaded media ids are
+// cached for less than their 3-day life.
+type SendImage struct {
+	MediaID string `json:"media_id,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Object  string `json:"object,omitempty"`
 }
 
-// Validate checks d as [DecodeSendData] does.
+// SendLink is a link card, [SendData.Link].
+type SendLink struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	ThumbURL    string `json:"thumb_url"`
+}
+
+// SendMiniProgramPage is a mini-program card, [SendData.MiniProgramPage];
+// its thumbnail is a media id, or a URL or object egress uploads.
+type SendMiniProgramPage struct {
+	Title        string `json:"title"`
+	PagePath     string `json:"pagepath"`
+	ThumbMediaID string `json:"thumb_media_id,omitempty"`
+	ThumbURL     string `json:"thumb_url,omitempty"`
+	ThumbObject  string `json:"thumb_object,omitempty"`
+}
+
+// TypingData is the data of a typing command ([VerbTyping]).
+type TypingData struct {
+	// Command is Typing or CancelTyping.
+	Command string `json:"command"`
+}
+
+// Values of [TypingData.Command].
+const (
+	// TypingOn shows "typing" to the user.
+	TypingOn = "Typing"
+	// TypingOff cancels it.
+	TypingOff = "CancelTyping"
+)
+
+// Validate checks the rules of send data that concern its values: the
+// object matching MsgType is the only one set, and its required fields are
+// set. [ParseCommand] checks them after its strict decoding, and the two
+// together are the rules of the send data schema
+// (schemas/out/send.schema.json); a bot may call Validate before it
+// publishes.
 func (d *SendData) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: send %s: "+format, append([]any{ErrInvalid, d.MsgType}, args...)...)
@@ -102,6 +128,15 @@ func (d *SendData) Validate() error {
 	return nil
 }
 
+// Validate checks that Command is [TypingOn] or [TypingOff], as the typing
+// data schema (schemas/out/typing.schema.json) says.
+func (d TypingData) Validate() error {
+	if d.Command != TypingOn && d.Command != TypingOff {
+		return fmt.Errorf("%w: typing command %q: want %s or %s", ErrInvalid, d.Command, TypingOn, TypingOff)
+	}
+	return nil
+}
+
 func countSet(s ...string) int {
 	n := 0
 	for _, v := range s {
@@ -116,38 +151,115 @@ func isHTTPURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
-// WeChatBody returns the message as WeChat's send API takes it (without
-// touser and businessid), with media resolved to mediaID: for an image, or
-// for a mini-program card's thumbnail. It fails when media is unresolved.
-func (d *SendData) WeChatBody() (json.RawMessage, error) {
-	var v any
-	switch d.MsgType {
-	case "text":
-		v = map[string]any{"msgtype": "text", "text": map[string]string{"content": d.Text.Content}}
-	case "image":
-		if d.Image.MediaID == "" {
-			return nil, fmt.Errorf("%w: image media not uploaded", ErrInvalid)
-		}
-		v = map[string]any{"msgtype": "image", "image": map[string]string{"media_id": d.Image.MediaID}}
-	case "link":
-		v = map[string]any{"msgtype": "link", "link": map[string]string{
-			"title": d.Link.Title, "description": d.Link.Description, "url": d.Link.URL, "thumb_url": d.Link.ThumbURL}}
-	case "miniprogrampage":
-		p := d.MiniProgramPage
-		if p.ThumbMediaID == "" {
-			return nil, fmt.Errorf("%w: thumbnail not uploaded", ErrInvalid)
-		}
-		v = map[string]any{"msgtype": "miniprogrampage", "miniprogrampage": map[string]string{
-			"title": p.Title, "pagepath": p.PagePath, "thumb_media_id": p.ThumbMediaID}}
-	default:
-		return nil, fmt.Errorf("%w: msgtype %q", ErrInvalid, d.MsgType)
+// decodeSendData decodes the members ms of send data strictly (see
+// [ParseCommand]) and validates the result.
+func decodeSendData(ms []member) (*SendData, error) {
+	if name, ok := repeatedName(ms); ok {
+		return nil, fmt.Errorf("member %q appears more than once", name)
 	}
-	// Text may carry mini-program links (<a href=…>): keep them readable.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	d := &SendData{}
+	for _, m := range ms {
+		var err error
+		switch m.name {
+		case "msgtype":
+			d.MsgType, err = stringValue("msgtype", m.value)
+		case "text":
+			t := &SendText{}
+			d.Text = t
+			err = decodeObject("text", m.value, func(name, v string) bool {
+				switch name {
+				case "content":
+					t.Content = v
+				default:
+					return false
+				}
+				return true
+			})
+		case "image":
+			i := &SendImage{}
+			d.Image = i
+			err = decodeObject("image", m.value, func(name, v string) bool {
+				switch name {
+				case "media_id":
+					i.MediaID = v
+				case "url":
+					i.URL = v
+				case "object":
+					i.Object = v
+				default:
+					return false
+				}
+				return true
+			})
+		case "link":
+			l := &SendLink{}
+			d.Link = l
+			err = decodeObject("link", m.value, func(name, v string) bool {
+				switch name {
+				case "title":
+					l.Title = v
+				case "description":
+					l.Description = v
+				case "url":
+					l.URL = v
+				case "thumb_url":
+					l.ThumbURL = v
+				default:
+					return false
+				}
+				return true
+			})
+		case "miniprogrampage":
+			p := &SendMiniProgramPage{}
+			d.MiniProgramPage = p
+			err = decodeObject("miniprogrampage", m.value, func(name, v string) bool {
+				switch name {
+				case "title":
+					p.Title = v
+				case "pagepath":
+					p.PagePath = v
+				case "thumb_media_id":
+					p.ThumbMediaID = v
+				case "thumb_url":
+					p.ThumbURL = v
+				case "thumb_object":
+					p.ThumbObject = v
+				default:
+					return false
+				}
+				return true
+			})
+		default:
+			err = fmt.Errorf("unknown member %q", m.name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return d, nil
+}
+
+// decodeTypingData decodes the members ms of typing data strictly (see
+// [ParseCommand]) and validates the result.
+func decodeTypingData(ms []member) (*TypingData, error) {
+	if name, ok := repeatedName(ms); ok {
+		return nil, fmt.Errorf("member %q appears more than once", name)
+	}
+	d := &TypingData{}
+	for _, m := range ms {
+		if m.name != "command" {
+			return nil, fmt.Errorf("unknown member %q", m.name)
+		}
+		var err error
+		if d.Command, err = stringValue("command", m.value); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }

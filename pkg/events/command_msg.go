@@ -40,3 +40,13 @@ func NewCommandMsg(conv Conversation, verb, id, source string, data any, tracepa
 	}
 	return msg, nil
 }
+
+// commandEnvelope is a structured-mode command event as NewCommandMsg
+// writes it.
+type commandEnvelope struct {
+	SpecVersion string          `json:"specversion"`
+	ID          string          `json:"id"`
+	Source      string          `json:"source,omitempty"`
+	Type        string          `json:"type"`
+	Data        json.RawMessage `json:"data"`
+}

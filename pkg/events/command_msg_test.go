@@ -33,9 +33,8 @@ func TestNewCommandMsg(t *testing.T) {
 	if cmd.ID != "reply-1" || cmd.Conversation != conv || cmd.TraceParent != tp || !cmd.Structured {
 		t.Errorf("ParseCommand() = %+v", cmd)
 	}
-	got, err := events.DecodeSendData(cmd.Data)
-	if err != nil || got.Text.Content != "hi <b>" {
-		t.Errorf("data = %+v, %v", got, err)
+	if cmd.Send == nil || cmd.Send.Text == nil || cmd.Send.Text.Content != "hi <b>" || cmd.Typing != nil {
+		t.Errorf("data = %+v, %+v", cmd.Send, cmd.Typing)
 	}
 	if _, err := events.NewCommandMsg(conv, "shout", "x", "", data, ""); !errors.Is(err, events.ErrToken) {
 		t.Errorf("bad verb: %v, want %v", err, events.ErrToken)

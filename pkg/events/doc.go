@@ -36,7 +36,18 @@
 // [OutboundStreamName] (WXKF_OUT): a CloudEvent of type
 // weixin.kf.command.<verb> whose data is a [SendData] or a [TypingData],
 // and whose id, also its Nats-Msg-Id, is unique ([NewCommandMsg] builds it).
-// The egress reads it with [ParseCommand].
+// A bot may publish the bare data instead, with the id in the Nats-Msg-Id
+// header.
+//
+// [ParseCommand] is the one reading of a command, the egress's: it parses
+// the subject and decodes the body once, strictly as the JSON Schemas in
+// schemas/out say (case-sensitive member names; no unknown members, null
+// values, repeated member names or trailing data), into a [Command] whose
+// [Command.Send] or [Command.Typing] is set. A command it refuses gets a
+// failed result with reason malformed; its [*CommandError] names the
+// conversation, verb and id so that the result can be addressed. A bot can
+// run its own commands through it in tests. [SendData.Validate] and
+// [TypingData.Validate] check the values of data a bot builds.
 //
 // # Results and dead letters
 //

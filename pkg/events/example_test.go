@@ -1,9 +1,12 @@
 package events_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -81,4 +84,36 @@ func ExampleParseResult() {
 	// Output:
 	// reply-6054768590064713728 failed
 	// reason window, errcode 45015 after 1 attempt(s)
+}
+
+// ParseCommand reads a command as the egress does: fully decoded, or
+// refused with an error that still names the conversation and id (here a
+// bot's test checks a command it built, then a malformed bare one).
+func ExampleParseCommand() {
+	conv := events.Conversation{AppID: "wx0123456789abcdef", BusinessID: "0", OpenID: "oUser"}
+	reply := events.SendData{MsgType: "image", Image: &events.SendImage{URL: "https://example.com/cat.jpg"}}
+	msg, err := events.NewCommandMsg(conv, events.VerbSend, "reply-1", "/mybot", reply, "")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cmd, err := events.ParseCommand(msg.Subject, msg.Header, msg.Data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(cmd.ID, cmd.Verb, cmd.Conversation, cmd.Send.MsgType, cmd.Send.Image.URL)
+
+	// Bare data, id in the header; null is not an image.
+	hdr := nats.Header{events.HeaderMsgID: {"reply-2"}}
+	_, err = events.ParseCommand(msg.Subject, hdr, []byte(`{"msgtype":"image","image":null}`))
+	var cerr *events.CommandError
+	if errors.As(err, &cerr) {
+		fmt.Println(cerr.ID, cerr.Conversation, errors.Is(err, events.ErrInvalid))
+		fmt.Println(err)
+	}
+	// Output:
+	// reply-1 send wx0123456789abcdef.0.oUser image https://example.com/cat.jpg
+	// reply-2 wx0123456789abcdef.0.oUser true
+	// command "reply-2" (send on wx0123456789abcdef.0.oUser): events: invalid event: command data: image: want an object, got null
 }
