@@ -29,14 +29,7 @@ func BenchmarkThroughput(b *testing.B) {
 				c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
 			})
 			// Streams and consumers exist before the commands are stored.
-			eg, err := New(Config{Egress: e.cfg, Streams: config.Default().NATS.Streams, JS: e.js,
-				Apps: []config.App{{AppID: appID, Secret: secret}}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := eg.Setup(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			eg := e.newEgress(e.js)
 			var futures []jetstream.PubAckFuture
 			for i := range b.N {
 				openid := fmt.Sprintf("oB%06d", i/5)

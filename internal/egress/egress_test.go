@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -44,8 +43,7 @@ type env struct {
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
 	t.Helper()
-	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s)
+	n := testworld.StartNATS(t)
 	if simCfg.Apps == nil {
 		simCfg.Apps = map[string]string{appID: secret}
 	}
@@ -53,20 +51,32 @@ func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	cfg := config.Default().Egress
-	cfg.APIBase = hs.URL
-	cfg.Partitions = 8
-	cfg.AckWait = 3 * time.Second
-	cfg.CallTimeout = 2 * time.Second
-	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 100*time.Millisecond
-	cfg.RetryBudget = 3 * time.Second
-	cfg.MediaFetch.Allow = []string{"127.0.0.1"} // the tests' image servers
+	api := testworld.ServeAPI(t, sim.Handler())
+	cfg := testworld.Egress(api.URL, 8)
 	if tune != nil {
 		tune(&cfg)
 	}
-	return &env{t: t, nc: nc, js: js, sim: sim, api: hs.URL, cfg: cfg}
+	return &env{t: t, nc: n.NC, js: n.JS, sim: sim, api: api.URL, cfg: cfg}
+}
+
+// newEgress builds one egress process on js with the env's settings and
+// sets up its streams and consumers: the one place these tests construct
+// an egress.
+func (e *env) newEgress(js jetstream.JetStream) *Egress {
+	e.t.Helper()
+	streams := config.Default().NATS.Streams
+	if e.streams != nil {
+		e.streams(&streams)
+	}
+	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js,
+		Apps: []config.App{{AppID: appID, Secret: secret}}, Registry: e.reg, Logger: e.logger})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := eg.Setup(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	return eg
 }
 
 // replica starts one egress process (sharing NATS and the simulator) and
@@ -80,32 +90,7 @@ func (e *env) replica(nc *nats.Conn) (stop func()) {
 			e.t.Fatal(err)
 		}
 	}
-	streams := config.Default().NATS.Streams
-	if e.streams != nil {
-		e.streams(&streams)
-	}
-	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js,
-		Apps: []config.App{{AppID: appID, Secret: secret}}, Registry: e.reg, Logger: e.logger})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := eg.Setup(e.t.Context()); err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eg.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				e.t.Errorf("Run() = %v", err)
-			}
-		})
-	}
-	e.t.Cleanup(stop)
-	return stop
+	return testworld.Run(e.t, "egress", e.newEgress(js).Run)
 }
 
 // interact opens the send window as a user message would.
