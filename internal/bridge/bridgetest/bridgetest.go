@@ -9,19 +9,22 @@
 //	cfg := bridgetest.Config(t, api.URL, config.App{AppID: appID, Secret: secret})
 //	ends := bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
 //
+// Run does the same outside a test (pkg/kfbridgetest builds on it).
+//
 // # Concurrency
 //
-// Start returns once every part is ready; the bridge runs until the test
-// ends, then shuts down as on SIGTERM.
+// Run and Start return once every part is ready; the bridge runs until
+// Running.Stop or the end of the test, then shuts down as on SIGTERM.
 //
 // # Errors
 //
-// Failures end the test with t.Fatal; an error from bridge.Run after the
-// start is a test error.
+// Run returns start-up errors; Start ends the test with t.Fatal on them,
+// and reports an error of bridge.Run after the start as a test error.
 package bridgetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -54,45 +57,70 @@ func Config(t testing.TB, apiBase string, apps ...config.App) config.Config {
 	return cfg
 }
 
-// Start runs bridge.Run(cfg, opts) until the test ends and returns where
-// the bridge can be reached once it is ready: its parts serve and /readyz
-// answers 200 (the management service included). opts.OnReady is Start's
-// own.
-func Start(t testing.TB, cfg *config.Config, opts bridge.Options) bridge.Endpoints {
-	t.Helper()
+// Running is a bridge started by [Run].
+type Running struct {
+	// Endpoints says where the bridge can be reached.
+	Endpoints bridge.Endpoints
+	cancel    context.CancelFunc
+	done      chan error
+	err       error
+	stopped   bool
+}
+
+// Run starts bridge.Run(cfg, opts) and returns once the bridge is ready:
+// its parts serve and /readyz answers 200 (the management service
+// included). ctx bounds the start only (30 s at most); the
+// bridge runs until [Running.Stop]. opts.OnReady is Run's own.
+func Run(ctx context.Context, cfg *config.Config, opts bridge.Options) (*Running, error) {
 	if err := cfg.Validate(); err != nil {
-		t.Fatalf("bridge config: %v", err)
+		return nil, fmt.Errorf("bridge config: %w", err)
 	}
 	ready := make(chan bridge.Endpoints, 1)
 	opts.OnReady = func(e bridge.Endpoints) { ready <- e }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- bridge.Run(ctx, cfg, opts) }()
-	stopped := false
-	t.Cleanup(func() {
+	runCtx, cancel := context.WithCancel(context.Background())
+	r := &Running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- bridge.Run(runCtx, cfg, opts) }()
+	wait, cancelWait := context.WithTimeout(ctx, startTimeout)
+	defer cancelWait()
+	select {
+	case r.Endpoints = <-ready:
+	case err := <-r.done:
 		cancel()
-		if stopped {
-			return
-		}
-		if err := <-done; err != nil {
+		return nil, fmt.Errorf("bridge stopped before it was ready: %w", err)
+	case <-wait.Done():
+		return nil, errors.Join(fmt.Errorf("bridge not ready: %w", wait.Err()), r.Stop())
+	}
+	if err := waitReady(wait, "http://"+r.Endpoints.Health+"/readyz"); err != nil {
+		return nil, errors.Join(fmt.Errorf("bridge not ready: %w", err), r.Stop())
+	}
+	return r, nil
+}
+
+// Stop shuts the bridge down as on SIGTERM and returns the error of
+// bridge.Run; calling it again returns the same error. Stop is not safe
+// for concurrent use.
+func (r *Running) Stop() error {
+	if !r.stopped {
+		r.stopped = true
+		r.cancel()
+		r.err = <-r.done
+	}
+	return r.err
+}
+
+// Start runs the bridge with [Run] until the test ends.
+func Start(t testing.TB, cfg *config.Config, opts bridge.Options) bridge.Endpoints {
+	t.Helper()
+	r, err := Run(t.Context(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
 			t.Errorf("bridge.Run() = %v", err)
 		}
 	})
-	wait, cancelWait := context.WithTimeout(t.Context(), startTimeout)
-	defer cancelWait()
-	var ends bridge.Endpoints
-	select {
-	case ends = <-ready:
-	case err := <-done:
-		stopped = true
-		t.Fatalf("bridge.Run() = %v before it was ready", err)
-	case <-wait.Done():
-		t.Fatalf("bridge not ready: %v", wait.Err())
-	}
-	if err := waitReady(wait, "http://"+ends.Health+"/readyz"); err != nil {
-		t.Fatalf("bridge not ready: %v", err)
-	}
-	return ends
+	return r.Endpoints
 }
 
 // waitReady polls url until it answers 200 or ctx ends.
