@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/kfbridgetest"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -33,15 +33,7 @@ func TestOptions(t *testing.T) {
 // window's user gets a failed result.
 func TestPushMessage(t *testing.T) {
 	b := kfbridgetest.Start(t, kfbridgetest.WithPushFormat(wxcodec.FormatJSON, wxcodec.ModePlaintext))
-	nc, err := nats.Connect(b.NATSURL(), b.NATSOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.ConnectURL(t, b.NATSURL(), b.NATSOptions()...)
 	ctx := t.Context()
 	cons, err := js.OrderedConsumer(ctx, events.InboundStreamName, jetstream.OrderedConsumerConfig{})
 	if err != nil {

@@ -63,6 +63,25 @@ func echoBot(ctx context.Context, js jetstream.JetStream, consumer string, typin
 	return func() { cc.Drain(); <-cc.Closed() }, nil
 }
 
+// startEchoBot connects the echo bot to b as to any bridge, with b's
+// credentials, and starts it on its durable consumer "echobot".
+func startEchoBot(ctx context.Context, b *kfbridgetest.Bridge, typing bool, ids chan<- string) (stop func(), err error) {
+	nc, err := nats.Connect(b.NATSURL(), b.NATSOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	var stopBot func()
+	js, err := jetstream.New(nc)
+	if err == nil {
+		stopBot, err = echoBot(ctx, js, "echobot", typing, ids)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return func() { stopBot(); nc.Close() }, nil
+}
+
 // A bot's round trip: a user writes, the bot answers with a command, the
 // answer reaches the user and the bot's command has its result. In a test,
 // kfbridgetest.Start(t) starts the bridge and closes it at the end.
@@ -74,19 +93,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer b.Close()
-
-	// The bot connects as to any bridge.
-	nc, err := nats.Connect(b.NATSURL(), b.NATSOptions()...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		log.Fatal(err)
-	}
 	ids := make(chan string, 1)
-	stop, err := echoBot(ctx, js, "echobot", false, ids)
+	stop, err := startEchoBot(ctx, b, false, ids)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -122,16 +130,7 @@ func ExampleBridge_Typing() {
 		log.Fatal(err)
 	}
 	defer b.Close()
-	nc, err := nats.Connect(b.NATSURL(), b.NATSOptions()...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		log.Fatal(err)
-	}
-	stop, err := echoBot(ctx, js, "echobot", true, make(chan string, 1))
+	stop, err := startEchoBot(ctx, b, true, make(chan string, 1))
 	if err != nil {
 		log.Fatal(err)
 	}
