@@ -37,15 +37,15 @@ func TestFaults(t *testing.T) {
 			if err := ts.SetFaults(tt.faults); err != nil {
 				t.Fatal(err)
 			}
-			_, err := ts.Client.StableToken(t.Context(), demo.AppID, demo.Secret, false)
+			_, err := ts.client.StableToken(t.Context(), demo.AppID, demo.Secret, false)
 			if got := faultCode(t, err); got != tt.wantToken {
 				t.Errorf("StableToken = %d, want %d", got, tt.wantToken)
 			}
-			err = ts.Client.Send(t.Context(), tok, sendReq("oUser1", "0", text))
+			err = ts.client.Send(t.Context(), tok, sendReq("oUser1", "0", text))
 			if got := faultCode(t, err); got != tt.wantSend {
 				t.Errorf("Send = %d, want %d", got, tt.wantSend)
 			}
-			_, err = ts.Client.UploadImage(t.Context(), tok, "a.png", "", PlaceholderImage())
+			_, err = ts.client.UploadImage(t.Context(), tok, "a.png", "", PlaceholderImage())
 			if got := faultCode(t, err); got != tt.wantUpload {
 				t.Errorf("UploadImage = %d, want %d", got, tt.wantUpload)
 			}

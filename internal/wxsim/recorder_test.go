@@ -19,7 +19,7 @@ func TestRemoteRecorder(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r, err := NewRemoteRecorder(ts.URL+"/", logger)
+	r, err := NewRemoteRecorder(ts.srv.URL+"/", logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestRemoteRecorder(t *testing.T) {
 	if got := ts.send(t, "3", "oR", textMsg); got != CodeOK {
 		t.Errorf("send after a remote interaction = %d, want 0", got)
 	}
-	if _, _, err := ts.Client.GetMedia(t.Context(), ts.token(t), "m-remote", 1<<20); err != nil {
+	if _, _, err := ts.client.GetMedia(t.Context(), ts.token(t), "m-remote", 1<<20); err != nil {
 		t.Errorf("GetMedia of remote user media: %v", err)
 	}
 	// An explicit time travels too.

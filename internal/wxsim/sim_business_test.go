@@ -14,7 +14,7 @@ import (
 // icon uploads the placeholder image and returns its media id.
 func (ts *testSim) icon(tb testing.TB, tok string) string {
 	tb.Helper()
-	m, err := ts.Client.UploadImage(tb.Context(), tok, "icon.png", "image/png", PlaceholderImage())
+	m, err := ts.client.UploadImage(tb.Context(), tok, "icon.png", "image/png", PlaceholderImage())
 	if err != nil {
 		tb.Fatalf("UploadImage: %v", err)
 	}
@@ -56,16 +56,16 @@ func TestRegisterAndGet(t *testing.T) {
 	icon := ts.icon(t, tok)
 	ctx := t.Context()
 	yes := true
-	id, err := ts.Client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{AccountName: "apple_shop", Nickname: "苹果shop", IconMediaID: icon, TransferToCommKF: &yes})
+	id, err := ts.client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{AccountName: "apple_shop", Nickname: "苹果shop", IconMediaID: icon, TransferToCommKF: &yes})
 	if err != nil || id != 1 {
 		t.Fatalf("RegisterBusiness = %d, %v, want 1, nil", id, err)
 	}
-	id2, err := ts.Client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{AccountName: "Apple_shop", Nickname: "pear", IconMediaID: icon})
+	id2, err := ts.client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{AccountName: "Apple_shop", Nickname: "pear", IconMediaID: icon})
 	if err != nil || id2 != 2 {
 		t.Fatalf("RegisterBusiness(case differs) = %d, %v, want 2, nil", id2, err)
 	}
 	for _, r := range []wxapi.GetBusinessRequest{{BusinessID: 1}, {AccountName: "apple_shop"}, {BusinessID: 1, AccountName: "apple_shop"}} {
-		b, err := ts.Client.GetBusiness(ctx, tok, r)
+		b, err := ts.client.GetBusiness(ctx, tok, r)
 		if err != nil {
 			t.Fatalf("GetBusiness(%+v) = %v", r, err)
 		}
@@ -76,10 +76,10 @@ func TestRegisterAndGet(t *testing.T) {
 	// The icon outlives its 3-day medium.
 	ts.Advance(4 * 24 * time.Hour)
 	tok = ts.token(t)
-	if err := ts.Client.UpdateBusiness(ctx, tok, wxapi.UpdateBusinessRequest{BusinessID: 1, Nickname: "apple"}); err != nil {
+	if err := ts.client.UpdateBusiness(ctx, tok, wxapi.UpdateBusinessRequest{BusinessID: 1, Nickname: "apple"}); err != nil {
 		t.Fatalf("UpdateBusiness = %v", err)
 	}
-	b, err := ts.Client.GetBusiness(ctx, tok, wxapi.GetBusinessRequest{BusinessID: 1})
+	b, err := ts.client.GetBusiness(ctx, tok, wxapi.GetBusinessRequest{BusinessID: 1})
 	if err != nil || b.Nickname != "apple" || b.IconURL == "" {
 		t.Errorf("after update: %+v, %v", b, err)
 	}
@@ -162,21 +162,21 @@ func TestBusinessLimitAndList(t *testing.T) {
 	icon := ts.icon(t, tok)
 	ctx := t.Context()
 	for i := range maxBusinesses {
-		if _, err := ts.Client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{
+		if _, err := ts.client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{
 			AccountName: fmt.Sprintf("shop_%04d", i), Nickname: "shop", IconMediaID: icon}); err != nil {
 			t.Fatalf("register %d: %v", i, err)
 		}
 	}
-	_, err := ts.Client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{AccountName: "shop_0500", Nickname: "shop", IconMediaID: icon})
+	_, err := ts.client.RegisterBusiness(ctx, tok, wxapi.RegisterBusinessRequest{AccountName: "shop_0500", Nickname: "shop", IconMediaID: icon})
 	if got := codeOf(t, err); got != CodeBusinessLimit {
 		t.Errorf("501st register = %d, want %d", got, CodeBusinessLimit)
 	}
-	page, err := ts.Client.ListBusinesses(ctx, tok, wxapi.ListBusinessesRequest{Offset: 490, Count: 200})
+	page, err := ts.client.ListBusinesses(ctx, tok, wxapi.ListBusinessesRequest{Offset: 490, Count: 200})
 	if err != nil || len(page) != 10 || page[0].BusinessID != 491 || page[9].AccountName != "shop_0499" {
 		t.Errorf("last page = %d items, %v", len(page), err)
 	}
 	before := ts.Calls().Total("/cgi-bin/business/list")
-	all, err := ts.Client.ListAllBusinesses(ctx, tok)
+	all, err := ts.client.ListAllBusinesses(ctx, tok)
 	if err != nil || len(all) != maxBusinesses {
 		t.Fatalf("ListAllBusinesses = %d, %v", len(all), err)
 	}

@@ -170,7 +170,7 @@ func TestControlMedia(t *testing.T) {
 	if got := ts.control(t, http.MethodPost, PathMedia, string(body), nil); got != http.StatusOK {
 		t.Fatalf("POST %s = %d", PathMedia, got)
 	}
-	data, ct, err := ts.Client.GetMedia(t.Context(), ts.token(t), "pushed-1", 1<<20)
+	data, ct, err := ts.client.GetMedia(t.Context(), ts.token(t), "pushed-1", 1<<20)
 	if err != nil || string(data) != string(img) || ct != "image/png" {
 		t.Errorf("GetMedia = %d bytes of %s, %v; want the PNG", len(data), ct, err)
 	}

@@ -32,7 +32,8 @@ var simT0 = time.Date(2025, 3, 14, 10, 0, 0, 0, beijing)
 // testSim is a [Sim] served over HTTP, with a wxapi client.
 type testSim struct {
 	*Sim
-	*testworld.API
+	srv    *testworld.API
+	client *wxapi.Client
 }
 
 // newTestSim starts a Sim with cfg on the fixed clock simT0 (unless cfg
@@ -46,41 +47,42 @@ func newTestSim(tb testing.TB, cfg SimConfig) *testSim {
 	if err != nil {
 		tb.Fatalf("NewSim: %v", err)
 	}
-	return &testSim{Sim: sim, API: testworld.ServeAPI(tb, sim.Handler())}
+	srv := testworld.ServeAPI(tb, sim.Handler())
+	return &testSim{Sim: sim, srv: srv, client: srv.Client}
 }
 
 // token returns a usable stable token of the demo app.
 func (ts *testSim) token(tb testing.TB) string {
 	tb.Helper()
-	return ts.StableToken(tb, demo.AppID, demo.Secret)
+	return ts.srv.StableToken(tb, demo.AppID, demo.Secret)
 }
 
 // send sends msg to openid in conversation bid with a fresh token and
 // returns the errcode (0 on success).
 func (ts *testSim) send(tb testing.TB, bid, openid, msg string) int {
 	tb.Helper()
-	return codeOf(tb, ts.Client.Send(tb.Context(), ts.token(tb), sendReq(openid, bid, msg)))
+	return codeOf(tb, ts.client.Send(tb.Context(), ts.token(tb), sendReq(openid, bid, msg)))
 }
 
 // typing posts a typing command with a fresh token and returns the
 // errcode.
 func (ts *testSim) typing(tb testing.TB, bid, openid, command string) int {
 	tb.Helper()
-	return codeOf(tb, ts.Client.Typing(tb.Context(), ts.token(tb), openid, bid, command))
+	return codeOf(tb, ts.client.Typing(tb.Context(), ts.token(tb), openid, bid, command))
 }
 
 // post sends a raw request to path (with the query) and returns the
 // answer's errcode.
 func (ts *testSim) raw(tb testing.TB, method, pathQuery, contentType string, body []byte) (int, http.Header, []byte) {
 	tb.Helper()
-	req, err := http.NewRequestWithContext(tb.Context(), method, ts.URL+pathQuery, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(tb.Context(), method, ts.srv.URL+pathQuery, bytes.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := ts.HTTP.Do(req)
+	resp, err := ts.srv.HTTP.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func kfWorld(t *testing.T) (*testSim, string) {
 		{AccountName: "shop_one", Nickname: "shop1", IconMediaID: icon, TransferToCommKF: &yes},
 		{AccountName: "shop_two", Nickname: "shop2", IconMediaID: icon},
 	} {
-		if _, err := ts.Client.RegisterBusiness(t.Context(), tok, r); err != nil {
+		if _, err := ts.client.RegisterBusiness(t.Context(), tok, r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,11 +32,11 @@ func TestKFAccounts(t *testing.T) {
 	ts, tok := kfWorld(t)
 	ctx := t.Context()
 	for _, a := range []wxapi.AddKFRequest{{KFWX: "agent_one"}, {KFWX: "agent_two"}, {KFWX: "agent_three", BusinessID: 1}} {
-		if err := ts.Client.AddKF(ctx, tok, a); err != nil {
+		if err := ts.client.AddKF(ctx, tok, a); err != nil {
 			t.Fatalf("AddKF(%+v) = %v", a, err)
 		}
 	}
-	list, err := ts.Client.KFList(ctx, tok, 0)
+	list, err := ts.client.KFList(ctx, tok, 0)
 	if err != nil || len(list) != 2 {
 		t.Fatalf("KFList(0) = %+v, %v", list, err)
 	}
@@ -46,44 +46,44 @@ func TestKFAccounts(t *testing.T) {
 	if got := kfOpenID(demo.AppID, "agent_one"); list[0].KFOpenID != got {
 		t.Errorf("kf_openid = %q, want %q", list[0].KFOpenID, got)
 	}
-	sub, err := ts.Client.KFList(ctx, tok, 1)
+	sub, err := ts.client.KFList(ctx, tok, 1)
 	if err != nil || len(sub) != 1 || sub[0].KFID != "1003" {
 		t.Errorf("KFList(1) = %+v, %v", sub, err)
 	}
-	online, err := ts.Client.OnlineKFList(ctx, tok, 0)
+	online, err := ts.client.OnlineKFList(ctx, tok, 0)
 	if err != nil || len(online) != 0 {
 		t.Errorf("OnlineKFList before login = %+v, %v", online, err)
 	}
 	if err := ts.SetKFStatus(demo.AppID, 0, list[1].KFOpenID, KFWebOnline); err != nil {
 		t.Fatal(err)
 	}
-	online, err = ts.Client.OnlineKFList(ctx, tok, 0)
+	online, err = ts.client.OnlineKFList(ctx, tok, 0)
 	if err != nil || len(online) != 1 || online[0].KFOpenID != list[1].KFOpenID || online[0].Status != KFWebOnline || online[0].KFID != "1002" {
 		t.Errorf("OnlineKFList = %+v, %v", online, err)
 	}
-	if err := ts.Client.SetKFAdmin(ctx, tok, 0, list[0].KFOpenID); err != nil {
+	if err := ts.client.SetKFAdmin(ctx, tok, 0, list[0].KFOpenID); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.Client.SetKFAdmin(ctx, tok, 0, list[0].KFOpenID); err != nil {
+	if err := ts.client.SetKFAdmin(ctx, tok, 0, list[0].KFOpenID); err != nil {
 		t.Errorf("SetKFAdmin twice = %v", err)
 	}
 	if got := ts.KFAccounts(demo.AppID, 0); !got[0].Admin || got[1].Admin || got[1].Status != KFWebOnline {
 		t.Errorf("KFAccounts = %+v", got)
 	}
-	if err := ts.Client.CancelKFAdmin(ctx, tok, 0, list[0].KFOpenID); err != nil {
+	if err := ts.client.CancelKFAdmin(ctx, tok, 0, list[0].KFOpenID); err != nil {
 		t.Fatal(err)
 	}
 	if got := ts.KFAccounts(demo.AppID, 0); got[0].Admin {
 		t.Errorf("after canceladmin: %+v", got)
 	}
-	if err := ts.Client.DelKF(ctx, tok, 0, list[0].KFOpenID); err != nil {
+	if err := ts.client.DelKF(ctx, tok, 0, list[0].KFOpenID); err != nil {
 		t.Fatal(err)
 	}
 	if got := ts.KFAccounts(demo.AppID, 0); len(got) != 1 || got[0].KFWX != "agent_two" {
 		t.Errorf("after del: %+v", got)
 	}
 	// Deleted, the WeChat id may be added again, with the same openid.
-	if err := ts.Client.AddKF(ctx, tok, wxapi.AddKFRequest{KFWX: "agent_one"}); err != nil {
+	if err := ts.client.AddKF(ctx, tok, wxapi.AddKFRequest{KFWX: "agent_one"}); err != nil {
 		t.Errorf("re-add = %v", err)
 	}
 	if err := ts.SetKFStatus(demo.AppID, 0, "nobody", KFWebOnline); !errors.Is(err, ErrInvalid) {
@@ -94,7 +94,7 @@ func TestKFAccounts(t *testing.T) {
 func TestKFErrors(t *testing.T) {
 	ts, tok := kfWorld(t)
 	ctx := t.Context()
-	if err := ts.Client.AddKF(ctx, tok, wxapi.AddKFRequest{KFWX: "agent_main"}); err != nil {
+	if err := ts.client.AddKF(ctx, tok, wxapi.AddKFRequest{KFWX: "agent_main"}); err != nil {
 		t.Fatal(err)
 	}
 	mainOpenID := kfOpenID(demo.AppID, "agent_main")
@@ -144,23 +144,23 @@ func TestKFErrors(t *testing.T) {
 func TestKFLimit(t *testing.T) {
 	ts, tok := kfWorld(t)
 	for i := range maxKFAccounts {
-		if err := ts.Client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: fmt.Sprintf("agent%03d", i), BusinessID: 1}); err != nil {
+		if err := ts.client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: fmt.Sprintf("agent%03d", i), BusinessID: 1}); err != nil {
 			t.Fatalf("add %d: %v", i, err)
 		}
 	}
-	err := ts.Client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: "agent_101", BusinessID: 1})
+	err := ts.client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: "agent_101", BusinessID: 1})
 	if got := codeOf(t, err); got != CodeKFLimit {
 		t.Errorf("101st add = %d, want %d", got, CodeKFLimit)
 	}
 	// The limit is per account: the main account still has room.
-	if err := ts.Client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: "agent_101"}); err != nil {
+	if err := ts.client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: "agent_101"}); err != nil {
 		t.Errorf("add to the main account = %v", err)
 	}
 }
 
 func TestKFStatusControl(t *testing.T) {
 	ts, tok := kfWorld(t)
-	if err := ts.Client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: "agent_main"}); err != nil {
+	if err := ts.client.AddKF(t.Context(), tok, wxapi.AddKFRequest{KFWX: "agent_main"}); err != nil {
 		t.Fatal(err)
 	}
 	openid := kfOpenID(demo.AppID, "agent_main")

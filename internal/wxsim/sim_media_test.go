@@ -17,14 +17,14 @@ func TestMediaRoundTrip(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
 	ctx := t.Context()
 	img := PlaceholderImage()
-	m, err := ts.Client.UploadImage(ctx, ts.token(t), "a.png", "image/png", img)
+	m, err := ts.client.UploadImage(ctx, ts.token(t), "a.png", "image/png", img)
 	if err != nil {
 		t.Fatalf("UploadImage: %v", err)
 	}
 	if m.Type != "image" || len(m.MediaID) != 64 || string(m.CreatedAt) != strconv.FormatInt(simT0.Unix(), 10) {
 		t.Errorf("UploadImage = %+v (created_at %s), want type image, a 64-character id, created_at %d", m, m.CreatedAt, simT0.Unix())
 	}
-	data, ct, err := ts.Client.GetMedia(ctx, ts.token(t), m.MediaID, 1<<20)
+	data, ct, err := ts.client.GetMedia(ctx, ts.token(t), m.MediaID, 1<<20)
 	if err != nil {
 		t.Fatalf("GetMedia: %v", err)
 	}
@@ -39,18 +39,18 @@ func TestMediaRoundTrip(t *testing.T) {
 	// User media (the MediaId of an image push) work the same way.
 	jpeg := append([]byte{0xff, 0xd8, 0xff, 0xe0}, make([]byte, 100)...)
 	ts.AddUserMedia(demo.AppID, "user-media-1", jpeg, "")
-	data, ct, err = ts.Client.GetMedia(ctx, ts.token(t), "user-media-1", 1<<20)
+	data, ct, err = ts.client.GetMedia(ctx, ts.token(t), "user-media-1", 1<<20)
 	if err != nil || !bytes.Equal(data, jpeg) || ct != "image/jpeg" {
 		t.Errorf("GetMedia(user media) = %d bytes of %s, %v; want the JPEG", len(data), ct, err)
 	}
 
 	ts.Advance(72*time.Hour - time.Second)
-	if _, _, err := ts.Client.GetMedia(ctx, ts.token(t), m.MediaID, 1<<20); err != nil {
+	if _, _, err := ts.client.GetMedia(ctx, ts.token(t), m.MediaID, 1<<20); err != nil {
 		t.Errorf("GetMedia 1 s before expiry: %v", err)
 	}
 	ts.Advance(time.Second)
 	for _, id := range []string{m.MediaID, "user-media-1"} {
-		_, _, err := ts.Client.GetMedia(ctx, ts.token(t), id, 1<<20)
+		_, _, err := ts.client.GetMedia(ctx, ts.token(t), id, 1<<20)
 		if got := codeOf(t, err); got != CodeInvalidMediaID {
 			t.Errorf("GetMedia(%s) after 3 days = %d, want 40007", id, got)
 		}
@@ -60,11 +60,11 @@ func TestMediaRoundTrip(t *testing.T) {
 func TestMediaOfAnotherApp(t *testing.T) {
 	ts := newTestSim(t, SimConfig{Apps: map[string]string{"wxapp1": "s1", "wxapp2": "s2"}})
 	ts.AddUserMedia("wxapp1", "m1", PlaceholderImage(), "image/png")
-	tok, err := ts.Client.StableToken(t.Context(), "wxapp2", "s2", false)
+	tok, err := ts.client.StableToken(t.Context(), "wxapp2", "s2", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = ts.Client.GetMedia(t.Context(), tok.AccessToken, "m1", 1<<20)
+	_, _, err = ts.client.GetMedia(t.Context(), tok.AccessToken, "m1", 1<<20)
 	if got := codeOf(t, err); got != CodeInvalidMediaID {
 		t.Errorf("GetMedia of another app's medium = %d, want 40007", got)
 	}
@@ -130,7 +130,7 @@ func TestUploadErrors(t *testing.T) {
 		})
 	}
 	// Through the bridge's client.
-	_, err := ts.Client.UploadImage(t.Context(), ts.token(t), "a.txt", "text/plain", []byte("text"))
+	_, err := ts.client.UploadImage(t.Context(), ts.token(t), "a.txt", "text/plain", []byte("text"))
 	if got := codeOf(t, err); got != CodeInvalidFileType {
 		t.Errorf("UploadImage(text) = %d, want 40005", got)
 	}

@@ -15,7 +15,7 @@ import (
 // upload uploads the placeholder image and returns its media id.
 func (ts *testSim) upload(tb testing.TB) string {
 	tb.Helper()
-	m, err := ts.Client.UploadImage(tb.Context(), ts.token(tb), "a.png", "image/png", PlaceholderImage())
+	m, err := ts.client.UploadImage(tb.Context(), ts.token(tb), "a.png", "image/png", PlaceholderImage())
 	if err != nil {
 		tb.Fatalf("UploadImage: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestSendBodies(t *testing.T) {
 			t.Run(p.name+"/"+m.name, func(t *testing.T) {
 				ts.RecordInteraction(demo.AppID, p.bid, user, kindText, time.Time{})
 				tok := ts.token(t)
-				if err := ts.Client.Send(t.Context(), tok, sendReq(user, p.bid, m.msg)); err != nil {
+				if err := ts.client.Send(t.Context(), tok, sendReq(user, p.bid, m.msg)); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
 				all := ts.Delivered(demo.AppID)

@@ -44,10 +44,10 @@ func TestClassicTokenErrors(t *testing.T) {
 		})
 	}
 	// The same through the bridge's client.
-	if _, err := ts.Client.ClassicToken(t.Context(), demo.AppID, "guess"); codeOf(t, err) != CodeInvalidCredential {
+	if _, err := ts.client.ClassicToken(t.Context(), demo.AppID, "guess"); codeOf(t, err) != CodeInvalidCredential {
 		t.Errorf("ClassicToken(wrong secret) = %v, want 40001", err)
 	}
-	if _, err := ts.Client.ClassicToken(t.Context(), "wxnobody", demo.Secret); codeOf(t, err) != CodeInvalidAppID {
+	if _, err := ts.client.ClassicToken(t.Context(), "wxnobody", demo.Secret); codeOf(t, err) != CodeInvalidAppID {
 		t.Errorf("ClassicToken(unknown appid) = %v, want 40013", err)
 	}
 }
@@ -55,7 +55,7 @@ func TestClassicTokenErrors(t *testing.T) {
 func TestClassicTokenOverlap(t *testing.T) {
 	ts := newTestSim(t, SimConfig{TokenOverlap: 5 * time.Minute})
 	ctx := t.Context()
-	t1, err := ts.Client.ClassicToken(ctx, demo.AppID, demo.Secret)
+	t1, err := ts.client.ClassicToken(ctx, demo.AppID, demo.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestClassicTokenOverlap(t *testing.T) {
 		t.Errorf("ClassicToken = %d chars, expires_in %d; want ≥ 100 chars, 7200", len(t1.AccessToken), t1.ExpiresIn)
 	}
 	ts.Advance(time.Hour)
-	t2, err := ts.Client.ClassicToken(ctx, demo.AppID, demo.Secret)
+	t2, err := ts.client.ClassicToken(ctx, demo.AppID, demo.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestStableToken(t *testing.T) {
 	ctx := t.Context()
 	get := func(force bool) (string, int) {
 		t.Helper()
-		tok, err := ts.Client.StableToken(ctx, demo.AppID, demo.Secret, force)
+		tok, err := ts.client.StableToken(ctx, demo.AppID, demo.Secret, force)
 		if err != nil {
 			t.Fatalf("StableToken(force %v): %v", force, err)
 		}
@@ -167,7 +167,7 @@ func TestStableTokenForce(t *testing.T) {
 	ctx := t.Context()
 	get := func(force bool) string {
 		t.Helper()
-		tok, err := ts.Client.StableToken(ctx, demo.AppID, demo.Secret, force)
+		tok, err := ts.client.StableToken(ctx, demo.AppID, demo.Secret, force)
 		if err != nil {
 			t.Fatalf("StableToken(force %v): %v", force, err)
 		}
@@ -202,7 +202,7 @@ func TestStableTokenForce(t *testing.T) {
 		c = get(false)
 	}
 	ts.Advance(30 * time.Second)
-	_, err := ts.Client.StableToken(ctx, demo.AppID, demo.Secret, true)
+	_, err := ts.client.StableToken(ctx, demo.AppID, demo.Secret, true)
 	if got := codeOf(t, err); got != CodeDailyQuota {
 		t.Errorf("force 21 = %d, want 45009", got)
 	}
@@ -221,15 +221,15 @@ func TestStableTokenForce(t *testing.T) {
 func TestTokenIsolation(t *testing.T) {
 	ts := newTestSim(t, SimConfig{})
 	ctx := t.Context()
-	stable, err := ts.Client.StableToken(ctx, demo.AppID, demo.Secret, false)
+	stable, err := ts.client.StableToken(ctx, demo.AppID, demo.Secret, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	classic, err := ts.Client.ClassicToken(ctx, demo.AppID, demo.Secret)
+	classic, err := ts.client.ClassicToken(ctx, demo.AppID, demo.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Client.ClassicToken(ctx, demo.AppID, demo.Secret); err != nil {
+	if _, err := ts.client.ClassicToken(ctx, demo.AppID, demo.Secret); err != nil {
 		t.Fatal(err)
 	}
 	ts.Advance(10 * time.Minute) // first classic token superseded
@@ -239,11 +239,11 @@ func TestTokenIsolation(t *testing.T) {
 	if got := ts.probe(t, classic.AccessToken); got != CodeInvalidCredential {
 		t.Errorf("superseded classic token = %d, want 40001", got)
 	}
-	latest, err := ts.Client.ClassicToken(ctx, demo.AppID, demo.Secret)
+	latest, err := ts.client.ClassicToken(ctx, demo.AppID, demo.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Client.StableToken(ctx, demo.AppID, demo.Secret, true); err != nil {
+	if _, err := ts.client.StableToken(ctx, demo.AppID, demo.Secret, true); err != nil {
 		t.Fatal(err)
 	}
 	if got := ts.probe(t, latest.AccessToken); got != CodeMediaIDMissing {
@@ -305,7 +305,7 @@ func TestAccessTokenCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ts.Client.Send(t.Context(), tt.token, sendReq(demo.OpenID, "0", `{"msgtype":"text","text":{"content":"hi"}}`))
+			err := ts.client.Send(t.Context(), tt.token, sendReq(demo.OpenID, "0", `{"msgtype":"text","text":{"content":"hi"}}`))
 			if got := codeOf(t, err); got != tt.want {
 				t.Errorf("Send with %s token = %d, want %d", tt.name, got, tt.want)
 			}
