@@ -20,6 +20,9 @@ import (
 func TestOptions(t *testing.T) {
 	_, err := kfbridgetest.New(t.Context(), kfbridgetest.WithLogger(nil), kfbridgetest.WithWaitTimeout(0),
 		kfbridgetest.WithPushFormat(0, wxcodec.ModeSafe), kfbridgetest.WithBotUser("", "x"), nil)
+	if !errors.Is(err, kfbridgetest.ErrInvalid) {
+		t.Errorf("New(bad options) = %v, want ErrInvalid", err)
+	}
 	for _, want := range []string{"nil logger", "wait timeout", "push format", "bot user", "nil Option"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(bad options) = %v, want an error about %s", err, want)

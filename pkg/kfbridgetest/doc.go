@@ -52,7 +52,7 @@
 //
 // # Errors
 //
-// Options return errors, which [New] returns joined and [Start] turns into
-// t.Fatal. A push the bridge does not accept returns an error, as does a
+// Options return errors wrapping [ErrInvalid], which [New] returns joined
+// and [Start] turns into t.Fatal. A push the bridge does not accept returns an error, as does a
 // wait whose context ends first; both are prefixed "kfbridgetest:".
 package kfbridgetest

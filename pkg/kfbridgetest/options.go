@@ -25,7 +25,7 @@ type options struct {
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
-			return errors.New("kfbridgetest: nil logger")
+			return fmt.Errorf("%w: nil logger", ErrInvalid)
 		}
 		o.logger = l
 		return nil
@@ -39,12 +39,12 @@ func WithLogger(l *slog.Logger) Option {
 func WithPushFormat(f wxcodec.Format, m wxcodec.Mode) Option {
 	return func(o *options) error {
 		if f != wxcodec.FormatXML && f != wxcodec.FormatJSON {
-			return fmt.Errorf("kfbridgetest: push format %v", f)
+			return fmt.Errorf("%w: push format %v", ErrInvalid, f)
 		}
 		switch m {
 		case wxcodec.ModePlaintext, wxcodec.ModeCompatible, wxcodec.ModeSafe:
 		default:
-			return fmt.Errorf("kfbridgetest: push mode %v", m)
+			return fmt.Errorf("%w: push mode %v", ErrInvalid, m)
 		}
 		o.format, o.mode = f, m
 		return nil
@@ -56,7 +56,7 @@ func WithPushFormat(f wxcodec.Format, m wxcodec.Mode) Option {
 func WithWaitTimeout(d time.Duration) Option {
 	return func(o *options) error {
 		if d <= 0 {
-			return fmt.Errorf("kfbridgetest: wait timeout %v", d)
+			return fmt.Errorf("%w: wait timeout %v", ErrInvalid, d)
 		}
 		o.waitTimeout = d
 		return nil
@@ -72,7 +72,7 @@ func WithWaitTimeout(d time.Duration) Option {
 func WithBotUser(user, password string) Option {
 	return func(o *options) error {
 		if user == "" || password == "" {
-			return errors.New("kfbridgetest: bot user and password are required")
+			return fmt.Errorf("%w: bot user and password are required", ErrInvalid)
 		}
 		o.botUser, o.botPassword = user, password
 		return nil
@@ -89,7 +89,7 @@ func newOptions(opts []Option) (options, error) {
 	var errs []error
 	for _, opt := range opts {
 		if opt == nil {
-			errs = append(errs, errors.New("kfbridgetest: nil Option"))
+			errs = append(errs, fmt.Errorf("%w: nil Option", ErrInvalid))
 			continue
 		}
 		if err := opt(&o); err != nil {
