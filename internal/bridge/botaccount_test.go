@@ -12,10 +12,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/bridge"
+	"github.com/kfbridge/kfbridge/internal/bridge/bridgetest"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/kfctl"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -37,30 +39,26 @@ func TestBotAccountThroughBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := egressProcess(t, sim)
+	wx := testworld.ServeAPI(t, sim.Handler())
+	cfg := bridgetest.Config(t, wx.URL, config.App{AppID: appID, Secret: secret})
 	cfg.NATS.Embedded.Users = []config.User{{User: "bot", Password: "bot-secret"}}
-	ends := startBridge(t, &cfg, bridge.Options{Egress: true})
+	ends := bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
 
-	bot, err := nats.Connect(ends.NATS, nats.UserInfo("bot", "bot-secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bot.Close)
-	js, _ := jetstream.New(bot)
+	bot, js := natstest.ConnectURL(t, ends.NATS, nats.UserInfo("bot", "bot-secret"))
 	tctx := t.Context()
 	results, err := js.Consumer(tctx, events.ResultStreamName, "bot")
 	if err != nil {
 		t.Fatalf("the bot's result consumer: %v", err)
 	}
 
-	// media.upload by bytes (the service registers right after OnReady).
+	// media.upload by bytes (Start waited for /readyz, which includes the
+	// management service).
 	api := manage.NewClient(bot)
 	img := wxsim.PlaceholderImage()
-	var raw json.RawMessage
-	natstest.WaitFor(t, "media.upload from the bot", func() bool {
-		raw, err = api.Request(tctx, appID, manage.OpMediaUpload, map[string]any{"data": base64.StdEncoding.EncodeToString(img)})
-		return err == nil
-	})
+	raw, err := api.Request(tctx, appID, manage.OpMediaUpload, map[string]any{"data": base64.StdEncoding.EncodeToString(img)})
+	if err != nil {
+		t.Fatalf("media.upload from the bot: %v", err)
+	}
 	var up struct {
 		MediaID string `json:"media_id"`
 	}

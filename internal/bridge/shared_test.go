@@ -1,69 +1,24 @@
 package bridge_test
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/bridge"
+	"github.com/kfbridge/kfbridge/internal/bridge/bridgetest"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
-
-// egressProcess returns the configuration of an egress process (as
-// cmd/egress runs it) with embedded NATS in a temporary directory, against
-// the simulator sim.
-func egressProcess(t *testing.T, sim *wxsim.Sim) config.Config {
-	t.Helper()
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	cfg := config.Default()
-	cfg.NATS.Embedded.Listen = "127.0.0.1:-1"
-	cfg.NATS.Embedded.StoreDir = t.TempDir()
-	cfg.NATS.Embedded.Sync = "2m"
-	cfg.Egress.Listen = "127.0.0.1:0"
-	cfg.Egress.APIBase = hs.URL
-	cfg.Egress.Partitions = 4
-	cfg.Apps = []config.App{{AppID: appID, Secret: secret}}
-	return cfg
-}
-
-// startBridge runs bridge.Run with cfg and opts until the test ends and
-// returns its endpoints once every part serves.
-func startBridge(t *testing.T, cfg *config.Config, opts bridge.Options) bridge.Endpoints {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan bridge.Endpoints, 1)
-	done := make(chan error, 1)
-	opts.OnReady = func(e bridge.Endpoints) { ready <- e }
-	go func() { done <- bridge.Run(ctx, cfg, opts) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bridge.Run() = %v", err)
-		}
-	})
-	select {
-	case ends := <-ready:
-		return ends
-	case err := <-done:
-		t.Fatalf("bridge.Run() = %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("bridge not ready")
-	}
-	return bridge.Endpoints{}
-}
 
 // TestOneTokenManager: the egress and the management service of a bridge
 // share one token manager. A management call fetches the app's token; the
@@ -76,17 +31,10 @@ func TestOneTokenManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := egressProcess(t, sim)
-	ends := startBridge(t, &cfg, bridge.Options{Egress: true})
-	nc, err := nats.Connect(ends.NATS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wx := testworld.ServeAPI(t, sim.Handler())
+	cfg := bridgetest.Config(t, wx.URL, config.App{AppID: appID, Secret: secret})
+	ends := bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
+	nc, js := natstest.ConnectURL(t, ends.NATS)
 	ctx := t.Context()
 	tokenCalls := func() int { return sim.Calls().Calls["/cgi-bin/stable_token"][0] }
 

@@ -29,13 +29,7 @@ func BenchmarkThroughput(b *testing.B) {
 				c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
 			})
 			// Streams and consumers exist before the commands are stored.
-			eg, err := e.newEgress(e.js, config.Default().NATS.Streams, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := eg.Setup(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			eg := e.newEgress(e.js)
 			var futures []jetstream.PubAckFuture
 			for i := range b.N {
 				openid := fmt.Sprintf("oB%06d", i/5)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -45,8 +44,7 @@ type env struct {
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
 	t.Helper()
-	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s)
+	n := testworld.StartNATS(t)
 	if simCfg.Apps == nil {
 		simCfg.Apps = map[string]string{appID: secret}
 	}
@@ -54,20 +52,42 @@ func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	cfg := config.Default().Egress
-	cfg.APIBase = hs.URL
-	cfg.Partitions = 8
-	cfg.AckWait = 3 * time.Second
-	cfg.CallTimeout = 2 * time.Second
-	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 100*time.Millisecond
-	cfg.RetryBudget = 3 * time.Second
-	cfg.MediaFetch.Allow = []string{"127.0.0.1"} // the tests' image servers
+	api := testworld.ServeAPI(t, sim.Handler())
+	cfg := testworld.Egress(api.URL, 8)
 	if tune != nil {
 		tune(&cfg)
 	}
-	return &env{t: t, nc: nc, js: js, sim: sim, api: hs.URL, cfg: cfg}
+	return &env{t: t, nc: n.NC, js: n.JS, sim: sim, api: api.URL, cfg: cfg}
+}
+
+// newEgress builds one egress process on js with the env's settings and
+// sets up its streams and consumers: the one place these tests construct
+// an egress.
+func (e *env) newEgress(js jetstream.JetStream) *Egress {
+	e.t.Helper()
+	streams := config.Default().NATS.Streams
+	if e.streams != nil {
+		e.streams(&streams)
+	}
+	apps := []config.App{{AppID: appID, Secret: secret}}
+	reg := e.reg
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	// Each replica builds its own WeChat parts, as a process does.
+	wx, err := wechat.New(e.t.Context(), wechat.Config{JS: js, Egress: e.cfg, Streams: streams, Apps: apps, Logger: e.logger, Registry: reg})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js, Apps: apps, Registry: reg, Logger: e.logger,
+		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := eg.Setup(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	return eg
 }
 
 // replica starts one egress process (sharing NATS and the simulator) and
@@ -81,47 +101,7 @@ func (e *env) replica(nc *nats.Conn) (stop func()) {
 			e.t.Fatal(err)
 		}
 	}
-	streams := config.Default().NATS.Streams
-	if e.streams != nil {
-		e.streams(&streams)
-	}
-	eg, err := e.newEgress(js, streams, e.reg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := eg.Setup(e.t.Context()); err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eg.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				e.t.Errorf("Run() = %v", err)
-			}
-		})
-	}
-	e.t.Cleanup(stop)
-	return stop
-}
-
-// newEgress builds an egress replica with its own WeChat parts, as a
-// process builds them.
-func (e *env) newEgress(js jetstream.JetStream, streams config.Streams, reg *prometheus.Registry) (*Egress, error) {
-	e.t.Helper()
-	apps := []config.App{{AppID: appID, Secret: secret}}
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	wx, err := wechat.New(e.t.Context(), wechat.Config{JS: js, Egress: e.cfg, Streams: streams, Apps: apps, Logger: e.logger, Registry: reg})
-	if err != nil {
-		return nil, err
-	}
-	return New(Config{Egress: e.cfg, Streams: streams, JS: js, Apps: apps, Registry: reg, Logger: e.logger,
-		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
+	return testworld.Run(e.t, "egress", e.newEgress(js).Run)
 }
 
 // interact opens the send window as a user message would.

@@ -1,17 +1,13 @@
 package kfctl
 
 import (
-	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kfbridge/kfbridge/internal/bridge"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/token"
-	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
 func TestStatus(t *testing.T) {
@@ -60,54 +56,14 @@ func TestStatus(t *testing.T) {
 }
 
 // TestThroughBridge runs kfctl against a whole egress process as
-// bridge.Run starts it (embedded NATS, egress, management service).
+// bridge.Run starts it (embedded NATS, egress, management service) with
+// its default stream storage and 16 partitions.
 func TestThroughBridge(t *testing.T) {
-	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	cfg := config.Default()
-	cfg.NATS.Embedded.Listen = "127.0.0.1:-1"
-	cfg.NATS.Embedded.StoreDir = t.TempDir()
-	cfg.Egress.Listen = "127.0.0.1:0"
-	cfg.Egress.APIBase = hs.URL
-	cfg.Egress.Partitions = 16
-	cfg.Apps = []config.App{{AppID: appID, Secret: secret}}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan bridge.Endpoints, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- bridge.Run(ctx, &cfg, bridge.Options{Egress: true, OnReady: func(e bridge.Endpoints) { ready <- e }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("bridge.Run() = %v", err)
-		}
+	w := newWorld(t, func(cfg *config.Config) {
+		cfg.NATS.Streams.Storage = config.Default().NATS.Streams.Storage
+		cfg.Egress.Partitions = 16
 	})
-	var ends bridge.Endpoints
-	select {
-	case ends = <-ready:
-	case err := <-done:
-		t.Fatalf("bridge.Run() = %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("bridge not ready")
-	}
-	w := &world{t: t, url: ends.NATS, sim: sim}
-	// The service registers right after OnReady: allow it a moment.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, err := w.kfctl("kf", "add", "--appid", appID, "--kf-wx", "agent_one")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kf add through the bridge: %v %s", err, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	w.ok("kf", "add", "--appid", appID, "--kf-wx", "agent_one")
 	if out := w.ok("kf", "list", "--appid", appID); !strings.Contains(out, "agent_one") {
 		t.Errorf("kf list printed %q", out)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,11 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/bridge"
+	"github.com/kfbridge/kfbridge/internal/bridge/bridgetest"
 	"github.com/kfbridge/kfbridge/internal/config"
-	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/natstest"
-	"github.com/kfbridge/kfbridge/internal/wechat"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -30,9 +30,9 @@ const (
 	user   = "oUser-1"
 )
 
-// world is a kfctl test world: a real JetStream server, the WeChat
-// simulator, one egress with its management service, as one egress
-// process runs them.
+// world is a kfctl test world: a whole egress process as bridge.Run starts
+// it (embedded NATS, egress, management service), calling the WeChat
+// simulator.
 type world struct {
 	t   testing.TB
 	url string
@@ -41,63 +41,23 @@ type world struct {
 	sim *wxsim.Sim
 }
 
-func newWorld(t testing.TB) *world {
+// newWorld starts a world whose streams are in memory; tune, when set,
+// adjusts the bridge's configuration first.
+func newWorld(t testing.TB, tune ...func(*config.Config)) *world {
 	t.Helper()
-	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s)
 	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	cfg := config.Default().Egress
-	cfg.APIBase = hs.URL
-	cfg.Partitions = 4
-	cfg.AckWait = 3 * time.Second
-	cfg.CallTimeout = 2 * time.Second
-	cfg.RetryMin, cfg.RetryMax = 20*time.Millisecond, 100*time.Millisecond
-	cfg.RetryBudget = 3 * time.Second
-	cfg.MediaFetch.Allow = []string{"127.0.0.1"} // images are served on loopback
-	streams := config.Default().NATS.Streams
-	streams.Storage = "memory"
-	apps := []config.App{{AppID: appID, Secret: secret}}
-	wx, err := wechat.New(t.Context(), wechat.Config{JS: js, Egress: cfg, Streams: streams, Apps: apps})
-	if err != nil {
-		t.Fatal(err)
+	api := testworld.ServeAPI(t, sim.Handler())
+	cfg := bridgetest.Config(t, api.URL, config.App{AppID: appID, Secret: secret})
+	cfg.NATS.Streams.Storage = "memory"
+	for _, f := range tune {
+		f(&cfg)
 	}
-	eg, err := egress.New(egress.Config{Egress: cfg, Streams: streams, JS: js, Apps: apps,
-		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eg.Setup(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	mg, err := manage.New(manage.Config{Conn: nc, API: wx.API, Tokens: wx.Tokens, Store: wx.Media, Apps: []string{appID},
-		Fetcher: wx.Fetcher})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- eg.Run(ctx) }()
-	go func() { done <- mg.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("Run() = %v", err)
-			}
-		}
-	})
-	for deadline := time.Now().Add(5 * time.Second); mg.Ready(ctx) != nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("management service not ready")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return &world{t: t, url: s.ClientURL(), nc: nc, js: js, sim: sim}
+	ends := bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
+	nc, js := natstest.ConnectURL(t, ends.NATS)
+	return &world{t: t, url: ends.NATS, nc: nc, js: js, sim: sim}
 }
 
 // kfctl runs the command line args against the world and returns its

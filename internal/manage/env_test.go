@@ -1,19 +1,17 @@
 package manage
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -37,54 +35,33 @@ type env struct {
 	api       *wxapi.Client
 	tokens    *token.Manager
 	store     jetstream.ObjectStore
+	fetcher   *mediafetch.Fetcher
 	client    *Client
 	validator *schemas.Validator
 }
 
 func newEnv(t testing.TB, tune func(*Config)) *env {
 	t.Helper()
-	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s)
+	n := testworld.StartNATS(t)
 	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(sim.Handler())
-	t.Cleanup(hs.Close)
-	api, err := wxapi.New(hs.URL, wxapi.WithTimeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, token.BucketConfig(1, jetstream.MemoryStorage))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := token.New(kv, api, map[string]string{appID: secret}, token.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "WXKF_MEDIA", Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := testworld.ServeAPI(t, sim.Handler())
+	sh := testworld.NewShared(t, n.JS, api.URL, map[string]string{appID: secret})
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, nc: nc, js: js, sim: sim, simURL: hs.URL, api: api, tokens: tokens, store: store, client: NewClient(nc), validator: v}
-	e.start(nc, tune)
+	e := &env{t: t, nc: n.NC, js: n.JS, sim: sim, simURL: api.URL, api: sh.API, tokens: sh.Tokens, store: sh.Media, fetcher: sh.Fetcher, client: NewClient(n.NC), validator: v}
+	e.start(n.NC, tune)
 	return e
 }
 
 // start runs one more Service on nc (a replica) until the test ends.
 func (e *env) start(nc *nats.Conn, tune func(*Config)) {
 	e.t.Helper()
-	fetcher, err := mediafetch.New(mediafetch.Config{}) // public addresses only
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cfg := Config{Conn: nc, API: e.api, Tokens: e.tokens, Store: e.store, Fetcher: fetcher, Apps: []string{appID}}
+	cfg := Config{Conn: nc, API: e.api, Tokens: e.tokens, Store: e.store, Fetcher: e.fetcher, Apps: []string{appID}}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -92,27 +69,19 @@ func (e *env) start(nc *nats.Conn, tune func(*Config)) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("Run() = %v", err)
-		}
+	testworld.Run(e.t, "manage", svc.Run)
+	waitServing(e.t, nc)
+}
+
+// waitServing waits until a service on nc answers (an unknown app is
+// refused at once).
+func waitServing(t testing.TB, nc *nats.Conn) {
+	t.Helper()
+	c := NewClient(nc)
+	natstest.WaitFor(t, "the management service", func() bool {
+		_, err := c.Request(t.Context(), "wxnoapp", OpKFList, nil)
+		return errors.Is(err, &Error{Code: CodeUnknownApp})
 	})
-	// Wait until the endpoints answer (an unknown app is refused at once).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := NewClient(nc).Request(e.t.Context(), "wxnoapp", OpKFList, nil)
-		if errors.Is(err, &Error{Code: CodeUnknownApp}) {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("service not answering: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // calls counts every API call the simulator answered.

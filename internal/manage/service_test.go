@@ -8,12 +8,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/kfbridge/kfbridge/internal/mediafetch"
-	"github.com/kfbridge/kfbridge/internal/natstest"
-	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
@@ -204,39 +201,18 @@ func TestReplicasShare(t *testing.T) {
 
 // TestRunStops: Run returns nil when ctx ends; then no service answers.
 func TestRunStops(t *testing.T) {
-	s := natstest.RunServer(t)
-	nc, js := natstest.Connect(t, s)
-	store, err := js.CreateOrUpdateObjectStore(t.Context(), jetstream.ObjectStoreConfig{Bucket: "WXKF_MEDIA", Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := wxapi.New("http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens := newEnv(t, nil).tokens // never used: only an unknown app is asked for
-	fetcher, err := mediafetch.New(mediafetch.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Config{Conn: nc, API: api, Tokens: tokens, Store: store, Fetcher: fetcher, Apps: []string{appID}})
+	n := testworld.StartNATS(t)
+	// The API is never called: only an unknown app is asked for.
+	sh := testworld.NewShared(t, n.JS, "http://127.0.0.1:1", map[string]string{appID: secret})
+	svc, err := New(Config{Conn: n.NC, API: sh.API, Tokens: sh.Tokens, Store: sh.Media, Fetcher: sh.Fetcher, Apps: []string{appID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	c := NewClient(nc)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := c.Request(t.Context(), "wxother", OpKFList, nil); errors.Is(err, &Error{Code: CodeUnknownApp}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not serving")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitServing(t, n.NC)
+	c := NewClient(n.NC)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v", err)

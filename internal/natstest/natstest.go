@@ -50,9 +50,16 @@ func RunServer(t testing.TB) *server.Server {
 // Connect connects to s and closes the connection when the test ends.
 func Connect(t testing.TB, s *server.Server) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL())
+	return ConnectURL(t, s.ClientURL())
+}
+
+// ConnectURL connects to the server at url with opts and closes the
+// connection when the test ends.
+func ConnectURL(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		t.Fatalf("connect nats: %v", err)
+		t.Fatalf("connect nats %s: %v", url, err)
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)

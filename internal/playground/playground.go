@@ -51,6 +51,10 @@ type Options struct {
 	SimListen string
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// NoEchoBot leaves the echo bot out: [Playground.Run] serves the
+	// simulator only, for a bridge whose bot is another (the one a team
+	// tests with pkg/kfbridgetest).
+	NoEchoBot bool
 }
 
 // Playground holds the demo's parts.
@@ -58,6 +62,7 @@ type Playground struct {
 	sim     *wxsim.Sim
 	ln      net.Listener
 	logger  *slog.Logger
+	noBot   bool
 	cleanup func()
 }
 
@@ -90,7 +95,7 @@ func New(cfg *config.Config, opts Options) (*Playground, error) {
 		return nil, fmt.Errorf("demo simulator: %w", err)
 	}
 	cfg.Egress.APIBase = "http://" + ln.Addr().String()
-	pg := &Playground{sim: sim, ln: ln, logger: logger, cleanup: func() {}}
+	pg := &Playground{sim: sim, ln: ln, logger: logger, noBot: opts.NoEchoBot, cleanup: func() {}}
 	if cfg.NATS.URL == "" {
 		dir, err := os.MkdirTemp("", "kfbridge-demo-")
 		if err != nil {
@@ -113,12 +118,15 @@ func (p *Playground) Sim() *wxsim.Sim { return p.sim }
 // SimURL returns the simulator's base URL.
 func (p *Playground) SimURL() string { return "http://" + p.ln.Addr().String() }
 
-// Run serves the simulated WeChat API and runs the echo bot, connected to
-// the bridge's NATS, until ctx ends.
+// Run serves the simulated WeChat API and runs the echo bot (unless
+// Options.NoEchoBot), connected to the bridge's NATS, until ctx ends.
 func (p *Playground) Run(ctx context.Context, ends bridge.Endpoints) error {
 	srv := &http.Server{Handler: p.sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(p.ln) }()
+	if p.noBot {
+		return p.serve(ctx, srv, errc, func() {})
+	}
 
 	nc, err := nats.Connect(ends.NATS, nats.Name("kfbridge-demo-echobot"))
 	if err != nil {
@@ -136,12 +144,18 @@ func (p *Playground) Run(ctx context.Context, ends bridge.Endpoints) error {
 	go func() {
 		errc <- echobot.Run(botCtx, js, echobot.Options{Logger: p.logger.With("component", "echobot")})
 	}()
+	return p.serve(ctx, srv, errc, stopBot)
+}
+
+// serve waits until ctx ends or a part reports on errc, then calls stop
+// and shuts the simulator's server down.
+func (p *Playground) serve(ctx context.Context, srv *http.Server, errc <-chan error, stop func()) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	stopBot()
+	stop()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)

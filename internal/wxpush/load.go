@@ -245,7 +245,12 @@ func generate(ctx context.Context, s *Signer, spec Spec, n int) ([]loadPush, err
 				} else {
 					sp.MsgID = strconv.FormatInt(base+int64(i), 10)
 				}
-				q, body, err := s.encode(&sp, now)
+				m, err := sp.Message()
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				q, body, err := s.encode(sp, m, now)
 				if err != nil {
 					errs[p] = err
 					return

@@ -127,3 +127,35 @@ func TestPushConfigValidate(t *testing.T) {
 		t.Errorf("zero config defaults to %+v, want the demo app", cfg)
 	}
 }
+
+// TestSignMessage: a message signed as it is reaches the recorder with its
+// own media, and its Spec describes it for the Pusher.
+func TestSignMessage(t *testing.T) {
+	s, err := NewSigner("http://127.0.0.1:1", App{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000000, 0)
+	m := wxcodec.Message{ToUserName: demo.OriginalID, FromUserName: "oU", MsgType: "image", MsgID: "77", BusinessID: "3", MediaID: "own-media", PicURL: "http://x/p.png"}
+	req, err := s.SignMessage(m, wxcodec.FormatJSON, wxcodec.ModeSafe, now)
+	if err != nil {
+		t.Fatalf("SignMessage: %v", err)
+	}
+	want := Spec{Kind: "image", Format: wxcodec.FormatJSON, Mode: wxcodec.ModeSafe, OpenID: "oU", To: demo.OriginalID, BusinessID: 3, MsgID: "77", CreateTime: now.Unix()}
+	if req.Spec != want {
+		t.Errorf("Spec = %+v, want %+v", req.Spec, want)
+	}
+	got, err := req.message()
+	if err != nil || got.MediaID != "own-media" || got.CreateTime != now.Unix() {
+		t.Errorf("message() = %+v, %v; want %+v with CreateTime now", got, err, m)
+	}
+	ev, err := s.SignMessage(wxcodec.Message{MsgType: "event", Event: "user_enter_tempsession"}, 0, 0, now)
+	if err != nil || ev.Spec.Kind != "event:user_enter_tempsession" || !ev.Spec.IsEvent() || ev.Spec.Mode != wxcodec.ModeSafe {
+		t.Errorf("event: Spec %+v, %v", ev.Spec, err)
+	}
+	for _, bad := range []wxcodec.Message{{}, {MsgType: "text", BusinessID: "x"}, {MsgType: "text", BusinessID: "-1"}} {
+		if _, err := s.SignMessage(bad, 0, 0, now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SignMessage(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func (p *Pusher) record(req *Request) {
 	}
 	bid := strconv.FormatInt(req.Spec.BusinessID, 10)
 	if mr, ok := r.(mediaRecorder); ok {
-		if m, err := req.Spec.Message(); err == nil {
+		if m, err := req.message(); err == nil {
 			for _, id := range []string{m.MediaID, m.ThumbMediaID} {
 				if id != "" {
 					mr.AddUserMedia(appid, id, wxsim.PlaceholderImage(), "image/png")

@@ -35,13 +35,13 @@ func TestPusherRecorder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := newTestSim(t)
+			sim, api := newTestSim(t)
 			ing := newFakeIngress(t, answers(tt.answer))
 			signer, err := NewSigner(ing.URL, App{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := NewPusher(signer, WithRecorder(ts.Sim), WithAttempts(1))
+			p, err := NewPusher(signer, WithRecorder(sim), WithAttempts(1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,11 +54,11 @@ func TestPusherRecorder(t *testing.T) {
 			if tt.spec.BusinessID != 0 {
 				bid = "77"
 			}
-			if got := ts.send(t, bid, "oU", textMsg); got != tt.wantSend {
+			if got := api.Send(t, demo.AppID, demo.Secret, bid, "oU", textMsg); got != tt.wantSend {
 				t.Errorf("send after the push = %d, want %d", got, tt.wantSend)
 			}
 			if tt.wantMedia != "" {
-				data, ct, err := ts.client.GetMedia(t.Context(), ts.token(t), tt.wantMedia, 1<<20)
+				data, ct, err := api.Client.GetMedia(t.Context(), api.StableToken(t, demo.AppID, demo.Secret), tt.wantMedia, 1<<20)
 				if err != nil || !bytes.Equal(data, wxsim.PlaceholderImage()) || ct != "image/png" {
 					t.Errorf("GetMedia(%s) = %d bytes of %s, %v; want the placeholder PNG", tt.wantMedia, len(data), ct, err)
 				}
@@ -71,16 +71,16 @@ func TestPusherRecorder(t *testing.T) {
 }
 
 func TestRunPushSim(t *testing.T) {
-	ts := newTestSim(t)
+	_, api := newTestSim(t)
 	ing := newFakeIngress(t, answers("200 success"))
-	cfg := PushConfig{URL: ing.URL, SimURL: ts.srv.URL, Spec: Spec{Kind: KindImage, Format: wxcodec.FormatJSON, MsgID: "900"}}
+	cfg := PushConfig{URL: ing.URL, SimURL: api.URL, Spec: Spec{Kind: KindImage, Format: wxcodec.FormatJSON, MsgID: "900"}}
 	if err := RunPush(t.Context(), cfg, io.Discard); err != nil {
 		t.Fatalf("RunPush: %v", err)
 	}
-	if got := ts.send(t, "0", demo.OpenID, textMsg); got != wxsim.CodeOK {
+	if got := api.Send(t, demo.AppID, demo.Secret, "0", demo.OpenID, textMsg); got != wxsim.CodeOK {
 		t.Errorf("send after wxsim push --sim = %d, want 0", got)
 	}
-	if _, _, err := ts.client.GetMedia(t.Context(), ts.token(t), "wxsim_image_900", 1<<20); err != nil {
+	if _, _, err := api.Client.GetMedia(t.Context(), api.StableToken(t, demo.AppID, demo.Secret), "wxsim_image_900", 1<<20); err != nil {
 		t.Errorf("GetMedia of the pushed image: %v", err)
 	}
 
@@ -98,16 +98,16 @@ func TestRunPushSim(t *testing.T) {
 }
 
 func TestLoadSim(t *testing.T) {
-	ts := newTestSim(t)
+	sim, api := newTestSim(t)
 	ing := newCheckingIngress(t, http.StatusOK, "success")
-	cfg := LoadConfig{URL: ing.URL, SimURL: ts.srv.URL, Spec: Spec{Kind: KindText, BusinessID: 4}, Conns: 2, Duration: 50 * time.Millisecond, Warmup: -1, Pushes: 200}
+	cfg := LoadConfig{URL: ing.URL, SimURL: api.URL, Spec: Spec{Kind: KindText, BusinessID: 4}, Conns: 2, Duration: 50 * time.Millisecond, Warmup: -1, Pushes: 200}
 	if _, err := Load(t.Context(), cfg); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got := ts.send(t, "4", demo.OpenID, textMsg); got != wxsim.CodeOK {
+	if got := api.Send(t, demo.AppID, demo.Secret, "4", demo.OpenID, textMsg); got != wxsim.CodeOK {
 		t.Errorf("send after wxsim load --sim = %d, want 0", got)
 	}
-	if n := ts.Calls().Interactions; n != 1 {
+	if n := sim.Calls().Interactions; n != 1 {
 		t.Errorf("Calls().Interactions = %d, want 1 (one report per run)", n)
 	}
 }

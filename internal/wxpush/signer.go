@@ -32,6 +32,17 @@ type Request struct {
 	URL string
 	// Body is the request body.
 	Body []byte
+	// msg is the message of a push signed by [Signer.SignMessage], nil
+	// for one described by Spec.
+	msg *wxcodec.Message
+}
+
+// message returns the message the push carries.
+func (r *Request) message() (wxcodec.Message, error) {
+	if r.msg != nil {
+		return *r.msg, nil
+	}
+	return r.Spec.Message()
 }
 
 // ContentType returns the Content-Type header of the request.
@@ -95,7 +106,54 @@ func (s *Signer) Sign(spec Spec, now time.Time) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, body, err := s.encode(&spec, now)
+	m, err := spec.Message()
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(spec, m, now)
+}
+
+// SignMessage returns the push carrying m as it is, in format and mode
+// (zero values default as in [Signer.Sign]), signed with timestamp now; a
+// zero CreateTime becomes now. The request's Spec describes m for a
+// [Pusher]: Kind is m.MsgType (event:<Event> for an event), and OpenID,
+// To, BusinessID and MsgID are m's. Errors wrap [ErrInvalid] for a message
+// without MsgType or with a BusinessId that is not a non-negative integer,
+// or come from [wxcodec.Codec.EncodePush].
+func (s *Signer) SignMessage(m wxcodec.Message, format wxcodec.Format, mode wxcodec.Mode, now time.Time) (*Request, error) {
+	kind := m.MsgType
+	switch {
+	case kind == "":
+		return nil, fmt.Errorf("%w: message without MsgType", ErrInvalid)
+	case kind == "event":
+		kind = KindEventPrefix + m.Event
+	}
+	var bid int64
+	if m.BusinessID != "" {
+		var err error
+		if bid, err = strconv.ParseInt(m.BusinessID, 10, 64); err != nil || bid < 0 {
+			return nil, fmt.Errorf("%w: BusinessId %q", ErrInvalid, m.BusinessID)
+		}
+	}
+	if m.CreateTime == 0 {
+		m.CreateTime = now.Unix()
+	}
+	spec, err := s.complete(Spec{Kind: kind, Format: format, Mode: mode, OpenID: m.FromUserName, To: m.ToUserName,
+		BusinessID: bid, MsgID: m.MsgID, CreateTime: m.CreateTime, AppID: m.AppID}, now)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.sign(spec, m, now)
+	if err != nil {
+		return nil, err
+	}
+	req.msg = &m
+	return req, nil
+}
+
+// sign signs m, the message of the completed spec.
+func (s *Signer) sign(spec Spec, m wxcodec.Message, now time.Time) (*Request, error) {
+	q, body, err := s.encode(spec, m, now)
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +187,8 @@ func (s *Signer) complete(spec Spec, now time.Time) (Spec, error) {
 	return spec, nil
 }
 
-// encode builds the message of a completed spec and signs it.
-func (s *Signer) encode(spec *Spec, now time.Time) (wxcodec.Query, []byte, error) {
-	m, err := spec.Message()
-	if err != nil {
-		return wxcodec.Query{}, nil, err
-	}
+// encode signs m, the message of a completed spec.
+func (s *Signer) encode(spec Spec, m wxcodec.Message, now time.Time) (wxcodec.Query, []byte, error) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	nonce := strconv.FormatUint(uint64(mrand.Uint32()), 10)
 	q, body, err := s.codec.EncodePush(rand.Reader, spec.Format, spec.Mode, m, ts, nonce)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/demo"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 )
 
@@ -28,10 +29,10 @@ const (
 // a few hours of Advance stay within one quota day.
 var simT0 = time.Date(2025, 3, 14, 10, 0, 0, 0, beijing)
 
-// testSim is a [Sim] served by an httptest server, with a wxapi client.
+// testSim is a [Sim] served over HTTP, with a wxapi client.
 type testSim struct {
 	*Sim
-	srv    *httptest.Server
+	srv    *testworld.API
 	client *wxapi.Client
 }
 
@@ -46,31 +47,21 @@ func newTestSim(tb testing.TB, cfg SimConfig) *testSim {
 	if err != nil {
 		tb.Fatalf("NewSim: %v", err)
 	}
-	srv := httptest.NewServer(sim.Handler())
-	tb.Cleanup(srv.Close)
-	c, err := wxapi.New(srv.URL)
-	if err != nil {
-		tb.Fatalf("wxapi.New: %v", err)
-	}
-	return &testSim{Sim: sim, srv: srv, client: c}
+	srv := testworld.ServeAPI(tb, sim.Handler())
+	return &testSim{Sim: sim, srv: srv, client: srv.Client}
 }
 
 // token returns a usable stable token of the demo app.
 func (ts *testSim) token(tb testing.TB) string {
 	tb.Helper()
-	tok, err := ts.client.StableToken(tb.Context(), demo.AppID, demo.Secret, false)
-	if err != nil {
-		tb.Fatalf("StableToken: %v", err)
-	}
-	return tok.AccessToken
+	return ts.srv.StableToken(tb, demo.AppID, demo.Secret)
 }
 
 // send sends msg to openid in conversation bid with a fresh token and
 // returns the errcode (0 on success).
 func (ts *testSim) send(tb testing.TB, bid, openid, msg string) int {
 	tb.Helper()
-	err := ts.client.Send(tb.Context(), ts.token(tb), wxapi.SendRequest{ToUser: openid, BusinessID: bid, Message: json.RawMessage(msg)})
-	return codeOf(tb, err)
+	return codeOf(tb, ts.client.Send(tb.Context(), ts.token(tb), sendReq(openid, bid, msg)))
 }
 
 // typing posts a typing command with a fresh token and returns the
@@ -91,7 +82,7 @@ func (ts *testSim) raw(tb testing.TB, method, pathQuery, contentType string, bod
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := ts.srv.Client().Do(req)
+	resp, err := ts.srv.HTTP.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -140,14 +131,11 @@ func codeOf(tb testing.TB, err error) int {
 	if err == nil {
 		return 0
 	}
-	var api *wxapi.APIError
-	if !errors.As(err, &api) {
-		tb.Fatalf("not an API error: %v", err)
-	}
-	if !strings.Contains(api.Msg, " rid: ") {
+	code := testworld.Code(tb, err)
+	if api := (*wxapi.APIError)(nil); errors.As(err, &api) && !strings.Contains(api.Msg, " rid: ") {
 		tb.Errorf("errmsg %q has no rid", api.Msg)
 	}
-	return api.Code
+	return code
 }
 
 // newRecorder returns an httptest recorder.
