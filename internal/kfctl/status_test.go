@@ -10,6 +10,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/bridge"
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
@@ -96,18 +97,11 @@ func TestThroughBridge(t *testing.T) {
 		t.Fatal("bridge not ready")
 	}
 	w := &world{t: t, url: ends.NATS, sim: sim}
-	// The service registers right after OnReady: allow it a moment.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, err := w.kfctl("kf", "add", "--appid", appID, "--kf-wx", "agent_one")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kf add through the bridge: %v %s", err, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The service registers right after OnReady: wait until it answers.
+	natstest.WaitFor(t, "kf add through the bridge", func() bool {
+		_, err := w.kfctl("kf", "add", "--appid", appID, "--kf-wx", "agent_one")
+		return err == nil
+	})
 	if out := w.ok("kf", "list", "--appid", appID); !strings.Contains(out, "agent_one") {
 		t.Errorf("kf list printed %q", out)
 	}

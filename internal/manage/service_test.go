@@ -222,16 +222,10 @@ func TestRunStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	c := NewClient(nc)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := c.Request(t.Context(), "wxother", OpKFList, nil); errors.Is(err, &Error{Code: CodeUnknownApp}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not serving")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	natstest.WaitFor(t, "the service to answer", func() bool {
+		_, err := c.Request(t.Context(), "wxother", OpKFList, nil)
+		return errors.Is(err, &Error{Code: CodeUnknownApp})
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run() = %v", err)
