@@ -11,7 +11,6 @@ import (
 
 	"github.com/kfbridge/kfbridge/examples/echobot"
 	"github.com/kfbridge/kfbridge/internal/config"
-	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -24,16 +23,7 @@ import (
 func TestEchobotAsBotAccount(t *testing.T) {
 	b, cfg := openBroker(t, func(c *config.NATS) { c.Embedded.Sync = "2m" })
 	ctx := t.Context()
-	ecfg := config.Default().Egress
-	ecfg.Partitions = 4
-	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: cfg.Streams, JS: b.JS,
-		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	setupEgress(t, b, cfg)
 	if err := b.EnsureBotConsumers(ctx, cfg.Embedded.Users); err != nil {
 		t.Fatal(err)
 	}

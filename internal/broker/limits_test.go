@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,22 +18,28 @@ import (
 
 const appID = "wx0123456789abcdef"
 
+// openBroker opens an embedded broker with the user "bot" and the inbound
+// stream, closed when the test ends.
 func openBroker(t *testing.T, tune func(*config.NATS)) (*broker.Broker, config.NATS) {
 	t.Helper()
-	cfg := config.Default().NATS
-	cfg.Embedded.Listen = "127.0.0.1:-1"
-	cfg.Embedded.StoreDir = t.TempDir()
-	cfg.Embedded.Users = []config.User{{User: "bot", Password: "bot-secret"}}
-	tune(&cfg)
-	b, err := broker.Open(t.Context(), cfg)
+	return broker.OpenEmbedded(t, []config.User{{User: "bot", Password: "bot-secret"}}, tune)
+}
+
+// setupEgress creates the egress's streams and consumers (4 partitions)
+// with the stream settings of cfg, as an egress starting up does; the
+// egress never runs.
+func setupEgress(t *testing.T, b *broker.Broker, cfg config.NATS) {
+	t.Helper()
+	ecfg := config.Default().Egress
+	ecfg.Partitions = 4
+	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: cfg.Streams, JS: b.JS,
+		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close(context.Background()) })
-	if err := b.EnsureStreams(t.Context(), cfg.Streams); err != nil {
+	if err := eg.Setup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return b, cfg
 }
 
 // TestEmbeddedSync is issue 9.17: the embedded server syncs every write
@@ -69,16 +74,7 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 		c.Streams.MaxBytes.Media = capMedia
 	})
 	ctx := t.Context()
-	ecfg := config.Default().Egress
-	ecfg.Partitions = 4
-	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: cfg.Streams, JS: b.JS,
-		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eg.Setup(ctx); err != nil { // streams as the egress makes them; it never runs
-		t.Fatal(err)
-	}
+	setupEgress(t, b, cfg) // streams as the egress makes them
 	for _, want := range []struct {
 		stream   string
 		maxBytes int64
