@@ -64,20 +64,25 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 	b.Run("kfbridge", func(b *testing.B) {
 		e := newEnv(b, nil)
-		pub := NewPublisher(e.js)
-		runPipeline(b, e, func(ctx context.Context, bp *benchPush) error {
-			p, err := e.codec.Decode(bp.q, bp.body)
-			if err != nil {
-				return err
-			}
-			in, err := events.NewInbound(testAppID, &p.Message)
-			if err != nil {
-				return err
-			}
-			_, err = pub.PublishInbound(ctx, &in, "")
-			return err
-		})
+		runPipeline(b, e, kfbridgeStep(e.codec, NewPublisher(e.js)))
 	})
+}
+
+// kfbridgeStep is kfbridge's pipeline for one push, without HTTP: decode,
+// build the event, publish it and wait for its ack.
+func kfbridgeStep(codec *wxcodec.Codec, pub *Publisher) func(context.Context, *benchPush) error {
+	return func(ctx context.Context, bp *benchPush) error {
+		p, err := codec.Decode(bp.q, bp.body)
+		if err != nil {
+			return err
+		}
+		in, err := events.NewInbound(testAppID, &p.Message)
+		if err != nil {
+			return err
+		}
+		_, err = pub.PublishInbound(ctx, &in, "")
+		return err
+	}
 }
 
 func runPipeline(b *testing.B, e *env, step func(context.Context, *benchPush) error) {
