@@ -22,21 +22,6 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
-// bridgeWorld creates, as the bridge does, the result and command streams
-// and the bots' consumers next to openEmbedded's WXKF_IN.
-func bridgeWorld(t *testing.T, b *Broker, users []config.User) {
-	t.Helper()
-	ctx := t.Context()
-	for _, sc := range []jetstream.StreamConfig{events.ResultStream(), events.OutboundStream(4)} {
-		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.EnsureBotConsumers(ctx, users); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestBotAccount runs the embedded server with a bot account: with a
 // client's default settings the bot consumes pushes and results with the
 // consumers the bridge made for it, publishes commands and gets their
@@ -65,19 +50,8 @@ func TestBotAccount(t *testing.T) {
 	js, _ := jetstream.New(bot)
 
 	// Its consumer on the pushes: read, double-ack.
-	cons, err := js.Consumer(ctx, events.InboundStreamName, "bot")
-	if err != nil {
-		t.Fatalf("bot's consumer on WXKF_IN: %v", err)
-	}
-	m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-	if err != nil {
-		t.Fatalf("bot reads a push: %v", err)
-	}
-	if string(m.Data()) != `{"push":1}` {
-		t.Fatalf("push = %s", m.Data())
-	}
-	if err := m.DoubleAck(ctx); err != nil {
-		t.Fatalf("bot acks: %v", err)
+	if data := readPush(t, js, "bot"); string(data) != `{"push":1}` {
+		t.Fatalf("push = %s", data)
 	}
 	// A command, with JetStream's publish ack mapped back to the bot.
 	ack, err := js.Publish(ctx, "wxkf.out.wxapp.0.oU.send", []byte(`{}`), jetstream.WithMsgID("c1"))

@@ -23,9 +23,7 @@ import (
 func TestEchobotAsBotAccount(t *testing.T) {
 	b, cfg := openBroker(t, func(c *config.NATS) { c.Embedded.Sync = "2m" })
 	ctx := t.Context()
-	ecfg := config.Default().Egress
-	ecfg.Partitions = 4
-	setUpEgress(t, b, ecfg, cfg.Streams)
+	setupEgress(t, b, cfg)
 	if err := b.EnsureBotConsumers(ctx, cfg.Embedded.Users); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,34 +19,26 @@ import (
 
 const appID = "wx0123456789abcdef"
 
+// openBroker opens an embedded broker with the user "bot" and the inbound
+// stream, closed when the test ends.
 func openBroker(t *testing.T, tune func(*config.NATS)) (*broker.Broker, config.NATS) {
 	t.Helper()
-	cfg := config.Default().NATS
-	cfg.Embedded.Listen = "127.0.0.1:-1"
-	cfg.Embedded.StoreDir = t.TempDir()
-	cfg.Embedded.Users = []config.User{{User: "bot", Password: "bot-secret"}}
-	tune(&cfg)
-	b, err := broker.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(context.Background()) })
-	if err := b.EnsureStreams(t.Context(), cfg.Streams); err != nil {
-		t.Fatal(err)
-	}
-	return b, cfg
+	return broker.OpenEmbedded(t, []config.User{{User: "bot", Password: "bot-secret"}}, tune)
 }
 
-// setUpEgress makes the egress's streams, buckets and store as an egress
-// process does at start, with its WeChat parts.
-func setUpEgress(t *testing.T, b *broker.Broker, ecfg config.Egress, streams config.Streams) {
+// setupEgress creates the egress's streams, buckets, store and consumers
+// (4 partitions) with the stream settings of cfg, as an egress starting up
+// does with its WeChat parts; the egress never runs.
+func setupEgress(t *testing.T, b *broker.Broker, cfg config.NATS) {
 	t.Helper()
+	ecfg := config.Default().Egress
+	ecfg.Partitions = 4
 	apps := []config.App{{AppID: appID, Secret: "app-secret"}}
-	wx, err := wechat.New(t.Context(), wechat.Config{JS: b.JS, Egress: ecfg, Streams: streams, Apps: apps})
+	wx, err := wechat.New(t.Context(), wechat.Config{JS: b.JS, Egress: ecfg, Streams: cfg.Streams, Apps: apps})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: streams, JS: b.JS, Apps: apps,
+	eg, err := egress.New(egress.Config{Egress: ecfg, Streams: cfg.Streams, JS: b.JS, Apps: apps,
 		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
 	if err != nil {
 		t.Fatal(err)
@@ -89,9 +80,7 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 		c.Streams.MaxBytes.Media = capMedia
 	})
 	ctx := t.Context()
-	ecfg := config.Default().Egress
-	ecfg.Partitions = 4
-	setUpEgress(t, b, ecfg, cfg.Streams) // streams as the egress makes them; it never runs
+	setupEgress(t, b, cfg) // streams as the egress makes them
 	for _, want := range []struct {
 		stream   string
 		maxBytes int64

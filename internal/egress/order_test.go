@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -82,9 +84,13 @@ func TestDeadReplicaHandsOver(t *testing.T) {
 	e.results(1)
 	e.command("0", "oU", events.VerbSend, "c1", text("c1"))
 	e.command("0", "oU", events.VerbSend, "c2", text("c2"))
-	time.Sleep(300 * time.Millisecond) // the victim is inside the call for c1
-	victimConn.Close()                 // it dies: no progress acks, no ack
-	e.replica(nil)                     // a survivor
+	// The victim is inside the call for c1: WeChat took it into effect and
+	// holds its answer back for the latency.
+	natstest.WaitFor(t, "the victim's send call for c1", func() bool {
+		return slices.ContainsFunc(e.sim.Calls().Answering, func(c wxsim.APICall) bool { return c.Path == "/cgi-bin/message/custom/send" })
+	})
+	victimConn.Close() // it dies: no progress acks, no ack
+	e.replica(nil)     // a survivor
 	start := time.Now()
 	res := e.results(3)
 	if took := time.Since(start); took > 3*e.cfg.AckWait {

@@ -89,14 +89,7 @@ func TestDataDigestKeepsNumbersAndRepeats(t *testing.T) {
 // id only on the conversation and verb its stored result names: on another
 // conversation the id is a duplicate_id, not a borrowed "delivered".
 func TestLegacyRecordBindsItsConversation(t *testing.T) {
-	e := newEnv(t, wxsim.SimConfig{}, nil)
-	e.replica(nil)
-	e.interact("0", "oA")
-	e.interact("0", "oB")
-	e.command("0", "oA", events.VerbSend, "old", text("first"))
-	if r := e.allResults(1)[0].Data; r.Outcome != events.OutcomeDelivered {
-		t.Fatalf("first = %+v", r)
-	}
+	e := deliveredOnA(t, "old")
 	// Turn its record into one an older release wrote.
 	kv, err := e.js.KeyValue(t.Context(), SentBucket)
 	if err != nil {

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -36,7 +38,10 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	victimReg := prometheus.NewRegistry() // the victim's own metrics
+	e.reg = victimReg
 	e.replica(victimConn)
+	e.reg = nil
 	e.replica(nil)
 	e.replica(nil)
 
@@ -73,7 +78,7 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 		}
 	}()
 
-	var killed atomic.Bool
+	midway := make(chan struct{}) // conversation 0 published its third round
 	var wg sync.WaitGroup
 	start := time.Now()
 	for c := range convs {
@@ -89,9 +94,8 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 					id := fmt.Sprintf("%s-%d-%d", openid, r, i)
 					e.command("0", openid, events.VerbSend, id, text(id))
 				}
-				if c == 0 && r == 2 && killed.CompareAndSwap(false, true) {
-					time.Sleep(30 * time.Millisecond) // let the replicas pick up work
-					victimConn.Close()                // kill one while it holds commands
+				if c == 0 && r == 2 {
+					close(midway)
 				}
 				for range perRound {
 					select {
@@ -104,7 +108,19 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-midway:
+		// Kill one replica while it holds commands.
+		natstest.WaitFor(t, "the victim handling commands", func() bool {
+			return gaugeValue(t, victimReg, "kfbridge_egress_inflight_commands") > 0
+		})
+		victimConn.Close()
+	case <-finished:
+		t.Fatal("the conversations ended before the victim was killed")
+	}
+	<-finished
 	took := time.Since(start)
 
 	mu.Lock()
@@ -151,4 +167,20 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 	}
 	t.Logf("1000 commands, 50 conversations, 3 replicas (one killed), 50 ms latency: %d delivered, %d maybe_delivered (%d of them at WeChat), %d duplicate result messages on core NATS, %v",
 		delivered, maybe, maybeArrived, dup.Load(), took.Round(time.Millisecond))
+}
+
+// gaugeValue returns the value of the gauge name gathered from g.
+func gaugeValue(t testing.TB, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
+	return 0
 }

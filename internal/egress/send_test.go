@@ -303,11 +303,14 @@ func TestTokenRejectedIsRefreshedOnce(t *testing.T) {
 	e.interact("0", "oU")
 	e.command("0", "oU", events.VerbSend, "warm", text("1"))
 	e.results(1)
-	// Someone else forces a new stable token: ours is now invalid.
+	// Someone else forces a new stable token: ours is now invalid (the
+	// call returns once the simulator has revoked it).
 	if _, err := e.apiClient().StableToken(t.Context(), appID, secret, true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond)
+	if n := e.sim.Calls().ForcedRefreshes; n != 1 {
+		t.Fatalf("%d forced refreshes before the send, want 1", n)
+	}
 	e.command("0", "oU", events.VerbSend, "after", text("2"))
 	r := e.results(2)["after"].Data
 	if r.Outcome != events.OutcomeDelivered || r.Attempts != 2 {

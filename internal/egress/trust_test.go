@@ -25,19 +25,27 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
+// deliveredOnA starts one replica, opens the conversations oA and oB, and
+// has the command id (a send of "first") delivered on oA.
+func deliveredOnA(t *testing.T, id string) *env {
+	t.Helper()
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	e.replica(nil)
+	e.interact("0", "oA")
+	e.interact("0", "oB")
+	e.command("0", "oA", events.VerbSend, id, text("first"))
+	if r := e.allResults(1)[0].Data; r.Outcome != events.OutcomeDelivered {
+		t.Fatalf("first = %+v", r)
+	}
+	return e
+}
+
 // TestReusedIDFailsDuplicate (issue 9.10): a command id reused with another
 // conversation, another body or another verb fails with duplicate_id — it
 // never borrows the first command's delivered result, nothing is sent, and
 // the first command's record stays intact.
 func TestReusedIDFailsDuplicate(t *testing.T) {
-	e := newEnv(t, wxsim.SimConfig{}, nil)
-	e.replica(nil)
-	e.interact("0", "oA")
-	e.interact("0", "oB")
-	e.command("0", "oA", events.VerbSend, "dup", text("first"))
-	if r := e.allResults(1)[0].Data; r.Outcome != events.OutcomeDelivered {
-		t.Fatalf("first = %+v", r)
-	}
+	e := deliveredOnA(t, "dup")
 	// republish publishes with a fresh Nats-Msg-Id, as a bot reusing the id
 	// after the stream's duplicate window does.
 	republish := func(openid, verb string, data any, n int) {

@@ -249,21 +249,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.logger.Info("ingress listening", "addr", ln.Addr().String(), "tls", s.cfg.TLS.CertFile != "", "apps", len(s.apps),
 		"max_conns", s.cfg.MaxConns)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("ingress serve: %w", err)
-	case <-ctx.Done():
-	}
-	s.draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("ingress shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("ingress serve: %w", err)
+	if err := s.serveUntil(ctx, "ingress", srv, ln, func() { s.draining.Store(true) }); err != nil {
+		return err
 	}
 	s.logger.Info("ingress stopped")
 	return nil
@@ -285,20 +272,28 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	s.logger.Info("ingress admin listening", "addr", ln.Addr().String())
+	return s.serveUntil(ctx, "ingress admin", srv, limit.listener(ln), func() {})
+}
+
+// serveUntil serves srv on ln until ctx ends or serving fails; when ctx
+// ends it calls draining, then shuts srv down within the configured
+// shutdown timeout. name ("ingress", "ingress admin") prefixes its errors.
+func (s *Server) serveUntil(ctx context.Context, name string, srv *http.Server, ln net.Listener, draining func()) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(limit.listener(ln)) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("ingress admin serve: %w", err)
+		return fmt.Errorf("%s serve: %w", name, err)
 	case <-ctx.Done():
 	}
+	draining()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("ingress admin shutdown: %w", err)
+		return fmt.Errorf("%s shutdown: %w", name, err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("ingress admin serve: %w", err)
+		return fmt.Errorf("%s serve: %w", name, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package ingress
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -27,19 +26,7 @@ func BenchmarkPipelineSync(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			pub := NewPublisher(js)
-			runPipeline(b, &env{js: js, codec: codec}, func(ctx context.Context, bp *benchPush) error {
-				p, err := codec.Decode(bp.q, bp.body)
-				if err != nil {
-					return err
-				}
-				in, err := events.NewInbound(testAppID, &p.Message)
-				if err != nil {
-					return err
-				}
-				_, err = pub.PublishInbound(ctx, &in, "")
-				return err
-			})
+			runPipeline(b, &env{js: js, codec: codec}, kfbridgeStep(codec, NewPublisher(js)))
 		})
 	}
 }

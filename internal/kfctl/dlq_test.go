@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -133,7 +134,9 @@ func TestDLQRoundTrip(t *testing.T) {
 	if ev := w.result("cmd-b:replay:1"); ev.Data.Outcome != events.OutcomeDelivered {
 		t.Fatalf("replayed bare command: %+v", ev.Data)
 	}
-	time.Sleep(200 * time.Millisecond) // a second delivery would show by now
+	// Every command is settled — none waits for delivery or for its ack —
+	// so a second delivery would have happened by now.
+	w.settled()
 	got := w.sim.Delivered(appID)
 	if len(got) != 2 || !strings.Contains(string(got[0].Body), "structured") || !strings.Contains(string(got[1].Body), "bare") {
 		t.Fatalf("delivered = %+v", got)
@@ -207,4 +210,26 @@ func TestDLQReplayAgain(t *testing.T) {
 	if _, err := w.kfctl("dlq", "replay", "999"); err == nil || errors.Is(err, ErrUsage) {
 		t.Errorf("replay of a missing sequence = %v", err)
 	}
+}
+
+// settled waits until the egress has acknowledged every stored command:
+// no partition consumer has a command pending or unacknowledged.
+func (w *world) settled() {
+	w.t.Helper()
+	natstest.WaitFor(w.t, "every command acknowledged", func() bool {
+		s, err := w.js.Stream(w.t.Context(), events.OutboundStreamName)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		consumers := s.ListConsumers(w.t.Context())
+		n, busy := 0, false
+		for info := range consumers.Info() {
+			n++
+			busy = busy || info.NumPending > 0 || info.NumAckPending > 0
+		}
+		if err := consumers.Err(); err != nil {
+			w.t.Fatal(err)
+		}
+		return n > 0 && !busy
+	})
 }

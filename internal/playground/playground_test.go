@@ -14,6 +14,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/bridge"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/demo"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/playground"
 	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -58,9 +59,15 @@ func TestDemoRoundTrip(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 
+	// The bot's consumer delivers only messages stored after it was made:
+	// wait until it exists.
+	natstest.WaitFor(t, "the echo bot's consumer", func() bool {
+		_, err := js.Consumer(t.Context(), events.InboundStreamName, "echobot")
+		return err == nil
+	})
+
 	// The user writes, as WeChat would deliver it, and the simulator learns
 	// of the interaction (its send window opens).
-	time.Sleep(200 * time.Millisecond) // the bot's consumer starts at new messages
 	var out strings.Builder
 	err = wxpush.RunPush(t.Context(), wxpush.PushConfig{
 		URL: "http://" + ends.Ingress, SimURL: pg.SimURL(),

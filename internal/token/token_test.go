@@ -31,6 +31,15 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	w, _ := newHeldWorld(t, wxsim.SimConfig{}, false)
+	return w
+}
+
+// newHeldWorld is a world whose simulator runs with simCfg (Apps and Now
+// are set here); with hold, the API holds every call until the returned
+// gate lets it through.
+func newHeldWorld(t *testing.T, simCfg wxsim.SimConfig, hold bool) (*world, *gate) {
+	t.Helper()
 	s := natstest.RunServer(t)
 	_, js := natstest.Connect(t, s)
 	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
@@ -38,18 +47,41 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{kv: kv, now: time.Now()}
-	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}, Now: w.clock})
-	if err != nil {
+	simCfg.Apps, simCfg.Now = map[string]string{appID: secret}, w.clock
+	if w.sim, err = wxsim.NewSim(simCfg); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(sim.Handler())
+	g := &gate{arrived: make(chan struct{}, 16), release: make(chan struct{})}
+	h := w.sim.Handler()
+	if hold {
+		h = g.hold(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	w.sim = sim
+	t.Cleanup(g.open) // before hs.Close, which waits for held calls
 	if w.api, err = wxapi.New(hs.URL); err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return w, g
 }
+
+// gate holds API calls: arrived receives a value as each call comes in;
+// a value on release lets one call through, open lets all through.
+type gate struct {
+	arrived chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gate) hold(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.arrived <- struct{}{}
+		<-g.release
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 
 func (w *world) clock() time.Time {
 	w.mu.Lock()
@@ -165,48 +197,25 @@ func TestUnknownApp(t *testing.T) {
 // is being fetched share that fetch, also when it fails: a failing token
 // endpoint sees one call, not one per waiting command.
 func TestConcurrentLookupsShareOneFetch(t *testing.T) {
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
-	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}, TokenHTTP5xxRate: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The token endpoint holds each call until released.
-	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-release
-		sim.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	api, err := wxapi.New(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(kv, api, map[string]string{appID: secret}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The token endpoint fails, and holds each call until released.
+	w, g := newHeldWorld(t, wxsim.SimConfig{TokenHTTP5xxRate: 1}, true)
+	m := w.manager(t, Config{})
 	const n = 8
 	errs := make(chan error, n)
 	lookup := func() { _, err := m.Token(t.Context(), appID); errs <- err }
 	go lookup()
-	<-arrived // the first lookup is fetching
+	<-g.arrived // the first lookup is fetching
 	for range n - 1 {
 		go lookup()
 	}
 	natstest.WaitFor(t, "the other lookups to join the fetch", func() bool { return m.sharing(appID) == n-1 })
-	close(release)
+	g.open()
 	for range n {
 		if err := <-errs; wxapi.ClassOf(err) != wxapi.ClassTransient {
 			t.Errorf("Token = %v, want the shared transient failure", err)
 		}
 	}
-	if got := sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
+	if got := w.sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
 		t.Errorf("%d stable_token calls for %d concurrent lookups, want 1", got, n)
 	}
 }
@@ -216,36 +225,12 @@ func TestConcurrentLookupsShareOneFetch(t *testing.T) {
 // waiting for the same lookup still gets the token, not the first one's
 // DeadlineExceeded.
 func TestSharedLookupOutlivesItsStarter(t *testing.T) {
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
-	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arrived, release := make(chan struct{}, 16), make(chan struct{})
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-release
-		sim.Handler().ServeHTTP(w, r)
-	}))
-	t.Cleanup(hs.Close)
-	t.Cleanup(func() { close(release) })
-	api, err := wxapi.New(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(kv, api, map[string]string{appID: secret}, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, g := newHeldWorld(t, wxsim.SimConfig{}, true)
+	m := w.manager(t, Config{})
 	actx, cancelA := context.WithCancel(t.Context())
 	aErr := make(chan error, 1)
 	go func() { _, err := m.Token(actx, appID); aErr <- err }()
-	<-arrived // A's lookup is fetching
+	<-g.arrived // A's lookup is fetching
 	type res struct {
 		tok string
 		err error
@@ -257,12 +242,12 @@ func TestSharedLookupOutlivesItsStarter(t *testing.T) {
 	if err := <-aErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("A: Token = %v, want its own context's error", err)
 	}
-	release <- struct{}{}
+	g.release <- struct{}{}
 	r := <-bRes
 	if r.err != nil || r.tok == "" {
 		t.Fatalf("B: Token = %q, %v, want the token", r.tok, r.err)
 	}
-	if got := sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
+	if got := w.sim.Calls().Total("/cgi-bin/stable_token"); got != 1 {
 		t.Errorf("%d stable_token calls, want 1", got)
 	}
 }

@@ -2,8 +2,8 @@ package wxpush
 
 import (
 	"fmt"
-	"net/url"
 
+	"github.com/kfbridge/kfbridge/internal/baseurl"
 	"github.com/kfbridge/kfbridge/internal/demo"
 )
 
@@ -48,16 +48,11 @@ func (a *App) validate() error {
 	return nil
 }
 
-// checkURL reports an ingress base URL that is not absolute http(s).
+// checkURL reports an ingress or simulator base URL that [baseurl.Check] rejects,
+// wrapped in [ErrInvalid] with the URL's name.
 func checkURL(name, raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
+	if err := baseurl.Check(raw); err != nil {
 		return fmt.Errorf("%w: %s %q: %w", ErrInvalid, name, raw, err)
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return fmt.Errorf("%w: %s %q: want http://host[:port][/path]", ErrInvalid, name, raw)
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("%w: %s %q: must not have a query or fragment", ErrInvalid, name, raw)
 	}
 	return nil
 }

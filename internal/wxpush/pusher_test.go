@@ -215,15 +215,7 @@ func TestPusherConnectionRefused(t *testing.T) {
 	ing := newFakeIngress(t, answers("200 success"))
 	base := ing.URL
 	ing.Close()
-	signer := newTestSigner(t, base)
-	pusher, err := NewPusher(signer, WithAttempts(2), WithRetryInterval(time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := signer.Sign(Spec{Kind: KindText}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pusher, req := textPusher(t, base, WithAttempts(2), WithRetryInterval(time.Millisecond))
 	res, err := pusher.Push(t.Context(), req)
 	if !errors.Is(err, ErrNotDelivered) || errors.Is(err, ErrTimeout) {
 		t.Errorf("Push() error = %v, want %v and not %v", err, ErrNotDelivered, ErrTimeout)
@@ -235,19 +227,11 @@ func TestPusherConnectionRefused(t *testing.T) {
 
 func TestPusherCanceled(t *testing.T) {
 	ing := newFakeIngress(t, answers("500 no"))
-	signer := newTestSigner(t, ing.URL)
-	pusher, err := NewPusher(signer) // 5 s between attempts
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := signer.Sign(Spec{Kind: KindText}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pusher, req := textPusher(t, ing.URL) // 5 s between attempts
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = pusher.Push(ctx, req)
+	_, err := pusher.Push(ctx, req)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Push() error = %v, want %v", err, context.DeadlineExceeded)
 	}
@@ -297,15 +281,7 @@ func TestPusherTiming(t *testing.T) {
 					starts = append(starts, time.Since(start))
 					return tt.rt(r)
 				})}
-				signer := newTestSigner(t, "http://ingress.test")
-				pusher, err := NewPusher(signer, WithHTTPClient(client))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req, err := signer.Sign(Spec{Kind: KindText}, time.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
+				pusher, req := textPusher(t, "http://ingress.test", WithHTTPClient(client))
 				res, err := pusher.Push(t.Context(), req)
 				if !errors.Is(err, ErrNotDelivered) {
 					t.Errorf("Push() error = %v, want %v", err, ErrNotDelivered)
@@ -325,6 +301,22 @@ func TestPusherTiming(t *testing.T) {
 			})
 		})
 	}
+}
+
+// textPusher returns a pusher with opts to the ingress at base and a text
+// push signed for it.
+func textPusher(t *testing.T, base string, opts ...Option) (*Pusher, *Request) {
+	t.Helper()
+	signer := newTestSigner(t, base)
+	pusher, err := NewPusher(signer, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := signer.Sign(Spec{Kind: KindText}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pusher, req
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -7,9 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/baseurl"
 )
 
 // Recorder learns of the pushes that reached the bridge, as WeChat's own
@@ -99,16 +100,11 @@ func (r *RemoteRecorder) postErr(path string, v any) error {
 	return nil
 }
 
-// checkURL reports a simulator URL that is not absolute http(s).
+// checkURL reports a simulator URL that [baseurl.Check] rejects,
+// wrapped in [ErrInvalid] with the URL's name.
 func checkURL(name, raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
+	if err := baseurl.Check(raw); err != nil {
 		return fmt.Errorf("%w: %s %q: %w", ErrInvalid, name, raw, err)
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return fmt.Errorf("%w: %s %q: want http://host[:port][/path]", ErrInvalid, name, raw)
-	case u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("%w: %s %q: must not have a query or fragment", ErrInvalid, name, raw)
 	}
 	return nil
 }
