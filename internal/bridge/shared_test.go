@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -81,30 +80,12 @@ func TestOneTokenManager(t *testing.T) {
 
 	// One admin listener for the process: ready, and one refresh counted
 	// by the one token manager.
-	body := get(t, "http://"+ends.Health+"/readyz", http.StatusOK)
+	body := testworld.Get(t, "http://"+ends.Health+"/readyz", http.StatusOK)
 	if body != "ready" {
 		t.Errorf("/readyz = %q", body)
 	}
 	want := `kfbridge_egress_token_refreshes_total{appid="` + appID + `",kind="stable"} 1`
-	if body := get(t, "http://"+ends.Health+"/metrics", http.StatusOK); !strings.Contains(body, want) {
+	if body := testworld.Get(t, "http://"+ends.Health+"/metrics", http.StatusOK); !strings.Contains(body, want) {
 		t.Errorf("/metrics has no %s", want)
 	}
-}
-
-// get returns the body of a GET of url, which must answer status.
-func get(t *testing.T, url string, status int) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		t.Fatalf("GET %s = %d %s, want %d", url, resp.StatusCode, body, status)
-	}
-	return string(body)
 }
