@@ -352,12 +352,8 @@ func TestBotConsumersAreScoped(t *testing.T) {
 	if _, err := aliceJS.ObjectStore(short, "WXKF_MEDIA"); err == nil {
 		t.Error("alice opened the media object store")
 	}
-	media, err := b.JS.Stream(ctx, "OBJ_WXKF_MEDIA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mi, err := media.Info(ctx); err != nil || mi.State.Msgs != 0 {
-		t.Errorf("media store: %v, %d messages, want none", err, mi.State.Msgs)
+	if _, state := natstest.StreamState(t, b.JS, "OBJ_WXKF_MEDIA"); state.Msgs != 0 {
+		t.Errorf("media store: %d messages, want none", state.Msgs)
 	}
 }
 
@@ -409,11 +405,7 @@ func TestEmbeddedKeepsEarlierData(t *testing.T) {
 	old.WaitForShutdown()
 
 	b, _ := openEmbedded(t, []config.User{{User: "bot", Password: "bot-secret"}}, func(c *config.NATS) { c.Embedded.StoreDir = dir })
-	s, err := b.JS.Stream(t.Context(), events.InboundStreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, err := s.Info(t.Context()); err != nil || info.State.Msgs != 1 {
-		t.Fatalf("WXKF_IN after the upgrade: %v, want the old push", err)
+	if _, state := natstest.StreamState(t, b.JS, events.InboundStreamName); state.Msgs != 1 {
+		t.Fatalf("WXKF_IN after the upgrade: %d messages, want the old push", state.Msgs)
 	}
 }

@@ -9,7 +9,8 @@
 //
 // # Errors
 //
-// Failures to start end the test with t.Fatal.
+// Failures (to start, to connect, to read a stream) end the test with
+// t.Fatal.
 package natstest
 
 import (
@@ -80,4 +81,19 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// StreamState returns the stream name of js and its current state; an
+// error ends the test.
+func StreamState(t testing.TB, js jetstream.JetStream, name string) (jetstream.Stream, jetstream.StreamState) {
+	t.Helper()
+	s, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatalf("stream %s: %v", name, err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatalf("stream %s: info: %v", name, err)
+	}
+	return s, info.State
 }
