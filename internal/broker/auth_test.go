@@ -381,19 +381,8 @@ func TestEnsureBotConsumersWithoutResults(t *testing.T) {
 // there after the upgrade.
 func TestEmbeddedKeepsEarlierData(t *testing.T) {
 	dir := t.TempDir()
-	old, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go old.Start()
-	if !old.ReadyForConnections(10 * time.Second) {
-		t.Fatal("old server not ready")
-	}
-	nc, err := nats.Connect(old.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
+	old := natstest.RunServerWith(t, func(o *server.Options) { o.StoreDir = dir })
+	nc, js := natstest.Connect(t, old)
 	if _, err := js.CreateStream(t.Context(), events.InboundStream()); err != nil {
 		t.Fatal(err)
 	}

@@ -26,14 +26,33 @@ import (
 // directory and shuts it down when the test ends.
 func RunServer(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
+	return RunServerWith(t, nil)
+}
+
+// RunServerWith is [RunServer] with tune (if not nil) applied to the
+// server's options: a JetStream server on a free loopback port, storing
+// in a temporary directory, without logs or signal handlers.
+func RunServerWith(t testing.TB, tune func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}
+	if tune != nil {
+		tune(opts)
+	}
+	return StartServer(t, opts)
+}
+
+// StartServer starts a server with exactly opts, waits until it accepts
+// connections and shuts it down when the test ends.
+func StartServer(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("start nats: %v", err)
 	}
