@@ -11,13 +11,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kfbridge/kfbridge/internal/bridge"
-	"github.com/kfbridge/kfbridge/internal/bridge/bridgetest"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/kfctl"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/natstest"
-	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -35,14 +32,9 @@ const (
 // delivered result from its consumer, gets a user's image inline, and
 // kfctl works with the bot's user.
 func TestBotAccountThroughBridge(t *testing.T) {
-	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wx := testworld.ServeAPI(t, sim.Handler())
-	cfg := bridgetest.Config(t, wx.URL, config.App{AppID: appID, Secret: secret})
-	cfg.NATS.Embedded.Users = []config.User{{User: "bot", Password: "bot-secret"}}
-	ends := bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
+	sim, ends := startEgress(t, func(cfg *config.Config) {
+		cfg.NATS.Embedded.Users = []config.User{{User: "bot", Password: "bot-secret"}}
+	})
 
 	bot, js := natstest.ConnectURL(t, ends.NATS, nats.UserInfo("bot", "bot-secret"))
 	tctx := t.Context()

@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,20 +26,14 @@ import (
 // token without asking WeChat: with a manager of its own it would find the
 // bucket empty and fetch a second one.
 func TestOneTokenManager(t *testing.T) {
-	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wx := testworld.ServeAPI(t, sim.Handler())
-	cfg := bridgetest.Config(t, wx.URL, config.App{AppID: appID, Secret: secret})
-	ends := bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
+	sim, ends := startEgress(t, nil)
 	nc, js := natstest.ConnectURL(t, ends.NATS)
 	ctx := t.Context()
 	tokenCalls := func() int { return sim.Calls().Calls["/cgi-bin/stable_token"][0] }
 
 	api := manage.NewClient(nc)
 	natstest.WaitFor(t, "kf.list from the management service", func() bool {
-		_, err = api.Request(ctx, appID, manage.OpKFList, nil)
+		_, err := api.Request(ctx, appID, manage.OpKFList, nil)
 		return err == nil
 	})
 	if n := tokenCalls(); n != 1 {
@@ -81,30 +74,30 @@ func TestOneTokenManager(t *testing.T) {
 
 	// One admin listener for the process: ready, and one refresh counted
 	// by the one token manager.
-	body := get(t, "http://"+ends.Health+"/readyz", http.StatusOK)
+	body := testworld.Get(t, "http://"+ends.Health+"/readyz", http.StatusOK)
 	if body != "ready" {
 		t.Errorf("/readyz = %q", body)
 	}
 	want := `kfbridge_egress_token_refreshes_total{appid="` + appID + `",kind="stable"} 1`
-	if body := get(t, "http://"+ends.Health+"/metrics", http.StatusOK); !strings.Contains(body, want) {
+	if body := testworld.Get(t, "http://"+ends.Health+"/metrics", http.StatusOK); !strings.Contains(body, want) {
 		t.Errorf("/metrics has no %s", want)
 	}
 }
 
-// get returns the body of a GET of url, which must answer status.
-func get(t *testing.T, url string, status int) string {
+// startEgress starts a whole egress process as bridge.Run starts it
+// ([bridgetest.Start]) against a simulator of the app appID, with tune (if
+// not nil) applied to its configuration, and returns the simulator and the
+// bridge's endpoints.
+func startEgress(t *testing.T, tune func(*config.Config)) (*wxsim.Sim, bridge.Endpoints) {
 	t.Helper()
-	resp, err := http.Get(url)
+	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+	wx := testworld.ServeAPI(t, sim.Handler())
+	cfg := bridgetest.Config(t, wx.URL, config.App{AppID: appID, Secret: secret})
+	if tune != nil {
+		tune(&cfg)
 	}
-	if resp.StatusCode != status {
-		t.Fatalf("GET %s = %d %s, want %d", url, resp.StatusCode, body, status)
-	}
-	return string(body)
+	return sim, bridgetest.Start(t, &cfg, bridge.Options{Egress: true})
 }

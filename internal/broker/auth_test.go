@@ -352,12 +352,8 @@ func TestBotConsumersAreScoped(t *testing.T) {
 	if _, err := aliceJS.ObjectStore(short, "WXKF_MEDIA"); err == nil {
 		t.Error("alice opened the media object store")
 	}
-	media, err := b.JS.Stream(ctx, "OBJ_WXKF_MEDIA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mi, err := media.Info(ctx); err != nil || mi.State.Msgs != 0 {
-		t.Errorf("media store: %v, %d messages, want none", err, mi.State.Msgs)
+	if _, state := natstest.StreamState(t, b.JS, "OBJ_WXKF_MEDIA"); state.Msgs != 0 {
+		t.Errorf("media store: %d messages, want none", state.Msgs)
 	}
 }
 
@@ -385,19 +381,8 @@ func TestEnsureBotConsumersWithoutResults(t *testing.T) {
 // there after the upgrade.
 func TestEmbeddedKeepsEarlierData(t *testing.T) {
 	dir := t.TempDir()
-	old, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go old.Start()
-	if !old.ReadyForConnections(10 * time.Second) {
-		t.Fatal("old server not ready")
-	}
-	nc, err := nats.Connect(old.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
+	old := natstest.RunServerWith(t, func(o *server.Options) { o.StoreDir = dir })
+	nc, js := natstest.Connect(t, old)
 	if _, err := js.CreateStream(t.Context(), events.InboundStream()); err != nil {
 		t.Fatal(err)
 	}
@@ -409,11 +394,7 @@ func TestEmbeddedKeepsEarlierData(t *testing.T) {
 	old.WaitForShutdown()
 
 	b, _ := openEmbedded(t, []config.User{{User: "bot", Password: "bot-secret"}}, func(c *config.NATS) { c.Embedded.StoreDir = dir })
-	s, err := b.JS.Stream(t.Context(), events.InboundStreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info, err := s.Info(t.Context()); err != nil || info.State.Msgs != 1 {
-		t.Fatalf("WXKF_IN after the upgrade: %v, want the old push", err)
+	if _, state := natstest.StreamState(t, b.JS, events.InboundStreamName); state.Msgs != 1 {
+		t.Fatalf("WXKF_IN after the upgrade: %d messages, want the old push", state.Msgs)
 	}
 }

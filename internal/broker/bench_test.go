@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -28,22 +29,8 @@ func BenchmarkPushPublish(b *testing.B) {
 	users := []config.User{{User: "bot1", Password: "p1"}, {User: "bot2", Password: "p2"}, {User: "ops", Password: "p3", Role: "bridge"}}
 	for _, subscribed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("global/bots-subscribed=%v", subscribed), func(b *testing.B) {
-			opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoLog: true, NoSigs: true, SyncInterval: 2 * time.Minute}
-			s, err := server.NewServer(opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			go s.Start()
-			if !s.ReadyForConnections(10 * time.Second) {
-				b.Fatal("not ready")
-			}
-			b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-			nc, err := nats.Connect(s.ClientURL(), nats.InProcessServer(s))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(nc.Close)
-			js, _ := jetstream.New(nc)
+			s := natstest.RunServerWith(b, func(o *server.Options) { o.SyncInterval = 2 * time.Minute })
+			_, js := natstest.ConnectURL(b, s.ClientURL(), nats.InProcessServer(s))
 			cfg := events.InboundStream()
 			ApplyStreamSettings(&cfg, config.Default().NATS.Streams)
 			if _, err := js.CreateOrUpdateStream(b.Context(), cfg); err != nil {

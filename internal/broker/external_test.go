@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -48,15 +49,7 @@ func TestREADMEAccountsSample(t *testing.T) {
 		t.Fatalf("README sample: %v", err)
 	}
 	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", -1, true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(s.Shutdown)
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("not ready")
-	}
+	s := natstest.StartServer(t, opts)
 	ctx := t.Context()
 	bridge, err := nats.Connect(s.ClientURL(), nats.UserInfo("kfbridge", "kfbridge-secret"))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -135,17 +136,10 @@ func TestBotCannotInjectThroughReplySubjects(t *testing.T) {
 	// Take the remaining result (or none), waiting out the forged pull's expiry.
 	_, _ = cons.Fetch(1, jetstream.FetchMaxWait(1500*time.Millisecond))
 
-	in, err := b.JS.Stream(ctx, events.InboundStreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := in.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 2 {
-		t.Errorf("WXKF_IN holds %d messages, want only the two pushes", info.State.Msgs)
-		for seq := uint64(3); seq <= info.State.LastSeq; seq++ {
+	in, state := natstest.StreamState(t, b.JS, events.InboundStreamName)
+	if state.Msgs != 2 {
+		t.Errorf("WXKF_IN holds %d messages, want only the two pushes", state.Msgs)
+		for seq := uint64(3); seq <= state.LastSeq; seq++ {
 			if m, err := in.GetMsg(ctx, seq); err == nil {
 				t.Logf("  injected %s: %.120s", m.Subject, m.Data)
 			}

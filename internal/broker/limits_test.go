@@ -13,6 +13,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -119,16 +120,8 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 	if refused == nil || !strings.Contains(refused.Error(), "maximum bytes exceeded") {
 		t.Fatalf("flooding WXKF_OUT: last error %v, want maximum bytes exceeded", refused)
 	}
-	out, err := b.JS.Stream(ctx, events.OutboundStreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := out.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Bytes > capOut {
-		t.Errorf("WXKF_OUT holds %d bytes, cap %d", info.State.Bytes, capOut)
+	if _, state := natstest.StreamState(t, b.JS, events.OutboundStreamName); state.Bytes > capOut {
+		t.Errorf("WXKF_OUT holds %d bytes, cap %d", state.Bytes, capOut)
 	}
 	// Images come from bridge-role tools and media.upload; the store's cap
 	// refuses what exceeds it.

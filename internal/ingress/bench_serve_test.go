@@ -1,8 +1,6 @@
 package ingress
 
 import (
-	"context"
-	"net"
 	"testing"
 
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -14,18 +12,5 @@ import (
 func BenchmarkServe(b *testing.B) {
 	e := newEnv(b, func(c *Config) { c.Ingress.TimestampWindow = 0 })
 	pushes := makePushes(b, e.codec, wxcodec.FormatXML, b.N)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- e.srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			b.Error(err)
-		}
-	}()
-	postAll(b, ln.Addr().String(), pushes)
+	postAll(b, serveLoopback(b, e.srv.Serve), pushes)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -123,10 +122,7 @@ func BenchmarkHTTP(b *testing.B) {
 
 func runHTTP(b *testing.B, e *env, h http.Handler) {
 	pushes := makePushes(b, e.codec, wxcodec.FormatXML, b.N)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ln := listenLoopback(b)
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	defer srv.Close()

@@ -21,31 +21,33 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
-// serveBoth serves e's push and admin listeners until the test ends and
-// returns their addresses.
-func serveBoth(t *testing.T, e *env) (public, admin string) {
-	t.Helper()
+// listenLoopback listens on a free loopback port until the test ends.
+func listenLoopback(tb testing.TB) net.Listener {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// serveLoopback runs serve (a [Server]'s Serve or ServeAdmin) on a free
+// loopback port until the test ends, fails the test if it returns an
+// error then, and returns the address.
+func serveLoopback(tb testing.TB, serve func(context.Context, net.Listener) error) string {
+	tb.Helper()
+	ln := listenLoopback(tb)
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 2)
-	go func() { served <- e.srv.Serve(ctx, ln) }()
-	go func() { served <- e.srv.ServeAdmin(ctx, adminLn) }()
-	t.Cleanup(func() {
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, ln) }()
+	tb.Cleanup(func() {
 		cancel()
-		for range 2 {
-			if err := <-served; err != nil {
-				t.Errorf("Serve() = %v", err)
-			}
+		if err := <-served; err != nil {
+			tb.Errorf("serve %s: %v", ln.Addr(), err)
 		}
 	})
-	return ln.Addr().String(), adminLn.Addr().String()
+	return ln.Addr().String()
 }
 
 // TestConnCapKeepsPushesFlowing fills ingress.max_conns with connections
@@ -60,7 +62,7 @@ func TestConnCapKeepsPushesFlowing(t *testing.T) {
 		// Only the cap may close a hog, however slow the machine.
 		c.Ingress.ReadHeaderTimeout, c.Ingress.IdleTimeout = time.Hour, time.Hour
 	})
-	public, admin := serveBoth(t, e)
+	public, admin := serveLoopback(t, e.srv.Serve), serveLoopback(t, e.srv.ServeAdmin)
 
 	hogs := make([]net.Conn, maxConns)
 	for i := range hogs {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 	"github.com/kfbridge/kfbridge/schemas"
@@ -405,18 +406,10 @@ func TestSuccessOverHTTP(t *testing.T) {
 	srv := httptest.NewServer(e.srv.Handler())
 	defer srv.Close()
 	q, body := e.push(t, wxcodec.FormatXML, wxcodec.ModeSafe, kinds()["text"])
-	resp, err := srv.Client().Post(srv.URL+"/wx/"+testAppID+"?"+q.Encode(), "text/xml", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || string(answer) != "success" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+	status, header, answer := testworld.Do(t, srv.Client(), http.MethodPost, srv.URL+"/wx/"+testAppID+"?"+q.Encode(), "text/xml", body)
+	if status != http.StatusOK || string(answer) != "success" || header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("answered %d %q (Content-Type %q), want 200 success as text/plain; charset=utf-8",
-			resp.StatusCode, answer, resp.Header.Get("Content-Type"))
+			status, answer, header.Get("Content-Type"))
 	}
 }
 

@@ -34,10 +34,7 @@ import (
 // clients push, and checks that every push answered "success" is stored.
 func TestShutdownUnderLoadKeepsAnsweredPushes(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Ingress.TimestampWindow = 0 })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	go func() { served <- e.srv.Serve(ctx, ln) }()
@@ -185,10 +182,7 @@ func TestServesTLS(t *testing.T) {
 		c.Ingress.TLS.CertFile, c.Ingress.TLS.KeyFile = certFile, keyFile
 		c.Ingress.TimestampWindow = 0
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	go func() { served <- e.srv.Serve(ctx, ln) }()

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -26,27 +26,8 @@ import (
 // maxPayload, with the inbound stream as stream sets it.
 func smallPayloadEnv(t *testing.T, maxPayload int32, stream func(*jetstream.StreamConfig), mutate func(*Config)) (*env, error) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, MaxPayload: maxPayload,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := natstest.RunServerWith(t, func(o *server.Options) { o.MaxPayload = maxPayload })
+	_, js := natstest.Connect(t, s)
 	sc := events.InboundStream()
 	if stream != nil {
 		stream(&sc)

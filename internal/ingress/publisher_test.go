@@ -79,8 +79,7 @@ func TestPublishInboundBoundedByContext(t *testing.T) {
 	_, js := natstest.Connect(t, s)
 	// No stream: nothing acknowledges, and the publish must give up in time.
 	pub := NewPublisher(js)
-	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := events.NewInbound(testAppID, &msg)
+	in := textInbound(t, "1")
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	if _, err := pub.PublishInbound(ctx, &in, ""); err == nil {
@@ -99,8 +98,7 @@ func TestPublishInboundNoStream(t *testing.T) {
 	s := natstest.RunServer(t)
 	_, js := natstest.Connect(t, s)
 	pub := NewPublisher(js)
-	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := events.NewInbound(testAppID, &msg)
+	in := textInbound(t, "1")
 	if _, err := pub.PublishInbound(t.Context(), &in, ""); !errors.Is(err, jetstream.ErrNoStreamResponse) {
 		t.Fatalf("publish without a stream: %v, want ErrNoStreamResponse", err)
 	}
@@ -112,15 +110,9 @@ func TestPublishInboundNoStream(t *testing.T) {
 func TestPublishInboundUnanswered(t *testing.T) {
 	s := natstest.RunServer(t)
 	nc, js := natstest.Connect(t, s)
-	if _, err := nc.Subscribe("wxkf.in.>", func(*nats.Msg) {}); err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	takeInbound(t, nc)
 	pub := NewPublisher(js)
-	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := events.NewInbound(testAppID, &msg)
+	in := textInbound(t, "1")
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := pub.PublishInbound(ctx, &in, ""); !errors.Is(err, context.DeadlineExceeded) {
@@ -136,16 +128,9 @@ func TestPublishInboundUnanswered(t *testing.T) {
 func TestPublishInboundAckTimeout(t *testing.T) {
 	s := natstest.RunServer(t)
 	nc, js := natstest.Connect(t, s)
-	sub, err := nc.Subscribe("wxkf.in.>", func(*nats.Msg) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	sub := takeInbound(t, nc)
 	pub := NewPublisher(js, WithAckTimeout(500*time.Millisecond))
-	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: "1"}
-	in, _ := events.NewInbound(testAppID, &msg)
+	in := textInbound(t, "1")
 	for i := range 3 {
 		if _, err := pub.PublishInbound(t.Context(), &in, ""); !errors.Is(err, ErrNoAck) {
 			t.Fatalf("unanswered publish %d: %v, want ErrNoAck", i, err)
@@ -159,8 +144,7 @@ func TestPublishInboundAckTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		msg.MsgID = strconv.Itoa(100 + i)
-		in, _ := events.NewInbound(testAppID, &msg)
+		in := textInbound(t, strconv.Itoa(100+i))
 		if _, err := pub.PublishInbound(t.Context(), &in, ""); err != nil {
 			t.Fatalf("publish %d with a stream: %v", i, err)
 		}
@@ -221,4 +205,30 @@ func (p *Publisher) pending() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.waiting)
+}
+
+// textInbound returns the inbound event of a text from oU to the test app
+// with WeChat's message id msgID.
+func textInbound(t testing.TB, msgID string) events.Inbound {
+	t.Helper()
+	msg := wxcodec.Message{FromUserName: "oU", MsgType: "text", MsgID: msgID}
+	in, err := events.NewInbound(testAppID, &msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// takeInbound subscribes a plain subscriber, which acks nothing, to the
+// inbound subjects on nc, so that publishes there go unanswered.
+func takeInbound(t testing.TB, nc *nats.Conn) *nats.Subscription {
+	t.Helper()
+	sub, err := nc.Subscribe("wxkf.in.>", func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return sub
 }

@@ -5,9 +5,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -35,30 +35,14 @@ func BenchmarkPipelineSync(b *testing.B) {
 // nats.embedded.sync, with the push stream on file storage.
 func syncServer(b *testing.B, always bool) jetstream.JetStream {
 	b.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoLog: true, NoSigs: true}
-	if always {
-		opts.SyncAlways = true
-	} else {
-		opts.SyncInterval = 2 * time.Minute
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		b.Fatal("nats not ready")
-	}
-	b.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := natstest.RunServerWith(b, func(o *server.Options) {
+		if always {
+			o.SyncAlways = true
+		} else {
+			o.SyncInterval = 2 * time.Minute
+		}
+	})
+	_, js := natstest.Connect(b, s)
 	if _, err := js.CreateOrUpdateStream(b.Context(), events.InboundStream()); err != nil {
 		b.Fatal(err)
 	}

@@ -97,12 +97,8 @@ func (r *run) dlqList(ctx context.Context, args []string) error {
 	fs := newFlags("dlq list", r.g, r.cfg.Stderr)
 	appid := fs.String("appid", r.g.appid, "only this app's dead letters")
 	limit := fs.Int("limit", 0, "at most this many (oldest first; 0: all)")
-	pos, err := r.parse(fs, args)
-	if err != nil {
+	if err := r.parseFlags(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErr(r.cfg, fmt.Errorf("dlq list: unexpected arguments %q", pos))
 	}
 	filter, err := dlqFilter(*appid)
 	if err != nil {

@@ -189,6 +189,20 @@ func (r *run) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlags parses the flags of a command that takes no positional
+// arguments, and rejects any as the usage error "<command>: unexpected
+// arguments".
+func (r *run) parseFlags(fs *flag.FlagSet, args []string) error {
+	pos, err := r.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr(r.cfg, fmt.Errorf("%s: unexpected arguments %q", fs.Name(), pos))
+	}
+	return nil
+}
+
 // connect connects to NATS with the global flags.
 func (r *run) connect() (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name("kfctl"), nats.Timeout(5 * time.Second)}

@@ -184,12 +184,8 @@ func (r *run) manage(ctx context.Context, group, sub string, args []string) erro
 	default:
 		return usageErr(r.cfg, fmt.Errorf("unknown command %s %s", group, sub))
 	}
-	pos, err := r.parse(fs, args)
-	if err != nil {
+	if err := r.parseFlags(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErr(r.cfg, fmt.Errorf("%s %s: unexpected arguments %q", group, sub, pos))
 	}
 	if *appid == "" {
 		return usageErr(r.cfg, fmt.Errorf("%s %s needs --appid", group, sub))

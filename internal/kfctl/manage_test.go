@@ -264,6 +264,26 @@ func TestInvalidThroughCLI(t *testing.T) {
 	}
 }
 
+// TestUnexpectedArguments: a command without positional arguments rejects
+// them as a usage error naming the command.
+func TestUnexpectedArguments(t *testing.T) {
+	tests := map[string][]string{
+		"tail":      {"tail", "extra"},
+		"dlq list":  {"dlq", "list", "extra"},
+		"send":      {"send", "--appid", appID, "--openid", user, "--text", "hi", "extra"},
+		"status":    {"status", "extra"},
+		"kf list":   {"kf", "list", "--appid", appID, "extra"},
+		"media get": {"media", "get", "extra", "--appid", appID, "--media-id", "m"},
+	}
+	for name, args := range tests {
+		var out, errOut bytes.Buffer
+		err := Run(context.Background(), Config{Args: append([]string{"--nats", "nats://127.0.0.1:1"}, args...), Stdout: &out, Stderr: &errOut})
+		if want := name + `: unexpected arguments ["extra"]`; !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+			t.Errorf("kfctl %q = %v, want ErrUsage with %q", args, err, want)
+		}
+	}
+}
+
 func TestUsage(t *testing.T) {
 	tests := [][]string{
 		{},

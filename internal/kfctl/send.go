@@ -28,12 +28,8 @@ func (r *run) send(ctx context.Context, args []string) error {
 	mediaID := fs.String("media-id", "", "an image by WeChat media_id")
 	id := fs.String("id", "", "command id (default kfctl-<random>)")
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the result (0: do not wait)")
-	pos, err := r.parse(fs, args)
-	if err != nil {
+	if err := r.parseFlags(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErr(r.cfg, fmt.Errorf("send: unexpected arguments %q", pos))
 	}
 	var data map[string]any
 	n := 0

@@ -89,12 +89,8 @@ type status struct {
 func (r *run) status(ctx context.Context, args []string) error {
 	fs := newFlags("status", r.g, r.cfg.Stderr)
 	all := fs.Bool("all", false, "list idle consumers too (one per egress partition)")
-	pos, err := r.parse(fs, args)
-	if err != nil {
+	if err := r.parseFlags(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErr(r.cfg, fmt.Errorf("status: unexpected arguments %q", pos))
 	}
 	nc, js, err := r.connectJS()
 	if err != nil {

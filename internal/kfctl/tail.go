@@ -60,12 +60,8 @@ func (r *run) tail(ctx context.Context, args []string) error {
 	subject := fs.String("subject", "", "subject filter within the stream's subjects")
 	all := fs.Bool("all", false, "start at the beginning of the stream, not with the next new event")
 	limit := fs.Int("limit", 0, "stop after this many events (0: until interrupted)")
-	pos, err := r.parse(fs, args)
-	if err != nil {
+	if err := r.parseFlags(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErr(r.cfg, fmt.Errorf("tail: unexpected arguments %q", pos))
 	}
 	if *limit < 0 {
 		return usageErr(r.cfg, fmt.Errorf("tail: limit %d: want 0 or more", *limit))

@@ -9,7 +9,8 @@
 //
 // # Errors
 //
-// Failures to start end the test with t.Fatal.
+// Failures (to start, to connect, to read a stream) end the test with
+// t.Fatal.
 package natstest
 
 import (
@@ -25,14 +26,33 @@ import (
 // directory and shuts it down when the test ends.
 func RunServer(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
+	return RunServerWith(t, nil)
+}
+
+// RunServerWith is [RunServer] with tune (if not nil) applied to the
+// server's options: a JetStream server on a free loopback port, storing
+// in a temporary directory, without logs or signal handlers.
+func RunServerWith(t testing.TB, tune func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}
+	if tune != nil {
+		tune(opts)
+	}
+	return StartServer(t, opts)
+}
+
+// StartServer starts a server with exactly opts, waits until it accepts
+// connections and shuts it down when the test ends.
+func StartServer(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("start nats: %v", err)
 	}
@@ -80,4 +100,19 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// StreamState returns the stream name of js and its current state; an
+// error ends the test.
+func StreamState(t testing.TB, js jetstream.JetStream, name string) (jetstream.Stream, jetstream.StreamState) {
+	t.Helper()
+	s, err := js.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatalf("stream %s: %v", name, err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatalf("stream %s: info: %v", name, err)
+	}
+	return s, info.State
 }

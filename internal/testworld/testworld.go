@@ -2,7 +2,8 @@
 // real JetStream server with a connection to it, a WeChat API handler (the
 // simulator of internal/wxsim) served over HTTP with a client for it, the
 // egress settings tests use, the parts the bridge shares between the egress
-// and the management service, and a runner for a part's Run(ctx) method.
+// and the management service, a runner for a part's Run(ctx) method, and
+// HTTP requests that read the whole answer ([Do], [Get]).
 //
 // It imports neither the simulator nor the parts it serves (the callers
 // pass them in), so the tests of internal/wxsim, internal/egress and
@@ -20,9 +21,11 @@
 package testworld
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -156,6 +159,43 @@ func (a *API) Send(t testing.TB, appid, secret, bid, openid, msg string) int {
 	t.Helper()
 	tok := a.StableToken(t, appid, secret)
 	return Code(t, a.Client.Send(t.Context(), tok, wxapi.SendRequest{ToUser: openid, BusinessID: bid, Message: json.RawMessage(msg)}))
+}
+
+// Do sends a method request with body to url over c (a plain
+// [http.Client] when nil), for as long as the test runs, and returns the
+// answer's status, header and whole body. A contentType of "" sets none.
+func Do(t testing.TB, c *http.Client, method, url, contentType string, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	if c == nil {
+		c = &http.Client{}
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the answer: %v", method, url, err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// Get returns the body of a GET of url, which must answer status.
+func Get(t testing.TB, url string, status int) string {
+	t.Helper()
+	got, _, body := Do(t, nil, http.MethodGet, url, "", nil)
+	if got != status {
+		t.Fatalf("GET %s = %d %s, want %d", url, got, body, status)
+	}
+	return string(body)
 }
 
 // Code returns the errcode of an error of a wxapi call: 0 for nil, the

@@ -1,10 +1,9 @@
-package token
+package token_test
 
 import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
+	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
@@ -40,9 +41,8 @@ func newWorld(t *testing.T) *world {
 // gate lets it through.
 func newHeldWorld(t *testing.T, simCfg wxsim.SimConfig, hold bool) (*world, *gate) {
 	t.Helper()
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
-	kv, err := js.CreateOrUpdateKeyValue(t.Context(), BucketConfig(1, jetstream.MemoryStorage))
+	nats := testworld.StartNATS(t)
+	kv, err := nats.JS.CreateOrUpdateKeyValue(t.Context(), token.BucketConfig(1, jetstream.MemoryStorage))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,12 +56,8 @@ func newHeldWorld(t *testing.T, simCfg wxsim.SimConfig, hold bool) (*world, *gat
 	if hold {
 		h = g.hold(h)
 	}
-	hs := httptest.NewServer(h)
-	t.Cleanup(hs.Close)
-	t.Cleanup(g.open) // before hs.Close, which waits for held calls
-	if w.api, err = wxapi.New(hs.URL); err != nil {
-		t.Fatal(err)
-	}
+	w.api = testworld.ServeAPI(t, h).Client
+	t.Cleanup(g.open) // before the server's close, which waits for held calls
 	return w, g
 }
 
@@ -95,10 +91,10 @@ func (w *world) advance(d time.Duration) {
 	w.mu.Unlock()
 }
 
-func (w *world) manager(t *testing.T, cfg Config) *Manager {
+func (w *world) manager(t *testing.T, cfg token.Config) *token.Manager {
 	t.Helper()
 	cfg.Now = w.clock
-	m, err := New(w.kv, w.api, map[string]string{appID: secret}, cfg)
+	m, err := token.New(w.kv, w.api, map[string]string{appID: secret}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +103,7 @@ func (w *world) manager(t *testing.T, cfg Config) *Manager {
 
 func TestStableForcedRefreshRules(t *testing.T) {
 	w := newWorld(t)
-	m := w.manager(t, Config{ForceDailyCap: 2})
+	m := w.manager(t, token.Config{ForceDailyCap: 2})
 	ctx := t.Context()
 	tok, err := m.Token(ctx, appID)
 	if err != nil {
@@ -126,7 +122,7 @@ func TestStableForcedRefreshRules(t *testing.T) {
 		t.Fatalf("Invalidate: token changed %v, %d forces, want a forced new token", fresh != tok, w.sim.Calls().ForcedRefreshes)
 	}
 	// A second replica reporting the same old token gets the new one, no force.
-	other := w.manager(t, Config{ForceDailyCap: 2})
+	other := w.manager(t, token.Config{ForceDailyCap: 2})
 	if got, _ := other.Invalidate(ctx, appID, tok); got != fresh || w.sim.Calls().ForcedRefreshes != 1 {
 		t.Errorf("stale report: got new token %v, %d forces, want the stored one and no force", got == fresh, w.sim.Calls().ForcedRefreshes)
 	}
@@ -155,7 +151,7 @@ func TestClassicOneRefresher(t *testing.T) {
 	var wg sync.WaitGroup
 	tokens := make([]string, 6)
 	for i := range tokens {
-		m := w.manager(t, Config{Mode: ModeClassic, Holder: string(rune('a' + i))})
+		m := w.manager(t, token.Config{Mode: token.ModeClassic, Holder: string(rune('a' + i))})
 		wg.Go(func() {
 			tok, err := m.Token(ctx, appID)
 			if err != nil {
@@ -175,7 +171,7 @@ func TestClassicOneRefresher(t *testing.T) {
 	}
 	// Near expiry one replica renews, once, and the rest follow.
 	w.advance(7200*time.Second*86/100 + time.Second)
-	m := w.manager(t, Config{Mode: ModeClassic, Holder: "z"})
+	m := w.manager(t, token.Config{Mode: token.ModeClassic, Holder: "z"})
 	renewed, err := m.Token(ctx, appID)
 	if err != nil || renewed == tokens[0] {
 		t.Fatalf("renewal: %v (same token %v)", err, renewed == tokens[0])
@@ -187,7 +183,7 @@ func TestClassicOneRefresher(t *testing.T) {
 
 func TestUnknownApp(t *testing.T) {
 	w := newWorld(t)
-	m := w.manager(t, Config{})
+	m := w.manager(t, token.Config{})
 	if _, err := m.Token(t.Context(), "wxnobody"); err == nil {
 		t.Error("Token of an unknown app succeeded")
 	}
@@ -199,7 +195,7 @@ func TestUnknownApp(t *testing.T) {
 func TestConcurrentLookupsShareOneFetch(t *testing.T) {
 	// The token endpoint fails, and holds each call until released.
 	w, g := newHeldWorld(t, wxsim.SimConfig{TokenHTTP5xxRate: 1}, true)
-	m := w.manager(t, Config{})
+	m := w.manager(t, token.Config{})
 	const n = 8
 	errs := make(chan error, n)
 	lookup := func() { _, err := m.Token(t.Context(), appID); errs <- err }
@@ -208,7 +204,7 @@ func TestConcurrentLookupsShareOneFetch(t *testing.T) {
 	for range n - 1 {
 		go lookup()
 	}
-	natstest.WaitFor(t, "the other lookups to join the fetch", func() bool { return m.sharing(appID) == n-1 })
+	natstest.WaitFor(t, "the other lookups to join the fetch", func() bool { return token.Sharing(m, appID) == n-1 })
 	g.open()
 	for range n {
 		if err := <-errs; wxapi.ClassOf(err) != wxapi.ClassTransient {
@@ -226,7 +222,7 @@ func TestConcurrentLookupsShareOneFetch(t *testing.T) {
 // DeadlineExceeded.
 func TestSharedLookupOutlivesItsStarter(t *testing.T) {
 	w, g := newHeldWorld(t, wxsim.SimConfig{}, true)
-	m := w.manager(t, Config{})
+	m := w.manager(t, token.Config{})
 	actx, cancelA := context.WithCancel(t.Context())
 	aErr := make(chan error, 1)
 	go func() { _, err := m.Token(actx, appID); aErr <- err }()
@@ -237,7 +233,7 @@ func TestSharedLookupOutlivesItsStarter(t *testing.T) {
 	}
 	bRes := make(chan res, 1)
 	go func() { tok, err := m.Token(t.Context(), appID); bRes <- res{tok, err} }()
-	natstest.WaitFor(t, "B to join the fetch", func() bool { return m.sharing(appID) == 1 })
+	natstest.WaitFor(t, "B to join the fetch", func() bool { return token.Sharing(m, appID) == 1 })
 	cancelA() // A's deadline passes while the fetch is slow
 	if err := <-aErr; !errors.Is(err, context.Canceled) {
 		t.Errorf("A: Token = %v, want its own context's error", err)

@@ -1,10 +1,8 @@
 package wxsim
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,27 +69,11 @@ func (ts *testSim) typing(tb testing.TB, bid, openid, command string) int {
 	return codeOf(tb, ts.client.Typing(tb.Context(), ts.token(tb), openid, bid, command))
 }
 
-// post sends a raw request to path (with the query) and returns the
-// answer's errcode.
+// raw sends a raw request to pathQuery (the path with the query) and
+// returns the answer's status, header and body.
 func (ts *testSim) raw(tb testing.TB, method, pathQuery, contentType string, body []byte) (int, http.Header, []byte) {
 	tb.Helper()
-	req, err := http.NewRequestWithContext(tb.Context(), method, ts.srv.URL+pathQuery, bytes.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := ts.srv.HTTP.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
+	return testworld.Do(tb, ts.srv.HTTP, method, ts.srv.URL+pathQuery, contentType, body)
 }
 
 // rawCode sends a raw request and returns the errcode of its JSON answer.

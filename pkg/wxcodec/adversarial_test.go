@@ -57,27 +57,23 @@ func adversarialXML(head string) []adversarialCase {
 			return repeatTo(b, len(b)+n, func(b []byte, _ int) []byte { return append(b, s...) })
 		}
 	}
+	// attrs fills about n bytes with one element of distinct attributes,
+	// each named prefix plus a base-36 number, with value after the name.
+	attrs := func(prefix, value string) func(b []byte, n int) []byte {
+		return func(b []byte, n int) []byte {
+			end := len(b) + n
+			b = append(b, "<X"...)
+			b = repeatTo(b, end-4, func(b []byte, i int) []byte {
+				b = append(b, prefix...)
+				b = strconv.AppendInt(b, int64(i), 36)
+				return append(b, value...)
+			})
+			return append(b, "/>"...)
+		}
+	}
 	return []adversarialCase{
-		{"xml-attrs", true, wrap(func(b []byte, n int) []byte {
-			end := len(b) + n
-			b = append(b, "<X"...)
-			b = repeatTo(b, end-4, func(b []byte, i int) []byte {
-				b = append(b, " a"...)
-				b = strconv.AppendInt(b, int64(i), 36)
-				return append(b, `=""`...)
-			})
-			return append(b, "/>"...)
-		})},
-		{"xml-attrs-same-prefix", true, wrap(func(b []byte, n int) []byte {
-			end := len(b) + n
-			b = append(b, "<X"...)
-			b = repeatTo(b, end-4, func(b []byte, i int) []byte {
-				b = append(b, " aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"...)
-				b = strconv.AppendInt(b, int64(i), 36)
-				return append(b, `="&amp;"`...)
-			})
-			return append(b, "/>"...)
-		})},
+		{"xml-attrs", true, wrap(attrs(" a", `=""`))},
+		{"xml-attrs-same-prefix", true, wrap(attrs(" aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", `="&amp;"`))},
 		{"xml-siblings-same", true, wrap(unit("<E>x</E>"))},
 		{"xml-siblings-distinct", true, wrap(func(b []byte, n int) []byte {
 			return repeatTo(b, len(b)+n, func(b []byte, i int) []byte {
