@@ -213,7 +213,7 @@ func (s *scanner) str() ([]byte, error) {
 				}
 				s.i += 5
 			default:
-				return nil, s.errorf("invalid escape \\%c", s.b[s.i])
+				return nil, s.errorf("invalid escape: \\ then %q", s.b[s.i])
 			}
 		case c < 0x20:
 			return nil, s.errorf("control character in a string")
@@ -346,15 +346,18 @@ func decodeObject(at string, v []byte, set func(name, value string) bool) error 
 		return fmt.Errorf("%s: %w", at, err)
 	}
 	if name, ok := repeatedName(ms); ok {
-		return fmt.Errorf("%s: member %q appears more than once", at, name)
+		return fmt.Errorf("%s: member %.64q appears more than once", at, name)
 	}
 	for _, m := range ms {
-		s, err := stringValue(at+"/"+m.name, m.value)
+		if m.value[0] != '"' {
+			return fmt.Errorf("%s: member %.64q: want a string, got %s", at, m.name, jsonKind(m.value))
+		}
+		s, err := unquote(m.value)
 		if err != nil {
 			return err
 		}
 		if !set(m.name, s) {
-			return fmt.Errorf("%s: unknown member %q", at, m.name)
+			return fmt.Errorf("%s: unknown member %.64q", at, m.name)
 		}
 	}
 	return nil
