@@ -68,7 +68,9 @@
 // data.command_id is still the id as read (the event's "id", else the
 // Nats-Msg-Id header), the one the bot knows: a bot that sent a malformed
 // command with id X and then a corrected one with id X gets two results
-// for X, failed (malformed) and the corrected one's. A command whose id is
+// for X, failed (malformed) and the corrected one's (unless both were
+// published with Nats-Msg-Id X inside WXKF_OUT's duplicate window, see
+// below: then the corrected one never reaches the egress). A command whose id is
 // missing or longer than [events.MaxCommandIDLength] is reported as
 // seq-<stream sequence>.
 //
