@@ -94,13 +94,16 @@ type Validator struct {
 }
 
 // NewValidator compiles every embedded JSON Schema (draft 2020-12, with
-// format assertions such as date-time turned on). References are resolved
+// format assertions such as date-time turned on; date-time is RFC 3339 read
+// strictly, two ASCII digits for each field, as events.ParseCommand reads
+// it). References are resolved
 // from the embedded files only; nothing is fetched from the network.
 // Compiling takes a few milliseconds: create one Validator and reuse it.
 func NewValidator() (*Validator, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	c.RegisterFormat(dateTimeFormat)
 	c.UseLoader(embeddedLoader{})
 
 	v := &Validator{schemas: make(map[string]*jsonschema.Schema), docs: make(map[string]any)}

@@ -55,10 +55,24 @@
 // create, so two commands racing with one id in different partitions cannot
 // both send: the loser handles the command again and finds the winner's
 // record. The data digest is of a canonical form that keeps numbers as
-// written and repeated keys; a record without a subject (written by an
-// older release) matches the conversation and verb its stored result names.
-// A command refused before its record is read (malformed, unknown_app)
-// writes no record.
+// written (data with a repeated member name never gets there: it is
+// malformed); a record without a subject (written by an older release)
+// matches the conversation and verb its stored result names.
+//
+// A command refused before its record is read (unknown_app, then
+// malformed) writes no record and does not own its id: its result and dead
+// letter get the Nats-Msg-Id <appid>:<id>:unknown_app:<hash> or
+// <appid>:<id>:malformed:<hash>, the hash of its subject and body, so that
+// they never take the place of the result of a well-formed command with
+// that id (which the stream would otherwise drop as a duplicate). Their
+// data.command_id is still the id as read (the event's "id", else the
+// Nats-Msg-Id header), the one the bot knows: a bot that sent a malformed
+// command with id X and then a corrected one with id X gets two results
+// for X, failed (malformed) and the corrected one's (unless both were
+// published with Nats-Msg-Id X inside WXKF_OUT's duplicate window, see
+// below: then the corrected one never reaches the egress). A command whose id is
+// missing or longer than [events.MaxCommandIDLength] is reported as
+// seq-<stream sequence>.
 //
 // Inside WXKF_OUT's duplicate window (2 minutes) a reused id published with
 // the same Nats-Msg-Id — [events.NewCommandMsg] sets it to the command id —

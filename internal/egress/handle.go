@@ -130,11 +130,18 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	j.cmd = cmd
 	j.key = recordKey(conv.AppID, cmd.ID)
 	j.log = e.logger.With("command_id", cmd.ID, "subject", msg.Subject(), "trace_id", telemetry.TraceID(j.trace))
-	if perr != nil {
-		return e.fail(ctx, j, CodeMalformed, perr.Error(), ReasonMalformed, false)
-	}
+	// A command refused before it owns its id (unknown app, malformed) must
+	// not take that id's place in the result and dead-letter streams'
+	// duplicate windows: a well-formed command with the id would have its
+	// result dropped. Its Nats-Msg-Ids get a suffix naming the refusal and
+	// the message, the same on every redelivery.
 	if !e.apps[conv.AppID] {
+		j.dup = refusedSuffix(ReasonUnknownApp, conv, verb, msg.Data())
 		return e.fail(ctx, j, CodeUnknownApp, "app "+conv.AppID+" is not configured in this bridge", ReasonUnknownApp, false)
+	}
+	if perr != nil {
+		j.dup = refusedSuffix(ReasonMalformed, conv, verb, msg.Data())
+		return e.fail(ctx, j, CodeMalformed, perr.Error(), ReasonMalformed, false)
 	}
 
 	// The record is consulted on every delivery, not only redeliveries: a
@@ -186,6 +193,15 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 		return e.typing(ctx, j, *cmd.Typing)
 	}
 	return e.send(ctx, j, cmd.Send)
+}
+
+// refusedSuffix is the Nats-Msg-Id suffix of a command refused for reason
+// before it owns its id: :<reason>:<hash of its subject and body>.
+func refusedSuffix(reason string, conv events.Conversation, verb string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(conv.String() + "." + verb + "\n"))
+	h.Write(body)
+	return ":" + reason + ":" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func header(msg jetstream.Msg, name string) string {

@@ -90,9 +90,10 @@ func (e *Egress) republish(ctx context.Context, j *job, rec record) (action, err
 }
 
 // publishOutcome stores the dead letter (failed sends) and the result. Both
-// carry Nats-Msg-Id <appid>:<command id>, and for a duplicate_id failure
-// that id with a suffix (j.dup), so that it neither replaces nor is
-// dropped as the first command's.
+// carry Nats-Msg-Id <appid>:<command id>, with a suffix (j.dup) for a
+// command that does not own its id — a duplicate_id, unknown_app or
+// malformed failure — so that it neither replaces nor is dropped as the
+// result of the command that owns it.
 func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outcome, reason string, code int, msg string, attempts int) (action, error) {
 	c := j.cmd
 	if outcome == events.OutcomeFailed && c.Verb == events.VerbSend {

@@ -77,7 +77,7 @@ func CommandSubject(c Conversation, verb string) (string, error) {
 		return "", err
 	}
 	if verb != VerbSend && verb != VerbTyping {
-		return "", fmt.Errorf("%w: verb %q", ErrToken, verb)
+		return "", fmt.Errorf("%w: verb %.64q", ErrToken, verb)
 	}
 	return OutboundPrefix + c.String() + "." + verb, nil
 }
@@ -95,22 +95,22 @@ func ParseCommandSubject(subject string) (Conversation, string, error) {
 		rest = subject[len(partitionedPrefix):]
 		dot := strings.IndexByte(rest, '.')
 		if dot < 0 {
-			return Conversation{}, "", fmt.Errorf("%w: command subject %q", ErrInvalid, subject)
+			return Conversation{}, "", fmt.Errorf("%w: command subject %.128q", ErrInvalid, subject)
 		}
 		rest = rest[dot+1:]
 	default:
-		return Conversation{}, "", fmt.Errorf("%w: command subject %q", ErrInvalid, subject)
+		return Conversation{}, "", fmt.Errorf("%w: command subject %.128q", ErrInvalid, subject)
 	}
 	parts := strings.Split(rest, ".")
 	if len(parts) != 4 {
-		return Conversation{}, "", fmt.Errorf("%w: command subject %q: want wxkf.out.<appid>.<bid>.<openid>.<verb>", ErrInvalid, subject)
+		return Conversation{}, "", fmt.Errorf("%w: command subject %.128q: want wxkf.out.<appid>.<bid>.<openid>.<verb>", ErrInvalid, subject)
 	}
 	c := Conversation{AppID: parts[0], BusinessID: parts[1], OpenID: parts[2]}
 	if err := c.Validate(); err != nil {
 		return Conversation{}, "", err
 	}
 	if parts[3] != VerbSend && parts[3] != VerbTyping {
-		return Conversation{}, "", fmt.Errorf("%w: verb %q: want send or typing", ErrInvalid, parts[3])
+		return Conversation{}, "", fmt.Errorf("%w: verb %.64q: want send or typing", ErrInvalid, parts[3])
 	}
 	return c, parts[3], nil
 }
@@ -166,7 +166,7 @@ func (e *CommandError) Error() string {
 	if e.Verb == "" {
 		return e.Err.Error()
 	}
-	return fmt.Sprintf("command %q (%s on %s): %v", e.ID, e.Verb, e.Conversation, e.Err)
+	return fmt.Sprintf("command %.256q (%s on %s): %v", e.ID, e.Verb, e.Conversation, e.Err)
 }
 
 // Unwrap returns [CommandError.Err].
@@ -244,13 +244,13 @@ func (c *Command) readEvent(ms []member) error {
 		}
 	}
 	if name, ok := repeatedName(ms); ok {
-		bad("member %q appears more than once", name)
+		bad("member %.64q appears more than once", name)
 	}
 	var data []byte
 	var haveSpec, haveID, haveType bool
 	for _, m := range ms {
 		if !validAttributeName(m.name) {
-			bad("member name %q: want 1 to 20 of a-z and 0-9 (a CloudEvents attribute name)", m.name)
+			bad("member name %.64q: want 1 to 20 of a-z and 0-9 (a CloudEvents attribute name)", m.name)
 			continue
 		}
 		if m.name == "data" {
@@ -274,7 +274,7 @@ func (c *Command) readEvent(ms []member) error {
 		case "specversion":
 			haveSpec = true
 			if s != SpecVersion {
-				bad("specversion %q: want %q", s, SpecVersion)
+				bad("specversion %.64q: want %q", s, SpecVersion)
 			}
 		case "id":
 			haveID, c.ID = true, s
@@ -286,19 +286,19 @@ func (c *Command) readEvent(ms []member) error {
 		case "type":
 			haveType = true
 			if s != c.Type {
-				bad("type %q on a %s subject: want %q", s, c.Verb, c.Type)
+				bad("type %.64q on a %s subject: want %q", s, c.Verb, c.Type)
 			}
 		case "time":
 			if !validDateTime(s) {
-				bad("time %q is not an RFC 3339 date-time", s)
+				bad("time %.64q is not an RFC 3339 date-time", s)
 			}
 		case "datacontenttype":
 			if s != DataContentType {
-				bad("datacontenttype %q: want %q", s, DataContentType)
+				bad("datacontenttype %.64q: want %q", s, DataContentType)
 			}
 		case "dataschema":
 			if !validURI(s) {
-				bad("dataschema %q is not an absolute URI", s)
+				bad("dataschema %.64q is not an absolute URI", s)
 			}
 		}
 	}

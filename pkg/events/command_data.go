@@ -71,8 +71,17 @@ const (
 // (schemas/out/send.schema.json); a bot may call Validate before it
 // publishes.
 func (d *SendData) Validate() error {
+	if err := d.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// check is Validate without the [ErrInvalid] prefix, for [ParseCommand],
+// which adds it once in front of its whole message.
+func (d *SendData) check() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: send %s: "+format, append([]any{ErrInvalid, d.MsgType}, args...)...)
+		return fmt.Errorf("send %s: "+format, append([]any{d.MsgType}, args...)...)
 	}
 	present := 0
 	for _, p := range []bool{d.Text != nil, d.Image != nil, d.Link != nil, d.MiniProgramPage != nil} {
@@ -99,7 +108,7 @@ func (d *SendData) Validate() error {
 			return bad("want exactly one of image.media_id, image.url, image.object; have %d", n)
 		}
 		if d.Image.URL != "" && !isHTTPURL(d.Image.URL) {
-			return bad("image.url %q is not an http(s) URL", d.Image.URL)
+			return bad("image.url %.64q is not an http(s) URL", d.Image.URL)
 		}
 	case "link":
 		if d.Link == nil {
@@ -120,10 +129,10 @@ func (d *SendData) Validate() error {
 			return bad("want exactly one of thumb_media_id, thumb_url, thumb_object; have %d", n)
 		}
 		if p.ThumbURL != "" && !isHTTPURL(p.ThumbURL) {
-			return bad("thumb_url %q is not an http(s) URL", p.ThumbURL)
+			return bad("thumb_url %.64q is not an http(s) URL", p.ThumbURL)
 		}
 	default:
-		return fmt.Errorf("%w: send msgtype %q: want text, image, link or miniprogrampage", ErrInvalid, d.MsgType)
+		return fmt.Errorf("send msgtype %.64q: want text, image, link or miniprogrampage", d.MsgType)
 	}
 	return nil
 }
@@ -131,8 +140,16 @@ func (d *SendData) Validate() error {
 // Validate checks that Command is [TypingOn] or [TypingOff], as the typing
 // data schema (schemas/out/typing.schema.json) says.
 func (d TypingData) Validate() error {
+	if err := d.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// check is Validate without the [ErrInvalid] prefix (see [SendData.check]).
+func (d TypingData) check() error {
 	if d.Command != TypingOn && d.Command != TypingOff {
-		return fmt.Errorf("%w: typing command %q: want %s or %s", ErrInvalid, d.Command, TypingOn, TypingOff)
+		return fmt.Errorf("typing command %.64q: want %s or %s", d.Command, TypingOn, TypingOff)
 	}
 	return nil
 }
@@ -155,7 +172,7 @@ func isHTTPURL(s string) bool {
 // [ParseCommand]) and validates the result.
 func decodeSendData(ms []member) (*SendData, error) {
 	if name, ok := repeatedName(ms); ok {
-		return nil, fmt.Errorf("member %q appears more than once", name)
+		return nil, fmt.Errorf("member %.64q appears more than once", name)
 	}
 	d := &SendData{}
 	for _, m := range ms {
@@ -230,13 +247,13 @@ func decodeSendData(ms []member) (*SendData, error) {
 				return true
 			})
 		default:
-			err = fmt.Errorf("unknown member %q", m.name)
+			err = fmt.Errorf("unknown member %.64q", m.name)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	if err := d.Validate(); err != nil {
+	if err := d.check(); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -246,19 +263,19 @@ func decodeSendData(ms []member) (*SendData, error) {
 // [ParseCommand]) and validates the result.
 func decodeTypingData(ms []member) (*TypingData, error) {
 	if name, ok := repeatedName(ms); ok {
-		return nil, fmt.Errorf("member %q appears more than once", name)
+		return nil, fmt.Errorf("member %.64q appears more than once", name)
 	}
 	d := &TypingData{}
 	for _, m := range ms {
 		if m.name != "command" {
-			return nil, fmt.Errorf("unknown member %q", m.name)
+			return nil, fmt.Errorf("unknown member %.64q", m.name)
 		}
 		var err error
 		if d.Command, err = stringValue("command", m.value); err != nil {
 			return nil, err
 		}
 	}
-	if err := d.Validate(); err != nil {
+	if err := d.check(); err != nil {
 		return nil, err
 	}
 	return d, nil

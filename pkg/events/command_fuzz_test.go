@@ -110,6 +110,8 @@ func FuzzCommandSchema(f *testing.F) {
 		`{"msg\u0074ype": "text", "text": {"content": "\ud800"}}`,
 		`"hi"`,
 		`{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","time":"2026-11-21T23:59:60-00:00","data":{"msgtype":"text","text":{"content":"hi"}}}`,
+		`{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","time":"2026-01-01T+1:00:00Z","data":{"msgtype":"text","text":{"content":"hi"}}}`,
+		`{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","time":"2026-01-01T00:00:00+-1:00","data":{"msgtype":"text","text":{"content":"hi"}}}`,
 		`{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","dataschema":"http://[::1%25en0]/x","data":{"msgtype":"text","text":{"content":"hi"}}}`,
 		`{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","x1":1e400,"x2":true,"x3":null,"data":{"msgtype":"text","text":{"content":"hi"}}}`,
 		`{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","Id":"d","data":{"msgtype":"text","text":{"content":"hi"}}}`,

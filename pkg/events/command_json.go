@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -213,7 +212,7 @@ func (s *scanner) str() ([]byte, error) {
 				}
 				s.i += 5
 			default:
-				return nil, s.errorf("invalid escape \\%c", s.b[s.i])
+				return nil, s.errorf("invalid escape: \\ then %q", s.b[s.i])
 			}
 		case c < 0x20:
 			return nil, s.errorf("control character in a string")
@@ -346,15 +345,18 @@ func decodeObject(at string, v []byte, set func(name, value string) bool) error 
 		return fmt.Errorf("%s: %w", at, err)
 	}
 	if name, ok := repeatedName(ms); ok {
-		return fmt.Errorf("%s: member %q appears more than once", at, name)
+		return fmt.Errorf("%s: member %.64q appears more than once", at, name)
 	}
 	for _, m := range ms {
-		s, err := stringValue(at+"/"+m.name, m.value)
+		if m.value[0] != '"' {
+			return fmt.Errorf("%s: member %.64q: want a string, got %s", at, m.name, jsonKind(m.value))
+		}
+		s, err := unquote(m.value)
 		if err != nil {
 			return err
 		}
 		if !set(m.name, s) {
-			return fmt.Errorf("%s: unknown member %q", at, m.name)
+			return fmt.Errorf("%s: unknown member %.64q", at, m.name)
 		}
 	}
 	return nil
@@ -375,9 +377,10 @@ func validAttributeName(name string) bool {
 }
 
 // validDateTime reports whether s is an RFC 3339 date-time, read as the
-// JSON Schema validator (santhosh-tekuri/jsonschema, format "date-time")
-// reads it, so that a command's time is judged the same by both: a leap
-// second only at 23:59 UTC, the time zone "Z", "z" or ±hh:mm.
+// command schema's "date-time" format (schemas.NewValidator registers the
+// same reading), so that a command's time is judged the same by both: two
+// ASCII digits for every field but the four of the year, a leap second
+// only at 23:59 UTC, the time zone "Z", "z" or ±hh:mm.
 func validDateTime(s string) bool {
 	if len(s) < 20 || s[10] != 't' && s[10] != 'T' {
 		return false
@@ -393,16 +396,10 @@ func validTime(str string) bool {
 	if len(str) < 9 || str[2] != ':' || str[5] != ':' {
 		return false
 	}
-	var hms [3]int
-	for i, tok := range strings.SplitN(str[:8], ":", 3) {
-		n, err := strconv.Atoi(tok)
-		if err != nil || n < 0 {
-			return false
-		}
-		hms[i] = n
-	}
-	h, m, sec := hms[0], hms[1], hms[2]
-	if h > 23 || m > 59 || sec > 60 {
+	h, okH := twoDigits(str[0:2])
+	m, okM := twoDigits(str[3:5])
+	sec, okS := twoDigits(str[6:8])
+	if !okH || !okM || !okS || h > 23 || m > 59 || sec > 60 {
 		return false
 	}
 	str = str[8:]
@@ -417,7 +414,7 @@ func validTime(str string) bool {
 		str = rem[n:]
 	}
 	if str != "z" && str != "Z" {
-		if len(str) != 6 {
+		if len(str) != 6 || str[3] != ':' {
 			return false
 		}
 		var sign int
@@ -429,13 +426,9 @@ func validTime(str string) bool {
 		default:
 			return false
 		}
-		str = str[1:]
-		if str[2] != ':' {
-			return false
-		}
-		zh, errH := strconv.Atoi(str[:2])
-		zm, errM := strconv.Atoi(str[3:])
-		if errH != nil || errM != nil || zh < 0 || zm < 0 || zh > 23 || zm > 59 {
+		zh, okH := twoDigits(str[1:3])
+		zm, okM := twoDigits(str[4:6])
+		if !okH || !okM || zh > 23 || zm > 59 {
 			return false
 		}
 		hm := h*60 + m + sign*(zh*60+zm)
@@ -445,6 +438,14 @@ func validTime(str string) bool {
 		h, m = hm/60, hm%60
 	}
 	return sec < 60 || h == 23 && m == 59
+}
+
+// twoDigits reads s, two ASCII digits.
+func twoDigits(s string) (int, bool) {
+	if len(s) != 2 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return 0, false
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0'), true
 }
 
 // validURI reports whether s is an absolute URI as the JSON Schema

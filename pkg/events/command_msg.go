@@ -13,6 +13,10 @@ import (
 // (a [SendData], [TypingData] or any value encoding to their JSON), from
 // source. traceparent, when not empty, continues the trace of the event
 // being answered. Publish it with JetStream to get the stream's ack.
+//
+// It reads the message back with [ParseCommand] and returns that error for
+// a command the egress would refuse as malformed (nil data, a text without
+// content, a typing command for send, …).
 func NewCommandMsg(conv Conversation, verb, id, source string, data any, traceparent string) (*nats.Msg, error) {
 	subject, err := CommandSubject(conv, verb)
 	if err != nil {
@@ -37,6 +41,9 @@ func NewCommandMsg(conv Conversation, verb, id, source string, data any, tracepa
 	msg.Header.Set(HeaderContentType, ContentType)
 	if traceparent != "" {
 		msg.Header.Set(HeaderTraceParent, traceparent)
+	}
+	if _, err := ParseCommand(msg.Subject, msg.Header, msg.Data); err != nil {
+		return nil, err
 	}
 	return msg, nil
 }

@@ -43,3 +43,26 @@ func TestNewCommandMsg(t *testing.T) {
 		t.Errorf("empty id: %v, want %v", err, events.ErrInvalid)
 	}
 }
+
+// TestNewCommandMsgRefusesMalformed: NewCommandMsg builds only commands
+// ParseCommand (the egress) accepts.
+func TestNewCommandMsgRefusesMalformed(t *testing.T) {
+	conv := events.Conversation{AppID: "wx0123456789abcdef", BusinessID: "0", OpenID: "oUser"}
+	for name, c := range map[string]struct {
+		verb string
+		data any
+	}{
+		"nil data":            {events.VerbSend, nil},
+		"text without text":   {events.VerbSend, events.SendData{MsgType: "text"}},
+		"empty content":       {events.VerbSend, &events.SendData{MsgType: "text", Text: &events.SendText{}}},
+		"typing data to send": {events.VerbSend, events.TypingData{Command: events.TypingOn}},
+		"send data to typing": {events.VerbTyping, events.SendData{MsgType: "text", Text: &events.SendText{Content: "hi"}}},
+		"not an object":       {events.VerbSend, "hi"},
+	} {
+		msg, err := events.NewCommandMsg(conv, c.verb, "id-1", "", c.data, "")
+		var cerr *events.CommandError
+		if !errors.Is(err, events.ErrInvalid) || !errors.As(err, &cerr) || cerr.ID != "id-1" {
+			t.Errorf("%s: NewCommandMsg() = %v, %v; want a *CommandError wrapping ErrInvalid", name, msg != nil, err)
+		}
+	}
+}

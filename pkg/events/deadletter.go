@@ -3,7 +3,8 @@ package events
 // Headers of a dead letter: a send command that failed for good, kept as
 // the bot sent it (body and headers) in the stream [DeadLetterStreamName]
 // on [DeadLetterSubject], with why in these headers. Its Nats-Msg-Id is
-// <appid>:<command id>.
+// its result's: <appid>:<command id>, with a suffix for a command that does
+// not own its id (see [NewResult]).
 const (
 	// HeaderCommandID is the command's id.
 	HeaderCommandID = "Kfbridge-Command-Id"

@@ -45,18 +45,23 @@
 // values, repeated member names or trailing data), into a [Command] whose
 // [Command.Send] or [Command.Typing] is set. A command it refuses gets a
 // failed result with reason malformed; its [*CommandError] names the
-// conversation, verb and id so that the result can be addressed. A bot can
+// conversation, verb and id so that the result can be addressed. The
+// exception is a command whose subject is not a command subject (a bad
+// token or verb: [CommandError.Verb] is ""): there is no conversation to
+// answer on, and the egress drops it with a log line, without a result. A bot can
 // run its own commands through it in tests. [SendData.Validate] and
 // [TypingData.Validate] check the values of data a bot builds.
 //
 // # Results and dead letters
 //
-// Every command ends in exactly one [ResultEvent] on
+// Every command on a valid command subject ends in exactly one
+// [ResultEvent] on
 //
 //	wxkf.result.<appid>.<bid>.<openid>.<outcome>
 //
 // ([ResultSubject]; outcome [OutcomeDelivered] or [OutcomeFailed]) in
-// [ResultStreamName] (WXKF_RESULT), deduplicated by command id: the egress
+// [ResultStreamName] (WXKF_RESULT), deduplicated by command id (see
+// [NewResult] for commands that do not own theirs): the egress
 // builds it with [NewResult], a bot reads it with [ParseResult]. A send that
 // failed is also kept, as the bot sent it, in [DeadLetterStreamName]
 // (WXKF_DLQ) on [DeadLetterSubject], with the failure in the headers

@@ -82,7 +82,8 @@ func ResultSubject(c Conversation, outcome string) (string, error) {
 // source /wxkf/<appid>/<bid>/egress, type weixin.kf.result.<outcome>,
 // subject the openid, time d.Time. Encoded with encoding/json it is the
 // body the egress publishes on [ResultSubject] with Nats-Msg-Id
-// <appid>:<command id>.
+// <appid>:<command id> (with a suffix, :<reason>:<hash>, for a command
+// that does not own its id: malformed, unknown_app, duplicate_id).
 func NewResult(d ResultData) ResultEvent {
 	return ResultEvent{
 		SpecVersion: SpecVersion, ID: d.CommandID,
