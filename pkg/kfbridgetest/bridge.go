@@ -32,6 +32,7 @@ type Bridge struct {
 	nc      *nats.Conn // the harness's own connection, for Results
 	js      jetstream.JetStream
 	natsURL string
+	results resultCache // what Results read so far
 }
 
 // harnessUser is the bridge-role NATS user of the harness's own
