@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -114,107 +113,5 @@ func TestWaitTimeout(t *testing.T) {
 	}
 	if _, err := b.WaitResult(t.Context(), "nope"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WaitResult = %v, want DeadlineExceeded", err)
-	}
-}
-
-// TestWaitResultReadsEachResultOnce: WaitResult and Results read every
-// stored result from the server once, however often they poll; what they
-// read before comes from the bridge, so waiting stays cheap with hundreds
-// of results on WXKF_RESULT. The evidence is the message requests the
-// server receives on its JetStream API, counted by a subscriber.
-func TestWaitResultReadsEachResultOnce(t *testing.T) {
-	b := kfbridgetest.Start(t)
-	ctx := t.Context()
-	nc, js := natstest.ConnectURL(t, b.NATSURL())
-	api, err := nc.SubscribeSync("$JS.API.>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := api.SetPendingLimits(-1, -1); err != nil {
-		t.Fatal(err)
-	}
-	// gets returns how many message requests on WXKF_RESULT (plain or
-	// direct) the server received since the previous call.
-	gets := func() int {
-		t.Helper()
-		// The requests were answered, so the server has queued their
-		// copies to api before it answers this flush.
-		if err := nc.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		pending, _, err := api.Pending()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for range pending {
-			m, err := api.NextMsg(time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.HasPrefix(m.Subject, "$JS.API.STREAM.MSG.GET."+events.ResultStreamName) ||
-				strings.HasPrefix(m.Subject, "$JS.API.DIRECT.GET."+events.ResultStreamName) {
-				n++
-			}
-		}
-		return n
-	}
-	conv := events.Conversation{AppID: b.AppID(), BusinessID: events.MainBusinessID, OpenID: "oMany"}
-	subject, err := events.ResultSubject(conv, events.OutcomeDelivered)
-	if err != nil {
-		t.Fatal(err)
-	}
-	publish := func(id string) {
-		t.Helper()
-		body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: id, Verb: events.VerbSend,
-			AppID: conv.AppID, BusinessID: conv.BusinessID, OpenID: conv.OpenID, Outcome: events.OutcomeDelivered,
-			ErrMsg: "ok", Attempts: 1, Time: time.Now()}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.Publish(ctx, subject, body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const n = 300
-	for i := range n {
-		publish(fmt.Sprintf("cmd-%d", i))
-	}
-	gets() // the publishes' traffic
-
-	if r, err := b.WaitResult(ctx, fmt.Sprintf("cmd-%d", n-1)); err != nil || r.Data.CommandID != fmt.Sprintf("cmd-%d", n-1) {
-		t.Fatalf("WaitResult(last) = %+v, %v", r.Data, err)
-	}
-	if got := gets(); got != n {
-		t.Errorf("first WaitResult: %d message requests, want %d (each stored result once)", got, n)
-	}
-	for _, id := range []string{"cmd-0", fmt.Sprintf("cmd-%d", n/2)} {
-		if r, err := b.WaitResult(ctx, id); err != nil || r.Data.CommandID != id {
-			t.Fatalf("WaitResult(%s) = %+v, %v", id, r.Data, err)
-		}
-	}
-	all, err := b.Results(ctx)
-	if err != nil || len(all) != n || all[0].Data.CommandID != "cmd-0" || all[n-1].Data.CommandID != fmt.Sprintf("cmd-%d", n-1) {
-		t.Fatalf("Results() = %d results, %v; want %d in order", len(all), err, n)
-	}
-	if got := gets(); got != 0 {
-		t.Errorf("waits for results already read and Results: %d message requests, want 0", got)
-	}
-
-	// A wait polling while results arrive reads each new one once.
-	const late = 50
-	done := make(chan error, 1)
-	go func() {
-		_, err := b.WaitResult(ctx, fmt.Sprintf("late-%d", late-1))
-		done <- err
-	}()
-	for i := range late {
-		publish(fmt.Sprintf("late-%d", i))
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if got := gets(); got != late {
-		t.Errorf("WaitResult while %d results arrived: %d message requests, want %d", late, got, late)
 	}
 }

@@ -124,6 +124,7 @@ func (b *Bridge) readResults(ctx context.Context) ([]events.ResultEvent, error) 
 		return r.cache[:len(r.cache):len(r.cache)], nil
 	}
 	for seq := max(r.next, info.State.FirstSeq); seq <= info.State.LastSeq; seq++ {
+		r.gets++
 		m, err := s.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			r.next = seq + 1
@@ -174,4 +175,5 @@ type resultCache struct {
 	mu    sync.Mutex
 	next  uint64
 	cache []events.ResultEvent
+	gets  int // message requests made, the cost the tests bound
 }
