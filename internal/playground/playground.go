@@ -55,6 +55,10 @@ type Options struct {
 	// simulator only, for a bridge whose bot is another (the one a team
 	// tests with pkg/kfbridgetest).
 	NoEchoBot bool
+	// StoreDir, when set, is where the embedded NATS server stores its
+	// data: a directory the caller owns, which Close leaves. Default a
+	// temporary directory, which Close removes.
+	StoreDir string
 }
 
 // Playground holds the demo's parts.
@@ -68,7 +72,8 @@ type Playground struct {
 
 // New adds the demo app to cfg, points the egress at the simulator (whose
 // port it binds now), and, unless cfg names a NATS server, stores the
-// embedded server's data in a temporary directory removed by Close.
+// embedded server's data in opts.StoreDir or a temporary directory removed
+// by Close.
 func New(cfg *config.Config, opts Options) (*Playground, error) {
 	if opts.SimListen == "" {
 		opts.SimListen = wxsim.DefaultListen
@@ -96,7 +101,9 @@ func New(cfg *config.Config, opts Options) (*Playground, error) {
 	}
 	cfg.Egress.APIBase = "http://" + ln.Addr().String()
 	pg := &Playground{sim: sim, ln: ln, logger: logger, noBot: opts.NoEchoBot, cleanup: func() {}}
-	if cfg.NATS.URL == "" {
+	if cfg.NATS.URL == "" && opts.StoreDir != "" {
+		cfg.NATS.Embedded.StoreDir = opts.StoreDir
+	} else if cfg.NATS.URL == "" {
 		dir, err := os.MkdirTemp("", "kfbridge-demo-")
 		if err != nil {
 			ln.Close()

@@ -3,7 +3,10 @@ package playground_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +129,37 @@ func TestDemoRoundTrip(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("bridge did not stop")
+	}
+}
+
+// TestStoreDir: the embedded server stores in a temporary directory that
+// Close removes, or in Options.StoreDir, which Close leaves to its owner.
+func TestStoreDir(t *testing.T) {
+	cfg := config.Default()
+	pg, err := playground.New(&cfg, playground.Options{SimListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := cfg.NATS.Embedded.StoreDir
+	if _, err := os.Stat(dir); err != nil || dir == config.Default().NATS.Embedded.StoreDir {
+		t.Fatalf("store dir %q: %v, want a new temporary directory", dir, err)
+	}
+	pg.Close()
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("store dir %s after Close: %v, want it removed", dir, err)
+	}
+
+	cfg = config.Default()
+	own := t.TempDir()
+	pg, err = playground.New(&cfg, playground.Options{SimListen: "127.0.0.1:0", StoreDir: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NATS.Embedded.StoreDir != own {
+		t.Errorf("store dir %q, want Options.StoreDir %q", cfg.NATS.Embedded.StoreDir, own)
+	}
+	pg.Close()
+	if _, err := os.Stat(own); err != nil {
+		t.Errorf("Options.StoreDir after Close: %v, want it left", err)
 	}
 }

@@ -68,7 +68,8 @@ type Config struct {
 	Apps []config.App
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Registry receives the token refresh counter; nil creates one.
+	// Registry receives the token refresh counter; nil creates one. When
+	// it holds the counter already, from an earlier New, New counts there.
 	Registry prometheus.Registerer
 	// Now is the clock of the token manager; nil uses time.Now.
 	Now func() time.Time
@@ -90,7 +91,8 @@ type Parts struct {
 
 // New validates cfg, creates (or updates) the token bucket and the media
 // store, and builds the parts. It is idempotent; every replica calls it at
-// start.
+// start, and parts built again with the same Registry count their token
+// refreshes on the counter the first registered.
 func New(ctx context.Context, cfg Config) (*Parts, error) {
 	var errs []error
 	if cfg.JS == nil {
@@ -124,7 +126,16 @@ func New(ctx context.Context, cfg Config) (*Parts, error) {
 		Help: "Access tokens fetched from WeChat, by app and kind (stable, stable_forced, classic).",
 	}, []string{"appid", "kind"})
 	if err := reg.Register(refreshes); err != nil {
-		return nil, fmt.Errorf("wechat metrics: %w", err)
+		// A New before this one on reg registered the counter: count there.
+		var dup prometheus.AlreadyRegisteredError
+		if !errors.As(err, &dup) {
+			return nil, fmt.Errorf("wechat metrics: %w", err)
+		}
+		existing, ok := dup.ExistingCollector.(*prometheus.CounterVec)
+		if !ok {
+			return nil, fmt.Errorf("wechat metrics: %w", err)
+		}
+		refreshes = existing
 	}
 
 	storage := jetstream.FileStorage

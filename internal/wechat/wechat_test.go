@@ -8,8 +8,10 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wechat"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
 )
 
 const appID = "wx0123456789abcdef"
@@ -55,5 +57,62 @@ func TestNew(t *testing.T) {
 	}
 	if got := store.CachedInfo().Config.MaxBytes; got != 1<<20 {
 		t.Errorf("media store max_bytes %d, want %d", got, 1<<20)
+	}
+}
+
+// TestNewSameRegistry: New again with the same Registry succeeds, and the
+// second parts' token refreshes count on the counter the first registered.
+func TestNewSameRegistry(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: "app-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := testworld.ServeAPI(t, sim.Handler())
+	reg := prometheus.NewRegistry()
+	cfg := wechat.Config{JS: js, Egress: testworld.Egress(api.URL, 1), Streams: config.Default().NATS.Streams,
+		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}, Registry: reg}
+	cfg.Streams.Storage = "memory"
+	if _, err := wechat.New(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	wx, err := wechat.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("second New with the same Registry: %v", err)
+	}
+	if _, err := wx.Tokens.Token(t.Context(), appID); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refreshes float64
+	for _, f := range families {
+		if f.GetName() == "kfbridge_egress_token_refreshes_total" {
+			for _, m := range f.GetMetric() {
+				refreshes += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if refreshes != 1 {
+		t.Errorf("token refreshes counted %v, want 1 (the second parts' fetch)", refreshes)
+	}
+}
+
+// TestNewRegistryConflict: a Registry holding another collector under the
+// counter's name is an error, not silently shared.
+func TestNewRegistryConflict(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "kfbridge_egress_token_refreshes_total",
+		Help: "Access tokens fetched from WeChat, by app and kind (stable, stable_forced, classic)."}))
+	cfg := wechat.Config{JS: js, Egress: config.Default().Egress, Streams: config.Default().NATS.Streams,
+		Apps: []config.App{{AppID: appID, Secret: "app-secret"}}, Registry: reg}
+	cfg.Streams.Storage = "memory"
+	if _, err := wechat.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "wechat metrics") {
+		t.Errorf("New with a conflicting collector = %v, want a metrics error", err)
 	}
 }

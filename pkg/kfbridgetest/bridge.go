@@ -24,14 +24,16 @@ import (
 // Bridge is a running in-process bridge with a simulated WeChat. Its
 // methods are safe for concurrent use, except Close.
 type Bridge struct {
-	opts    options
-	pg      *playground.Playground
-	run     *bridgetest.Running
-	signer  *wxpush.Signer
-	pusher  *wxpush.Pusher
-	nc      *nats.Conn // the harness's own connection, for Results
-	js      jetstream.JetStream
-	natsURL string
+	opts     options
+	pg       *playground.Playground
+	run      *bridgetest.Running
+	signer   *wxpush.Signer
+	pusher   *wxpush.Pusher
+	nc       *nats.Conn // the harness's own connection, for Results
+	js       jetstream.JetStream
+	natsURL  string
+	results  resultCache // what Results read so far
+	storeDir string      // the embedded server's data
 }
 
 // harnessUser is the bridge-role NATS user of the harness's own
@@ -39,13 +41,19 @@ type Bridge struct {
 const harnessUser = "kfbridgetest"
 
 // New starts a bridge: an embedded NATS server with JetStream storing in
-// a temporary directory, the ingress, the egress and the management
-// service as `kfbridge` runs them, each on a free loopback port, for the
-// demo mini program ([Bridge.AppID]), calling a simulated WeChat API. ctx
-// bounds the start only (30 s at most); the bridge runs until
-// [Bridge.Close]. In a test,
-// [Start] does this and closes the bridge when the test ends.
+// a temporary directory (removed by [Bridge.Close]), the ingress, the
+// egress and the management service as `kfbridge` runs them, each on a
+// free loopback port, for the demo mini program ([Bridge.AppID]), calling
+// a simulated WeChat API. ctx bounds the start only (30 s at most); the
+// bridge runs until [Bridge.Close]. In a test, [Start] does this and
+// closes the bridge when the test ends.
 func New(ctx context.Context, opts ...Option) (*Bridge, error) {
+	return newBridge(ctx, "", opts)
+}
+
+// newBridge is [New] with the embedded server storing in storeDir, which
+// the caller owns, or, when it is "", in a temporary directory.
+func newBridge(ctx context.Context, storeDir string, opts []Option) (*Bridge, error) {
 	o, err := newOptions(opts)
 	if err != nil {
 		return nil, err
@@ -71,11 +79,11 @@ func New(ctx context.Context, opts ...Option) (*Bridge, error) {
 		harnessAuth = append(harnessAuth, nats.UserInfo(harnessUser, pw))
 	}
 	pg, err := playground.New(&cfg, playground.Options{SimListen: "127.0.0.1:0", NoEchoBot: true,
-		Logger: o.logger.With("component", "wxsim")})
+		Logger: o.logger.With("component", "wxsim"), StoreDir: storeDir})
 	if err != nil {
 		return nil, fmt.Errorf("kfbridgetest: %w", err)
 	}
-	b := &Bridge{opts: o, pg: pg}
+	b := &Bridge{opts: o, pg: pg, storeDir: cfg.NATS.Embedded.StoreDir}
 	b.run, err = bridgetest.Run(ctx, &cfg, bridge.Options{Ingress: true, Egress: true, Extra: pg.Run,
 		Logger: o.logger, Name: "kfbridgetest"})
 	if err != nil {
@@ -111,11 +119,12 @@ func (b *Bridge) connect(auth []nats.Option) error {
 	return nil
 }
 
-// Start starts a bridge with [New] for the test t and closes it when the
-// test ends; a failure to start or to close fails the test.
+// Start starts a bridge as [New] does for the test t, its NATS server
+// storing in t.TempDir(), and closes it when the test ends; a failure to
+// start or to close fails the test.
 func Start(t testing.TB, opts ...Option) *Bridge {
 	t.Helper()
-	b, err := New(t.Context(), opts...)
+	b, err := newBridge(t.Context(), t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +137,9 @@ func Start(t testing.TB, opts ...Option) *Bridge {
 }
 
 // Close stops the bridge as SIGTERM stops `kfbridge` (in-flight pushes
-// and commands finish first) and removes its data. It returns the error
-// the bridge stopped with.
+// and commands finish first) and removes the temporary directory of [New]
+// (the test removes the one of [Start]). It returns the error the bridge
+// stopped with.
 func (b *Bridge) Close() error {
 	if b.nc != nil {
 		b.nc.Close()

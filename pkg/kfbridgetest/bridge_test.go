@@ -30,6 +30,14 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// TestBotUserReserved: the harness's own NATS user is not a bot user.
+func TestBotUserReserved(t *testing.T) {
+	_, err := kfbridgetest.New(t.Context(), kfbridgetest.WithBotUser("kfbridgetest", "pw"))
+	if !errors.Is(err, kfbridgetest.ErrInvalid) || !strings.Contains(err.Error(), `"kfbridgetest"`) {
+		t.Errorf("New(WithBotUser(kfbridgetest)) = %v, want ErrInvalid naming the user", err)
+	}
+}
+
 // TestPushMessage: a JSON push in plaintext mode of an image in a
 // sub-merchant conversation reaches the bot as its event; the bot's image
 // reply by the pushed media id reaches the user; a push to a closed

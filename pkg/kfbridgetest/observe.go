@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,34 +93,54 @@ func (b *Bridge) Typing(openid string) []Typing {
 }
 
 // Results returns every result event stored on WXKF_RESULT so far, in
-// stream order: the outcome of each command the bot published.
+// stream order: the outcome of each command the bot published. Each call
+// reads only the results stored since the previous call of Results or
+// [Bridge.WaitResult] (the bridge keeps those it read, so a result the
+// stream's limits removed since then is still returned).
 func (b *Bridge) Results(ctx context.Context) ([]events.ResultEvent, error) {
+	all, err := b.readResults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(all), nil
+}
+
+// readResults reads the results stored on WXKF_RESULT after the cursor
+// into the cache and returns the cache, which the caller must not modify:
+// one stream info request, then one message request per new result.
+func (b *Bridge) readResults(ctx context.Context) ([]events.ResultEvent, error) {
 	ctx, cancel := b.opts.bound(ctx)
 	defer cancel()
+	b.results.mu.Lock()
+	defer b.results.mu.Unlock()
+	r := &b.results
 	s, err := b.js.Stream(ctx, events.ResultStreamName)
 	if err != nil {
 		return nil, fmt.Errorf("kfbridgetest: results: %w", err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("kfbridgetest: results: %w", err)
+	info := s.CachedInfo() // Stream has just fetched it
+	if info.State.Msgs == 0 {
+		r.next = max(r.next, info.State.LastSeq+1)
+		return r.cache[:len(r.cache):len(r.cache)], nil
 	}
-	var out []events.ResultEvent
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+	for seq := max(r.next, info.State.FirstSeq); seq <= info.State.LastSeq; seq++ {
+		r.gets++
 		m, err := s.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			r.next = seq + 1
 			continue // removed by the stream's limits
 		}
 		if err != nil {
 			return nil, fmt.Errorf("kfbridgetest: result %d: %w", seq, err)
 		}
-		r, err := events.ParseResult(m.Data)
+		ev, err := events.ParseResult(m.Data)
 		if err != nil {
 			return nil, fmt.Errorf("kfbridgetest: result %d: %w", seq, err)
 		}
-		out = append(out, r)
+		r.cache = append(r.cache, ev)
+		r.next = seq + 1
 	}
-	return out, nil
+	return r.cache[:len(r.cache):len(r.cache)], nil
 }
 
 // WaitResult waits for the result of the command commandID and returns
@@ -126,21 +148,32 @@ func (b *Bridge) Results(ctx context.Context) ([]events.ResultEvent, error) {
 // ctx without deadline is bounded by [WithWaitTimeout].
 func (b *Bridge) WaitResult(ctx context.Context, commandID string) (events.ResultEvent, error) {
 	var found events.ResultEvent
+	seen := 0 // results already compared with commandID
 	err := b.poll(ctx, "the result of command "+commandID, func() (bool, error) {
 		// Each poll is bounded by its own call: the wait's bound is poll's.
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		all, err := b.Results(rctx)
+		all, err := b.readResults(rctx)
 		if err != nil {
 			return false, err
 		}
-		for _, r := range all {
+		for _, r := range all[seen:] {
 			if r.Data.CommandID == commandID {
 				found = r
 				return true, nil
 			}
 		}
+		seen = len(all)
 		return false, nil
 	})
 	return found, err
+}
+
+// resultCache holds the results [Bridge.Results] read so far: the cursor
+// is the next stream sequence to read.
+type resultCache struct {
+	mu    sync.Mutex
+	next  uint64
+	cache []events.ResultEvent
+	gets  int // message requests made, the cost the tests bound
 }

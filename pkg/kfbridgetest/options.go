@@ -35,7 +35,7 @@ func WithLogger(l *slog.Logger) Option {
 // WithPushFormat sends the pushes in format f (XML or JSON) and mode m
 // (plaintext, compatible or safe) instead of WeChat's default, XML in
 // safe mode; the bridge accepts mode m from the app, as with the app's
-// modes set to [m] in its configuration.
+// modes set to m alone in its configuration.
 func WithPushFormat(f wxcodec.Format, m wxcodec.Mode) Option {
 	return func(o *options) error {
 		if f != wxcodec.FormatXML && f != wxcodec.FormatJSON {
@@ -68,11 +68,14 @@ func WithWaitTimeout(d time.Duration) Option {
 // with role bot): it may publish commands, request the management API and
 // pull from the durable consumers named user on WXKF_IN and WXKF_RESULT,
 // which the bridge creates; nothing else. [Bridge.NATSOptions] then holds
-// the credentials.
+// the credentials. The user "kfbridgetest" is the harness's own.
 func WithBotUser(user, password string) Option {
 	return func(o *options) error {
 		if user == "" || password == "" {
 			return fmt.Errorf("%w: bot user and password are required", ErrInvalid)
+		}
+		if user == harnessUser {
+			return fmt.Errorf("%w: bot user %q is the harness's own", ErrInvalid, user)
 		}
 		o.botUser, o.botPassword = user, password
 		return nil
