@@ -1,0 +1,163 @@
+package egress
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/bench/naiveegress"
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// BenchmarkEgressVsNaive measures the egress and the naive unordered
+// consumer of bench/naiveegress (issue 11's baseline) side by side, each on
+// its own embedded JetStream and simulator set up the same way: b.N send
+// commands (5 per conversation, the send window's allowance) are stored
+// first, then the consumer starts and the clock runs until all b.N are
+// done — results stored for the egress, acknowledged for the baseline.
+// Both run with concurrency 64; the egress with its default 256 partitions.
+//
+// It reports commands/s and cpu-µs/command: the process's CPU time
+// (getrusage: user + system) during the timed part over b.N. Everything is
+// in this process — NATS server, simulator and consumer — so this is the
+// whole system's CPU per command, as on a one-machine deployment.
+//
+//	go test -run '^$' -bench EgressVsNaive -benchtime 20000x ./internal/egress/
+//
+// bench/egress.sh runs it in alternating rounds and prints medians and
+// ratios.
+func BenchmarkEgressVsNaive(b *testing.B) {
+	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
+		for _, impl := range []string{"naive", "egress"} {
+			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
+				runBaselineBench(b, latency, impl)
+			})
+		}
+	}
+}
+
+func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
+	d := config.Default().Egress
+	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, func(c *config.Egress) {
+		c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
+	})
+	var run func(context.Context) error
+	var done func() int64
+	switch impl {
+	case "egress":
+		eg, err := New(Config{Egress: e.cfg, Streams: config.Default().NATS.Streams, JS: e.js,
+			Apps: []config.App{{AppID: appID, Secret: secret}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := eg.Setup(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		run = eg.Run
+		done = func() int64 { return int64(e.streamMsgs(events.ResultStreamName)) }
+	case "naive":
+		if _, err := e.js.CreateOrUpdateStream(b.Context(), events.OutboundStream(e.cfg.Partitions)); err != nil {
+			b.Fatal(err)
+		}
+		c, err := naiveegress.New(naiveegress.Config{JS: e.js, APIBase: e.api, AppID: appID, Secret: secret,
+			Concurrency: e.cfg.Concurrency})
+		if err != nil {
+			b.Fatal(err)
+		}
+		run = c.Run
+		done = c.Handled
+		defer func() {
+			if c.Failed() != 0 {
+				b.Errorf("naive: %d commands refused", c.Failed())
+			}
+		}()
+	}
+	storeSends(b, e, b.N)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	go func() { stopped <- run(ctx) }()
+	waitCount(b, fmt.Sprintf("%d commands done", b.N), 10*time.Minute, func() bool { return done() >= int64(b.N) })
+	b.StopTimer()
+	cpu := processCPU(b) - cpu0
+	cancel()
+	if err := <-stopped; err != nil {
+		b.Fatal(err)
+	}
+	if impl == "egress" {
+		for id, r := range e.results(b.N) {
+			if r.Data.Outcome != events.OutcomeDelivered {
+				b.Fatalf("%s: %+v", id, r.Data)
+			}
+		}
+	}
+	if got := len(e.sim.Delivered(appID)); got != b.N {
+		b.Fatalf("%d messages delivered at WeChat, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/command")
+}
+
+// storeSends stores n text sends, 5 per conversation, with the windows
+// open, and waits for their PubAcks.
+func storeSends(b *testing.B, e *env, n int) {
+	b.Helper()
+	var futures []jetstream.PubAckFuture
+	for i := range n {
+		openid := fmt.Sprintf("oB%06d", i/5)
+		if i%5 == 0 {
+			e.interact("0", openid)
+		}
+		id := fmt.Sprintf("b-%d", i)
+		data, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "/bench", "type": "weixin.kf.command.send", "data": text("x")})
+		msg := nats.NewMsg(fmt.Sprintf("wxkf.out.%s.0.%s.send", appID, openid))
+		msg.Data = data
+		msg.Header.Set(nats.MsgIdHdr, id)
+		f, err := e.js.PublishMsgAsync(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			b.Fatal(err)
+		}
+	}
+}
+
+// processCPU returns the user and system CPU time this process used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// waitCount polls cond every 10 ms until it holds; natstest.WaitFor's 30 s
+// are too short for 20 000 commands at 50 ms latency.
+func waitCount(b *testing.B, what string, timeout time.Duration, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
