@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Measures kfbridge's egress against the naive unordered consumer
+# (bench/naiveegress) with BenchmarkEgressVsNaive, in ROUNDS separate runs
+# (each run measures both, one after the other, on the same setup), then
+# the open-loop round trip (bench/roundtrip) ROUNDS times, and prints
+# medians and the egress/naive ratios:
+#
+#   bench/egress.sh                          # 3 rounds, 20000 commands
+#   ROUNDS=5 COMMANDS=20000 RATE=200 DURATION=10s bench/egress.sh
+#   SKIP_ROUNDTRIP=1 bench/egress.sh
+#
+# Everything runs in process on loopback; nothing is left behind.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+COMMANDS=${COMMANDS:-20000}
+RATE=${RATE:-200}
+DURATION=${DURATION:-10s}
+SYNC=${SYNC:-always}
+
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go test -c -o "$work/egress.test" ./internal/egress/
+go build -o "$work/roundtrip" ./bench/roundtrip/cmd/roundtrip
+
+for r in $(seq "$ROUNDS"); do
+	echo "== round $r: BenchmarkEgressVsNaive, $COMMANDS commands"
+	"$work/egress.test" -test.run '^$' -test.bench EgressVsNaive -test.benchtime "${COMMANDS}x" |
+		grep '^Benchmark' | tee -a "$work/bench.txt"
+done
+echo
+echo "== medians over $ROUNDS rounds (commands/s, cpu-µs/command)"
+awk '
+	{ name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkEgressVsNaive\//, "", name)
+	  for (i = 3; i < NF; i++) { if ($(i+1) == "commands/s") cps[name] = cps[name] " " $i
+	                             if ($(i+1) == "cpu-µs/command") cpu[name] = cpu[name] " " $i } }
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END {
+		for (name in cps) { m[name] = median(cps[name]); c[name] = median(cpu[name])
+		                    printf "%-28s %10.1f commands/s %8.1f cpu-µs/command\n", name, m[name], c[name] }
+		for (name in cps) if (name ~ /impl=egress/) {
+			base = name; sub(/impl=egress/, "impl=naive", base)
+			if (base in m) printf "%-28s egress/naive: throughput %.3f, cpu per command %.2f\n", name, m[name] / m[base], c[name] / c[base]
+		}
+	}' "$work/bench.txt" | sort
+
+if [ -z "${SKIP_ROUNDTRIP:-}" ]; then
+	for r in $(seq "$ROUNDS"); do
+		echo "== round $r: round trip, $RATE pushes/s for $DURATION, sync $SYNC"
+		"$work/roundtrip" -rate "$RATE" -duration "$DURATION" -sync "$SYNC" | tee -a "$work/rt.txt"
+	done
+	echo
+	awk '
+		function ms(d) {
+			if (sub(/µs$/, "", d)) return d / 1000
+			if (sub(/ms$/, "", d)) return d + 0
+			if (sub(/ns$/, "", d)) return d / 1e6
+			if (sub(/s$/, "", d)) return d * 1000
+			return d + 0
+		}
+		function median(s,   a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		/^round trip/ { for (i = 1; i < NF; i++) if ($i == "p50" || $i == "p99") v[$i] = v[$i] " " ms($(i+1)) }
+		END { printf "round trip medians: p50 %.2f ms, p99 %.2f ms\n", median(v["p50"]), median(v["p99"]) }' "$work/rt.txt"
+fi
