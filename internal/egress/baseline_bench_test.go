@@ -38,17 +38,22 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		for _, impl := range []string{"naive", "egress"} {
 			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
-				runBaselineBench(b, latency, impl)
+				runBaselineBench(b, latency, impl, nil)
 			})
 		}
 	}
 }
 
-func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
+// runBaselineBench measures impl ("naive" or "egress"); prepare, when set,
+// runs after the egress's Setup (a prototype's changes to its topology).
+func runBaselineBench(b *testing.B, latency time.Duration, impl string, prepare func(*testing.B, *env, *Egress)) {
 	d := config.Default().Egress
 	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, func(c *config.Egress) {
 		c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
 	})
+	if prepare != nil && impl == "naive" {
+		b.Fatal("prepare is for the egress")
+	}
 	var run func(context.Context) error
 	var done func() int64
 	switch impl {
@@ -60,6 +65,9 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 		}
 		if err := eg.Setup(b.Context()); err != nil {
 			b.Fatal(err)
+		}
+		if prepare != nil {
+			prepare(b, e, eg)
 		}
 		run = eg.Run
 		done = func() int64 { return int64(e.streamMsgs(events.ResultStreamName)) }
