@@ -17,6 +17,8 @@ COMMANDS=${COMMANDS:-20000}
 RATE=${RATE:-200}
 DURATION=${DURATION:-10s}
 SYNC=${SYNC:-always}
+# BENCH=EgressPrototypes adds the prototype variants (internal/egress/prototype_bench_test.go).
+BENCH=${BENCH:-EgressVsNaive}
 
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -25,27 +27,37 @@ go test -c -o "$work/egress.test" ./internal/egress/
 go build -o "$work/roundtrip" ./bench/roundtrip/cmd/roundtrip
 
 for r in $(seq "$ROUNDS"); do
-	echo "== round $r: BenchmarkEgressVsNaive, $COMMANDS commands"
-	"$work/egress.test" -test.run '^$' -test.bench EgressVsNaive -test.benchtime "${COMMANDS}x" |
+	echo "== round $r: Benchmark$BENCH, $COMMANDS commands" | tee -a "$work/bench.txt"
+	"$work/egress.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime "${COMMANDS}x" |
 		grep '^Benchmark' | tee -a "$work/bench.txt"
 done
 echo
 echo "== medians over $ROUNDS rounds (commands/s, cpu-µs/command)"
 awk '
-	{ name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkEgressVsNaive\//, "", name)
-	  for (i = 3; i < NF; i++) { if ($(i+1) == "commands/s") cps[name] = cps[name] " " $i
-	                             if ($(i+1) == "cpu-µs/command") cpu[name] = cpu[name] " " $i } }
+	/^== round/ { round++ }
+	/^Benchmark/ {
+		name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark[A-Za-z]+\//, "", name)
+		for (i = 3; i < NF; i++) {
+			if ($(i+1) == "commands/s") { cps[name] = cps[name] " " $i; cpsr[name, round] = $i }
+			if ($(i+1) == "cpu-µs/command") { cpu[name] = cpu[name] " " $i; cpur[name, round] = $i }
+		}
+	}
 	function median(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
 		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	END {
-		for (name in cps) { m[name] = median(cps[name]); c[name] = median(cpu[name])
-		                    printf "%-28s %10.1f commands/s %8.1f cpu-µs/command\n", name, m[name], c[name] }
-		for (name in cps) if (name ~ /impl=egress/) {
-			base = name; sub(/impl=egress/, "impl=naive", base)
-			if (base in m) printf "%-28s egress/naive: throughput %.3f, cpu per command %.2f\n", name, m[name] / m[base], c[name] / c[base]
+		for (name in cps) printf "%-36s %10.1f commands/s %8.1f cpu-µs/command\n", name, median(cps[name]), median(cpu[name])
+		# Ratios are taken within each round (both measured in the same run), then the median.
+		for (name in cps) if (name !~ /impl=naive$/) {
+			base = name; sub(/impl=.*/, "impl=naive", base)
+			if (!(base in cps)) continue
+			t = ""; c = ""
+			for (r = 1; r <= round; r++) if ((name, r) in cpsr && (base, r) in cpsr) {
+				t = t " " cpsr[name, r] / cpsr[base, r]; c = c " " cpur[name, r] / cpur[base, r]
+			}
+			printf "%-36s vs naive: throughput %.3f, cpu per command %.2f (median of per-round ratios)\n", name, median(t), median(c)
 		}
 	}' "$work/bench.txt" | sort
 
