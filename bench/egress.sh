@@ -29,7 +29,7 @@ go build -o "$work/roundtrip" ./bench/roundtrip/cmd/roundtrip
 for r in $(seq "$ROUNDS"); do
 	echo "== round $r: Benchmark$BENCH, $COMMANDS commands" | tee -a "$work/bench.txt"
 	"$work/egress.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime "${COMMANDS}x" |
-		grep '^Benchmark' | tee -a "$work/bench.txt"
+		grep -E '^Benchmark|^--- FAIL|^ +[a-z_]+\.go:[0-9]+:' | tee -a "$work/bench.txt"
 done
 echo
 echo "== medians over $ROUNDS rounds (commands/s, cpu-µs/command)"

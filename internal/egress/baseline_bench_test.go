@@ -55,7 +55,7 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string, prepare 
 		b.Fatal("prepare is for the egress")
 	}
 	var run func(context.Context) error
-	var done func() int64
+	var done, refused func() int64
 	switch impl {
 	case "egress":
 		eg, err := New(Config{Egress: e.cfg, Streams: config.Default().NATS.Streams, JS: e.js,
@@ -82,11 +82,7 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string, prepare 
 		}
 		run = c.Run
 		done = c.Handled
-		defer func() {
-			if c.Failed() != 0 {
-				b.Errorf("naive: %d commands refused", c.Failed())
-			}
-		}()
+		refused = c.Failed
 	}
 	storeSends(b, e, b.N)
 
@@ -102,11 +98,24 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string, prepare 
 	if err := <-stopped; err != nil {
 		b.Fatal(err)
 	}
-	if impl == "egress" {
+	delivered := len(e.sim.Delivered(appID))
+	switch impl {
+	case "egress":
 		checkDelivered(b, e, b.N)
-	}
-	if got := len(e.sim.Delivered(appID)); got != b.N {
-		b.Fatalf("%d messages delivered at WeChat, want %d", got, b.N)
+		if delivered != b.N {
+			b.Fatalf("%d messages delivered at WeChat, want %d", delivered, b.N)
+		}
+	case "naive":
+		// The baseline is at least once: on an overloaded machine a timed-out
+		// call is sent again, and a conversation's sixth send is refused
+		// (45047). Shown, not failed: it promises nothing more.
+		if n := refused(); n != 0 || delivered != b.N {
+			b.Logf("naive: %d messages delivered at WeChat for %d commands, %d refused", delivered, b.N, n)
+		}
+		if delivered < b.N-int(refused()) {
+			b.Fatalf("naive: %d messages delivered at WeChat, %d refused, want %d in all", delivered, refused(), b.N)
+		}
+		b.ReportMetric(float64(refused()), "refused")
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/command")
