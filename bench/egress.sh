@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Measures kfbridge's egress against the naive unordered consumer
+# (bench/naiveegress) with BenchmarkEgressVsNaive, in ROUNDS separate runs
+# (each run measures both, one after the other, on the same setup), then
+# the open-loop round trip (bench/roundtrip) ROUNDS times, and prints
+# medians and the egress/naive ratios:
+#
+#   bench/egress.sh                          # 3 rounds, 20000 commands
+#   ROUNDS=5 COMMANDS=20000 RATE=200 DURATION=10s bench/egress.sh
+#   SKIP_ROUNDTRIP=1 bench/egress.sh
+#
+# Everything runs in process on loopback; nothing is left behind.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+COMMANDS=${COMMANDS:-20000}
+RATE=${RATE:-200}
+DURATION=${DURATION:-10s}
+SYNC=${SYNC:-always}
+# BENCH=EgressPrototypes adds the prototype variants (internal/egress/prototype_bench_test.go).
+BENCH=${BENCH:-EgressVsNaive}
+
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go test -c -o "$work/egress.test" ./internal/egress/
+go build -o "$work/roundtrip" ./bench/roundtrip/cmd/roundtrip
+
+for r in $(seq "$ROUNDS"); do
+	echo "== round $r: Benchmark$BENCH, $COMMANDS commands" | tee -a "$work/bench.txt"
+	"$work/egress.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime "${COMMANDS}x" |
+		grep -E '^Benchmark|^--- FAIL|^ +[a-z_]+\.go:[0-9]+:' | tee -a "$work/bench.txt"
+done
+echo
+echo "== medians over $ROUNDS rounds (commands/s, cpu-µs/command)"
+awk '
+	/^== round/ { round++ }
+	/^Benchmark/ {
+		name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark[A-Za-z]+\//, "", name)
+		for (i = 3; i < NF; i++) {
+			if ($(i+1) == "commands/s") { cps[name] = cps[name] " " $i; cpsr[name, round] = $i }
+			if ($(i+1) == "cpu-µs/command") { cpu[name] = cpu[name] " " $i; cpur[name, round] = $i }
+		}
+	}
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END {
+		for (name in cps) printf "%-36s %10.1f commands/s %8.1f cpu-µs/command\n", name, median(cps[name]), median(cpu[name])
+		# Ratios are taken within each round (both measured in the same run), then the median.
+		for (name in cps) if (name !~ /impl=naive$/) {
+			base = name; sub(/impl=.*/, "impl=naive", base)
+			if (!(base in cps)) continue
+			t = ""; c = ""
+			for (r = 1; r <= round; r++) if ((name, r) in cpsr && (base, r) in cpsr) {
+				t = t " " cpsr[name, r] / cpsr[base, r]; c = c " " cpur[name, r] / cpur[base, r]
+			}
+			printf "%-36s vs naive: throughput %.3f, cpu per command %.2f (median of per-round ratios)\n", name, median(t), median(c)
+		}
+	}' "$work/bench.txt" | sort
+
+if [ -z "${SKIP_ROUNDTRIP:-}" ]; then
+	for r in $(seq "$ROUNDS"); do
+		echo "== round $r: round trip, $RATE pushes/s for $DURATION, sync $SYNC"
+		"$work/roundtrip" -rate "$RATE" -duration "$DURATION" -sync "$SYNC" | tee -a "$work/rt.txt"
+	done
+	echo
+	awk '
+		function ms(d) {
+			if (sub(/µs$/, "", d)) return d / 1000
+			if (sub(/ms$/, "", d)) return d + 0
+			if (sub(/ns$/, "", d)) return d / 1e6
+			if (sub(/s$/, "", d)) return d * 1000
+			return d + 0
+		}
+		function median(s,   a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		/^round trip/ { for (i = 1; i < NF; i++) if ($i == "p50" || $i == "p99") v[$i] = v[$i] " " ms($(i+1)) }
+		END { printf "round trip medians: p50 %.2f ms, p99 %.2f ms\n", median(v["p50"]), median(v["p99"]) }' "$work/rt.txt"
+fi
