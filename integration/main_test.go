@@ -130,7 +130,7 @@ func setup(t testing.TB) *suite {
 
 func buildSuite() (*suite, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	root, err := filepath.Abs("..")
 	if err != nil {
