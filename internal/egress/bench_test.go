@@ -2,13 +2,9 @@ package egress
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -30,30 +26,7 @@ func BenchmarkThroughput(b *testing.B) {
 			})
 			// Streams and consumers exist before the commands are stored.
 			eg := e.newEgress(e.js)
-			var futures []jetstream.PubAckFuture
-			for i := range b.N {
-				openid := fmt.Sprintf("oB%06d", i/5)
-				if i%5 == 0 {
-					e.interact("0", openid)
-				}
-				id := fmt.Sprintf("b-%d", i)
-				data, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "type": "weixin.kf.command.send", "data": text("x")})
-				msg := nats.NewMsg(fmt.Sprintf("wxkf.out.%s.0.%s.send", appID, openid))
-				msg.Data = data
-				msg.Header.Set(nats.MsgIdHdr, id)
-				f, err := e.js.PublishMsgAsync(msg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				futures = append(futures, f)
-			}
-			for _, f := range futures {
-				select {
-				case <-f.Ok():
-				case err := <-f.Err():
-					b.Fatal(err)
-				}
-			}
+			storeSends(b, e, b.N)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			b.ResetTimer()
