@@ -193,6 +193,11 @@ type StreamBytes struct {
 	// media ids; a full cache refuses new entries (images are uploaded
 	// again). Default 64 MiB.
 	MediaID int64 `yaml:"mediaid"`
+	// Pauses caps the KV bucket WXKF_PAUSES, the per-app quota pauses the
+	// egress replicas share (one small entry per paused app); a full
+	// bucket refuses new pauses (each replica then keeps its own).
+	// Default 1 MiB.
+	Pauses int64 `yaml:"pauses"`
 }
 
 // Ingress configures the HTTP endpoint that receives WeChat's pushes.
@@ -404,7 +409,7 @@ func Default() Config {
 				MaxAge:          7 * 24 * time.Hour,
 				DuplicateWindow: 11 * time.Minute, // MinDuplicateWindow(5m)
 				Storage:         "file",
-				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30, Sent: 1 << 30, MediaID: 64 << 20},
+				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30, Sent: 1 << 30, MediaID: 64 << 20, Pauses: 1 << 20},
 			},
 			RequestTimeout: 5 * time.Second,
 		},

@@ -118,7 +118,7 @@ func (c *Config) Validate() error {
 		key string
 		n   int64
 	}{{"in", s.MaxBytes.In}, {"out", s.MaxBytes.Out}, {"result", s.MaxBytes.Result}, {"dlq", s.MaxBytes.DeadLetter}, {"media", s.MaxBytes.Media},
-		{"sent", s.MaxBytes.Sent}, {"mediaid", s.MaxBytes.MediaID}} {
+		{"sent", s.MaxBytes.Sent}, {"mediaid", s.MaxBytes.MediaID}, {"pauses", s.MaxBytes.Pauses}} {
 		if m.n < 0 {
 			bad("nats.streams.max_bytes.%s %d is negative (0 means no cap)", m.key, m.n)
 		}

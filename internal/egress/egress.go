@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,12 @@ const (
 	SentBucket = "WXKF_SENT"
 	// MediaIDBucket caches media ids of images egress uploaded.
 	MediaIDBucket = "WXKF_MEDIA_IDS"
+	// PausesBucket shares per-app quota pauses between replicas: key the
+	// appid, value a [pauseEntry].
+	PausesBucket = "WXKF_PAUSES"
+	// pausesTTL outlives the longest pause (a daily quota pauses until the
+	// next Beijing midnight, at most 24h away).
+	pausesTTL = 48 * time.Hour
 	// mediaIDTTL keeps an uploaded media id well under its 3-day life.
 	mediaIDTTL = 60 * time.Hour
 )
@@ -131,6 +138,7 @@ func New(cfg Config) (*Egress, error) {
 		e.apps[a.AppID] = true
 	}
 	e.pauses.until = map[string]time.Time{}
+	e.pauses.logger = e.logger
 	return e, nil
 }
 
@@ -164,6 +172,8 @@ func (e *Egress) Setup(ctx context.Context) error {
 			History: 1, TTL: e.cfg.SentTTL, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.Sent}},
 		{&e.mediaID, jetstream.KeyValueConfig{Bucket: MediaIDBucket, Description: "kfbridge: media ids of uploaded images",
 			History: 1, TTL: mediaIDTTL, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.MediaID}},
+		{&e.pauses.kv, jetstream.KeyValueConfig{Bucket: PausesBucket, Description: "kfbridge: per-app WeChat quota pauses",
+			History: 1, TTL: pausesTTL, Replicas: e.streams.Replicas, Storage: storage, MaxBytes: e.streams.MaxBytes.Pauses}},
 	}
 	for _, kv := range kvs {
 		b, err := e.js.CreateOrUpdateKeyValue(ctx, kv.cfg)
@@ -203,6 +213,14 @@ func (e *Egress) Run(ctx context.Context) error {
 	if e.out == nil {
 		return errors.New("egress: Run before Setup")
 	}
+	// The pauses known so far are loaded before the first command.
+	watched, err := e.pauses.watch(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean shutdown
+		}
+		return err
+	}
 	var ccs []jetstream.ConsumeContext
 	stopAll := func() {
 		for _, cc := range ccs {
@@ -211,6 +229,7 @@ func (e *Egress) Run(ctx context.Context) error {
 		for _, cc := range ccs {
 			<-cc.Closed()
 		}
+		<-watched
 	}
 	for p := range e.cfg.Partitions {
 		cons, err := e.out.Consumer(ctx, consumerName(p))
@@ -252,10 +271,20 @@ func (e *Egress) Ready(ctx context.Context) error {
 	return nil
 }
 
-// pauses holds per-app quota pauses in this process.
+// pauses holds per-app quota pauses: a local map read on every command,
+// shared with the other replicas through the KV bucket [PausesBucket]
+// (set writes it, watch keeps the map current with the others' writes).
 type pauses struct {
-	mu    sync.Mutex
-	until map[string]time.Time
+	mu     sync.Mutex
+	until  map[string]time.Time
+	kv     jetstream.KeyValue // set up by Setup
+	logger *slog.Logger
+}
+
+// pauseEntry is a pause's value in [PausesBucket].
+type pauseEntry struct {
+	Until   time.Time `json:"until"` // RFC 3339
+	ErrCode int       `json:"errcode"`
 }
 
 func (p *pauses) get(appid string) time.Time {
@@ -264,12 +293,128 @@ func (p *pauses) get(appid string) time.Time {
 	return p.until[appid]
 }
 
-func (p *pauses) set(appid string, until time.Time) {
+// local extends appid's pause in this process to until; it reports whether
+// it did.
+func (p *pauses) local(appid string, until time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if until.After(p.until[appid]) {
 		p.until[appid] = until
+		return true
 	}
+	return false
+}
+
+// set pauses appid until then, here at once and for every replica through
+// the bucket, extending a pause but never shortening one. A failed write
+// is logged, not returned: this process keeps its pause.
+func (p *pauses) set(ctx context.Context, appid string, until time.Time, code int) {
+	p.local(appid, until)
+	if p.kv == nil {
+		return
+	}
+	if err := p.share(ctx, appid, pauseEntry{Until: until.UTC(), ErrCode: code}); err != nil {
+		p.logger.Warn("quota pause not shared with other replicas", "appid", appid, "until", until, "err", err)
+	}
+}
+
+// share writes pe to the bucket unless a longer pause is there: a
+// compare-and-set loop on the entry's revision.
+func (p *pauses) share(ctx context.Context, appid string, pe pauseEntry) error {
+	val, err := json.Marshal(pe)
+	if err != nil {
+		return fmt.Errorf("encode pause: %w", err)
+	}
+	for range 5 {
+		entry, err := p.kv.Get(ctx, appid)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			_, err = p.kv.Create(ctx, appid, val)
+		case err != nil:
+			return fmt.Errorf("get pause of %s: %w", appid, err)
+		default:
+			var old pauseEntry
+			if json.Unmarshal(entry.Value(), &old) == nil && !pe.Until.After(old.Until) {
+				return nil // a pause as long or longer is shared already
+			}
+			_, err = p.kv.Update(ctx, appid, val, entry.Revision())
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
+			return fmt.Errorf("write pause of %s: %w", appid, err)
+		}
+		// Another replica wrote in between: read again.
+	}
+	return fmt.Errorf("write pause of %s: too many concurrent writers", appid)
+}
+
+// isWrongSequence reports a kv.Update that lost its compare-and-set.
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// watch loads every replica's pauses into the local map, then keeps it
+// current until ctx ends; the returned channel closes when it has stopped.
+func (p *pauses) watch(ctx context.Context) (<-chan struct{}, error) {
+	done := make(chan struct{})
+	if p.kv == nil {
+		close(done)
+		return done, nil
+	}
+	w, err := p.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", PausesBucket, err)
+	}
+	// next applies one update; it reports false when the watch is over and
+	// loaded true at the marker that the initial values are in.
+	next := func() (ok, loaded bool) {
+		select {
+		case <-ctx.Done():
+			return false, false
+		case entry, ok := <-w.Updates():
+			if !ok {
+				return false, false
+			}
+			if entry == nil {
+				return true, true
+			}
+			var pe pauseEntry
+			if err := json.Unmarshal(entry.Value(), &pe); err != nil {
+				p.logger.Warn("bad quota pause in "+PausesBucket, "appid", entry.Key(), "err", err)
+				return true, false
+			}
+			if p.local(entry.Key(), pe.Until) {
+				p.logger.Info("quota pause from another replica", "appid", entry.Key(), "errcode", pe.ErrCode, "until", pe.Until)
+			}
+			return true, false
+		}
+	}
+	for {
+		ok, loaded := next()
+		if !ok {
+			_ = w.Stop()
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("watch %s: closed while loading", PausesBucket)
+		}
+		if loaded {
+			break
+		}
+	}
+	go func() {
+		defer close(done)
+		defer func() { _ = w.Stop() }()
+		for {
+			if ok, _ := next(); !ok {
+				return
+			}
+		}
+	}()
+	return done, nil
 }
 
 // natsCtx bounds one NATS call of a command's handling.

@@ -40,6 +40,8 @@ type env struct {
 	logger *slog.Logger
 	// streams, when set, tunes the next replica's stream settings.
 	streams func(*config.Streams)
+	// apps, when set, replaces the one app appID the replicas send for.
+	apps []config.App
 }
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
@@ -70,6 +72,9 @@ func (e *env) newEgress(js jetstream.JetStream) *Egress {
 		e.streams(&streams)
 	}
 	apps := []config.App{{AppID: appID, Secret: secret}}
+	if e.apps != nil {
+		apps = e.apps
+	}
 	reg := e.reg
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -122,7 +127,13 @@ func (e *env) command(bid, openid, verb, id string, data any) {
 
 func (e *env) publish(bid, openid, verb, id string, body []byte, contentType string) {
 	e.t.Helper()
-	msg := nats.NewMsg(fmt.Sprintf("wxkf.out.%s.%s.%s.%s", appID, bid, openid, verb))
+	e.publishFor(appID, bid, openid, verb, id, body, contentType)
+}
+
+// publishFor publishes a command of app appid.
+func (e *env) publishFor(appid, bid, openid, verb, id string, body []byte, contentType string) {
+	e.t.Helper()
+	msg := nats.NewMsg(fmt.Sprintf("wxkf.out.%s.%s.%s.%s", appid, bid, openid, verb))
 	msg.Data = body
 	if id != "" {
 		msg.Header.Set(nats.MsgIdHdr, id)

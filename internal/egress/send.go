@@ -123,7 +123,9 @@ func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback s
 		return e.retryAt(ctx, j, now.Add(e.backoff(j.rec.Retries+1)), ReasonTransient)
 	case wxapi.ClassQuota:
 		until := quotaHorizon(code, now)
-		e.pauses.set(j.cmd.AppID, until)
+		pctx, cancel := e.natsCtx(ctx)
+		e.pauses.set(pctx, j.cmd.AppID, until, code)
+		cancel()
 		j.log.Warn("WeChat quota reached; pausing the app's sends", "appid", j.cmd.AppID, "errcode", code, "until", until)
 		return e.retryAt(ctx, j, until, ReasonQuota)
 	case wxapi.ClassMaybeDelivered:
