@@ -101,6 +101,18 @@
 // Partitions are held no longer than a budget; new commands are sent again
 // as records expire (SentTTL).
 //
+// Quota pauses. WeChat's quota errors (45009 daily, 45011 per minute)
+// pause every send of the app until the quota horizon: the next midnight
+// China time, or a minute on. The pause is shared by every replica through
+// the KV bucket WXKF_PAUSES (key the appid, value the pause's end and the
+// errcode; TTL 48h, cap nats.streams.max_bytes.pauses): the replica that
+// meets the error writes it with a compare-and-set that only extends a
+// pause, and each replica's Run loads the bucket before its first command
+// and watches it, so checking for a pause stays a read of local memory. A
+// KV outage costs sharing only: a pause that cannot be written is logged
+// and kept by the replica that met it, and the others each meet the error
+// once before pausing themselves.
+//
 // Concurrency within a process is bounded (Concurrency, default 64); Run
 // returns after the in-flight commands finished and were acknowledged.
 //
