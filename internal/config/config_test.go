@@ -90,6 +90,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "negative max bytes", yaml: "nats:\n  streams:\n    max_bytes:\n      out: -1\n", want: ErrInvalid},
 		{name: "negative sent max bytes", yaml: "nats:\n  streams:\n    max_bytes:\n      sent: -1\n", want: ErrInvalid},
 		{name: "negative mediaid max bytes", yaml: "nats:\n  streams:\n    max_bytes:\n      mediaid: -1\n", want: ErrInvalid},
+		{name: "negative pauses max bytes", yaml: "nats:\n  streams:\n    max_bytes:\n      pauses: -1\n", want: ErrInvalid},
 		{name: "bot name not a token", yaml: "nats:\n  embedded:\n    users: [{user: my.bot, password: p}]\n", want: ErrInvalid},
 		{name: "consumer not a token", yaml: "nats:\n  embedded:\n    users: [{user: bot, password: p, consumers: [{stream: in, name: a.b}]}]\n", want: ErrInvalid},
 		{name: "consumer of two bots", yaml: "nats:\n  embedded:\n    users: [{user: a, password: p, consumers: [{stream: in, name: b}]}, {user: b, password: p}]\n", want: ErrInvalid},
@@ -173,7 +174,7 @@ func TestNATSDurabilityAndLimits(t *testing.T) {
 	if always, _ := Default().NATS.Embedded.SyncPolicy(); !always {
 		t.Error("default sync is not always")
 	}
-	if got := cfg.NATS.Streams.MaxBytes; got.Out != 1024 || got.Result != 1<<30 || got.Sent != 1<<30 || got.MediaID != 64<<20 {
+	if got := cfg.NATS.Streams.MaxBytes; got.Out != 1024 || got.Result != 1<<30 || got.Sent != 1<<30 || got.MediaID != 64<<20 || got.Pauses != 1<<20 {
 		t.Errorf("MaxBytes = %+v, want out 1024 and the other defaults kept", got)
 	}
 	want := []BotConsumer{{Stream: "in", Name: "a"}, {Stream: "result", Name: "a"}}
