@@ -213,8 +213,11 @@ func (e *Egress) Run(ctx context.Context) error {
 	if e.out == nil {
 		return errors.New("egress: Run before Setup")
 	}
-	// The pauses known so far are loaded before the first command.
-	watched, err := e.pauses.watch(ctx)
+	// The pauses known so far are loaded before the first command; the
+	// watch ends with stopAll, also when a consumer fails to start.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watched, err := e.pauses.watch(watchCtx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting: a clean shutdown
@@ -229,6 +232,7 @@ func (e *Egress) Run(ctx context.Context) error {
 		for _, cc := range ccs {
 			<-cc.Closed()
 		}
+		stopWatch()
 		<-watched
 	}
 	for p := range e.cfg.Partitions {
