@@ -3,9 +3,11 @@ package egress
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -62,5 +64,37 @@ func TestQuotaPauseIsShared(t *testing.T) {
 	}
 	if got := e.sim.Calls().Count(send, 45011); got != 1 {
 		t.Errorf("%d answers 45011, want 1: replica 2 called WeChat for the paused app", got)
+	}
+}
+
+// TestPauseReachesRunningReplica: a pause one replica sets reaches a
+// replica already running through its watch, and a shorter pause set later
+// shortens it nowhere.
+func TestPauseReachesRunningReplica(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	writer := e.newEgress(e.js)
+	_, js2 := natstest.ConnectURL(t, e.nc.ConnectedUrl())
+	running := e.newEgress(js2)
+	stop := testworld.Run(t, "egress", running.Run)
+	defer stop()
+
+	until := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	writer.pauses.set(t.Context(), appID, until, 45009)
+	natstest.WaitFor(t, "the pause on the running replica", func() bool { return running.pauses.get(appID).Equal(until) })
+
+	writer.pauses.set(t.Context(), appID, until.Add(-30*time.Minute), 45011)
+	entry, err := writer.pauses.kv.Get(t.Context(), appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pe pauseEntry
+	if err := json.Unmarshal(entry.Value(), &pe); err != nil {
+		t.Fatal(err)
+	}
+	if !pe.Until.Equal(until) || pe.ErrCode != 45009 {
+		t.Errorf("bucket holds %+v, want the longer pause until %v (45009)", pe, until)
+	}
+	if got := writer.pauses.get(appID); !got.Equal(until) {
+		t.Errorf("writer's pause = %v, want %v", got, until)
 	}
 }
