@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -106,8 +107,9 @@ type Report struct {
 	// ProcessCPU is this process's CPU time in the window; ServerCPU the
 	// child server's (ServerProcess only, else 0).
 	ProcessCPU, ServerCPU time.Duration
-	// PullRequests counts the pull requests the server received.
-	PullRequests int64
+	// PullRequests counts the pull requests the server received in the
+	// window; PeakPulls the most of them in one wall-clock second.
+	PullRequests, PeakPulls int64
 	// InMsgs and OutMsgs are the server's message counters' growth (OutMsgs
 	// includes the copies of the pull requests sent to the counter).
 	InMsgs, OutMsgs int64
@@ -127,8 +129,8 @@ func (r Report) String() string {
 	} else {
 		fmt.Fprintf(&b, "cpu: process (bridge and server) %.2f%% of a core\n", pct(r.ProcessCPU, r.Window))
 	}
-	fmt.Fprintf(&b, "pull requests: %.1f/s (%d); server messages in %.1f/s, out %.1f/s\n",
-		rate(r.PullRequests, r.Window), r.PullRequests, rate(r.InMsgs, r.Window), rate(r.OutMsgs, r.Window))
+	fmt.Fprintf(&b, "pull requests: %.1f/s (%d, at most %d in one second); server messages in %.1f/s, out %.1f/s\n",
+		rate(r.PullRequests, r.Window), r.PullRequests, r.PeakPulls, rate(r.InMsgs, r.Window), rate(r.OutMsgs, r.Window))
 	return b.String()
 }
 
@@ -214,8 +216,20 @@ func measure(ctx context.Context, cfg Config, ns *natsServer, rep Report) (Repor
 		return rep, fmt.Errorf("counter: %w", err)
 	}
 	defer nc.Close()
-	var pulls atomic.Int64
-	if _, err := nc.Subscribe(pullSubject, func(*nats.Msg) { pulls.Add(1) }); err != nil {
+	var (
+		pulls    atomic.Int64
+		mu       sync.Mutex
+		perSec   = map[int64]int64{} // pull requests by unix second, in the window
+		counting atomic.Bool
+	)
+	if _, err := nc.Subscribe(pullSubject, func(*nats.Msg) {
+		pulls.Add(1)
+		if counting.Load() {
+			mu.Lock()
+			perSec[time.Now().Unix()]++
+			mu.Unlock()
+		}
+	}); err != nil {
 		return rep, fmt.Errorf("counter: %w", err)
 	}
 	if err := nc.Flush(); err != nil {
@@ -228,11 +242,18 @@ func measure(ctx context.Context, cfg Config, ns *natsServer, rep Report) (Repor
 	if err != nil {
 		return rep, err
 	}
+	counting.Store(true)
 	cpu0, p0, t0 := processCPU(), pulls.Load(), time.Now()
 	if err := sleep(ctx, cfg.Duration); err != nil {
 		return rep, err
 	}
 	cpu1, p1, t1 := processCPU(), pulls.Load(), time.Now()
+	counting.Store(false)
+	mu.Lock()
+	for _, n := range perSec {
+		rep.PeakPulls = max(rep.PeakPulls, n)
+	}
+	mu.Unlock()
 	s1, err := ns.stats()
 	if err != nil {
 		return rep, err
