@@ -49,6 +49,10 @@ const (
 //     queued A command waiting (NakWithDelay) inside its partition. Then
 //     app B sends 8 commands to 8 fresh conversations.
 //   - cross-app, a=idle: B's 8 commands alone, the reference.
+//   - cross-app, a=paused, b=in-a-partitions: as a=paused, but B's 8
+//     conversations are chosen among those hashed to a partition where an
+//     A command waits (with 256 partitions B's fixed 8 miss them all; a
+//     random conversation hits one with the odds partitions held / 256).
 //   - same-app: one conversation of app A whose sends fail with WeChat's
 //     -1 (transient: retried with backoff until the retry budget, 5 m,
 //     ends); once it waits for its first retry, 4 conversations hashed to
@@ -70,7 +74,16 @@ func BenchmarkEgressIsolation(b *testing.B) {
 		for _, a := range []string{"paused", "idle"} {
 			b.Run(fmt.Sprintf("cross-app/partitions=%d/a=%s", parts, a), func(b *testing.B) {
 				for range b.N {
-					crossApp(b, parts, a == "paused")
+					crossApp(b, parts, a == "paused", false)
+				}
+			})
+		}
+		if parts > 8 {
+			// B's fixed conversations miss A's partitions here: measure B
+			// conversations that hash to them, as 40 of every 256 do.
+			b.Run(fmt.Sprintf("cross-app/partitions=%d/a=paused/b=in-a-partitions", parts), func(b *testing.B) {
+				for range b.N {
+					crossApp(b, parts, true, true)
 				}
 			})
 		}
@@ -260,8 +273,9 @@ func (w *isoWorld) measure(cmds []measured) {
 	w.b.ReportMetric(float64(len(cmds)), "commands")
 }
 
-// crossApp runs the cross-app scenario, with app A paused or idle.
-func crossApp(b *testing.B, partitions int, paused bool) {
+// crossApp runs the cross-app scenario, with app A paused or idle; collide
+// picks B's conversations among those hashed to A's waiting partitions.
+func crossApp(b *testing.B, partitions int, paused, collide bool) {
 	const quota, queued, measuredN = 10, 40, 8
 	w := newIsoWorld(b, partitions, quota, nil)
 	waiting := map[int][]string{} // partition → A's commands waiting there
@@ -294,14 +308,18 @@ func crossApp(b *testing.B, partitions int, paused bool) {
 		b.Logf("app A paused: %d sends queued in %d of %d partitions", queued, len(waiting), partitions)
 	}
 	var cmds []measured
-	for i := range measuredN {
-		o := fmt.Sprintf("oB%03d", i)
+	for i, j := 0, 0; i < measuredN; j++ {
+		o := fmt.Sprintf("oB%03d", j)
+		if collide && len(waiting[w.part(isoAppB, o)]) == 0 {
+			continue
+		}
 		note := "partition free of A"
 		if ids := waiting[w.part(isoAppB, o)]; len(ids) > 0 {
 			note = fmt.Sprintf("behind A's %s", strings.Join(ids, ", "))
 		}
 		cmds = append(cmds, measured{appid: isoAppB, openid: o, note: note,
 			published: w.send(isoAppB, o, fmt.Sprintf("b-%d", i))})
+		i++
 	}
 	w.measure(cmds)
 }
