@@ -322,6 +322,17 @@ func crossApp(b *testing.B, partitions int, paused, collide bool) {
 		i++
 	}
 	w.measure(cmds)
+	if paused {
+		// When A's queued sends went out, from B's first publish: they are
+		// what B's blocked conversations wait for.
+		var after []string
+		for _, d := range w.sim.Delivered(isoAppA) {
+			if id := d.OpenID; strings.HasPrefix(id, "oA") {
+				after = append(after, d.Time.Sub(cmds[0].published).Round(time.Second).String())
+			}
+		}
+		b.Logf("A's %d queued sends delivered so far, at (from B's first publish): %s", len(after), strings.Join(after, " "))
+	}
 }
 
 // sameApp runs the same-app scenario: one conversation's sends fail
