@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,7 +140,25 @@ func newIsoWorld(b *testing.B, partitions, minuteQuota int, wrap func(http.Handl
 	if err := eg.Setup(b.Context()); err != nil {
 		b.Fatal(err)
 	}
+	// Measure a running egress, not its start: wait until every partition's
+	// consumer has asked for commands.
+	var mu sync.Mutex
+	pulling := map[string]bool{}
+	sub, err := n.NC.Subscribe("$JS.API.CONSUMER.MSG.NEXT."+events.OutboundStreamName+".*", func(m *nats.Msg) {
+		mu.Lock()
+		pulling[m.Subject] = true
+		mu.Unlock()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // the connection ends with the benchmark
 	testworld.Run(b, "egress", eg.Run)
+	waitCount(b, "every partition pulling", time.Minute, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(pulling) == partitions
+	})
 	return &isoWorld{b: b, js: n.JS, sim: sim, eg: eg, part: partitioner(b, partitions)}
 }
 
