@@ -59,7 +59,9 @@ const (
 //     ends); once it waits for its first retry, 4 conversations hashed to
 //     its partition and 4 hashed elsewhere send one command each.
 //
-// Each measured command's delay is from just before its publish to its
+// Every scenario starts once each partition's consumer has pulled (a
+// running egress, not its start). Each measured command's delay is from
+// just before its publish to its
 // acceptance at the simulated send API (the simulator's clock); the
 // benchmark logs each one, with its partition and what waits there, and
 // reports how many were delivered within 1 s, 10 s, 100 s (the buckets
