@@ -61,9 +61,9 @@ const (
 //
 // Every scenario starts once each partition's consumer has pulled (a
 // running egress, not its start). Each measured command's delay is from
-// just before its publish to its
-// acceptance at the simulated send API (the simulator's clock); the
-// benchmark logs each one, with its partition and what waits there, and
+// just before its publish to its acceptance at the simulated send API
+// (the simulator's clock); the benchmark logs each one, with its
+// partition and what waits there, and
 // reports how many were delivered within 1 s, 10 s, 100 s (the buckets
 // the cap reaches) and the cap (-isolation.cap, default 30 s). Run each
 // scenario once, with -v for every command's line (go test cuts a
