@@ -8,6 +8,12 @@
 #   bench/egress.sh                          # 3 rounds, 20000 commands
 #   ROUNDS=5 COMMANDS=20000 RATE=200 DURATION=10s bench/egress.sh
 #   SKIP_ROUNDTRIP=1 bench/egress.sh
+#   SKIP_BENCH=1 SKIP_ROUNDTRIP=1 ISOLATION=1 IDLE=1 bench/egress.sh
+#
+# ISOLATION=1 adds BenchmarkEgressIsolation (issue 11's cross-app and
+# same-app waits; ISOLATION_CAP, default 30s, bounds each wait) and IDLE=1
+# the idle cost (bench/egressidle, IDLE_DURATION default 30s, with the NATS
+# server in process and in a child process), each ROUNDS times.
 #
 # Everything runs in process on loopback; nothing is left behind.
 set -euo pipefail
@@ -25,7 +31,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go test -c -o "$work/egress.test" ./internal/egress/
 go build -o "$work/roundtrip" ./bench/roundtrip/cmd/roundtrip
+go build -o "$work/egressidle" ./bench/egressidle/cmd/egressidle
 
+if [ -z "${SKIP_BENCH:-}" ]; then
 for r in $(seq "$ROUNDS"); do
 	echo "== round $r: Benchmark$BENCH, $COMMANDS commands" | tee -a "$work/bench.txt"
 	"$work/egress.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime "${COMMANDS}x" |
@@ -60,6 +68,7 @@ awk '
 			printf "%-36s vs naive: throughput %.3f, cpu per command %.2f (median of per-round ratios)\n", name, median(t), median(c)
 		}
 	}' "$work/bench.txt" | sort
+fi
 
 if [ -z "${SKIP_ROUNDTRIP:-}" ]; then
 	for r in $(seq "$ROUNDS"); do
@@ -82,4 +91,23 @@ if [ -z "${SKIP_ROUNDTRIP:-}" ]; then
 		}
 		/^round trip/ { for (i = 1; i < NF; i++) if ($i == "p50" || $i == "p99") v[$i] = v[$i] " " ms($(i+1)) }
 		END { printf "round trip medians: p50 %.2f ms, p99 %.2f ms\n", median(v["p50"]), median(v["p99"]) }' "$work/rt.txt"
+fi
+
+if [ -n "${ISOLATION:-}" ]; then
+	for r in $(seq "$ROUNDS"); do
+		echo "== round $r: BenchmarkEgressIsolation, cap ${ISOLATION_CAP:-30s}"
+		# -test.v: go test cuts a benchmark's log short without it.
+		"$work/egress.test" -test.run '^$' -test.bench EgressIsolation -test.benchtime 1x -test.v \
+			-isolation.cap "${ISOLATION_CAP:-30s}" |
+			grep -E '^Benchmark|^--- FAIL|isolation_bench_test\.go' | sed -E 's/^ +isolation_bench_test\.go:[0-9]+: /    /'
+	done
+fi
+
+if [ -n "${IDLE:-}" ]; then
+	for r in $(seq "$ROUNDS"); do
+		for server in inprocess process; do
+			echo "== round $r: idle egress, NATS server $server, ${IDLE_DURATION:-30s}, sync $SYNC"
+			"$work/egressidle" -duration "${IDLE_DURATION:-30s}" -server "$server" -sync "$SYNC"
+		done
+	done
 fi
