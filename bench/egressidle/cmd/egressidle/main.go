@@ -7,15 +7,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/kfbridge/kfbridge/bench/egressidle"
+	"github.com/kfbridge/kfbridge/bench/internal/benchcmd"
 )
 
 func main() {
@@ -32,22 +31,8 @@ func main() {
 	flag.DurationVar(&cfg.Settle, "settle", 5*time.Second, "wait after the bridge is ready, before the window")
 	flag.StringVar(&cfg.Server, "server", egressidle.ServerInProcess, "where the NATS server runs: inprocess or process")
 	flag.StringVar(&cfg.Sync, "sync", "always", "nats.embedded.sync: always, or an interval such as 2m")
-	asJSON := flag.Bool("json", false, "print the report as JSON")
-	verbose := flag.Bool("v", false, "log the bridge's warnings to stderr")
-	flag.Parse()
-	if *verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	rep, err := egressidle.Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "egressidle:", err)
-		os.Exit(1)
-	}
-	if *asJSON {
-		json.NewEncoder(os.Stdout).Encode(rep) //nolint:errcheck // stdout
-		return
-	}
-	fmt.Print(rep)
+	benchcmd.Run("egressidle", func(ctx context.Context, logger *slog.Logger) (egressidle.Report, error) {
+		cfg.Logger = logger
+		return egressidle.Run(ctx, cfg)
+	})
 }

@@ -6,14 +6,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"time"
 
+	"github.com/kfbridge/kfbridge/bench/internal/benchcmd"
 	"github.com/kfbridge/kfbridge/bench/roundtrip"
 )
 
@@ -25,22 +22,8 @@ func main() {
 	flag.IntVar(&cfg.Users, "users", 200, "distinct users the pushes cycle through")
 	flag.DurationVar(&cfg.Drain, "drain", 10*time.Second, "wait for the last replies at most this long")
 	flag.StringVar(&cfg.Sync, "sync", "always", "embedded NATS nats.embedded.sync: always, or an interval such as 2m")
-	asJSON := flag.Bool("json", false, "print the report as JSON")
-	verbose := flag.Bool("v", false, "log the bridge's warnings to stderr")
-	flag.Parse()
-	if *verbose {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	rep, err := roundtrip.Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "roundtrip:", err)
-		os.Exit(1)
-	}
-	if *asJSON {
-		json.NewEncoder(os.Stdout).Encode(rep) //nolint:errcheck // stdout
-		return
-	}
-	fmt.Print(rep)
+	benchcmd.Run("roundtrip", func(ctx context.Context, logger *slog.Logger) (roundtrip.Report, error) {
+		cfg.Logger = logger
+		return roundtrip.Run(ctx, cfg)
+	})
 }
