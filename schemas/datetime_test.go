@@ -1,6 +1,10 @@
 package schemas
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kfbridge/kfbridge/internal/rfc3339"
+)
 
 // TestDateTimeFormat: the validator's date-time is RFC 3339 with ASCII
 // digits only (the library's own takes "+1" for an hour), for events and
@@ -15,8 +19,8 @@ func TestDateTimeFormat(t *testing.T) {
 		t.Errorf("leap second at 23:59 UTC: %v", err)
 	}
 	for _, tm := range []string{"2026-01-01T+1:00:00Z", "2026-01-01T00:00:00+0-:00", "2026-01-01T00:00:00-+1:00", "2026-01-01T12:59:60Z"} {
-		if validDateTime(tm) {
-			t.Errorf("validDateTime(%q) = true", tm)
+		if rfc3339.Valid(tm) {
+			t.Errorf("rfc3339.Valid(%q) = true", tm)
 		}
 		bad := `{"specversion":"1.0","id":"c","type":"weixin.kf.command.send","time":"` + tm + `","data":{"msgtype":"text","text":{"content":"hi"}}}`
 		if v.Validate(CommandEvent, []byte(bad)) == nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kfbridge/kfbridge/internal/rfc3339"
 	"github.com/nats-io/nats.go"
 )
 
@@ -289,7 +290,7 @@ func (c *Command) readEvent(ms []member) error {
 				bad("type %.64q on a %s subject: want %q", s, c.Verb, c.Type)
 			}
 		case "time":
-			if !validDateTime(s) {
+			if !rfc3339.Valid(s) {
 				bad("time %.64q is not an RFC 3339 date-time", s)
 			}
 		case "datacontenttype":
