@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wechat"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -243,29 +244,24 @@ type measured struct {
 func (w *isoWorld) measure(cmds []measured) {
 	w.b.Helper()
 	delays := make([]time.Duration, len(cmds))
-	deadline := time.Now().Add(*isolationCap)
-	for {
+	natstest.Poll(time.Now().Add(*isolationCap), func() bool {
 		left := 0
 		for i, c := range cmds {
 			if delays[i] != 0 {
 				continue
 			}
-			if d := w.sim.Delivered(c.appid); len(d) > 0 {
-				for _, m := range d {
-					if m.OpenID == c.openid {
-						delays[i] = max(m.Time.Sub(c.published), time.Nanosecond)
-					}
+			for _, m := range w.sim.Delivered(c.appid) {
+				if m.OpenID == c.openid {
+					delays[i] = max(m.Time.Sub(c.published), time.Nanosecond)
+					break
 				}
 			}
 			if delays[i] == 0 {
 				left++
 			}
 		}
-		if left == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling an observable, not ordering events
-	}
+		return left == 0
+	})
 	within := func(limit time.Duration) (n int) {
 		for _, d := range delays {
 			if d != 0 && d <= limit {

@@ -93,13 +93,22 @@ func ConnectURL(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jets
 // way package tests wait for an observable instead of sleeping.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	if !Poll(time.Now().Add(30*time.Second), cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// Poll polls cond every 5 ms until it holds or deadline passes, and
+// reports whether it held: for a wait whose timeout is a measurement, not
+// a failure.
+func Poll(deadline time.Time, cond func() bool) bool {
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return true
 }
 
 // StreamState returns the stream name of js and its current state; an
