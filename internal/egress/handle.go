@@ -136,11 +136,11 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	// result dropped. Its Nats-Msg-Ids get a suffix naming the refusal and
 	// the message, the same on every redelivery.
 	if !e.apps[conv.AppID] {
-		j.dup = refusedSuffix(ReasonUnknownApp, conv, verb, msg.Data())
+		j.dup = idSuffix(ReasonUnknownApp, conv.String()+"."+verb, msg.Data())
 		return e.fail(ctx, j, CodeUnknownApp, "app "+conv.AppID+" is not configured in this bridge", ReasonUnknownApp, false)
 	}
 	if perr != nil {
-		j.dup = refusedSuffix(ReasonMalformed, conv, verb, msg.Data())
+		j.dup = idSuffix(ReasonMalformed, conv.String()+"."+verb, msg.Data())
 		return e.fail(ctx, j, CodeMalformed, perr.Error(), ReasonMalformed, false)
 	}
 
@@ -156,8 +156,7 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 		return action{}, err
 	}
 	if ok && !rec.matches(subject, digest) {
-		sum := sha256.Sum256([]byte(subject + "\n" + digest))
-		j.dup = ":duplicate:" + hex.EncodeToString(sum[:8])
+		j.dup = idSuffix("duplicate", subject, []byte(digest))
 		return e.fail(ctx, j, CodeDuplicateID, "command id "+cmd.ID+" was already used by another command "+
 			"(another conversation, verb or body); use a new id for every command", ReasonDuplicateID, false)
 	}
@@ -195,13 +194,15 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	return e.send(ctx, j, cmd.Send)
 }
 
-// refusedSuffix is the Nats-Msg-Id suffix of a command refused for reason
-// before it owns its id: :<reason>:<hash of its subject and body>.
-func refusedSuffix(reason string, conv events.Conversation, verb string, body []byte) string {
+// idSuffix is the Nats-Msg-Id suffix (j.dup) of a command that fails
+// without owning its id — refused (label its reason) or a reused id
+// (label "duplicate"): :<label>:<hash of where it went and what it said>,
+// the same on every redelivery.
+func idSuffix(label, where string, what []byte) string {
 	h := sha256.New()
-	h.Write([]byte(conv.String() + "." + verb + "\n"))
-	h.Write(body)
-	return ":" + reason + ":" + hex.EncodeToString(h.Sum(nil)[:8])
+	h.Write([]byte(where + "\n"))
+	h.Write(what)
+	return ":" + label + ":" + hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 func header(msg jetstream.Msg, name string) string {
