@@ -306,10 +306,7 @@ func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
 	cfg.Replicas = s.Replicas
 	cfg.MaxAge = s.MaxAge
 	cfg.Duplicates = s.DuplicateWindow
-	cfg.Storage = jetstream.FileStorage
-	if s.Storage == "memory" {
-		cfg.Storage = jetstream.MemoryStorage
-	}
+	cfg.Storage = s.StorageType()
 	ApplyLimits(cfg, s)
 }
 

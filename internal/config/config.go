@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Config is the whole configuration of a kfbridge process. Its zero value is
@@ -164,6 +166,15 @@ type Streams struct {
 	// commands (and the results, dead letters and media they cause) cannot
 	// fill the disk the pushes are stored on.
 	MaxBytes StreamBytes `yaml:"max_bytes"`
+}
+
+// StorageType is Storage as JetStream names it: memory, or file for
+// anything else (Validate accepts only the two).
+func (s Streams) StorageType() jetstream.StorageType {
+	if s.Storage == "memory" {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
 }
 
 // StreamBytes is a size cap in bytes per stream; 0 means no cap.

@@ -145,10 +145,7 @@ func New(cfg Config) (*Egress, error) {
 // Setup creates or updates the streams, buckets and partition consumers.
 // It is idempotent; every replica runs it at start.
 func (e *Egress) Setup(ctx context.Context) error {
-	storage := jetstream.FileStorage
-	if e.streams.Storage == "memory" {
-		storage = jetstream.MemoryStorage
-	}
+	storage := e.streams.StorageType()
 	apply := func(c jetstream.StreamConfig) jetstream.StreamConfig {
 		c.Replicas, c.Storage = e.streams.Replicas, storage
 		broker.ApplyLimits(&c, e.streams) // bots must not fill the disk

@@ -138,10 +138,7 @@ func New(ctx context.Context, cfg Config) (*Parts, error) {
 		refreshes = existing
 	}
 
-	storage := jetstream.FileStorage
-	if cfg.Streams.Storage == "memory" {
-		storage = jetstream.MemoryStorage
-	}
+	storage := cfg.Streams.StorageType()
 	kv, err := cfg.JS.CreateOrUpdateKeyValue(ctx, token.BucketConfig(cfg.Streams.Replicas, storage))
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: %w", token.BucketName, err)
