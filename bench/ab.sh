@@ -24,6 +24,7 @@ SYNC=${SYNC:-2m}
 PORT=${PORT:-18090}
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 command -v wrk >/dev/null || { echo "ab.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 pid=
@@ -47,16 +48,7 @@ go build -o "$work/wxsim" ./cmd/wxsim
 # prints "rps p50 p99".
 run() {
 	rm -rf "$work/store"
-	KFBRIDGE_LOG_LEVEL=warn \
-		KFBRIDGE_INGRESS_LISTEN=127.0.0.1:$PORT \
-		KFBRIDGE_INGRESS_ADMIN_LISTEN=127.0.0.1:$((PORT + 1)) \
-		KFBRIDGE_NATS_EMBEDDED_LISTEN=127.0.0.1:-1 \
-		KFBRIDGE_NATS_EMBEDDED_SYNC="$SYNC" \
-		KFBRIDGE_NATS_EMBEDDED_STORE_DIR="$work/store" \
-		KFBRIDGE_APPS_0_APPID=wxkfbridgedemo01 \
-		KFBRIDGE_APPS_0_TOKEN=kfbridgedemotoken \
-		KFBRIDGE_APPS_0_ENCODING_AES_KEY=kfbridgeDemoEncodingAESKey0123456789abcdefg \
-		"$work/ingress-$1" >"$work/ingress-$1.log" 2>&1 &
+	start_ingress "$work/ingress-$1" "$PORT" "$((PORT + 1))" "$work/store" "$work/ingress-$1.log"
 	pid=$!
 	for _ in $(seq 100); do
 		curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break

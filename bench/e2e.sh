@@ -24,6 +24,7 @@ NAIVE_PORT=${NAIVE_PORT:-18081}
 SYNC=${SYNC:-2m}
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 command -v wrk >/dev/null || { echo "e2e.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()
@@ -38,16 +39,7 @@ go build -o "$work/ingress" ./cmd/ingress
 go build -o "$work/naive" ./bench/naive/cmd/naive-ingress
 go build -o "$work/wxsim" ./cmd/wxsim
 
-KFBRIDGE_LOG_LEVEL=warn \
-	KFBRIDGE_INGRESS_LISTEN=127.0.0.1:$KF_PORT \
-	KFBRIDGE_INGRESS_ADMIN_LISTEN=127.0.0.1:$KF_ADMIN_PORT \
-	KFBRIDGE_NATS_EMBEDDED_LISTEN=127.0.0.1:-1 \
-	KFBRIDGE_NATS_EMBEDDED_SYNC="$SYNC" \
-	KFBRIDGE_NATS_EMBEDDED_STORE_DIR="$work/store" \
-	KFBRIDGE_APPS_0_APPID=wxkfbridgedemo01 \
-	KFBRIDGE_APPS_0_TOKEN=kfbridgedemotoken \
-	KFBRIDGE_APPS_0_ENCODING_AES_KEY=kfbridgeDemoEncodingAESKey0123456789abcdefg \
-	"$work/ingress" >"$work/ingress.log" 2>&1 &
+start_ingress "$work/ingress" "$KF_PORT" "$KF_ADMIN_PORT" "$work/store" "$work/ingress.log"
 pids+=($!)
 "$work/naive" --listen 127.0.0.1:$NAIVE_PORT >"$work/naive.log" 2>&1 &
 pids+=($!)
