@@ -2,6 +2,7 @@ package egressidle
 
 import (
 	"fmt"
+	"github.com/kfbridge/kfbridge/internal/config"
 	"os"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestRun runs a short window in both modes and checks the report: the
-// default 256 partitions, a window of the asked length, the server's CPU
+// default partition count, a window of the asked length, the server's CPU
 // only when it is separate, and its message counters seeing at least the
 // copies of the counted pull requests.
 func TestRun(t *testing.T) {
@@ -32,8 +33,8 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Log(rep)
-			if rep.Partitions != 256 || rep.Server != server {
-				t.Errorf("partitions %d, server %s; want 256, %s", rep.Partitions, rep.Server, server)
+			if want := config.Default().Egress.Partitions; rep.Partitions != want || rep.Server != server {
+				t.Errorf("partitions %d, server %s; want %d, %s", rep.Partitions, rep.Server, want, server)
 			}
 			if rep.Window < time.Second || rep.Window > 5*time.Second {
 				t.Errorf("window %v; want about 1s", rep.Window)

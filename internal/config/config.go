@@ -269,9 +269,17 @@ type Egress struct {
 	// (cmd/egress). Default 127.0.0.1:8081; in cmd/kfbridge the ingress's
 	// admin listener (ingress.admin_listen) serves them.
 	Listen string `yaml:"listen"`
-	// Partitions spreads conversations over this many ordered partitions.
-	// Default 256. Change it only with an empty command stream.
+	// Partitions spreads conversations over this many partitions of the
+	// command stream by a hash of the conversation; each partition has one
+	// durable consumer, served by one replica at a time, so it is also the
+	// most replicas that share the work. Default 4. Change it only with an
+	// empty command stream (the egress refuses to start otherwise).
 	Partitions int `yaml:"partitions"`
+	// MaxPending bounds the commands one partition's consumer hands out
+	// before they are acknowledged: the commands a replica holds per
+	// partition, running, queued behind their conversation's earlier
+	// commands or waiting for a retry. Default 1024.
+	MaxPending int `yaml:"max_pending"`
 	// Concurrency bounds the commands handled at once by this process.
 	// Default 64.
 	Concurrency int `yaml:"concurrency"`
@@ -439,7 +447,8 @@ func Default() Config {
 			APIBase:       "https://api.weixin.qq.com",
 			ReplyBudget:   "observe",
 			Listen:        "127.0.0.1:8081",
-			Partitions:    256,
+			Partitions:    4,
+			MaxPending:    1024,
 			Concurrency:   64,
 			CallTimeout:   8 * time.Second,
 			AckWait:       10 * time.Second,

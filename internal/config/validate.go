@@ -181,6 +181,9 @@ func (c *Config) Validate() error {
 	if eg.Partitions < 1 || eg.Partitions > 4096 {
 		bad("egress.partitions %d: want 1 to 4096", eg.Partitions)
 	}
+	if eg.MaxPending < 1 || eg.MaxPending > 100000 {
+		bad("egress.max_pending %d: want 1 to 100000", eg.MaxPending)
+	}
 	if eg.Concurrency < 1 {
 		bad("egress.concurrency must be positive")
 	}

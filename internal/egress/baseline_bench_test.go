@@ -39,15 +39,14 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		for _, impl := range []string{"naive", "egress"} {
 			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
-				runBaselineBench(b, latency, impl, nil)
+				runBaselineBench(b, latency, impl)
 			})
 		}
 	}
 }
 
-// runBaselineBench measures impl ("naive" or "egress"); prepare, when set,
-// runs after the egress's Setup (a prototype's changes to its topology).
-func runBaselineBench(b *testing.B, latency time.Duration, impl string, prepare func(*testing.B, *env, *Egress)) {
+// runBaselineBench measures impl ("naive" or "egress").
+func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	d := config.Default().Egress
 	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, func(c *config.Egress) {
 		c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
@@ -55,24 +54,11 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string, prepare 
 		// machine a 2 s stall ends a send as maybe_delivered and fails the run.
 		c.CallTimeout, c.RetryMin, c.RetryMax = d.CallTimeout, d.RetryMin, d.RetryMax
 	})
-	if prepare != nil && impl == "naive" {
-		b.Fatal("prepare is for the egress")
-	}
 	var run func(context.Context) error
 	var done, refused func() int64
 	switch impl {
 	case "egress":
-		eg, err := New(Config{Egress: e.cfg, Streams: config.Default().NATS.Streams, JS: e.js,
-			Apps: []config.App{{AppID: appID, Secret: secret}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := eg.Setup(b.Context()); err != nil {
-			b.Fatal(err)
-		}
-		if prepare != nil {
-			prepare(b, e, eg)
-		}
+		eg := e.newEgress(e.js)
 		run = eg.Run
 		done = func() int64 { return int64(e.streamMsgs(events.ResultStreamName)) }
 	case "naive":

@@ -13,26 +13,54 @@
 // # Concurrency
 //
 // Ordering. The command stream WXKF_OUT maps each command subject to one of
-// N partitions (default 256) by a hash of the conversation — appid, bid and
-// openid, not the verb — so a conversation's sends and typing commands share
-// one partition. Each partition has one durable consumer with
-// MaxAckPending 1: JetStream hands out a partition's next command only after
-// the previous one was acknowledged, whichever replica pulls it. Every
-// replica pulls from every partition, so there is nothing to assign or
-// rebalance: a replica that dies simply stops pulling, and the command it was
-// holding is redelivered to another replica once its AckWait (default 10 s)
-// passes. While handling, a replica sends progress acks every third of
-// AckWait, so a live replica never loses a command to redelivery even when a
-// call, a token refresh and a retried call add up to more than AckWait.
-// A command waiting for a retry (NakWithDelay) still holds its partition, so
-// a retrying conversation delays only the conversations hashed to the same
-// partition, and only until its retry budget (default 5 m) runs out.
+// N partitions (egress.partitions, default 4) by a hash of the
+// conversation — appid, bid and openid, not the verb — so a conversation's
+// sends and typing commands share one partition. Each partition has one
+// durable consumer in the priority group "egress" with the pinned_client
+// policy: the server hands its commands to one replica at a time (the
+// pinned one), up to MaxPending (default 1024) unacknowledged. Every
+// replica consumes every partition; the server decides which one is pinned.
+//
+// Lanes. The pinned replica holds each command until it is finished: a
+// lane per partition keeps a FIFO per conversation, in stream order, and a
+// conversation's commands run one at a time, each conversation in its own
+// goroutine, at most Concurrency (default 64) commands in handling at once
+// in the process. A command that must wait — a retry's backoff, its app's
+// quota pause, NATS trouble — is parked in the lane with its
+// conversation's later commands behind it; no other conversation waits for
+// it. A held command gets a progress ack once it has been held about a
+// third of AckWait, and every third of AckWait after, so a command that
+// runs, queues or is parked is never redelivered while its replica lives.
+// The one limit lanes share is MaxPending: a partition hands out no more
+// commands while that many are unacknowledged.
+//
+// Changing hands. A replica that stops (Run's ctx ends) stops pulling,
+// lets the commands in handling finish, hands every other held command back
+// (a NAK, in stream order) and unpins the consumer, so the next replica is
+// pinned on its next pull. A replica that dies stops pulling: the server
+// unpins it after PinnedTTL (AckWait) without a pull — the pinned replica
+// pulls every AckWait/2 — when its commands are due for redelivery too. The
+// pin also moves when the consumer's leader changes (the new leader pins
+// the first replica that asks). A replica that sees a new pin on a delivery
+// enters catch-up: it starts no command until every command the consumer
+// has delivered and not seen acknowledged is held by it, judged by a
+// fresh ConsumerInfo (NumAckPending against its own commands delivered up
+// to Delivered.Consumer) polled from 20 ms up to every 500 ms; then each
+// conversation's held commands run in stream order, so none overtakes a
+// command that was still at the previous replica. A replica told its pin
+// is gone (a pull answered 423) hands back every held command not in
+// handling, so the new pinned replica's catch-up ends without waiting for
+// AckWait. A command's sent record is written with a compare-and-set on
+// the revision its handler last read or wrote: a replica that lost a
+// command to another (which wrote its record since) does not call WeChat
+// for it, nor finish it.
 //
 // Acknowledgement. A command is acknowledged only after its result is
 // stored in WXKF_RESULT (and, for failures, the command in WXKF_DLQ).
 //
 // Duplicates. Before calling the send API the handler writes a "sending"
-// record for the command id into the KV bucket WXKF_SENT, and right after
+// record for the command id into the KV bucket WXKF_SENT — a create, which
+// fails if the id has a record; only then is the record read — and right after
 // WeChat's answer a "done" record holding the result. A redelivered command
 // whose record is "done" is not sent again: its stored result is republished
 // (JetStream drops the duplicate by Nats-Msg-Id). A redelivered command whose
@@ -80,7 +108,9 @@
 // has Duplicate set; no result, and no duplicate_id, is published for it.
 // A bot must check PubAck.Duplicate (kfctl does).
 //
-// Retries. Every retry of a command backs off further (RetryMin doubling to
+// Retries. A command put back for later stays parked in its lane; its
+// record says "retry" with the time it is due, so a replica that takes the
+// command over waits until then too. Every retry of a command backs off further (RetryMin doubling to
 // RetryMax, ±20% jitter), whatever failed: the send call, the token fetch,
 // the image download or upload. A failure before the send call is never
 // maybe_delivered, even when its own request timed out after being written:
@@ -96,10 +126,10 @@
 // before its call are padded to the largest done record it can have (errmsg
 // is cut to 512 bytes), so a command that was sent always gets its done
 // record. A command whose first record is refused is not sent: it is
-// retried with backoff (NakWithDelay, counted by deliveries) and, when its
+// retried with backoff (counted by deliveries and handlings) and, when its
 // retry budget ends, fails unsent with reason transient and no record.
-// Partitions are held no longer than a budget; new commands are sent again
-// as records expire (SentTTL).
+// Conversations are held no longer than a budget; new commands are sent
+// again as records expire (SentTTL).
 //
 // Quota pauses. WeChat's quota errors (45009 daily, 45011 per minute)
 // pause every send of the app until the quota horizon: the next midnight
@@ -113,8 +143,15 @@
 // and kept by the replica that met it, and the others each meet the error
 // once before pausing themselves.
 //
-// Concurrency within a process is bounded (Concurrency, default 64); Run
-// returns after the in-flight commands finished and were acknowledged.
+// Run returns after the commands in handling finished and were
+// acknowledged, and the others were handed back.
+//
+// A redelivery of a command the lane holds (its progress ack came late)
+// joins the held command; one whose handling already finished (its ack
+// was lost) finds the done record and republishes the result, which the
+// result stream drops as a duplicate. A typing command writes no record:
+// after a lost ack it is called again, possibly after later commands of
+// its conversation (typing is best effort).
 //
 // # Errors
 //

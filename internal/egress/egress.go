@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,7 @@ type Egress struct {
 	natsWait time.Duration
 	pauses   pauses
 	store    jetstream.ObjectStore
+	done     doneSize
 
 	// Set up by Setup.
 	sent    jetstream.KeyValue
@@ -111,6 +113,7 @@ func New(cfg Config) (*Egress, error) {
 	if err := errors.Join(missing...); err != nil {
 		return nil, err
 	}
+	cfg.Egress.MaxPending = max(cfg.Egress.MaxPending, 1) // validated by package config
 	e := &Egress{
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API, tokens: cfg.Tokens, fetch: cfg.Fetcher,
 		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
@@ -134,6 +137,9 @@ func New(cfg Config) (*Egress, error) {
 		return nil, fmt.Errorf("egress metrics: %w", err)
 	}
 	e.metrics = m
+	if e.done, err = newDoneSize(); err != nil {
+		return nil, fmt.Errorf("egress: done-record size: %w", err)
+	}
 	for _, a := range cfg.Apps {
 		e.apps[a.AppID] = true
 	}
@@ -150,6 +156,9 @@ func (e *Egress) Setup(ctx context.Context) error {
 		c.Replicas, c.Storage = e.streams.Replicas, storage
 		broker.ApplyLimits(&c, e.streams) // bots must not fill the disk
 		return c
+	}
+	if err := e.checkLayout(ctx); err != nil {
+		return err
 	}
 	out, err := e.js.CreateOrUpdateStream(ctx, apply(events.OutboundStream(e.cfg.Partitions)))
 	if err != nil {
@@ -179,32 +188,79 @@ func (e *Egress) Setup(ctx context.Context) error {
 		}
 		*kv.dst = b
 	}
+	// Consumers of other layouts (another partition count, or the
+	// MaxAckPending-1 consumers of releases before) would overlap the new
+	// ones, which a work-queue stream refuses: they go first. Their
+	// unacknowledged commands stay in the stream for the new consumers.
+	want := map[string]bool{}
+	for p := range e.cfg.Partitions {
+		want[laneName(p, e.cfg.Partitions)] = true
+	}
+	names := out.ConsumerNames(ctx)
+	var stale []string
+	for name := range names.Name() {
+		if strings.HasPrefix(name, "egress-") && !want[name] {
+			stale = append(stale, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("list consumers of %s: %w", events.OutboundStreamName, err)
+	}
+	for _, name := range stale {
+		if err := out.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("delete consumer %s of another layout: %w", name, err)
+		}
+	}
 	for p := range e.cfg.Partitions {
 		if _, err := out.CreateOrUpdateConsumer(ctx, e.consumerConfig(p)); err != nil {
-			return fmt.Errorf("consumer for partition %d: %w", p, err)
+			return fmt.Errorf("consumer %s: %w", laneName(p, e.cfg.Partitions), err)
 		}
 	}
 	return nil
 }
 
-func consumerName(p int) string { return fmt.Sprintf("egress-p%04d", p) }
+// checkLayout refuses a partition count other than the one the stored
+// commands were partitioned for: the new consumers would never see them.
+func (e *Egress) checkLayout(ctx context.Context) error {
+	st, err := e.js.Stream(ctx, events.OutboundStreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", events.OutboundStreamName, err)
+	}
+	info := st.CachedInfo()
+	have, want := info.Config.SubjectTransform, events.OutboundStream(e.cfg.Partitions).SubjectTransform
+	if have == nil || want == nil || have.Destination == want.Destination || info.State.Msgs == 0 {
+		return nil
+	}
+	return fmt.Errorf("stream %s holds %d commands partitioned as %q, and egress.partitions is %d: "+
+		"run the egress with the partition count they were stored with until the stream is empty, then change it",
+		events.OutboundStreamName, info.State.Msgs, have.Destination, e.cfg.Partitions)
+}
 
 func (e *Egress) consumerConfig(p int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       consumerName(p),
-		Description:   "kfbridge egress: one ordered partition of conversations",
-		FilterSubject: events.PartitionFilter(p),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       e.cfg.AckWait,
-		MaxAckPending: 1,
-		MaxDeliver:    -1, // bounded by the retry budget instead
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		Replicas:      e.streams.Replicas,
+		Durable:        laneName(p, e.cfg.Partitions),
+		Description:    "kfbridge egress: the conversations of one partition, served by one replica at a time",
+		FilterSubject:  events.PartitionFilter(p),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        e.cfg.AckWait,
+		MaxAckPending:  e.cfg.MaxPending,
+		MaxDeliver:     -1, // bounded by the retry budget instead
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		Replicas:       e.streams.Replicas,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{priorityGroup},
+		// A replica that stops pulling (it died) loses the pin after one
+		// AckWait, when the commands it held are due for redelivery too.
+		PinnedTTL: e.cfg.AckWait,
 	}
 }
 
-// Run pulls commands from every partition until ctx ends, then stops
-// pulling, lets in-flight commands finish (their calls, results and acks),
+// Run serves the consumers until ctx ends, then stops pulling, lets the
+// commands being handled finish (their calls, results and acks), hands
+// back the others (queued or waiting for a retry) to the next replica,
 // and returns nil.
 func (e *Egress) Run(ctx context.Context) error {
 	if e.out == nil {
@@ -221,6 +277,7 @@ func (e *Egress) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	var lanes []*lane
 	var ccs []jetstream.ConsumeContext
 	stopAll := func() {
 		for _, cc := range ccs {
@@ -229,33 +286,57 @@ func (e *Egress) Run(ctx context.Context) error {
 		for _, cc := range ccs {
 			<-cc.Closed()
 		}
+		var wg sync.WaitGroup
+		for _, l := range lanes {
+			wg.Go(func() { l.close(context.Background()) })
+		}
+		wg.Wait()
 		stopWatch()
 		<-watched
 	}
+	// The pinned replica must pull more often than the pin lasts (one
+	// AckWait), or it loses the pin while it holds commands.
+	expiry := max(e.cfg.AckWait/2, time.Second)
 	for p := range e.cfg.Partitions {
-		cons, err := e.out.Consumer(ctx, consumerName(p))
+		name := laneName(p, e.cfg.Partitions)
+		cons, err := e.out.Consumer(ctx, name)
 		if err != nil {
 			stopAll()
 			if ctx.Err() != nil {
 				return nil // stopped while starting: a clean shutdown
 			}
-			return fmt.Errorf("consumer for partition %d: %w", p, err)
+			return fmt.Errorf("consumer %s: %w", name, err)
 		}
-		cc, err := cons.Consume(e.handle,
-			jetstream.PullMaxMessages(2),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-					e.logger.Debug("consume", "partition", p, "err", err)
-				}
-			}))
+		l := newLane(e, name, cons)
+		cc, err := cons.Consume(l.add,
+			jetstream.PullPriorityGroup(priorityGroup),
+			jetstream.PullMaxMessages(min(e.cfg.MaxPending, 256)),
+			jetstream.PullExpiry(expiry),
+			jetstream.ConsumeErrHandler(l.consumeErr))
 		if err != nil {
 			stopAll()
-			return fmt.Errorf("consume partition %d: %w", p, err)
+			return fmt.Errorf("consume %s: %w", name, err)
 		}
+		lanes = append(lanes, l)
 		ccs = append(ccs, cc)
 	}
 	e.logger.Info("egress running", "partitions", e.cfg.Partitions, "apps", len(e.apps), "api_base", e.api.Base())
-	<-ctx.Done()
+	// Progress acks for the commands held long enough to need one: each
+	// gets one before it was held for two thirds of AckWait.
+	period := e.cfg.AckWait / 3
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			for _, l := range lanes {
+				l.progress(period)
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
 	stopAll()
 	e.logger.Info("egress stopped")
 	return nil

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,6 +25,8 @@ type job struct {
 	key      string // sent-record key
 	rec      record
 	stored   bool   // rec is in the KV bucket (later writes update it)
+	rev      uint64 // rec's revision in the bucket, when stored
+	tries    int    // handlings of this delivery so far, this one included
 	dup      string // set for a reused id: suffix of the result's own id
 	deadline time.Time
 	trace    string // traceparent of the API calls and the result
@@ -34,7 +35,8 @@ type job struct {
 	log      *slog.Logger
 }
 
-// action says what to do with the message once handling is over.
+// action says what to do with the message once handling is over: ack
+// (the zero value), term, or nak — wait delay and handle it again.
 type action struct {
 	nak   bool
 	delay time.Duration
@@ -45,10 +47,13 @@ var ack = action{}
 
 func nakAfter(d time.Duration) action { return action{nak: true, delay: max(d, 0)} }
 
-// handle is the consume callback of every partition.
-func (e *Egress) handle(msg jetstream.Msg) {
-	stop := e.keepAlive(msg)
-	defer stop()
+// handle handles one delivery of a command, which its lane holds. It
+// returns keep false when the command is finished (its result stored and
+// the command acknowledged or terminated) or abandoned to another replica
+// that took it over, and keep true with the time to wait before handling
+// it again (a retry, a quota pause, NATS trouble). tries counts its
+// handlings in this replica, this one included.
+func (e *Egress) handle(msg jetstream.Msg, tries int) (wait time.Duration, keep bool) {
 	e.sem <- struct{}{}
 	defer func() { <-e.sem }()
 	e.metrics.inflight.Inc()
@@ -58,58 +63,48 @@ func (e *Egress) handle(msg jetstream.Msg) {
 	// is finished, then acknowledged.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.CallTimeout+10*time.Second)
 	defer cancel()
-	act, err := e.process(ctx, msg)
+	act, err := e.process(ctx, msg, tries, tries > 1)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
-		// decide again against its record (a reused id, or this command's
-		// own copy) instead of retrying a create that cannot succeed.
-		act, err = e.process(ctx, msg)
+		// decide again against its record (a reused id, this command's own
+		// record from an earlier delivery, or its retry state).
+		act, err = e.process(ctx, msg, tries, true)
 	}
 	switch {
+	case errors.Is(err, errRecordTaken):
+		// Another replica handles this command now (it wrote its record
+		// since this one read it): leave it to that replica.
+		e.logger.Info("command taken over by another replica", "subject", msg.Subject())
+		return 0, false
 	case err != nil:
 		// NATS trouble (record, result or dead-letter publish): nothing final
-		// is known to be stored; redelivery resumes from the sent record.
+		// is known to be stored; the next try resumes from the sent record.
 		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
-		msg.NakWithDelay(e.cfg.RetryMin)
+		return e.cfg.RetryMin, true
 	case act.term:
-		msg.Term()
+		_ = msg.Term()
+		return 0, false
 	case act.nak:
-		msg.NakWithDelay(act.delay)
-	default:
-		actx, cancel := e.natsCtx(ctx)
-		defer cancel()
-		if err := msg.DoubleAck(actx); err != nil {
-			// The result is stored; a redelivery republishes it (deduplicated).
-			e.logger.Warn("ack lost; the command will be redelivered and its result republished", "subject", msg.Subject(), "err", err)
-		}
+		return max(act.delay, time.Millisecond), true
 	}
+	// The result is stored: an ack lost here means a redelivery, which finds
+	// the done record and republishes the result (deduplicated).
+	if err := msg.Ack(); err != nil {
+		e.logger.Warn("ack not sent; the command will be redelivered and its result republished", "subject", msg.Subject(), "err", err)
+	}
+	return 0, false
 }
 
-// keepAlive sends progress acks every third of AckWait until stopped.
-func (e *Egress) keepAlive(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(e.cfg.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				msg.InProgress()
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
-
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error) {
+// process decides what to do with one delivery of a command. load reads
+// the command's sent record first; otherwise (the first handling of a
+// first delivery) the record's create before the call finds one, if any
+// (errRecordExists).
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, tries int, load bool) (action, error) {
 	md, err := msg.Metadata()
 	if err != nil {
 		return action{}, err
 	}
-	j := &job{msg: msg, md: md, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
+	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
 	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
 	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
 	if perr != nil {
@@ -144,16 +139,23 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 		return e.fail(ctx, j, CodeMalformed, perr.Error(), ReasonMalformed, false)
 	}
 
-	// The record is consulted on every delivery, not only redeliveries: a
+	// The record is consulted for every command, not only redeliveries: a
 	// bot that republishes a command id after the stream's duplicate window
-	// must not send it twice either. A record written for another
+	// must not send it twice either. On a first delivery it is not read:
+	// the record's create before the call fails when one exists, and the
+	// command is decided again against it. A record written for another
 	// conversation, verb or body belongs to another command that used the
 	// same id: this one fails, and neither borrows nor touches its record.
 	subject := events.OutboundPrefix + conv.String() + "." + verb
 	digest := dataDigest(cmd.Data)
-	rec, ok, err := e.loadRecord(ctx, j.key)
-	if err != nil {
-		return action{}, err
+	var rec record
+	var ok bool
+	if load || md.NumDelivered > 1 || verb == events.VerbTyping {
+		// Typing writes no record, but reads one: a typing command reusing a
+		// send's id is a duplicate_id too.
+		if rec, ok, err = e.loadRecord(ctx, j); err != nil {
+			return action{}, err
+		}
 	}
 	if ok && !rec.matches(subject, digest) {
 		j.dup = idSuffix("duplicate", subject, []byte(digest))
@@ -187,6 +189,10 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg) (action, error)
 	}
 	if until := e.pauses.get(conv.AppID); now.Before(until) {
 		return e.retryAt(ctx, j, until, ReasonQuota)
+	}
+	if j.rec.State == stateRetry && now.Before(j.rec.RetryAt) {
+		// Put back for later by this or another replica: not due yet.
+		return nakAfter(j.rec.RetryAt.Sub(now)), nil
 	}
 	if verb == events.VerbTyping {
 		return e.typing(ctx, j, *cmd.Typing)

@@ -8,6 +8,7 @@ type metrics struct {
 	apiErrors  *prometheus.CounterVec
 	retries    *prometheus.CounterVec
 	inflight   prometheus.Gauge
+	held       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,8 +34,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kfbridge_egress_inflight_commands",
 			Help: "Commands being handled by this process.",
 		}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kfbridge_egress_held_commands",
+			Help: "Commands this process holds unacknowledged: being handled, queued behind their conversation's earlier commands, or waiting for a retry.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight} {
+	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

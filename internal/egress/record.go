@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -39,8 +40,11 @@ type record struct {
 	// while it waits, it fails with this reason, not expired: the outcome
 	// does not depend on whether the budget ran out just before or just
 	// after the redelivery.
-	LastReason string          `json:"last_reason,omitempty"`
-	Result     json.RawMessage `json:"result,omitempty"`
+	LastReason string `json:"last_reason,omitempty"`
+	// RetryAt is when a command put back for later is due: a replica that
+	// takes it over waits until then too.
+	RetryAt time.Time       `json:"retry_at,omitzero"`
+	Result  json.RawMessage `json:"result,omitempty"`
 	// Subject (wxkf.out.<appid>.<bid>.<openid>.<verb>) and Digest (of the
 	// command's data) bind the record to the command that wrote it: a
 	// command reusing its id with another conversation or body is not that
@@ -59,15 +63,58 @@ type record struct {
 // "done" record is sure to find, and a command that was sent is always
 // recorded as done.
 
-// maxErrMsg bounds the errmsg of a result and a record's LastMsg.
+// maxErrMsg bounds the errmsg of a result and a record's LastMsg, as
+// encoded in JSON (see [jsonLen]).
 const maxErrMsg = 512
 
-// cutErrMsg cuts s to maxErrMsg bytes at a character boundary.
+// cutErrMsg cuts s at a character boundary so that its JSON encoding is at
+// most maxErrMsg bytes, "..." included.
 func cutErrMsg(s string) string {
-	if len(s) <= maxErrMsg {
+	if jsonLen(s) <= maxErrMsg {
 		return s
 	}
-	return strings.ToValidUTF8(s[:maxErrMsg-3], "") + "..."
+	n := 0
+	for i, r := range s {
+		w := runeJSONLen(r, utf8.RuneLen(r))
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				w = 6
+			}
+		}
+		if n+w > maxErrMsg-3 {
+			return strings.ToValidUTF8(s[:i], "") + "..."
+		}
+		n += w
+	}
+	return s
+}
+
+// jsonLen is the length of s encoded as the content of a JSON string by
+// encoding/json: \", \\, \n, \r, \t take two bytes; other control
+// characters, <, >, &, U+2028, U+2029 and each byte of invalid UTF-8
+// (\ufffd) take six; other characters their UTF-8 length.
+func jsonLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			n += 6
+		} else {
+			n += runeJSONLen(r, size)
+		}
+		i += size
+	}
+	return n
+}
+
+func runeJSONLen(r rune, size int) int {
+	switch {
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+		return 2
+	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+		return 6
+	}
+	return size
 }
 
 // matches reports whether r was written for the command with subject and
@@ -187,10 +234,11 @@ func recordKey(appid, commandID string) string {
 	return appid + "." + hex.EncodeToString(sum[:20])
 }
 
-func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, error) {
+// loadRecord reads j's sent record and its revision (j.rev).
+func (e *Egress) loadRecord(ctx context.Context, j *job) (record, bool, error) {
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	entry, err := e.sent.Get(ctx, key)
+	entry, err := e.sent.Get(ctx, j.key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return record{}, false, nil
 	}
@@ -199,14 +247,21 @@ func (e *Egress) loadRecord(ctx context.Context, key string) (record, bool, erro
 	}
 	var r record
 	if err := json.Unmarshal(entry.Value(), &r); err != nil {
-		return record{}, false, fmt.Errorf("sent record %s unreadable: %w", key, err)
+		return record{}, false, fmt.Errorf("sent record %s unreadable: %w", j.key, err)
 	}
+	j.rev = entry.Revision()
 	return r, true, nil
 }
 
 // errRecordExists says a command's first record write found a record
 // another delivery with the same id wrote in the meantime.
 var errRecordExists = errors.New("sent record written by another delivery")
+
+// errRecordTaken says a command's record changed since this replica read or
+// wrote it: another replica took the command over (the consumer was pinned
+// to it and the command redelivered there). This replica must not call or
+// finish it.
+var errRecordTaken = errors.New("sent record changed by another replica")
 
 // errRecordsFull says the sent-record bucket is at its cap
 // (nats.streams.max_bytes.sent) and refused a new command's record. Records
@@ -223,12 +278,12 @@ func storeFull(err error) bool {
 
 // recordsFull puts back a command whose first record the full bucket
 // refused. Nothing was sent: a command is never sent without its "sending"
-// record. It retries with backoff (counted by deliveries: no record holds
-// its retries) and fails, still unsent, when its budget ends; the partition
+// record. It retries with backoff (counted by deliveries and handlings:
+// no record holds its retries) and fails, still unsent, when its budget ends; the partition
 // is held no longer than that.
 func (e *Egress) recordsFull(ctx context.Context, j *job) (action, error) {
 	now := e.now()
-	at := now.Add(e.backoff(int(j.md.NumDelivered)))
+	at := now.Add(e.backoff(int(j.md.NumDelivered) + j.tries - 1))
 	if at.After(j.deadline) {
 		return e.fail(ctx, j, CodeExpired, errRecordsFull.Error()+"; the command was not sent", ReasonTransient, false)
 	}
@@ -237,32 +292,86 @@ func (e *Egress) recordsFull(ctx context.Context, j *job) (action, error) {
 	return nakAfter(at.Sub(now)), nil
 }
 
-// doneBound is the largest encoded done record j's command can have: the
-// longest outcome, reason and codes, an errmsg of maxErrMsg bytes that each
-// escape to six (\u003c), its own ids and a media id of at least 128
-// bytes.
-func (e *Egress) doneBound(j *job) (int, error) {
-	c := j.cmd
-	worst := strings.Repeat("<", maxErrMsg)
-	media := j.mediaID // not known yet before the upload: allow for one
-	if len(media) < 128 {
-		media = strings.Repeat("x", 128)
-	}
-	body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: c.ID, Verb: c.Verb, AppID: c.AppID, BusinessID: c.BusinessID,
-		OpenID: c.OpenID, Outcome: events.OutcomeDelivered, ErrCode: -1 << 31, ErrMsg: worst, Attempts: 1 << 20,
-		Reason: ReasonMaybeDelivered, MaybeDelivered: true, MediaID: media, Time: e.now().UTC()}))
+// boundFields are the strings of a command that its done record holds.
+type boundFields struct{ id, verb, appid, bid, openid, subject, digest, media string }
+
+// probeDone is the length of the largest encoded done record a command with
+// the strings f can have: the longest outcome, reason and codes, an errmsg
+// whose encoding takes maxErrMsg bytes, strings as given.
+func probeDone(f boundFields) (int, error) {
+	worst := strings.Repeat("x", maxErrMsg)
+	body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: f.id, Verb: f.verb, AppID: f.appid,
+		BusinessID: f.bid, OpenID: f.openid, Outcome: events.OutcomeDelivered, ErrCode: -1 << 31, ErrMsg: worst,
+		Attempts: 1 << 20, Reason: ReasonMaybeDelivered, MaybeDelivered: true, MediaID: f.media,
+		Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)}))
 	if err != nil {
 		return 0, err
 	}
-	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body, Subject: j.rec.Subject, Digest: j.rec.Digest}
+	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body, Subject: f.subject, Digest: f.digest}
 	b, err := json.Marshal(probe)
-	return len(b) + 16, err // the time's fraction may have more digits
+	return len(b), err
+}
+
+// doneSize computes done-record bounds without encoding one per command:
+// the encoded record is its size with empty strings plus, for each string,
+// the number of times it appears times its escaped length.
+type doneSize struct {
+	base int
+	mult boundFields // each field holds a string of as many bytes as the field appears
+}
+
+func newDoneSize() (doneSize, error) {
+	base, err := probeDone(boundFields{})
+	if err != nil {
+		return doneSize{}, err
+	}
+	times := func(set func(*boundFields)) (string, error) {
+		var f boundFields
+		set(&f)
+		n, err := probeDone(f)
+		return strings.Repeat("x", n-base), err
+	}
+	var ds doneSize
+	ds.base = base
+	var errs []error
+	for _, x := range []struct {
+		dst *string
+		set func(*boundFields)
+	}{
+		{&ds.mult.id, func(f *boundFields) { f.id = "x" }},
+		{&ds.mult.verb, func(f *boundFields) { f.verb = "x" }},
+		{&ds.mult.appid, func(f *boundFields) { f.appid = "x" }},
+		{&ds.mult.bid, func(f *boundFields) { f.bid = "x" }},
+		{&ds.mult.openid, func(f *boundFields) { f.openid = "x" }},
+		{&ds.mult.subject, func(f *boundFields) { f.subject = "x" }},
+		{&ds.mult.digest, func(f *boundFields) { f.digest = "x" }},
+		{&ds.mult.media, func(f *boundFields) { f.media = "x" }},
+	} {
+		m, err := times(x.set)
+		*x.dst = m
+		errs = append(errs, err)
+	}
+	return ds, errors.Join(errs...)
+}
+
+// doneBound is the largest encoded done record j's command can have, with
+// a media id of at least 128 bytes (not known yet before the upload).
+func (e *Egress) doneBound(j *job) int {
+	c, m := j.cmd, e.done.mult
+	n := e.done.base +
+		len(m.id)*jsonLen(c.ID) + len(m.verb)*jsonLen(c.Verb) + len(m.appid)*jsonLen(c.AppID) +
+		len(m.bid)*jsonLen(c.BusinessID) + len(m.openid)*jsonLen(c.OpenID) +
+		len(m.subject)*jsonLen(j.rec.Subject) + len(m.digest)*jsonLen(j.rec.Digest) +
+		len(m.media)*max(jsonLen(j.mediaID), 128)
+	return n + 16 // the time's fraction may have more digits
 }
 
 // saveRecord writes j's record. The first write of a command's record is a
 // create: when another command with the same id (in another partition)
 // wrote first, it fails with errRecordExists, and [Egress.handle] handles
-// the command again, deciding on that record.
+// the command again, deciding on that record. Later writes are a
+// compare-and-set on the revision this replica read or wrote last: when
+// another replica wrote since, it fails with errRecordTaken.
 func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 	j.rec.Pad = ""
 	b, err := json.Marshal(j.rec)
@@ -270,11 +379,7 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		return err
 	}
 	if j.rec.State != stateDone {
-		bound, err := e.doneBound(j)
-		if err != nil {
-			return err
-		}
-		if len(b) < bound {
+		if bound := e.doneBound(j); len(b) < bound {
 			j.rec.Pad = strings.Repeat("-", max(bound-len(b)-len(`,"pad":""`), 1))
 			if b, err = json.Marshal(j.rec); err != nil {
 				return err
@@ -283,10 +388,14 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 	}
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
+	var rev uint64
 	if j.stored {
-		_, err = e.sent.Put(ctx, j.key, b)
+		rev, err = e.sent.Update(ctx, j.key, b, j.rev)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return errRecordTaken
+		}
 	} else {
-		_, err = e.sent.Create(ctx, j.key, b)
+		rev, err = e.sent.Create(ctx, j.key, b)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		// Nothing was sent by this delivery yet (its first write is the one
@@ -299,6 +408,6 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 	if err != nil {
 		return fmt.Errorf("write sent record: %w", err)
 	}
-	j.stored = true
+	j.stored, j.rev = true, rev
 	return nil
 }

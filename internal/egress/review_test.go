@@ -235,15 +235,17 @@ func TestSentBucketCap(t *testing.T) {
 // command's done record is no larger than the record written before its
 // call, so a full bucket cannot refuse it.
 func TestDoneRecordFitsItsReserve(t *testing.T) {
-	eg := &Egress{now: time.Now}
-	for _, id := range []string{"a", strings.Repeat("<", events.MaxCommandIDLength)} {
+	done, err := newDoneSize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg := &Egress{now: time.Now, done: done}
+	for _, id := range []string{"a", strings.Repeat("<", events.MaxCommandIDLength), `"\` + "\u2028\xff\x01é",
+		strings.Repeat("\u2028", events.MaxCommandIDLength/3)} {
 		j := &job{cmd: events.Command{ID: id, Verb: events.VerbSend,
 			Conversation: events.Conversation{AppID: appID, BusinessID: "0", OpenID: "oUser"}},
 			rec: record{Subject: "wxkf.out." + appID + ".0.oUser.send", Digest: dataDigest([]byte(`{}`))}}
-		bound, err := eg.doneBound(j)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bound := eg.doneBound(j)
 		for _, msg := range []string{"ok", strings.Repeat("<", 4000), strings.Repeat("\u2028", 2000), string([]byte{0xff, 0xfe}) + strings.Repeat("\x01", 3000)} {
 			d := events.ResultData{CommandID: id, Verb: events.VerbSend, AppID: appID, BusinessID: "0", OpenID: "oUser",
 				Outcome: events.OutcomeFailed, ErrCode: -1004, ErrMsg: cutErrMsg(msg), Attempts: 3,

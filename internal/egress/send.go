@@ -151,6 +151,7 @@ func (e *Egress) retryAt(ctx context.Context, j *job, at time.Time, reason strin
 	j.rec.State = stateRetry
 	j.rec.Retries++
 	j.rec.LastReason = reason
+	j.rec.RetryAt = at.UTC()
 	if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) {
 		return e.recordsFull(ctx, j)
 	} else if err != nil {

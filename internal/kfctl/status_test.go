@@ -31,13 +31,13 @@ func TestStatus(t *testing.T) {
 
 	out := w.ok("status")
 	for _, want := range []string{"WXKF_OUT", "WXKF_RESULT", "WXKF_DLQ", "KV_WXKF_TOKENS", "PENDING", "ACK_PENDING",
-		appID, "stable", "valid", "egress-p0000", "management service kfbridge-manage: 1 instance(s)"} {
+		appID, "stable", "valid", "egress-4-0", "management service kfbridge-manage: 1 instance(s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status printed %q, want %q", out, want)
 		}
 	}
 	all := w.ok("status", "--all")
-	if !strings.Contains(all, "egress-p0003") {
+	if !strings.Contains(all, "egress-4-3") {
 		t.Errorf("status --all printed %q", all)
 	}
 	js := w.ok("status", "--json")
@@ -68,10 +68,10 @@ func TestThroughBridge(t *testing.T) {
 		t.Errorf("kf list printed %q", out)
 	}
 	if out := w.ok("status"); !strings.Contains(out, "1 instance(s)") || !strings.Contains(out, "valid") ||
-		!strings.Contains(out, "(16 idle consumers not shown; --all shows them)") || strings.Contains(out, "egress-p0015") {
+		!strings.Contains(out, "(16 idle consumers not shown; --all shows them)") || strings.Contains(out, "egress-16-15") {
 		t.Errorf("status printed %q", out)
 	}
-	if out := w.ok("status", "--all"); !strings.Contains(out, "egress-p0015") {
+	if out := w.ok("status", "--all"); !strings.Contains(out, "egress-16-15") {
 		t.Errorf("status --all printed %q", out)
 	}
 }

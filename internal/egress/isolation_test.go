@@ -1,0 +1,149 @@
+package egress
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// TestPausedAppHoldsNoOtherApp: with one partition, so that every
+// conversation shares one consumer, app A meets its per-minute quota with
+// 20 sends queued in 20 conversations and is paused; app B's 8 commands in
+// 8 new conversations are all delivered while A's commands wait for the
+// pause to end.
+func TestPausedAppHoldsNoOtherApp(t *testing.T) {
+	const appB, quota = "wx00000000000000b2", 10 // per app: B sends 8
+	// The simulated minute starts with the test, so the quota does not
+	// come back while it runs.
+	base, start := time.Now().Truncate(time.Minute).Add(time.Minute), time.Now()
+	e := newEnv(t, wxsim.SimConfig{Apps: map[string]string{appID: secret, appB: secret}, MinuteQuota: quota, DailyQuota: -1,
+		Now: func() time.Time { return base.Add(time.Since(start)) }}, func(c *config.Egress) {
+		c.Partitions = 1
+		c.RetryBudget = 5 * time.Minute
+	})
+	e.apps = []config.App{{AppID: appID, Secret: secret}, {AppID: appB, Secret: secret}}
+	e.replica(nil)
+	for i := range quota + 20 {
+		openid := fmt.Sprintf("oA%02d", i)
+		e.interact("0", openid)
+		e.command("0", openid, events.VerbSend, openid, text("a"))
+	}
+	natstest.WaitFor(t, "app A paused for its quota", func() bool {
+		kv, err := e.js.KeyValue(t.Context(), PausesBucket)
+		if err != nil {
+			return false
+		}
+		_, err = kv.Get(t.Context(), appID)
+		return err == nil
+	})
+	for i := range 8 {
+		openid := fmt.Sprintf("oB%d", i)
+		e.sim.RecordInteraction(appB, "0", openid, "text", e.sim.Now())
+		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": openid, "source": "/test",
+			"type": "weixin.kf.command.send", "data": text("b")})
+		e.publishFor(appB, "0", openid, events.VerbSend, openid, body, events.ContentType)
+	}
+	if !natstest.Poll(time.Now().Add(30*time.Second), func() bool { return len(e.sim.Delivered(appB)) == 8 }) {
+		t.Fatalf("app B: %d of 8 delivered; calls %+v; results %d", len(e.sim.Delivered(appB)), e.sim.Calls(), e.streamMsgs(events.ResultStreamName))
+	}
+	if n := len(e.sim.Delivered(appID)); n != quota {
+		t.Errorf("app A: %d delivered while paused, want its quota %d", n, quota)
+	}
+	if got := e.sim.Calls().Count("/cgi-bin/message/custom/send", 45011); got < 1 {
+		t.Errorf("WeChat answered %d sends with 45011, want at least the one that paused A", got)
+	}
+}
+
+// TestRetryingConversationHoldsNoOther: with one partition, a conversation
+// whose send fails transiently waits for its retry with its second command
+// behind it; commands of 6 other conversations are delivered meanwhile,
+// and the waiting conversation's second command is not sent before its
+// first.
+func TestRetryingConversationHoldsNoOther(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) {
+		c.Partitions = 1
+		c.RetryMin, c.RetryMax, c.RetryBudget = time.Minute, time.Minute, 5*time.Minute
+	})
+	var failed atomic.Int64
+	api := httptest.NewServer(failSendsTo("oStuck", &failed, e.sim.Handler()))
+	t.Cleanup(api.Close)
+	e.cfg.APIBase = api.URL
+	e.replica(nil)
+	e.interact("0", "oStuck")
+	e.command("0", "oStuck", events.VerbSend, "stuck-1", text("1"))
+	e.command("0", "oStuck", events.VerbSend, "stuck-2", text("2"))
+	natstest.WaitFor(t, "the stuck conversation's first send to fail", func() bool { return failed.Load() >= 1 })
+	for i := range 6 {
+		openid := fmt.Sprintf("oFree%d", i)
+		e.interact("0", openid)
+		e.command("0", openid, events.VerbSend, openid, text("x"))
+	}
+	natstest.WaitFor(t, "the other conversations' commands", func() bool { return len(e.sim.Delivered(appID)) == 6 })
+	if n := failed.Load(); n != 1 {
+		t.Errorf("%d failed send calls to the stuck conversation, want 1 (its first command, waiting for its retry)", n)
+	}
+	if slices.ContainsFunc(e.sim.Delivered(appID), func(d wxsim.Delivered) bool { return d.OpenID == "oStuck" }) {
+		t.Error("the stuck conversation got a message")
+	}
+}
+
+// TestGracefulStopHandsOverWaitingCommands: a replica that stops while a
+// conversation waits for a retry hands its commands back; the next replica
+// takes the consumer over at once (the stopped one gives up its pin),
+// waits out the retry's time from the record, and delivers both commands
+// in order, each with one result.
+func TestGracefulStopHandsOverWaitingCommands(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) {
+		c.Partitions = 1
+		c.RetryMin, c.RetryMax, c.RetryBudget = 500*time.Millisecond, 500*time.Millisecond, time.Minute
+	})
+	var failed atomic.Int64
+	var failing atomic.Bool
+	failing.Store(true)
+	wrapped := failSendsTo("oU", &failed, e.sim.Handler())
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			wrapped.ServeHTTP(w, r)
+			return
+		}
+		e.sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(api.Close)
+	e.cfg.APIBase = api.URL
+	stop := e.replica(nil)
+	e.interact("0", "oU")
+	e.command("0", "oU", events.VerbSend, "c1", text("c1"))
+	e.command("0", "oU", events.VerbSend, "c2", text("c2"))
+	natstest.WaitFor(t, "c1 to fail once", func() bool { return failed.Load() >= 1 })
+	stop()
+	failing.Store(false)
+	e.replica(nil)
+	res := e.results(2)
+	for _, id := range []string{"c1", "c2"} {
+		if r := res[id].Data; r.Outcome != events.OutcomeDelivered {
+			t.Errorf("%s = %+v", id, r)
+		}
+	}
+	if r := res["c1"].Data; r.Attempts < 2 {
+		t.Errorf("c1 attempts %d, want the failed one counted", r.Attempts)
+	}
+	var order []string
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body) //nolint:errcheck // compared below
+		order = append(order, body.Text.Content)
+	}
+	if !slices.Equal(order, []string{"c1", "c2"}) {
+		t.Errorf("WeChat received %q, want c1 then c2", order)
+	}
+}

@@ -1,0 +1,374 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// priorityGroup is the one priority group of the egress consumers: the
+// server pins each consumer to one replica at a time.
+const priorityGroup = "egress"
+
+// headerPinID is the header in which the server names the pin a delivery
+// was made under.
+const headerPinID = "Nats-Pin-Id"
+
+// laneName is the durable name of the consumer of partition p of n.
+func laneName(p, n int) string { return fmt.Sprintf("egress-%d-%d", n, p) }
+
+// A lane is one partition's durable consumer served by this replica: while the server
+// pins the consumer here, every command it hands out is held by the lane
+// until it is finished — running, queued behind its conversation's earlier
+// commands, or parked until a retry — and its conversation's commands run
+// one at a time, in stream order. Conversations do not wait for each
+// other: the consumer hands out up to MaxPending commands, and each
+// conversation has its own worker.
+type lane struct {
+	e    *Egress
+	name string
+	cons jetstream.Consumer
+
+	mu      sync.Mutex
+	held    map[uint64]*entry // by stream sequence
+	convs   map[string]*conv  // conversations with held commands
+	pin     string            // the pin of the latest delivery
+	gen     int               // counts pin changes
+	catchUp bool              // a new pin: wait until no one else holds a command
+	closing bool
+	kick    chan struct{} // closed to wake parked workers (release, close)
+	workers sync.WaitGroup
+}
+
+// entry is one held command.
+type entry struct {
+	msg    jetstream.Msg // its latest delivery
+	acked  time.Time     // its latest delivery or progress ack
+	seq    uint64        // stream sequence
+	dseq   uint64        // consumer sequence of msg
+	conv   *conv
+	active bool // a worker is handling it
+	tries  int  // handlings so far in this replica
+}
+
+// conv is a conversation's held commands, by stream sequence.
+type conv struct {
+	key     string
+	queue   []*entry
+	running bool // a worker owns the conversation
+}
+
+func newLane(e *Egress, name string, cons jetstream.Consumer) *lane {
+	return &lane{e: e, name: name, cons: cons, held: map[uint64]*entry{}, convs: map[string]*conv{},
+		kick: make(chan struct{})}
+}
+
+// convKey is a command's conversation in its stored subject
+// wxkf.outp.<partition>.<appid>.<bid>.<openid>.<verb>: the subject without
+// its verb.
+func convKey(subject string) string {
+	if i := strings.LastIndexByte(subject, '.'); i > 0 {
+		return subject[:i]
+	}
+	return subject
+}
+
+// add takes one delivery from the consumer (nats.go calls it from one
+// goroutine per consumer).
+func (l *lane) add(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		l.e.logger.Error("delivery without metadata dropped", "consumer", l.name, "err", err)
+		return
+	}
+	pin := header(msg, headerPinID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		_ = msg.Nak() // the next replica serving the consumer takes it
+		return
+	}
+	if pin != "" && pin != l.pin {
+		// The consumer was (re)pinned here: another replica may still hold
+		// commands it got before. Nothing starts until they are finished or
+		// handed back (see catchUpLoop).
+		l.pin = pin
+		l.gen++
+		if !l.catchUp {
+			l.catchUp = true
+			go l.catchUpLoop()
+		}
+	}
+	seq := md.Sequence.Stream
+	if en := l.held[seq]; en != nil {
+		// A redelivery of a command held here (a progress ack was late):
+		// keep one entry, answer through the latest delivery.
+		en.msg, en.dseq, en.acked = msg, md.Sequence.Consumer, time.Now()
+		return
+	}
+	key := convKey(msg.Subject())
+	c := l.convs[key]
+	if c == nil {
+		c = &conv{key: key}
+		l.convs[key] = c
+	}
+	en := &entry{msg: msg, acked: time.Now(), seq: seq, dseq: md.Sequence.Consumer, conv: c}
+	l.held[seq] = en
+	// In stream order; a command handed back by another replica may arrive
+	// after later ones of its conversation (they wait in catch-up).
+	i := len(c.queue)
+	for i > 0 && c.queue[i-1].seq > seq && !c.queue[i-1].active {
+		i--
+	}
+	c.queue = slices.Insert(c.queue, i, en)
+	l.e.metrics.held.Inc()
+	if !l.catchUp && !c.running {
+		l.start(c)
+	}
+}
+
+// start runs c's worker. Locked.
+func (l *lane) start(c *conv) {
+	c.running = true
+	l.workers.Add(1)
+	go l.work(c)
+}
+
+// work handles c's commands one at a time until none is held.
+func (l *lane) work(c *conv) {
+	defer l.workers.Done()
+	for {
+		l.mu.Lock()
+		if len(c.queue) == 0 || l.closing || l.catchUp {
+			c.running = false
+			if len(c.queue) == 0 {
+				delete(l.convs, c.key)
+			}
+			l.mu.Unlock()
+			return
+		}
+		en := c.queue[0]
+		en.active = true
+		en.tries++
+		msg, tries := en.msg, en.tries
+		kick := l.kick
+		l.mu.Unlock()
+
+		wait, keep := l.e.handle(msg, tries)
+
+		l.mu.Lock()
+		en.active = false
+		handBack := keep && (l.closing || kick != l.kick) // released while it ran
+		if !keep || handBack {
+			l.drop(en)
+		}
+		last := en.msg
+		l.mu.Unlock()
+		if handBack {
+			_ = last.Nak()
+			continue
+		}
+		if keep {
+			// Parked: the conversation's later commands wait behind it; no
+			// other conversation does.
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-kick: // released or closing: the loop decides
+				t.Stop()
+			}
+		}
+	}
+}
+
+// drop forgets en. Locked.
+func (l *lane) drop(en *entry) {
+	if l.held[en.seq] != en {
+		return
+	}
+	delete(l.held, en.seq)
+	c := en.conv
+	if i := slices.Index(c.queue, en); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+	}
+	l.e.metrics.held.Dec()
+}
+
+// release hands back every held command that is not being handled, in
+// stream order, so that the replica now serving the consumer gets them
+// (it waits for them, see catchUpLoop), and wakes the parked workers.
+func (l *lane) release(why string) {
+	l.mu.Lock()
+	var back []*entry
+	for _, en := range l.held {
+		if !en.active {
+			back = append(back, en)
+		}
+	}
+	slices.SortFunc(back, func(a, b *entry) int { return compareSeq(a.seq, b.seq) })
+	for _, en := range back {
+		l.drop(en)
+	}
+	close(l.kick)
+	l.kick = make(chan struct{})
+	l.mu.Unlock()
+	for _, en := range back {
+		_ = en.msg.Nak()
+	}
+	if len(back) > 0 {
+		l.e.logger.Info("commands handed back", "consumer", l.name, "count", len(back), "why", why)
+	}
+}
+
+func compareSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// catchUpLoop runs after the consumer was pinned here: until every command
+// the consumer has handed out and not seen acknowledged is held here (the
+// previous replica finished or handed back its own, or they were
+// redelivered here after its AckWait), no conversation starts, so none
+// overtakes a command still at the previous replica. Then the held
+// commands start, each conversation in stream order.
+func (l *lane) catchUpLoop() {
+	wait := 20 * time.Millisecond
+	logged := time.Now()
+	for {
+		l.mu.Lock()
+		gen, closing := l.gen, l.closing
+		l.mu.Unlock()
+		if closing {
+			l.mu.Lock()
+			l.catchUp = false
+			l.mu.Unlock()
+			return
+		}
+		done, err := l.othersDone(gen)
+		if err != nil {
+			l.e.logger.Debug("consumer info", "consumer", l.name, "err", err)
+		}
+		if done {
+			break
+		}
+		if time.Since(logged) > 10*time.Second {
+			logged = time.Now()
+			l.e.logger.Info("waiting for commands another replica holds before starting this consumer's", "consumer", l.name)
+		}
+		time.Sleep(wait) // polling the server, not ordering events
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+	l.mu.Lock()
+	l.catchUp = false
+	for _, c := range l.convs {
+		if !c.running && len(c.queue) > 0 {
+			l.start(c)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// othersDone reports whether every command pending at the consumer is
+// held here, judged by a fresh ConsumerInfo: the commands it counts as
+// pending are those delivered up to its Delivered.Consumer sequence; a
+// pin change since gen means asking again.
+func (l *lane) othersDone(gen int) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.e.natsWait)
+	defer cancel()
+	info, err := l.cons.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gen != gen {
+		return false, nil
+	}
+	mine := 0
+	for _, en := range l.held {
+		if en.dseq <= info.Delivered.Consumer {
+			mine++
+		}
+	}
+	return info.NumAckPending <= mine, nil
+}
+
+// progress sends a progress ack for every command held for at least
+// about one period since its delivery or its last progress ack, so that none
+// is redelivered while it runs, waits behind its conversation or is
+// parked. Called every period, a command gets its first progress ack
+// before it was held for two periods; commands finished sooner get none.
+func (l *lane) progress(period time.Duration) {
+	now := time.Now()
+	l.mu.Lock()
+	var msgs []jetstream.Msg
+	for _, en := range l.held {
+		if now.Sub(en.acked) >= period*9/10 {
+			en.acked = now
+			msgs = append(msgs, en.msg)
+		}
+	}
+	l.mu.Unlock()
+	for _, m := range msgs {
+		_ = m.InProgress()
+	}
+}
+
+// close stops the lane after its consumer stopped delivering: commands
+// not being handled are handed back, the ones being handled finish, and
+// the pin is given up so that another replica takes over at once.
+func (l *lane) close(ctx context.Context) {
+	l.mu.Lock()
+	l.closing = true
+	l.mu.Unlock()
+	l.release("shutdown")
+	l.workers.Wait()
+	l.unpin(ctx)
+}
+
+// unpin gives up the consumer's pin if it is still this replica's.
+func (l *lane) unpin(ctx context.Context) {
+	l.mu.Lock()
+	pin := l.pin
+	l.mu.Unlock()
+	if pin == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.e.natsWait)
+	defer cancel()
+	info, err := l.cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group == priorityGroup && g.PinnedClientID == pin {
+			if err := l.e.out.UnpinConsumer(ctx, l.name, priorityGroup); err != nil {
+				l.e.logger.Debug("unpin", "consumer", l.name, "err", err)
+			}
+		}
+	}
+}
+
+// consumeErr handles the consumer's errors: losing the pin hands back
+// everything not being handled.
+func (l *lane) consumeErr(_ jetstream.ConsumeContext, err error) {
+	switch {
+	case errors.Is(err, jetstream.ErrPinIDMismatch):
+		l.e.logger.Info("consumer pinned to another replica", "consumer", l.name)
+		l.release("pinned elsewhere")
+	case errors.Is(err, jetstream.ErrNoHeartbeat):
+	default:
+		l.e.logger.Debug("consume", "consumer", l.name, "err", err)
+	}
+}
