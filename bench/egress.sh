@@ -23,7 +23,7 @@ COMMANDS=${COMMANDS:-20000}
 RATE=${RATE:-200}
 DURATION=${DURATION:-10s}
 SYNC=${SYNC:-always}
-# BENCH=EgressPrototypes adds the prototype variants (internal/egress/prototype_bench_test.go).
+# BENCH names the benchmark (default EgressVsNaive).
 BENCH=${BENCH:-EgressVsNaive}
 
 cd "$(dirname "$0")/.."

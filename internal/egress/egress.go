@@ -322,21 +322,27 @@ func (e *Egress) Run(ctx context.Context) error {
 	}
 	e.logger.Info("egress running", "partitions", e.cfg.Partitions, "apps", len(e.apps), "api_base", e.api.Base())
 	// Progress acks for the commands held long enough to need one: each
-	// gets one before it was held for two thirds of AckWait.
+	// gets one before it was held for two thirds of AckWait. They go on
+	// while the lanes close, for the commands still in handling.
 	period := e.cfg.AckWait / 3
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-			for _, l := range lanes {
-				l.progress(period)
+	stopProgress, progressDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				for _, l := range lanes {
+					l.progress(period)
+				}
+			case <-stopProgress:
+				return
 			}
-			continue
-		case <-ctx.Done():
 		}
-		break
-	}
+	}()
+	<-ctx.Done()
+	defer func() { close(stopProgress); <-progressDone }()
 	stopAll()
 	e.logger.Info("egress stopped")
 	return nil
@@ -424,7 +430,7 @@ func (p *pauses) share(ctx context.Context, appid string, pe pauseEntry) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err) {
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !isWrongSequence(err) {
 			return fmt.Errorf("write pause of %s: %w", appid, err)
 		}
 		// Another replica wrote in between: read again.

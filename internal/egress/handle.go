@@ -47,15 +47,22 @@ var ack = action{}
 
 func nakAfter(d time.Duration) action { return action{nak: true, delay: max(d, 0)} }
 
-// handle handles one delivery of a command, which its lane holds. It
-// returns keep false when the command is finished (its result stored and
-// the command acknowledged or terminated) or abandoned to another replica
-// that took it over, and keep true with the time to wait before handling
-// it again (a retry, a quota pause, NATS trouble). tries counts its
-// handlings in this replica, this one included.
-func (e *Egress) handle(msg jetstream.Msg, tries int) (wait time.Duration, keep bool) {
-	e.sem <- struct{}{}
-	defer func() { <-e.sem }()
+// outcome is what became of one handling of a held command.
+type outcome int
+
+const (
+	outAck   outcome = iota // finished: its result is stored; acknowledge it
+	outTerm                 // unusable: terminate it
+	outPark                 // handle it again after a wait
+	outTaken                // another replica took it over: let go of it
+)
+
+// handle handles one delivery of a command, which its lane holds (and
+// acknowledges, terminates or parks as the outcome says). wait is the
+// time to wait before handling it again (a retry, a quota pause, NATS
+// trouble). tries counts its handlings in this replica, this one
+// included.
+func (e *Egress) handle(msg jetstream.Msg, tries int) (outcome, time.Duration) {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -75,24 +82,20 @@ func (e *Egress) handle(msg jetstream.Msg, tries int) (wait time.Duration, keep 
 		// Another replica handles this command now (it wrote its record
 		// since this one read it): leave it to that replica.
 		e.logger.Info("command taken over by another replica", "subject", msg.Subject())
-		return 0, false
+		return outTaken, 0
 	case err != nil:
 		// NATS trouble (record, result or dead-letter publish): nothing final
 		// is known to be stored; the next try resumes from the sent record.
 		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
-		return e.cfg.RetryMin, true
+		return outPark, e.cfg.RetryMin
 	case act.term:
-		_ = msg.Term()
-		return 0, false
+		return outTerm, 0
 	case act.nak:
-		return max(act.delay, time.Millisecond), true
+		return outPark, max(act.delay, time.Millisecond)
 	}
-	// The result is stored: an ack lost here means a redelivery, which finds
-	// the done record and republishes the result (deduplicated).
-	if err := msg.Ack(); err != nil {
-		e.logger.Warn("ack not sent; the command will be redelivered and its result republished", "subject", msg.Subject(), "err", err)
-	}
-	return 0, false
+	// The result is stored: an ack lost from here on means a redelivery,
+	// which finds the done record and republishes the result (deduplicated).
+	return outAck, 0
 }
 
 // process decides what to do with one delivery of a command. load reads

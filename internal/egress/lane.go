@@ -41,9 +41,11 @@ type lane struct {
 	pin     string            // the pin of the latest delivery
 	gen     int               // counts pin changes
 	catchUp bool              // a new pin: wait until no one else holds a command
+	lost    bool              // the pin is gone (released): parked commands go back
 	closing bool
 	kick    chan struct{} // closed to wake parked workers (release, close)
 	workers sync.WaitGroup
+	bg      sync.WaitGroup // catchUpLoop
 }
 
 // entry is one held command.
@@ -100,8 +102,10 @@ func (l *lane) add(msg jetstream.Msg) {
 		// handed back (see catchUpLoop).
 		l.pin = pin
 		l.gen++
+		l.lost = false
 		if !l.catchUp {
 			l.catchUp = true
+			l.bg.Add(1)
 			go l.catchUpLoop()
 		}
 	}
@@ -153,28 +157,53 @@ func (l *lane) work(c *conv) {
 			l.mu.Unlock()
 			return
 		}
-		en := c.queue[0]
+		en, kick := c.queue[0], l.kick
+		l.mu.Unlock()
+
+		// A slot among the process's Concurrency; a command waiting for one
+		// is not in handling: a release hands it back.
+		select {
+		case l.e.sem <- struct{}{}:
+		case <-kick:
+			continue
+		}
+		l.mu.Lock()
+		if l.closing || l.catchUp || l.kick != kick || len(c.queue) == 0 || c.queue[0] != en {
+			l.mu.Unlock()
+			<-l.e.sem
+			continue
+		}
 		en.active = true
 		en.tries++
 		msg, tries := en.msg, en.tries
-		kick := l.kick
 		l.mu.Unlock()
 
-		wait, keep := l.e.handle(msg, tries)
+		out, wait := l.e.handle(msg, tries)
+		<-l.e.sem
 
 		l.mu.Lock()
 		en.active = false
-		handBack := keep && (l.closing || kick != l.kick) // released while it ran
-		if !keep || handBack {
+		handBack := out == outPark && (l.closing || l.lost) // released while it ran
+		if out != outPark || handBack {
+			// Forgotten before it is acknowledged, so that a catch-up never
+			// counts as held here a command the server no longer counts.
 			l.drop(en)
 		}
 		last := en.msg
 		l.mu.Unlock()
-		if handBack {
-			_ = last.Nak()
-			continue
-		}
-		if keep {
+		switch {
+		case handBack:
+			_ = last.Nak() // the replica pinned next takes it
+		case out == outAck:
+			if err := last.Ack(); err != nil {
+				l.e.logger.Warn("ack not sent; the command will be redelivered and its result republished", "subject", last.Subject(), "err", err)
+			}
+		case out == outTerm:
+			_ = last.Term()
+		case out == outTaken:
+			// Another replica serves the consumer now: it gets the rest.
+			l.release("taken over")
+		default:
 			// Parked: the conversation's later commands wait behind it; no
 			// other conversation does.
 			t := time.NewTimer(wait)
@@ -215,6 +244,14 @@ func (l *lane) release(why string) {
 	for _, en := range back {
 		l.drop(en)
 	}
+	for key, c := range l.convs {
+		if len(c.queue) == 0 && !c.running {
+			delete(l.convs, key)
+		}
+	}
+	// Commands still in handling go back when their handling parks them;
+	// the next delivery, under whatever pin, starts a catch-up.
+	l.lost, l.pin = true, ""
 	close(l.kick)
 	l.kick = make(chan struct{})
 	l.mu.Unlock()
@@ -243,6 +280,7 @@ func compareSeq(a, b uint64) int {
 // overtakes a command still at the previous replica. Then the held
 // commands start, each conversation in stream order.
 func (l *lane) catchUpLoop() {
+	defer l.bg.Done()
 	wait := 20 * time.Millisecond
 	logged := time.Now()
 	for {
@@ -260,7 +298,12 @@ func (l *lane) catchUpLoop() {
 			l.e.logger.Debug("consumer info", "consumer", l.name, "err", err)
 		}
 		if done {
-			break
+			l.mu.Lock()
+			if l.gen == gen { // else pinned anew since: ask again
+				break // holding l.mu
+			}
+			l.mu.Unlock()
+			continue
 		}
 		if time.Since(logged) > 10*time.Second {
 			logged = time.Now()
@@ -269,7 +312,6 @@ func (l *lane) catchUpLoop() {
 		time.Sleep(wait) // polling the server, not ordering events
 		wait = min(2*wait, 500*time.Millisecond)
 	}
-	l.mu.Lock()
 	l.catchUp = false
 	for _, c := range l.convs {
 		if !c.running && len(c.queue) > 0 {
@@ -331,17 +373,19 @@ func (l *lane) progress(period time.Duration) {
 func (l *lane) close(ctx context.Context) {
 	l.mu.Lock()
 	l.closing = true
+	pin := l.pin
 	l.mu.Unlock()
 	l.release("shutdown")
+	// Unpinned at once: the next replica's catch-up waits for the commands
+	// still in handling here (they keep getting progress acks until Run
+	// returns).
+	l.unpin(ctx, pin)
 	l.workers.Wait()
-	l.unpin(ctx)
+	l.bg.Wait()
 }
 
 // unpin gives up the consumer's pin if it is still this replica's.
-func (l *lane) unpin(ctx context.Context) {
-	l.mu.Lock()
-	pin := l.pin
-	l.mu.Unlock()
+func (l *lane) unpin(ctx context.Context, pin string) {
 	if pin == "" {
 		return
 	}

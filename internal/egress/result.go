@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -57,6 +58,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" {
 		// The done record keeps only the result (see [Egress.doneBound]).
 		j.rec.State, j.rec.Result, j.rec.LastCode, j.rec.LastMsg = stateDone, body, 0, ""
+		j.rec.LastReason, j.rec.RetryAt = "", time.Time{}
 		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) && !j.stored {
 			// A command without a record was never sent (its "sending"
 			// record comes first): its failure is published unrecorded.

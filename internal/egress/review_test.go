@@ -261,3 +261,22 @@ func TestDoneRecordFitsItsReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONLenMatchesEncoder: jsonLen, on which the done-record bound and
+// errmsg cuts rest, is the length encoding/json gives a string's content,
+// and cutErrMsg keeps that within maxErrMsg.
+func TestJSONLenMatchesEncoder(t *testing.T) {
+	for _, s := range []string{"", "ok", `a"b\c`, "\n\r\t\x01\x1f", "<a href=\"x\">&</a>", "中文消息", "\u2028\u2029",
+		string([]byte{0xff, 'a', 0xc3}), strings.Repeat("<", 600), strings.Repeat("中", 400), "😀\x7f"} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := jsonLen(s), len(b)-2; got != want {
+			t.Errorf("jsonLen(%q) = %d, encoding/json writes %d", s, got, want)
+		}
+		if c := cutErrMsg(s); jsonLen(c) > maxErrMsg || (jsonLen(s) <= maxErrMsg && c != s) {
+			t.Errorf("cutErrMsg(%.20q…) = %.20q… (%d bytes encoded)", s, c, jsonLen(c))
+		}
+	}
+}
