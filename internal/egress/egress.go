@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -295,8 +296,13 @@ func (e *Egress) Run(ctx context.Context) error {
 		<-watched
 	}
 	// The pinned replica must pull more often than the pin lasts (one
-	// AckWait), or it loses the pin while it holds commands.
-	expiry := max(e.cfg.AckWait/2, time.Second)
+	// AckWait), or it loses the pin while it holds commands. The server pins
+	// the replica whose waiting pull is oldest: each lane's pulls expire
+	// after a time of its own, between a quarter and half of AckWait, so
+	// that the replicas' pulls drift apart per partition and pins spread.
+	expiry := func() time.Duration {
+		return max(e.cfg.AckWait/4+rand.N(e.cfg.AckWait/4+1), time.Second)
+	}
 	for p := range e.cfg.Partitions {
 		name := laneName(p, e.cfg.Partitions)
 		cons, err := e.out.Consumer(ctx, name)
@@ -311,7 +317,7 @@ func (e *Egress) Run(ctx context.Context) error {
 		cc, err := cons.Consume(l.add,
 			jetstream.PullPriorityGroup(priorityGroup),
 			jetstream.PullMaxMessages(min(e.cfg.MaxPending, 256)),
-			jetstream.PullExpiry(expiry),
+			jetstream.PullExpiry(expiry()),
 			jetstream.ConsumeErrHandler(l.consumeErr))
 		if err != nil {
 			stopAll()

@@ -39,6 +39,7 @@ type lane struct {
 	held    map[uint64]*entry // by stream sequence
 	convs   map[string]*conv  // conversations with held commands
 	pin     string            // the pin of the latest delivery
+	last    time.Time         // the latest delivery
 	gen     int               // counts pin changes
 	catchUp bool              // a new pin: wait until no one else holds a command
 	lost    bool              // the pin is gone (released): parked commands go back
@@ -92,6 +93,7 @@ func (l *lane) add(msg jetstream.Msg) {
 	pin := header(msg, headerPinID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.last = time.Now()
 	if l.closing {
 		_ = msg.Nak() // the next replica serving the consumer takes it
 		return
@@ -361,9 +363,21 @@ func (l *lane) progress(period time.Duration) {
 			msgs = append(msgs, en.msg)
 		}
 	}
+	// A pin kept while idle would keep the partition on this replica
+	// forever (the pinned replica's pulls renew it): a lane idle for an
+	// AckWait gives it up, so that the next command pins whichever
+	// replica's pull is oldest, and partitions spread again over the
+	// replicas that came since.
+	idlePin := ""
+	if l.pin != "" && len(l.held) == 0 && !l.catchUp && now.Sub(l.last) > 3*period {
+		idlePin, l.pin = l.pin, ""
+	}
 	l.mu.Unlock()
 	for _, m := range msgs {
 		_ = m.InProgress()
+	}
+	if idlePin != "" {
+		l.unpin(context.Background(), idlePin)
 	}
 }
 
