@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -14,16 +13,13 @@ import (
 // BenchmarkThroughput measures commands/s of one egress process against the
 // simulator: b.N commands (5 per conversation, the send window's allowance)
 // are stored first, then the egress starts and the clock runs until the
-// b.N-th result. Default settings: 256 partitions, concurrency 64.
+// b.N-th result. Shipped settings (see shipped).
 //
 //	go test -run '^$' -bench Throughput -benchtime 3000x ./internal/egress/
 func BenchmarkThroughput(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		b.Run(fmt.Sprintf("latency=%v", latency), func(b *testing.B) {
-			e := newEnv(b, wxsim.SimConfig{Latency: latency}, func(c *config.Egress) {
-				d := config.Default().Egress
-				c.Partitions, c.Concurrency, c.AckWait, c.RetryBudget = d.Partitions, d.Concurrency, d.AckWait, d.RetryBudget
-			})
+			e := newEnv(b, wxsim.SimConfig{Latency: latency}, shipped)
 			// Streams and consumers exist before the commands are stored.
 			eg := e.newEgress(e.js)
 			storeSends(b, e, b.N)

@@ -436,18 +436,14 @@ func (p *pauses) share(ctx context.Context, appid string, pe pauseEntry) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !isWrongSequence(err) {
+		// ErrKeyExists matches a lost compare-and-set on an update too
+		// (code 10071); a replicated bucket's is ErrKeyRevisionMismatch.
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("write pause of %s: %w", appid, err)
 		}
 		// Another replica wrote in between: read again.
 	}
 	return fmt.Errorf("write pause of %s: too many concurrent writers", appid)
-}
-
-// isWrongSequence reports a kv.Update that lost its compare-and-set.
-func isWrongSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // watch loads every replica's pauses into the local map, then keeps it

@@ -35,18 +35,6 @@ type job struct {
 	log      *slog.Logger
 }
 
-// action says what to do with the message once handling is over: ack
-// (the zero value), term, or nak — wait delay and handle it again.
-type action struct {
-	nak   bool
-	delay time.Duration
-	term  bool
-}
-
-var ack = action{}
-
-func nakAfter(d time.Duration) action { return action{nak: true, delay: max(d, 0)} }
-
 // outcome is what became of one handling of a held command.
 type outcome int
 
@@ -57,12 +45,21 @@ const (
 	outTaken                // another replica took it over: let go of it
 )
 
+// action is what to do with a held command once a handling is over: the
+// outcome, and for outPark the time to wait.
+type action struct {
+	out  outcome
+	wait time.Duration
+}
+
+var ack = action{} // outAck
+
+func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d, time.Millisecond)} }
+
 // handle handles one delivery of a command, which its lane holds (and
-// acknowledges, terminates or parks as the outcome says). wait is the
-// time to wait before handling it again (a retry, a quota pause, NATS
-// trouble). tries counts its handlings in this replica, this one
-// included.
-func (e *Egress) handle(msg jetstream.Msg, tries int) (outcome, time.Duration) {
+// acknowledges, terminates or parks as the action says). tries counts its
+// handlings in this replica, this one included.
+func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -70,43 +67,36 @@ func (e *Egress) handle(msg jetstream.Msg, tries int) (outcome, time.Duration) {
 	// is finished, then acknowledged.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.CallTimeout+10*time.Second)
 	defer cancel()
-	act, err := e.process(ctx, msg, tries, tries > 1)
+	act, err := e.process(ctx, msg, md, tries, tries > 1)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
 		// decide again against its record (a reused id, this command's own
 		// record from an earlier delivery, or its retry state).
-		act, err = e.process(ctx, msg, tries, true)
+		act, err = e.process(ctx, msg, md, tries, true)
 	}
 	switch {
 	case errors.Is(err, errRecordTaken):
 		// Another replica handles this command now (it wrote its record
 		// since this one read it): leave it to that replica.
 		e.logger.Info("command taken over by another replica", "subject", msg.Subject())
-		return outTaken, 0
+		return action{out: outTaken}
 	case err != nil:
 		// NATS trouble (record, result or dead-letter publish): nothing final
 		// is known to be stored; the next try resumes from the sent record.
 		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
-		return outPark, e.cfg.RetryMin
-	case act.term:
-		return outTerm, 0
-	case act.nak:
-		return outPark, max(act.delay, time.Millisecond)
+		return nakAfter(e.cfg.RetryMin)
 	}
-	// The result is stored: an ack lost from here on means a redelivery,
-	// which finds the done record and republishes the result (deduplicated).
-	return outAck, 0
+	// An ack lost after outAck means a redelivery, which finds the done
+	// record and republishes the result (deduplicated).
+	return act
 }
 
 // process decides what to do with one delivery of a command. load reads
 // the command's sent record first; otherwise (the first handling of a
 // first delivery) the record's create before the call finds one, if any
 // (errRecordExists).
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg, tries int, load bool) (action, error) {
-	md, err := msg.Metadata()
-	if err != nil {
-		return action{}, err
-	}
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool) (action, error) {
+	var err error
 	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
 	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
 	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
@@ -116,7 +106,7 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, tries int, load
 			// The stream only accepts wxkf.out.*.*.*.*; a bad token there has
 			// no conversation to answer on.
 			e.logger.Error("command on an unusable subject dropped", "subject", msg.Subject(), "err", perr)
-			return action{term: true}, nil
+			return action{out: outTerm}, nil
 		}
 		cmd = events.Command{ID: cerr.ID, Conversation: cerr.Conversation, Verb: cerr.Verb,
 			Type: events.TypeCommandPrefix + cerr.Verb}

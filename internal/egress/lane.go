@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,10 +52,11 @@ type lane struct {
 
 // entry is one held command.
 type entry struct {
-	msg    jetstream.Msg // its latest delivery
-	acked  time.Time     // its latest delivery or progress ack
-	seq    uint64        // stream sequence
-	dseq   uint64        // consumer sequence of msg
+	msg    jetstream.Msg          // its latest delivery
+	md     *jetstream.MsgMetadata // msg's
+	acked  time.Time              // its latest delivery or progress ack
+	seq    uint64                 // stream sequence
+	dseq   uint64                 // consumer sequence of msg
 	conv   *conv
 	active bool // a worker is handling it
 	tries  int  // handlings so far in this replica
@@ -90,10 +92,10 @@ func (l *lane) add(msg jetstream.Msg) {
 		l.e.logger.Error("delivery without metadata dropped", "consumer", l.name, "err", err)
 		return
 	}
-	pin := header(msg, headerPinID)
+	pin, now := header(msg, headerPinID), time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.last = time.Now()
+	l.last = now
 	if l.closing {
 		_ = msg.Nak() // the next replica serving the consumer takes it
 		return
@@ -115,7 +117,7 @@ func (l *lane) add(msg jetstream.Msg) {
 	if en := l.held[seq]; en != nil {
 		// A redelivery of a command held here (a progress ack was late):
 		// keep one entry, answer through the latest delivery.
-		en.msg, en.dseq, en.acked = msg, md.Sequence.Consumer, time.Now()
+		en.msg, en.md, en.dseq, en.acked = msg, md, md.Sequence.Consumer, now
 		return
 	}
 	key := convKey(msg.Subject())
@@ -124,7 +126,7 @@ func (l *lane) add(msg jetstream.Msg) {
 		c = &conv{key: key}
 		l.convs[key] = c
 	}
-	en := &entry{msg: msg, acked: time.Now(), seq: seq, dseq: md.Sequence.Consumer, conv: c}
+	en := &entry{msg: msg, md: md, acked: now, seq: seq, dseq: md.Sequence.Consumer, conv: c}
 	l.held[seq] = en
 	// In stream order; a command handed back by another replica may arrive
 	// after later ones of its conversation (they wait in catch-up).
@@ -177,16 +179,16 @@ func (l *lane) work(c *conv) {
 		}
 		en.active = true
 		en.tries++
-		msg, tries := en.msg, en.tries
+		msg, md, tries := en.msg, en.md, en.tries
 		l.mu.Unlock()
 
-		out, wait := l.e.handle(msg, tries)
+		act := l.e.handle(msg, md, tries)
 		<-l.e.sem
 
 		l.mu.Lock()
 		en.active = false
-		handBack := out == outPark && (l.closing || l.lost) // released while it ran
-		if out != outPark || handBack {
+		handBack := act.out == outPark && (l.closing || l.lost) // released while it ran
+		if act.out != outPark || handBack {
 			// Forgotten before it is acknowledged, so that a catch-up never
 			// counts as held here a command the server no longer counts.
 			l.drop(en)
@@ -196,19 +198,19 @@ func (l *lane) work(c *conv) {
 		switch {
 		case handBack:
 			_ = last.Nak() // the replica pinned next takes it
-		case out == outAck:
+		case act.out == outAck:
 			if err := last.Ack(); err != nil {
 				l.e.logger.Warn("ack not sent; the command will be redelivered and its result republished", "subject", last.Subject(), "err", err)
 			}
-		case out == outTerm:
+		case act.out == outTerm:
 			_ = last.Term()
-		case out == outTaken:
+		case act.out == outTaken:
 			// Another replica serves the consumer now: it gets the rest.
 			l.release("taken over")
 		default:
 			// Parked: the conversation's later commands wait behind it; no
 			// other conversation does.
-			t := time.NewTimer(wait)
+			t := time.NewTimer(act.wait)
 			select {
 			case <-t.C:
 			case <-kick: // released or closing: the loop decides
@@ -242,7 +244,7 @@ func (l *lane) release(why string) {
 			back = append(back, en)
 		}
 	}
-	slices.SortFunc(back, func(a, b *entry) int { return compareSeq(a.seq, b.seq) })
+	slices.SortFunc(back, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
 	for _, en := range back {
 		l.drop(en)
 	}
@@ -265,16 +267,6 @@ func (l *lane) release(why string) {
 	}
 }
 
-func compareSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // catchUpLoop runs after the consumer was pinned here: until every command
 // the consumer has handed out and not seen acknowledged is held here (the
 // previous replica finished or handed back its own, or they were
@@ -287,14 +279,13 @@ func (l *lane) catchUpLoop() {
 	logged := time.Now()
 	for {
 		l.mu.Lock()
-		gen, closing := l.gen, l.closing
-		l.mu.Unlock()
-		if closing {
-			l.mu.Lock()
+		gen := l.gen
+		if l.closing {
 			l.catchUp = false
 			l.mu.Unlock()
 			return
 		}
+		l.mu.Unlock()
 		done, err := l.othersDone(gen)
 		if err != nil {
 			l.e.logger.Debug("consumer info", "consumer", l.name, "err", err)

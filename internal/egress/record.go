@@ -74,47 +74,43 @@ func cutErrMsg(s string) string {
 		return s
 	}
 	n := 0
-	for i, r := range s {
-		w := runeJSONLen(r, utf8.RuneLen(r))
-		if r == utf8.RuneError {
-			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
-				w = 6
-			}
-		}
+	for i := 0; i < len(s); {
+		w, size := jsonRune(s[i:])
 		if n+w > maxErrMsg-3 {
 			return strings.ToValidUTF8(s[:i], "") + "..."
 		}
-		n += w
+		n, i = n+w, i+size
 	}
 	return s
 }
 
 // jsonLen is the length of s encoded as the content of a JSON string by
-// encoding/json: \", \\, \n, \r, \t take two bytes; other control
-// characters, <, >, &, U+2028, U+2029 and each byte of invalid UTF-8
-// (\ufffd) take six; other characters their UTF-8 length.
+// encoding/json (see [jsonRune]).
 func jsonLen(s string) int {
 	n := 0
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			n += 6
-		} else {
-			n += runeJSONLen(r, size)
-		}
-		i += size
+		w, size := jsonRune(s[i:])
+		n, i = n+w, i+size
 	}
 	return n
 }
 
-func runeJSONLen(r rune, size int) int {
+// jsonRune reads the first character of s and returns its length as
+// encoding/json writes it in a string, and its length in s: \", \\, \n,
+// \r, \t take two bytes; other control characters, <, >, &, U+2028,
+// U+2029 and each byte of invalid UTF-8 (\ufffd) take six; other
+// characters their UTF-8 length.
+func jsonRune(s string) (w, size int) {
+	r, size := utf8.DecodeRuneInString(s)
 	switch {
+	case r == utf8.RuneError && size == 1:
+		return 6, 1
 	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
-		return 2
+		return 2, size
 	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
-		return 6
+		return 6, size
 	}
-	return size
+	return size, size
 }
 
 // matches reports whether r was written for the command with subject and
@@ -292,32 +288,46 @@ func (e *Egress) recordsFull(ctx context.Context, j *job) (action, error) {
 	return nakAfter(at.Sub(now)), nil
 }
 
-// boundFields are the strings of a command that its done record holds.
-type boundFields struct{ id, verb, appid, bid, openid, subject, digest, media string }
+// The strings of a command that its done record holds, as indexes of a
+// [boundFields].
+const (
+	fieldID = iota
+	fieldVerb
+	fieldAppID
+	fieldBID
+	fieldOpenID
+	fieldSubject
+	fieldDigest
+	fieldMedia
+	nFields
+)
+
+type boundFields [nFields]string
 
 // probeDone is the length of the largest encoded done record a command with
 // the strings f can have: the longest outcome, reason and codes, an errmsg
 // whose encoding takes maxErrMsg bytes, strings as given.
 func probeDone(f boundFields) (int, error) {
 	worst := strings.Repeat("x", maxErrMsg)
-	body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: f.id, Verb: f.verb, AppID: f.appid,
-		BusinessID: f.bid, OpenID: f.openid, Outcome: events.OutcomeDelivered, ErrCode: -1 << 31, ErrMsg: worst,
-		Attempts: 1 << 20, Reason: ReasonMaybeDelivered, MaybeDelivered: true, MediaID: f.media,
-		Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)}))
+	body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: f[fieldID], Verb: f[fieldVerb],
+		AppID: f[fieldAppID], BusinessID: f[fieldBID], OpenID: f[fieldOpenID], Outcome: events.OutcomeDelivered,
+		ErrCode: -1 << 31, ErrMsg: worst, Attempts: 1 << 20, Reason: ReasonMaybeDelivered, MaybeDelivered: true,
+		MediaID: f[fieldMedia], Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)}))
 	if err != nil {
 		return 0, err
 	}
-	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body, Subject: f.subject, Digest: f.digest}
+	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body,
+		Subject: f[fieldSubject], Digest: f[fieldDigest]}
 	b, err := json.Marshal(probe)
 	return len(b), err
 }
 
 // doneSize computes done-record bounds without encoding one per command:
 // the encoded record is its size with empty strings plus, for each string,
-// the number of times it appears times its escaped length.
+// the number of times it appears times its encoded length.
 type doneSize struct {
-	base int
-	mult boundFields // each field holds a string of as many bytes as the field appears
+	base  int
+	times [nFields]int
 }
 
 func newDoneSize() (doneSize, error) {
@@ -325,44 +335,33 @@ func newDoneSize() (doneSize, error) {
 	if err != nil {
 		return doneSize{}, err
 	}
-	times := func(set func(*boundFields)) (string, error) {
+	ds := doneSize{base: base}
+	for i := range nFields {
 		var f boundFields
-		set(&f)
+		f[i] = "x"
 		n, err := probeDone(f)
-		return strings.Repeat("x", n-base), err
+		if err != nil {
+			return doneSize{}, err
+		}
+		ds.times[i] = n - base
 	}
-	var ds doneSize
-	ds.base = base
-	var errs []error
-	for _, x := range []struct {
-		dst *string
-		set func(*boundFields)
-	}{
-		{&ds.mult.id, func(f *boundFields) { f.id = "x" }},
-		{&ds.mult.verb, func(f *boundFields) { f.verb = "x" }},
-		{&ds.mult.appid, func(f *boundFields) { f.appid = "x" }},
-		{&ds.mult.bid, func(f *boundFields) { f.bid = "x" }},
-		{&ds.mult.openid, func(f *boundFields) { f.openid = "x" }},
-		{&ds.mult.subject, func(f *boundFields) { f.subject = "x" }},
-		{&ds.mult.digest, func(f *boundFields) { f.digest = "x" }},
-		{&ds.mult.media, func(f *boundFields) { f.media = "x" }},
-	} {
-		m, err := times(x.set)
-		*x.dst = m
-		errs = append(errs, err)
-	}
-	return ds, errors.Join(errs...)
+	return ds, nil
 }
 
 // doneBound is the largest encoded done record j's command can have, with
 // a media id of at least 128 bytes (not known yet before the upload).
 func (e *Egress) doneBound(j *job) int {
-	c, m := j.cmd, e.done.mult
-	n := e.done.base +
-		len(m.id)*jsonLen(c.ID) + len(m.verb)*jsonLen(c.Verb) + len(m.appid)*jsonLen(c.AppID) +
-		len(m.bid)*jsonLen(c.BusinessID) + len(m.openid)*jsonLen(c.OpenID) +
-		len(m.subject)*jsonLen(j.rec.Subject) + len(m.digest)*jsonLen(j.rec.Digest) +
-		len(m.media)*max(jsonLen(j.mediaID), 128)
+	c := j.cmd
+	f := boundFields{fieldID: c.ID, fieldVerb: c.Verb, fieldAppID: c.AppID, fieldBID: c.BusinessID,
+		fieldOpenID: c.OpenID, fieldSubject: j.rec.Subject, fieldDigest: j.rec.Digest, fieldMedia: j.mediaID}
+	n := e.done.base
+	for i, s := range f {
+		l := jsonLen(s)
+		if i == fieldMedia {
+			l = max(l, 128)
+		}
+		n += e.done.times[i] * l
+	}
 	return n + 16 // the time's fraction may have more digits
 }
 
