@@ -1,11 +1,15 @@
 package egress
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,5 +149,106 @@ func TestGracefulStopHandsOverWaitingCommands(t *testing.T) {
 	}
 	if !slices.Equal(order, []string{"c1", "c2"}) {
 		t.Errorf("WeChat received %q, want c1 then c2", order)
+	}
+}
+
+// TestPinMoveKeepsOrder: the consumer's pin is taken (as a consumer leader
+// change does) from the replica that holds a conversation — c1 in handling,
+// its send request held back before it reaches WeChat, c2 and c3 queued —
+// while a second replica waits to be pinned. Whichever replica is pinned
+// next sends c2 only after c1 is finished: no send request but c1's
+// arrives while c1 is held back (the first command of another
+// conversation, published to make the server pin anew, waits too: the new
+// replica starts nothing before c1 is done), and WeChat receives c1, c2,
+// c3 in order, each with one result.
+func TestPinMoveKeepsOrder(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) {
+		c.Partitions = 1
+		c.RetryBudget = time.Minute
+	})
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var arrived []string // send requests in arrival order, by text
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/message/custom/send") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var m struct{ Text struct{ Content string } }
+			json.Unmarshal(body, &m) //nolint:errcheck // an empty text is recorded as such
+			mu.Lock()
+			arrived = append(arrived, m.Text.Content)
+			mu.Unlock()
+			if m.Text.Content == "c1" {
+				<-gate
+			}
+		}
+		e.sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(api.Close)
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
+	seen := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(arrived)
+	}
+	e.cfg.APIBase = api.URL
+	e.replica(nil)
+	e.interact("0", "oU")
+	for _, id := range []string{"c1", "c2", "c3"} {
+		e.command("0", "oU", events.VerbSend, id, text(id))
+	}
+	natstest.WaitFor(t, "c1's send request", func() bool { return slices.Contains(seen(), "c1") })
+	e.replica(nil)
+	out, err := e.js.Stream(t.Context(), events.OutboundStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := out.Consumer(t.Context(), laneName(0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, "both replicas pulling", func() bool {
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumWaiting >= 2
+	})
+	if err := out.UnpinConsumer(t.Context(), laneName(0, 1), priorityGroup); err != nil {
+		t.Fatal(err)
+	}
+	// The server pins anew when it next has a command to hand out.
+	e.interact("0", "oV")
+	e.command("0", "oV", events.VerbSend, "v1", text("v1"))
+	natstest.WaitFor(t, "the queued commands handed back and handed out again", func() bool {
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumRedelivered >= 1
+	})
+	// Whoever holds c2 now must not send it while c1 is held back: give a
+	// wrong replica a second to show itself (an absence has no event to
+	// wait for).
+	if natstest.Poll(time.Now().Add(time.Second), func() bool { return len(seen()) > 1 }) {
+		t.Fatalf("send requests %q arrived while c1 was held back", seen())
+	}
+	close(gate)
+	res := e.results(4)
+	for _, id := range []string{"c1", "c2", "c3", "v1"} {
+		if r := res[id].Data; r.Outcome != events.OutcomeDelivered {
+			t.Errorf("%s = %+v", id, r)
+		}
+	}
+	var order []string
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body) //nolint:errcheck // compared below
+		if d.OpenID == "oU" {
+			order = append(order, body.Text.Content)
+		}
+	}
+	if !slices.Equal(order, []string{"c1", "c2", "c3"}) {
+		t.Errorf("WeChat received %q, want c1, c2, c3", order)
 	}
 }

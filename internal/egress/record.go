@@ -51,9 +51,9 @@ type record struct {
 	// command (records written before they existed bind nothing).
 	Subject string `json:"subject,omitempty"`
 	Digest  string `json:"digest,omitempty"`
-	// Pad fills a record that is not done up to the size of its command's
-	// largest done record (see [Egress.doneBound]).
-	Pad string `json:"pad,omitempty"`
+	// A record that is not done ends with a member "pad" that fills it up
+	// to the size of its command's largest done record (see
+	// [Egress.saveRecord]); it is written, never read.
 }
 
 // A full bucket still replaces a key's value with one no larger than it
@@ -372,17 +372,16 @@ func (e *Egress) doneBound(j *job) int {
 // compare-and-set on the revision this replica read or wrote last: when
 // another replica wrote since, it fails with errRecordTaken.
 func (e *Egress) saveRecord(ctx context.Context, j *job) error {
-	j.rec.Pad = ""
 	b, err := json.Marshal(j.rec)
 	if err != nil {
 		return err
 	}
 	if j.rec.State != stateDone {
 		if bound := e.doneBound(j); len(b) < bound {
-			j.rec.Pad = strings.Repeat("-", max(bound-len(b)-len(`,"pad":""`), 1))
-			if b, err = json.Marshal(j.rec); err != nil {
-				return err
-			}
+			// The object's last member: ,"pad":"---…"}
+			n := max(bound-len(b)-len(`,"pad":""`), 1)
+			b = append(b[:len(b)-1], `,"pad":"`...)
+			b = append(append(b, strings.Repeat("-", n)...), `"}`...)
 		}
 	}
 	ctx, cancel := e.natsCtx(ctx)
