@@ -57,7 +57,8 @@ const (
 //   - same-app: one conversation of app A whose sends fail with WeChat's
 //     -1 (transient: retried with backoff until the retry budget, 5 m,
 //     ends); once it waits for its first retry, 4 conversations hashed to
-//     its partition and 4 hashed elsewhere send one command each.
+//     its partition and 4 hashed elsewhere (with one partition: 8 in its
+//     partition) send one command each.
 //
 // Every scenario starts once each partition's consumer has pulled (a
 // running egress, not its start). Each measured command's delay is from
@@ -364,21 +365,26 @@ func sameApp(b *testing.B, partitions int) {
 		return w.retrying(isoAppA, "victim", ReasonTransient)
 	})
 	vp := w.part(isoAppA, victim)
+	// With one partition every conversation is the victim's neighbour.
+	wantSame, wantOther := neighbours, neighbours
+	if partitions == 1 {
+		wantSame, wantOther = 2*neighbours, 0
+	}
 	var same, other []string
-	for i := 0; len(same) < neighbours || len(other) < neighbours; i++ {
+	for i := 0; len(same) < wantSame || len(other) < wantOther; i++ {
 		o := fmt.Sprintf("oN%05d", i)
 		if w.part(isoAppA, o) == vp {
-			if len(same) < neighbours {
+			if len(same) < wantSame {
 				same = append(same, o)
 			}
-		} else if len(other) < neighbours {
+		} else if len(other) < wantOther {
 			other = append(other, o)
 		}
 	}
 	var cmds []measured
 	for i, o := range slices.Concat(same, other) {
 		note := "other partition"
-		if i < neighbours {
+		if i < len(same) {
 			note = "victim's partition"
 		}
 		cmds = append(cmds, measured{appid: isoAppA, openid: o, note: note,
