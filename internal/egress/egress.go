@@ -298,10 +298,10 @@ func (e *Egress) Run(ctx context.Context) error {
 	// The pinned replica must pull more often than the pin lasts (one
 	// AckWait), or it loses the pin while it holds commands. The server pins
 	// the replica whose waiting pull is oldest: each lane's pulls expire
-	// after a time of its own, between a quarter and half of AckWait, so
-	// that the replicas' pulls drift apart per partition and pins spread.
+	// after a time of its own, between 40 and 50 % of AckWait, so that the
+	// replicas' pulls drift apart per partition and pins spread.
 	expiry := func() time.Duration {
-		return max(e.cfg.AckWait/4+rand.N(e.cfg.AckWait/4+1), time.Second)
+		return max(e.cfg.AckWait*2/5+rand.N(e.cfg.AckWait/10+1), time.Second)
 	}
 	for p := range e.cfg.Partitions {
 		name := laneName(p, e.cfg.Partitions)
