@@ -141,13 +141,7 @@ func TestGracefulStopHandsOverWaitingCommands(t *testing.T) {
 	if r := res["c1"].Data; r.Attempts < 2 {
 		t.Errorf("c1 attempts %d, want the failed one counted", r.Attempts)
 	}
-	var order []string
-	for _, d := range e.sim.Delivered(appID) {
-		var body struct{ Text struct{ Content string } }
-		json.Unmarshal(d.Body, &body) //nolint:errcheck // compared below
-		order = append(order, body.Text.Content)
-	}
-	if !slices.Equal(order, []string{"c1", "c2"}) {
+	if order := deliveredTexts(e, "oU"); !slices.Equal(order, []string{"c1", "c2"}) {
 		t.Errorf("WeChat received %q, want c1 then c2", order)
 	}
 }
@@ -240,15 +234,21 @@ func TestPinMoveKeepsOrder(t *testing.T) {
 			t.Errorf("%s = %+v", id, r)
 		}
 	}
-	var order []string
-	for _, d := range e.sim.Delivered(appID) {
-		var body struct{ Text struct{ Content string } }
-		json.Unmarshal(d.Body, &body) //nolint:errcheck // compared below
-		if d.OpenID == "oU" {
-			order = append(order, body.Text.Content)
-		}
-	}
-	if !slices.Equal(order, []string{"c1", "c2", "c3"}) {
+	if order := deliveredTexts(e, "oU"); !slices.Equal(order, []string{"c1", "c2", "c3"}) {
 		t.Errorf("WeChat received %q, want c1, c2, c3", order)
 	}
+}
+
+// deliveredTexts is the text of each message WeChat accepted for openid,
+// in the order it accepted them.
+func deliveredTexts(e *env, openid string) []string {
+	var texts []string
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body) //nolint:errcheck // a non-text message counts as ""
+		if d.OpenID == openid {
+			texts = append(texts, body.Text.Content)
+		}
+	}
+	return texts
 }
