@@ -93,9 +93,10 @@ type Egress struct {
 	done     doneSize
 
 	// Set up by Setup.
-	sent    jetstream.KeyValue
-	mediaID jetstream.KeyValue
-	out     jetstream.Stream
+	consumers []jetstream.Consumer // by partition
+	sent      jetstream.KeyValue
+	mediaID   jetstream.KeyValue
+	out       jetstream.Stream
 }
 
 // New validates cfg and builds an Egress; call [Egress.Setup] before
@@ -212,8 +213,9 @@ func (e *Egress) Setup(ctx context.Context) error {
 			return fmt.Errorf("delete consumer %s of another layout: %w", name, err)
 		}
 	}
+	e.consumers = make([]jetstream.Consumer, e.cfg.Partitions)
 	for p := range e.cfg.Partitions {
-		if _, err := out.CreateOrUpdateConsumer(ctx, e.consumerConfig(p)); err != nil {
+		if e.consumers[p], err = out.CreateOrUpdateConsumer(ctx, e.consumerConfig(p)); err != nil {
 			return fmt.Errorf("consumer %s: %w", laneName(p, e.cfg.Partitions), err)
 		}
 	}
@@ -303,16 +305,8 @@ func (e *Egress) Run(ctx context.Context) error {
 	expiry := func() time.Duration {
 		return max(e.cfg.AckWait*2/5+rand.N(e.cfg.AckWait/10+1), time.Second)
 	}
-	for p := range e.cfg.Partitions {
+	for p, cons := range e.consumers {
 		name := laneName(p, e.cfg.Partitions)
-		cons, err := e.out.Consumer(ctx, name)
-		if err != nil {
-			stopAll()
-			if ctx.Err() != nil {
-				return nil // stopped while starting: a clean shutdown
-			}
-			return fmt.Errorf("consumer %s: %w", name, err)
-		}
 		l := newLane(e, name, cons)
 		cc, err := cons.Consume(l.add,
 			jetstream.PullPriorityGroup(priorityGroup),

@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -251,4 +254,43 @@ func deliveredTexts(e *env, openid string) []string {
 		}
 	}
 	return texts
+}
+
+// TestRunPullsWithoutLookups: Run starts consuming with the consumers
+// Setup made, asking the JetStream API nothing about them, so a start
+// during a cluster's leader election (API answers 503) cannot stop it;
+// every partition's consumer gets a pull.
+func TestRunPullsWithoutLookups(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	eg := e.newEgress(e.js)
+	var mu sync.Mutex
+	lookups, pulled := 0, map[string]bool{}
+	sub, err := e.nc.Subscribe("$JS.API.CONSUMER.>", func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.HasPrefix(m.Subject, "$JS.API.CONSUMER.MSG.NEXT."+events.OutboundStreamName+"."):
+			pulled[m.Subject] = true
+		case strings.Contains(m.Subject, "."+events.OutboundStreamName+"."):
+			lookups++ // not the pauses bucket's watch
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	testworld.Run(t, "egress", eg.Run)
+	natstest.WaitFor(t, "a pull on every partition", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(pulled) == e.cfg.Partitions
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if lookups != 0 {
+		t.Errorf("Run made %d API requests about %s's consumers before pulling, want none", lookups, events.OutboundStreamName)
+	}
 }
