@@ -56,6 +56,9 @@ type Config struct {
 	// OnRefresh, if set, is called after each fetch from WeChat with the
 	// kind: stable, stable_forced or classic (for metrics).
 	OnRefresh func(appid, kind string)
+	// OnRefreshFailed, if set, is called after each fetch from WeChat that
+	// failed (for metrics and alerts).
+	OnRefreshFailed func(appid string)
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 }
@@ -314,6 +317,7 @@ func (m *Manager) refreshStable(ctx context.Context, appid string, r record, rev
 	}
 	t, err := m.api.StableToken(ctx, appid, m.secrets[appid], force)
 	if err != nil {
+		m.refreshFailed(appid)
 		return "", err
 	}
 	kind := "stable"
@@ -342,6 +346,13 @@ func (m *Manager) refreshStable(ctx context.Context, appid string, r record, rev
 	m.logger.Info("access token refreshed", "appid", appid, "mode", ModeStable, "forced", force, "expires_in", t.ExpiresIn)
 	m.remember(appid, r)
 	return r.AccessToken, nil
+}
+
+// refreshFailed reports a failed fetch from WeChat.
+func (m *Manager) refreshFailed(appid string) {
+	if m.cfg.OnRefreshFailed != nil {
+		m.cfg.OnRefreshFailed(appid)
+	}
 }
 
 // refreshClassic fetches under a lease, or waits for the lease holder.
@@ -387,6 +398,7 @@ func (m *Manager) refreshClassic(ctx context.Context, appid string, r record, re
 		}
 		t, err := m.api.ClassicToken(ctx, appid, m.secrets[appid])
 		if err != nil {
+			m.refreshFailed(appid)
 			// Release the lease so another replica may try.
 			leased.LeaseHolder, leased.LeaseUntil = "", time.Time{}
 			m.store(context.WithoutCancel(ctx), appid, leased, newRev)

@@ -121,21 +121,19 @@ func New(ctx context.Context, cfg Config) (*Parts, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{
+	refreshes, err := counterVec(reg, prometheus.CounterOpts{
 		Name: "kfbridge_egress_token_refreshes_total",
 		Help: "Access tokens fetched from WeChat, by app and kind (stable, stable_forced, classic).",
-	}, []string{"appid", "kind"})
-	if err := reg.Register(refreshes); err != nil {
-		// A New before this one on reg registered the counter: count there.
-		var dup prometheus.AlreadyRegisteredError
-		if !errors.As(err, &dup) {
-			return nil, fmt.Errorf("wechat metrics: %w", err)
-		}
-		existing, ok := dup.ExistingCollector.(*prometheus.CounterVec)
-		if !ok {
-			return nil, fmt.Errorf("wechat metrics: %w", err)
-		}
-		refreshes = existing
+	}, "appid", "kind")
+	if err != nil {
+		return nil, err
+	}
+	refreshFailures, err := counterVec(reg, prometheus.CounterOpts{
+		Name: "kfbridge_egress_token_refresh_failures_total",
+		Help: "Access token fetches from WeChat that failed (WeChat's error, timeout or network), by app.",
+	}, "appid")
+	if err != nil {
+		return nil, err
 	}
 
 	storage := cfg.Streams.StorageType()
@@ -145,7 +143,8 @@ func New(ctx context.Context, cfg Config) (*Parts, error) {
 	}
 	tokens, err := token.New(kv, api, secrets, token.Config{
 		Mode: cfg.Egress.Token.Mode, ForceDailyCap: cfg.Egress.Token.ForceDailyCap, Logger: cfg.Logger, Now: cfg.Now,
-		OnRefresh: func(appid, kind string) { refreshes.WithLabelValues(appid, kind).Inc() },
+		OnRefresh:       func(appid, kind string) { refreshes.WithLabelValues(appid, kind).Inc() },
+		OnRefreshFailed: func(appid string) { refreshFailures.WithLabelValues(appid).Inc() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wechat: %w", err)
@@ -158,4 +157,23 @@ func New(ctx context.Context, cfg Config) (*Parts, error) {
 		return nil, fmt.Errorf("object store %s: %w", MediaStore, err)
 	}
 	return &Parts{API: api, Tokens: tokens, Fetcher: fetcher, Media: media}, nil
+}
+
+// counterVec registers a counter on reg, or returns the one a New before
+// this one registered there (parts built twice on one registry count in one
+// place).
+func counterVec(reg prometheus.Registerer, opts prometheus.CounterOpts, labels ...string) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(opts, labels)
+	if err := reg.Register(c); err != nil {
+		var dup prometheus.AlreadyRegisteredError
+		if !errors.As(err, &dup) {
+			return nil, fmt.Errorf("wechat metrics: %w", err)
+		}
+		existing, ok := dup.ExistingCollector.(*prometheus.CounterVec)
+		if !ok {
+			return nil, fmt.Errorf("wechat metrics: %w", err)
+		}
+		return existing, nil
+	}
+	return c, nil
 }

@@ -116,3 +116,44 @@ func TestNewRegistryConflict(t *testing.T) {
 		t.Errorf("New with a conflicting collector = %v, want a metrics error", err)
 	}
 }
+
+// TestRefreshFailuresCounted: a token fetch WeChat refuses (a wrong secret)
+// is counted by app, so an alert can see it, and no token is stored.
+func TestRefreshFailuresCounted(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	sim, err := wxsim.NewSim(wxsim.SimConfig{Apps: map[string]string{appID: "app-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := testworld.ServeAPI(t, sim.Handler())
+	reg := prometheus.NewRegistry()
+	cfg := wechat.Config{JS: js, Egress: testworld.Egress(api.URL, 1), Streams: config.Default().NATS.Streams,
+		Apps: []config.App{{AppID: appID, Secret: "not-the-secret"}}, Registry: reg}
+	cfg.Streams.Storage = "memory"
+	wx, err := wechat.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wx.Tokens.Token(t.Context(), appID); err == nil {
+		t.Fatal("Token with a wrong secret succeeded")
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failures float64
+	for _, f := range families {
+		if f.GetName() == "kfbridge_egress_token_refresh_failures_total" {
+			for _, m := range f.GetMetric() {
+				if m.GetLabel()[0].GetValue() != appID {
+					t.Errorf("label %v, want appid %s", m.GetLabel(), appID)
+				}
+				failures += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if failures < 1 {
+		t.Errorf("token refresh failures counted %v, want ≥ 1", failures)
+	}
+}
