@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return err
 		}
 		checks = append(checks, eg.Ready, mg.Ready)
+		reg.MustRegister(telemetry.NewBacklog(b.JS))
 	}
 	if b.Server != nil {
 		// Bots of the embedded server cannot create consumers: the bridge
