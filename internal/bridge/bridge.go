@@ -39,7 +39,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -61,6 +60,10 @@ type Options struct {
 	Ingress bool
 	// Egress runs the egress.
 	Egress bool
+	// Registry, when set, receives every part's metrics (it is what the
+	// admin listener's /metrics serves); nil makes one with
+	// [telemetry.NewRegistry].
+	Registry telemetry.Registry
 	// OnReady, when set, is called once every part is serving.
 	OnReady func(Endpoints)
 	// Extra, when set, runs beside the parts once they are ready (the demo's
@@ -107,7 +110,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if b.Server != nil {
 		ends.NATS = b.Server.ClientURL()
 	}
-	reg := telemetry.NewRegistry()
+	reg := opts.Registry
+	if reg == nil {
+		reg = telemetry.NewRegistry()
+	}
 	checks := []telemetry.Check{
 		func(ctx context.Context) error { return b.Ready(ctx, events.InboundStreamName) },
 	}
@@ -228,7 +234,7 @@ func serveHealth(ctx context.Context, ln net.Listener, health http.Handler) erro
 
 // newEgress builds the WeChat parts once and hands the same ones to the
 // egress (set up, not yet running) and the management service.
-func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg *prometheus.Registry, logger *slog.Logger) (*egress.Egress, *manage.Service, error) {
+func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, logger *slog.Logger) (*egress.Egress, *manage.Service, error) {
 	wx, err := wechat.New(ctx, wechat.Config{
 		JS: b.JS, Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps,
 		Logger: logger.With("component", "wechat"), Registry: reg,

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -69,7 +68,7 @@ type Config struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Registry receives metrics; nil creates one.
-	Registry *prometheus.Registry
+	Registry telemetry.Registry
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 }

@@ -38,7 +38,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics served on /metrics; nil creates one
 	// with the Go and process collectors.
-	Registry *prometheus.Registry
+	Registry telemetry.Registry
 	// Now is the clock for timestamp checks and replies; nil uses time.Now.
 	Now func() time.Time
 	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
@@ -59,7 +59,7 @@ type Server struct {
 	pub      *Publisher
 	ready    func(context.Context) error
 	logger   *slog.Logger
-	registry *prometheus.Registry
+	registry telemetry.Registry
 	metrics  *metrics
 	now      func() time.Time
 	rand     io.Reader

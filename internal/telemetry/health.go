@@ -25,7 +25,7 @@ const ReadyTimeout = 2 * time.Second
 //     answers 200 "ready" when all pass, 503 with the first failure
 //     otherwise;
 //   - GET /metrics serves reg.
-func HealthHandler(reg *prometheus.Registry, checks ...Check) http.Handler {
+func HealthHandler(reg prometheus.Gatherer, checks ...Check) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

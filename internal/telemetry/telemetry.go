@@ -19,6 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
+// Registry is where a part registers its metrics and what /metrics serves.
+// A [prometheus.Registry] is one; a test may wrap one to see every
+// descriptor registered.
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
 // NewRegistry returns a registry with the Go runtime and process collectors
 // and kfbridge_build_info.
 // Each process owns one; nothing registers in the global default registry.
