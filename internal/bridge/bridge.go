@@ -39,7 +39,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
