@@ -82,14 +82,25 @@ func decodeYAML(data []byte, cfg *Config, lookup LookupFunc) error {
 	return nil
 }
 
-var refPattern = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// refPattern matches ${NAME} and ${NAME:-default}.
+var refPattern = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
 
+// expandNode replaces the references in the scalars under n: ${NAME} by
+// the variable's value (an error when it is unset), ${NAME:-default} by
+// its value, or by default when it is unset or empty (as the shell does).
 func expandNode(n *yaml.Node, lookup LookupFunc) error {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
 		var missing []string
 		n.Value = refPattern.ReplaceAllStringFunc(n.Value, func(ref string) string {
-			name := ref[2 : len(ref)-1]
+			m := refPattern.FindStringSubmatch(ref)
+			name, def := m[1], m[2]
 			v, ok := lookup(name)
+			if def != "" {
+				if !ok || v == "" {
+					return def[len(":-"):]
+				}
+				return v
+			}
 			if !ok {
 				missing = append(missing, name)
 			}
