@@ -8,6 +8,9 @@
 // (KFBRIDGE_APPS_0_MODES=safe,compatible). Any string value in the file may reference the
 // environment as ${NAME}; a reference to an unset variable is an error, so a
 // missing secret is noticed at start rather than at the first push.
+// ${NAME:-default} takes default when NAME is unset or empty.
+// [CheckEnviron] refuses a KFBRIDGE_ variable that names no key (a typo
+// would otherwise be ignored), suggesting the nearest valid name.
 //
 // # Usage
 //

@@ -135,3 +135,13 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// References returns the names of the variables the configuration data
+// references as ${NAME} or ${NAME:-default}, for [CheckEnviron].
+func References(data []byte) []string {
+	var names []string
+	for _, m := range refPattern.FindAllSubmatch(data, -1) {
+		names = append(names, string(m[1]))
+	}
+	return names
+}

@@ -112,3 +112,10 @@ func TestEnvNamesFollowTheStruct(t *testing.T) {
 		}
 	}
 }
+
+func TestReferences(t *testing.T) {
+	got := References([]byte("a: ${ONE}\nb: \"x${TWO:-d}y\"\nc: $THREE\n"))
+	if strings.Join(got, ",") != "ONE,TWO" {
+		t.Errorf("References() = %q, want ONE, TWO", got)
+	}
+}
