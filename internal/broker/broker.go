@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -32,7 +34,13 @@ type Broker struct {
 type options struct {
 	logger *slog.Logger
 	name   string
+	// waitLog is how often a wait for an external NATS is logged.
+	waitLog time.Duration
 }
+
+// WaitLogInterval is how often [Open] logs that it is still waiting for
+// an external NATS server.
+const WaitLogInterval = 10 * time.Second
 
 // Option configures [Open].
 type Option func(*options) error
@@ -56,7 +64,7 @@ func WithName(name string) Option {
 // Open connects to the NATS of cfg: the external server at cfg.URL, or, when
 // it is empty, a new embedded server connected in process.
 func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error) {
-	o := options{logger: slog.New(slog.DiscardHandler), name: "kfbridge"}
+	o := options{logger: slog.New(slog.DiscardHandler), name: "kfbridge", waitLog: WaitLogInterval}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -107,7 +115,7 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 		}
 		natsOpts = append(natsOpts, auth...)
 	}
-	nc, err := connect(ctx, url, natsOpts)
+	nc, err := connect(ctx, url, natsOpts, o.logger, o.waitLog)
 	if err != nil {
 		b.shutdownServer()
 		return nil, err
@@ -123,21 +131,55 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 }
 
 // connect dials until it succeeds or ctx ends, so a process started before
-// its NATS server waits for it.
-func connect(ctx context.Context, url string, opts []nats.Option) (*nats.Conn, error) {
+// its NATS server waits for it. It logs the wait at once and then every
+// logEvery, with the URL's credentials redacted and the last error.
+func connect(ctx context.Context, url string, opts []nats.Option, logger *slog.Logger, logEvery time.Duration) (*nats.Conn, error) {
 	delay := 100 * time.Millisecond
+	var lastLog time.Time
+	start := time.Now()
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
+			if !lastLog.IsZero() {
+				logger.Info("connected to nats", "url", RedactURL(url), "waited", time.Since(start).Round(time.Millisecond))
+			}
 			return nc, nil
+		}
+		if lastLog.IsZero() || time.Since(lastLog) >= logEvery {
+			lastLog = time.Now()
+			logger.Warn("waiting for nats at "+RedactURL(url), "url", RedactURL(url), "waited", lastLog.Sub(start).Round(time.Second), "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to nats: %w", errors.Join(err, ctx.Err()))
+			return nil, fmt.Errorf("connect to nats at %s: %w", RedactURL(url), errors.Join(err, ctx.Err()))
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 2*time.Second)
 	}
+}
+
+// RedactURL returns a NATS URL list (comma-separated) with any user,
+// password or token replaced by "redacted", for logs and errors. A part
+// that does not parse as a URL is replaced whole.
+func RedactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p // as nats.Connect reads host:port
+		}
+		u, err := url.Parse(p)
+		switch {
+		case err != nil:
+			parts[i] = "(unparsable url)"
+		case u.User != nil:
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		default:
+			parts[i] = p
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 func authOptions(cfg config.NATS) ([]nats.Option, error) {
