@@ -93,6 +93,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if name == "" {
 		name = "kfbridge"
 	}
+	// Before anything starts: a configuration problem or an address in use
+	// fails at once, named, rather than after NATS started.
+	if err := Preflight(cfg, opts); err != nil {
+		return err
+	}
+	lns, err := bind(cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer lns.close() // the servers close theirs; this covers a failed start
 	b, err := broker.Open(ctx, cfg.NATS, broker.WithLogger(logger), broker.WithName(name))
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -151,7 +161,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		})
 	}
 
-	var ingressLn, adminLn net.Listener
 	var srv *ingress.Server
 	if opts.Ingress {
 		// The ingress's admin listener serves the process's health, with
@@ -163,27 +172,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		if err != nil {
 			return err
 		}
-		if ingressLn, err = net.Listen("tcp", cfg.Ingress.Listen); err != nil {
-			return fmt.Errorf("ingress listen: %w", err)
-		}
-		if adminLn, err = net.Listen("tcp", cfg.Ingress.AdminListen); err != nil {
-			ingressLn.Close()
-			return fmt.Errorf("ingress admin listen: %w", err)
-		}
-		ends.Ingress = ingressLn.Addr().String()
-		ends.Health = adminLn.Addr().String()
+		ends.Ingress = lns.ingress.Addr().String()
+		ends.Health = lns.admin.Addr().String()
 	} else {
-		ln, err := net.Listen("tcp", cfg.Egress.Listen)
-		if err != nil {
-			return fmt.Errorf("egress listen: %w", err)
-		}
-		ends.Health = ln.Addr().String()
+		ends.Health = lns.health.Addr().String()
 		health := telemetry.HealthHandler(reg, checks...)
-		run("health", func(ctx context.Context) error { return serveHealth(ctx, ln, health) })
+		run("health", func(ctx context.Context) error { return serveHealth(ctx, lns.health, health) })
 	}
 	if srv != nil {
-		run("ingress", func(ctx context.Context) error { return srv.Serve(ctx, ingressLn) })
-		run("ingress admin", func(ctx context.Context) error { return srv.ServeAdmin(ctx, adminLn) })
+		run("ingress", func(ctx context.Context) error { return srv.Serve(ctx, lns.ingress) })
+		run("ingress admin", func(ctx context.Context) error { return srv.ServeAdmin(ctx, lns.admin) })
 	}
 	if eg != nil {
 		run("egress", eg.Run)

@@ -2,12 +2,15 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -19,25 +22,61 @@ type Prepare func(cfg *config.Config, opts *Options) (cleanup func(), err error)
 
 // Main is the whole main function of kfbridge's binaries: it parses
 // --config (and any flags the binary defined before calling it), loads the
-// configuration with KFBRIDGE_… overrides, runs the parts in opts until
-// SIGINT or SIGTERM, and exits 2 on a bad configuration and 1 on failure.
+// configuration with KFBRIDGE_… overrides, checks it ([Preflight], and the
+// listen addresses), runs the parts in opts until SIGINT or SIGTERM, and
+// exits 2 on a bad configuration (one line per problem) and 1 on failure.
+// With the argument check (`kfbridge check --config FILE`) it loads and
+// checks only, starting nothing: exit 0 with a short summary, or 2 with one
+// line per problem.
 func Main(name string, opts Options, prepare Prepare) {
-	configPath := flag.String("config", "", "YAML configuration file (KFBRIDGE_… environment variables override it)")
-	flag.Parse()
-	cfg, err := config.Load(*configPath, os.LookupEnv)
+	os.Exit(mainCode(name, flag.CommandLine, os.Args[1:], os.Environ(), os.Stdout, os.Stderr, opts, prepare))
+}
+
+// mainCode is [Main] with its inputs and outputs explicit; it returns the
+// exit code.
+func mainCode(name string, fs *flag.FlagSet, args, environ []string, stdout, stderr io.Writer, opts Options, prepare Prepare) int {
+	configPath := fs.String("config", "", "YAML configuration file (KFBRIDGE_… environment variables override it)")
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s [flags]         run\n       %s check [flags]   check the configuration and the listen addresses, start nothing\n", name, name)
+		fs.PrintDefaults()
+	}
+	check, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fs.Usage()
+		return 2
+	}
+	cfg, err := LoadConfig(*configPath, environ)
+	if err != nil {
+		PrintProblems(stderr, name, err)
+		return 2
 	}
 	cleanup := func() {}
 	if prepare != nil {
 		if cleanup, err = prepare(cfg, &opts); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-			os.Exit(2)
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 2
 		}
 	}
-	logger := cfg.Log.NewLogger(os.Stderr)
-	if gogc, ok := gcPercent(os.LookupEnv); ok {
+	defer cleanup()
+	if err := Check(cfg, opts); err != nil {
+		PrintProblems(stderr, name, err)
+		return 2
+	}
+	if check {
+		src := *configPath
+		if src == "" {
+			src = "defaults and environment"
+		}
+		fmt.Fprintf(stdout, "%s: configuration OK (%s)\n%s", name, src, Summary(cfg, opts))
+		return 0
+	}
+	logger := cfg.Log.NewLogger(stderr)
+	if gogc, ok := gcPercent(lookupIn(environ)); ok {
 		debug.SetGCPercent(gogc)
 		logger.Debug("garbage collector set to the kfbridge default", "gogc", gogc)
 	}
@@ -50,10 +89,44 @@ func Main(name string, opts Options, prepare Prepare) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = Run(ctx, cfg, opts)
 	stop()
-	cleanup()
 	if err != nil {
 		logger.Error(name+" stopped", slog.Any("err", err))
-		os.Exit(1)
+		return 1
+	}
+	return 0
+}
+
+// parseArgs parses the flags in args, before or after the optional check
+// command, and reports whether it was given. Any other argument is an error.
+func parseArgs(fs *flag.FlagSet, args []string) (check bool, err error) {
+	if len(args) > 0 && args[0] == "check" {
+		check, args = true, args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return false, err
+	}
+	if !check && fs.NArg() > 0 && fs.Arg(0) == "check" {
+		check = true
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return false, err
+		}
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return check, nil
+}
+
+// lookupIn looks variables up in environ (os.Environ's form; the last
+// of duplicates wins, as in os.Getenv).
+func lookupIn(environ []string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
+				return v, true
+			}
+		}
+		return "", false
 	}
 }
 

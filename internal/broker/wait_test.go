@@ -33,7 +33,7 @@ func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recordHandler) WithGroup(string) slog.Handler       { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
 
 // freeAddr returns a loopback address nothing listens on.
 func freeAddr(t *testing.T) string {

@@ -28,11 +28,11 @@ func CheckEnviron(environ []string, referenced []string) error {
 		if !strings.HasPrefix(name, EnvPrefix) || otherVariable(name) || templates[envTemplate(name)] || slices.Contains(referenced, name) {
 			continue
 		}
-		msg := fmt.Sprintf("%s is not a configuration key", name)
+		hint := "it names no configuration key"
 		if near := nearestVariable(name, templates); near != "" {
-			msg += "; did you mean " + near + "?"
+			hint = "did you mean " + near + "?"
 		}
-		errs = append(errs, fmt.Errorf("%w: %s", ErrUnknownVariable, msg))
+		errs = append(errs, fmt.Errorf("%w %s; %s", ErrUnknownVariable, name, hint))
 	}
 	return errors.Join(errs...)
 }
