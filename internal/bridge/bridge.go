@@ -12,6 +12,12 @@
 // listener serves /healthz, /readyz and /metrics (telemetry.HealthHandler);
 // every part adds its readiness check.
 //
+// Before anything starts, Run runs [Preflight] and binds its HTTP
+// listeners (and tries the embedded NATS server's address), so a
+// configuration that cannot run fails at once with the problem named.
+// [Check] does the same and starts nothing: it is the binaries' `check`
+// command ([Main]).
+//
 // # Usage
 //
 //	err := bridge.Run(ctx, cfg, bridge.Options{Logger: logger, Ingress: true, Egress: true})
@@ -25,8 +31,9 @@
 //
 // # Errors
 //
-// Errors from start-up are returned wrapped with the part that failed; a
-// clean shutdown returns nil.
+// Errors from start-up are returned wrapped with the part that failed
+// (problems found before anything starts wrap [ErrPreflight], one joined
+// error each); a clean shutdown returns nil.
 package bridge
 
 import (

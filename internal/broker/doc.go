@@ -30,6 +30,10 @@
 //	defer b.Close()
 //	err = b.EnsureStreams(ctx, cfg.NATS.Streams)
 //
+// [Open] waits for an external NATS that is not up yet, until ctx ends,
+// and says so: "waiting for nats at <url>" at once and every
+// [WaitLogInterval], with the URL's credentials redacted ([RedactURL]).
+//
 // # Concurrency
 //
 // A [Broker] is safe for concurrent use. [Broker.Close] drains the connection
