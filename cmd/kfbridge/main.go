@@ -3,6 +3,7 @@
 //
 //	kfbridge --demo              # zero setup: demo app, simulated WeChat, echo bot
 //	kfbridge --config kfbridge.yaml
+//	kfbridge check --config kfbridge.yaml   # check it, start nothing
 package main
 
 import (
