@@ -12,11 +12,10 @@
 // listener serves /healthz, /readyz and /metrics (telemetry.HealthHandler);
 // every part adds its readiness check.
 //
-// Before anything starts, Run runs [Preflight] and binds its HTTP
-// listeners (and tries the embedded NATS server's address), so a
-// configuration that cannot run fails at once with the problem named.
-// [Check] does the same and starts nothing: it is the binaries' `check`
-// command ([Main]).
+// Before anything starts, Run runs [Check]: [Preflight], and a try of
+// every listen address (bound and released), so a configuration that
+// cannot run fails at once with the problem named. [Check] is also the
+// binaries' `check` command ([Main]).
 //
 // # Usage
 //
@@ -101,15 +100,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		name = "kfbridge"
 	}
 	// Before anything starts: a configuration problem or an address in use
-	// fails at once, named, rather than after NATS started.
-	if err := Preflight(cfg, opts); err != nil {
+	// fails at once, named, rather than after NATS started. The HTTP
+	// addresses are bound for serving only once NATS is there (below), so
+	// that while the process waits for NATS a load balancer's TCP check
+	// finds nothing listening.
+	if err := Check(cfg, opts); err != nil {
 		return err
 	}
-	lns, err := bind(cfg, opts)
-	if err != nil {
-		return err
-	}
-	defer lns.close() // the servers close theirs; this covers a failed start
 	b, err := broker.Open(ctx, cfg.NATS, broker.WithLogger(logger), broker.WithName(name))
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -150,6 +147,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 			return fmt.Errorf("bot consumers: %w", err)
 		}
 	}
+	lns, err := bind(cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer lns.close() // the servers close theirs; this covers a failed start
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (

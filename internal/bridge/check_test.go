@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -218,5 +219,50 @@ func TestRunRefusesBeforeNATS(t *testing.T) {
 				t.Errorf("Run() = %v after the embedded NATS server started", err)
 			}
 		})
+	}
+}
+
+// signalHandler is a slog handler that sends every record's message on c.
+type signalHandler struct{ c chan string }
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.c <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestNoListenerWhileWaitingForNATS: while Run waits for an external NATS,
+// it says so and its push port is not bound (a load balancer's TCP check
+// must not find it up); the wait ends with ctx.
+func TestNoListenerWhileWaitingForNATS(t *testing.T) {
+	cfg := config.Default()
+	cfg.NATS.URL = "nats://" + freeAddr(t)
+	cfg.Ingress.Listen, cfg.Ingress.AdminListen = freeAddr(t), "127.0.0.1:0"
+	cfg.Apps = []config.App{{AppID: demo.AppID, Secret: demo.Secret, Token: demo.Token, EncodingAESKey: demo.EncodingAESKey}}
+	logs := make(chan string, 64)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, &cfg, Options{Ingress: true, Egress: true, Logger: slog.New(signalHandler{logs})})
+	}()
+	for msg := ""; !strings.HasPrefix(msg, "waiting for nats at "); {
+		select {
+		case msg = <-logs:
+		case err := <-done:
+			t.Fatalf("Run() = %v, want it to wait for NATS", err)
+		}
+	}
+	if c, err := net.Dial("tcp", cfg.Ingress.Listen); err == nil {
+		c.Close()
+		t.Errorf("ingress.listen %s accepts connections while NATS is not there", cfg.Ingress.Listen)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() after cancel = %v, want %v", err, context.Canceled)
 	}
 }

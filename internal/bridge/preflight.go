@@ -174,9 +174,8 @@ func (l *listeners) close() {
 
 // bind binds the HTTP listeners of the parts in opts and tries the
 // embedded NATS server's address (binding and releasing it: the server
-// binds it itself moments later), so an address in use fails at once,
-// named with its key, before anything starts. It reports every address
-// that fails; on error nothing stays bound.
+// binds it itself). An address that fails is named with its key and the
+// reason; it reports every one, and on error nothing stays bound.
 func bind(cfg *config.Config, opts Options) (*listeners, error) {
 	l := &listeners{}
 	var errs []error
