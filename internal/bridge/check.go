@@ -16,7 +16,8 @@ import (
 // at path (none when empty) with the KFBRIDGE_ overrides and ${NAME}
 // references of environ (os.Environ's form). It refuses KFBRIDGE_
 // variables that name nothing ([config.CheckEnviron]) and reports them
-// together with the file's problems.
+// together with the file's problems, and then those naming a list element
+// the configuration does not have ([config.CheckIndexes]).
 func LoadConfig(path string, environ []string) (*config.Config, error) {
 	vars := make(map[string]string, len(environ))
 	for _, kv := range environ {
@@ -33,6 +34,9 @@ func LoadConfig(path string, environ []string) (*config.Config, error) {
 	envErr := config.CheckEnviron(environ, refs)
 	cfg, err := config.Load(path, func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
 	if err := errors.Join(envErr, err); err != nil {
+		return nil, err
+	}
+	if err := config.CheckIndexes(cfg, environ); err != nil {
 		return nil, err
 	}
 	return cfg, nil

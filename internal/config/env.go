@@ -145,3 +145,41 @@ func References(data []byte) []string {
 	}
 	return names
 }
+
+// CheckIndexes reports every KFBRIDGE_ variable in environ that names a
+// key of a list element cfg does not have, which no override applied: an
+// index past the end adds an element only right after the last one (after
+// KFBRIDGE_APPS_0_…, KFBRIDGE_APPS_1_… adds an app, KFBRIDGE_APPS_2_…
+// alone does not). Call it with the loaded cfg; each error wraps
+// [ErrUnknownVariable].
+func CheckIndexes(cfg *Config, environ []string) error {
+	used := map[string]bool{}
+	var walk func(v reflect.Value, name string)
+	walk = func(v reflect.Value, name string) {
+		switch {
+		case v.Kind() == reflect.Struct && v.Type() != durationType:
+			for i := range v.NumField() {
+				tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
+				if tag != "" && tag != "-" {
+					walk(v.Field(i), name+"_"+strings.ToUpper(tag))
+				}
+			}
+		case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
+			for i := range v.Len() {
+				walk(v.Index(i), fmt.Sprintf("%s_%d", name, i))
+			}
+		default:
+			used[name] = true
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem(), strings.TrimSuffix(EnvPrefix, "_"))
+	templates := envTemplates()
+	var errs []error
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) && !used[name] && strings.Contains(envTemplate(name), "#") && templates[envTemplate(name)] {
+			errs = append(errs, fmt.Errorf("%w %s; its list index skips one: a new element's index follows right after the last one's (from 0)", ErrUnknownVariable, name))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -119,3 +119,36 @@ func TestReferences(t *testing.T) {
 		t.Errorf("References() = %q, want ONE, TWO", got)
 	}
 }
+
+// TestCheckIndexes: an override of a list element the configuration does
+// not have (an index that skips one) applied nowhere, and is refused.
+func TestCheckIndexes(t *testing.T) {
+	environ := []string{"KFBRIDGE_APPS_0_APPID=wx0", "KFBRIDGE_APPS_1_APPID=wx1", "KFBRIDGE_APPS_1_SECRET=s", "KFBRIDGE_NATS_URL=nats://x:4222"}
+	cfg, err := Load("", lookupEnviron(environ))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckIndexes(cfg, environ); err != nil {
+		t.Errorf("CheckIndexes(contiguous) = %v", err)
+	}
+	environ = append(environ, "KFBRIDGE_APPS_3_SECRET=s", "KFBRIDGE_NATS_EMBEDDED_USERS_0_USER=u", "KFBRIDGE_NATS_EMBEDDED_USERS_0_PASSWORD=p")
+	cfg, err = Load("", lookupEnviron(environ))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckIndexes(cfg, environ)
+	if !errors.Is(err, ErrUnknownVariable) || !strings.Contains(err.Error(), "KFBRIDGE_APPS_3_SECRET") || strings.Contains(err.Error(), "USERS_0") {
+		t.Errorf("CheckIndexes(APPS_3 after APPS_1) = %v, want APPS_3 named and nothing else", err)
+	}
+}
+
+func lookupEnviron(environ []string) LookupFunc {
+	return func(name string) (string, bool) {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
