@@ -42,24 +42,33 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// checkConfig is a valid configuration for the check tests: one app, every
-// listener on a free port, the embedded NATS on a free port in dir. Each
-// extra line is appended to the top-level keys given (nats, ingress, apps).
-func checkConfig(t *testing.T, natsListen, ingressListen, app string) string {
+// checkApps is the apps section of a valid configuration.
+var checkApps = fmt.Sprintf("apps:\n  - {appid: %s, secret: %s, token: %s, encoding_aes_key: %s}\n", demo.AppID, demo.Secret, demo.Token, demo.EncodingAESKey)
+
+// writeConfig writes a configuration file and returns its path.
+func writeConfig(t *testing.T, data string) string {
 	t.Helper()
-	if app == "" {
-		app = fmt.Sprintf("apps:\n  - {appid: %s, secret: %s, token: %s, encoding_aes_key: %s}\n", demo.AppID, demo.Secret, demo.Token, demo.EncodingAESKey)
-	}
-	data := fmt.Sprintf(`nats:
-  embedded: {listen: %q, store_dir: %q}
-ingress: {listen: %q, admin_listen: "127.0.0.1:0"}
-egress: {listen: "127.0.0.1:0"}
-%s`, natsListen, filepath.Join(t.TempDir(), "nats"), ingressListen, app)
 	path := filepath.Join(t.TempDir(), "kfbridge.yaml")
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// checkConfig is a valid configuration for the check tests: one app, every
+// listener on a free port, the embedded NATS at natsListen storing in a
+// temporary directory, the ingress at ingressListen, and app as the apps
+// section (default checkApps).
+func checkConfig(t *testing.T, natsListen, ingressListen, app string) string {
+	t.Helper()
+	if app == "" {
+		app = checkApps
+	}
+	return writeConfig(t, fmt.Sprintf(`nats:
+  embedded: {listen: %q, store_dir: %q}
+ingress: {listen: %q, admin_listen: "127.0.0.1:0"}
+egress: {listen: "127.0.0.1:0"}
+%s`, natsListen, filepath.Join(t.TempDir(), "nats"), ingressListen, app))
 }
 
 // TestCheckCommand runs `<binary> check --config FILE` as the binaries'
@@ -130,6 +139,17 @@ func TestCheckCommand(t *testing.T) {
 				return checkConfig(t, "127.0.0.1:-1", "127.0.0.1:0", "apps:\n  - {appid: wx1, token: t}\n  - {appid: wx2, secret: s}\n")
 			},
 			want: []string{"apps[0] (wx1): secret is empty", "apps[1] (wx2): token is empty"}},
+		{name: "nats url and files", opts: both,
+			path: func(t *testing.T) string {
+				return writeConfig(t, `nats:
+  url: "nats://kf:hunter2@127.0.0.1:4222, http://127.0.0.1:80, nats://kf:hunter2@127.0.0.1:x"
+  creds_file: /nonexistent/kf.creds
+ingress: {listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0", tls: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}}
+`+checkApps)
+			},
+			want: []string{`nats.url: server 2 of the list: scheme "http": want nats, tls, ws or wss`, "nats.url: server 3 of the list: not a URL",
+				"nats.creds_file: open /nonexistent/kf.creds: no such file or directory", "ingress.tls: open /nonexistent/c.pem: no such file or directory"},
+			notWant: "hunter2"},
 		{name: "unset reference", opts: both,
 			path: func(t *testing.T) string {
 				return checkConfig(t, "127.0.0.1:-1", "127.0.0.1:0", "apps:\n  - {appid: wx1, secret: \"${WX1_SECRET}\", token: t}\n")

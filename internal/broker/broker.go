@@ -134,6 +134,11 @@ func Open(ctx context.Context, cfg config.NATS, opts ...Option) (*Broker, error)
 // its NATS server waits for it. It logs the wait at once and then every
 // logEvery, with the URL's credentials redacted and the last error.
 func connect(ctx context.Context, url string, opts []nats.Option, logger *slog.Logger, logEvery time.Duration) (*nats.Conn, error) {
+	// A URL that does not parse never connects, and nats.Connect's error
+	// would show it whole, credentials included.
+	if redacted := RedactURL(url); strings.Contains(redacted, unparsable) {
+		return nil, fmt.Errorf("%w: %s", ErrURL, redacted)
+	}
 	delay := 100 * time.Millisecond
 	var lastLog time.Time
 	start := time.Now()
@@ -171,7 +176,7 @@ func RedactURL(urls string) string {
 		u, err := url.Parse(p)
 		switch {
 		case err != nil:
-			parts[i] = "(unparsable url)"
+			parts[i] = unparsable
 		case u.User != nil:
 			u.User = url.User("redacted")
 			parts[i] = u.String()
@@ -181,6 +186,9 @@ func RedactURL(urls string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// unparsable stands for a URL that does not parse in [RedactURL].
+const unparsable = "(unparsable url)"
 
 func authOptions(cfg config.NATS) ([]nats.Option, error) {
 	var opts []nats.Option

@@ -133,3 +133,18 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesBadURL: a nats.url that does not parse fails at once
+// (it would never connect), without showing its credentials.
+func TestOpenRefusesBadURL(t *testing.T) {
+	h := &recordHandler{c: make(chan slog.Record, 16)}
+	cfg := config.Default().NATS
+	cfg.URL = "nats://127.0.0.1:4222,nats://kf:hunter2@127.0.0.1:x"
+	_, err := Open(t.Context(), cfg, WithLogger(slog.New(h)))
+	if !errors.Is(err, ErrURL) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "nats://127.0.0.1:4222,(unparsable url)") {
+		t.Errorf("Open(%s) = %v, want %v with the bad part hidden", "<url with a bad port>", err, ErrURL)
+	}
+	if len(h.records) > 0 {
+		t.Errorf("Open logged %d records, want none", len(h.records))
+	}
+}
