@@ -2,6 +2,10 @@ package config
 
 import (
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -150,5 +154,57 @@ func lookupEnviron(environ []string) LookupFunc {
 			}
 		}
 		return "", false
+	}
+}
+
+// TestRepositoryVariablesAccepted: every KFBRIDGE_ variable the repository
+// sets or documents (scripts, compose, Dockerfiles, README, Go code) is
+// accepted, so that a tool's new variable in the same shell does not stop
+// the bridge. This package's and internal/bridge's tests, which misspell
+// names on purpose, are left out.
+func TestRepositoryVariablesAccepted(t *testing.T) {
+	name := regexp.MustCompile(`\bKFBRIDGE_[A-Z0-9_]+`)
+	found := map[string]string{}
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		base := d.Name()
+		switch {
+		case strings.HasSuffix(base, "_test.go") && (strings.Contains(path, "internal/config") || strings.Contains(path, "internal/bridge")):
+			return nil
+		case strings.HasSuffix(base, ".go"), strings.HasSuffix(base, ".md"), strings.HasSuffix(base, ".yml"), strings.HasSuffix(base, ".yaml"),
+			strings.HasSuffix(base, ".sh"), strings.HasSuffix(base, "Dockerfile"), base == "Makefile", base == "run":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, v := range name.FindAllString(string(data), -1) {
+			if !strings.HasSuffix(v, "_") { // a prefix or a placeholder (KFBRIDGE_APPS_<n>_…)
+				found[v] = path
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) < 10 {
+		t.Fatalf("found only %d variables: %v", len(found), found)
+	}
+	delete(found, "KFBRIDGE_APPS_0_SECRT") // README's example of a refused name
+	for v, path := range found {
+		if err := CheckEnviron([]string{v + "=x"}, nil); err != nil {
+			t.Errorf("%s (in %s): %v", v, path, err)
+		}
 	}
 }
