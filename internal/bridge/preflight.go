@@ -28,7 +28,7 @@ func Preflight(cfg *config.Config, opts Options) error {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrPreflight}, args...)...))
 	}
 	if len(cfg.Apps) == 0 {
-		bad("apps: none configured, so every push would be answered 404 and every command fail; list them under apps: in the config file or set KFBRIDGE_APPS_0_APPID and its keys")
+		bad("apps: none configured, so every push would be answered 404 and every command fail; list them under apps: in the config file or set KFBRIDGE_APPS_0_APPID and its keys (kfbridge --demo runs a demo app)")
 	}
 	for i, a := range cfg.Apps {
 		app := fmt.Sprintf("apps[%d] (%s)", i, a.AppID)

@@ -146,13 +146,13 @@ func connect(ctx context.Context, url string, opts []nats.Option, logger *slog.L
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
 			if !lastLog.IsZero() {
-				logger.Info("connected to nats", "url", RedactURL(url), "waited", time.Since(start).Round(time.Millisecond))
+				logger.Info("connected to nats", "url", RedactURL(url), "waited", time.Since(start).Round(time.Millisecond).String())
 			}
 			return nc, nil
 		}
 		if lastLog.IsZero() || time.Since(lastLog) >= logEvery {
 			lastLog = time.Now()
-			logger.Warn("waiting for nats at "+RedactURL(url), "url", RedactURL(url), "waited", lastLog.Sub(start).Round(time.Second), "err", err)
+			logger.Warn("waiting for nats at "+RedactURL(url), "url", RedactURL(url), "waited", lastLog.Sub(start).Round(time.Second).String(), "err", err)
 		}
 		select {
 		case <-ctx.Done():
