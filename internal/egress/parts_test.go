@@ -345,3 +345,40 @@ func lane0(t *testing.T, e *env) jetstream.Consumer {
 	}
 	return cons
 }
+
+// TestPartsDoneRecordFitsItsReserve: the done record of a text sent in
+// parts — its result and record counting parts — fits the reserve its
+// records before the calls are padded to (so the bucket at its cap still
+// takes it), and a command sent as one message keeps its reserve.
+func TestPartsDoneRecordFitsItsReserve(t *testing.T) {
+	done, err := newDoneSize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg := &Egress{now: time.Now, done: done}
+	j := &job{cmd: events.Command{ID: strings.Repeat("<", events.MaxCommandIDLength), Verb: events.VerbSend,
+		Conversation: events.Conversation{AppID: appID, BusinessID: "0", OpenID: "oUser"}},
+		rec: record{Subject: "wxkf.out." + appID + ".0.oUser.send", Digest: dataDigest([]byte(`{}`))}}
+	single := eg.doneBound(j)
+	j.rec.Parts = 1 << 16
+	bound := eg.doneBound(j)
+	d := events.ResultData{CommandID: j.cmd.ID, Verb: events.VerbSend, AppID: appID, BusinessID: "0", OpenID: "oUser",
+		Outcome: events.OutcomeFailed, ErrCode: -1004, ErrMsg: cutErrMsg(strings.Repeat("<", 4000)), Attempts: 1 << 17,
+		Reason: ReasonMaybeDelivered, MaybeDelivered: true, Parts: 1 << 16, PartsSent: 1<<16 - 1, Time: time.Now().UTC()}
+	body, err := json.Marshal(events.NewResult(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(record{State: stateDone, Attempts: 1 << 17, Retries: 5, Result: body, Subject: j.rec.Subject,
+		Digest: j.rec.Digest, Parts: 1 << 16, PartsSent: 1<<16 - 1, SentBytes: 64 << 20})
+	if len(b) > bound {
+		t.Errorf("done record of a text in parts: %d bytes > reserve %d", len(b), bound)
+	}
+	if bound-single > 128 {
+		t.Errorf("parts add %d bytes to the reserve, want at most 128", bound-single)
+	}
+	j.rec.Parts = 0
+	if got := eg.doneBound(j); got != single {
+		t.Errorf("reserve of a single send %d, want %d", got, single)
+	}
+}
