@@ -113,16 +113,33 @@ func (g *gatedAPI) seen(text string) bool {
 
 // TestLongTextInParts: a 5000-byte Chinese text is sent as 3 parts, each
 // valid UTF-8 of at most 2048 bytes, delivered in order, with one result
-// that counts them; a text of the limit goes out as one message, as before.
+// that counts them, also to a sub-merchant's user (business send); a text
+// of the limit goes out as one message, as before.
 func TestLongTextInParts(t *testing.T) {
 	e := newEnv(t, wxsim.SimConfig{}, nil)
 	e.replica(nil)
 	e.interact("0", "oU")
+	e.interact("42", "oB")
 	long := chineseText(5000)
 	short := strings.Repeat("好", 682) + "xx" // 2048 bytes
 	e.command("0", "oU", events.VerbSend, "long", text(long))
 	e.command("0", "oU", events.VerbSend, "short", text(short))
-	res := e.results(2)
+	e.command("42", "oB", events.VerbSend, "business", text(long))
+	res := e.results(3)
+	if b := res["business"].Data; b.Outcome != events.OutcomeDelivered || b.Parts != 3 || b.PartsSent != 3 {
+		t.Errorf("business: %+v, want delivered, parts 3, parts_sent 3", b)
+	}
+	var business []string
+	for _, d := range e.sim.Delivered(appID) {
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(d.Body, &body) //nolint:errcheck // checked by the join below
+		if d.OpenID == "oB" && d.BusinessID == "42" {
+			business = append(business, body.Text.Content)
+		}
+	}
+	if len(business) != 3 || strings.Join(business, "") != long {
+		t.Errorf("the sub-merchant's user received %d messages, want the 3 parts in order", len(business))
+	}
 	r := res["long"].Data
 	if r.Outcome != events.OutcomeDelivered || r.Parts != 3 || r.PartsSent != 3 || r.Attempts != 3 {
 		t.Errorf("long: %+v, want delivered, parts 3, parts_sent 3, attempts 3", r)
