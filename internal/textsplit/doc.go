@@ -11,7 +11,11 @@
 // limit in bytes and ends where a reader would pause: after a paragraph
 // ("\n\n"), else after a line ("\n"), else after a sentence (。！？；… or
 // a '.', '!', '?', ';' followed by white space, with the closing quotes and
-// brackets that follow it), else at a character (rune) boundary. A break of a
+// brackets that follow it), else after a clause (，、： or a closing CJK
+// bracket), else before a word (after a space or tab), else at a character
+// (rune) boundary that splits no combined character (an accent, an emoji
+// with its modifier or joiner sequence) when one is within 64 bytes, else
+// at any character boundary. A break of a
 // higher rank is only taken when it keeps the part at least half the limit
 // long, so that a text is not cut into many short messages: each message
 // counts against the conversation's reply budget. A part never ends inside a

@@ -3,6 +3,7 @@ package textsplit
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -134,17 +135,27 @@ func cutAt(s string, start, limit int, links []span) (int, error) {
 	if end <= low {
 		low = 1
 	}
-	for _, rank := range []func(t string, p int) bool{paragraphEnd, lineEnd, sentenceEnd} {
+	for _, rank := range []func(t string, p int) bool{paragraphEnd, lineEnd, sentenceEnd, clauseEnd, wordEnd} {
 		in := newLinkCursor(links, start, end)
 		for p := end; p >= low; p-- {
+			if c := t[p-1]; !utf8.RuneStart(t[p]) || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+				continue // no break of any rank: quickly
+			}
 			if !in.inside(p) && rank(t, p) {
 				return start + p, nil
 			}
 		}
 	}
-	// A character boundary. In invalid UTF-8 (a run of continuation bytes)
-	// any byte will do.
+	// A character boundary, outside a combined character if one is near (an
+	// accent, an emoji sequence); else any; in invalid UTF-8 (a run of
+	// continuation bytes) any byte will do.
 	in := newLinkCursor(links, start, end)
+	for p := end; p >= low && p > end-maxCluster; p-- {
+		if !in.inside(p) && utf8.RuneStart(t[p]) && !joined(t, p) {
+			return start + p, nil
+		}
+	}
+	in = newLinkCursor(links, start, end)
 	for p := end; p > 0 && p > end-utf8.UTFMax; p-- {
 		if !in.inside(p) && utf8.RuneStart(t[p]) {
 			return start + p, nil
@@ -202,6 +213,9 @@ func sentenceEnd(s string, p int) bool {
 	if p < 1 || p >= len(s) {
 		return false
 	}
+	if c := s[p-1]; c < utf8.RuneSelf && !strings.ContainsRune(" \t.!?;\"')]", rune(c)) {
+		return false // the common case, quickly
+	}
 	next, _ := utf8.DecodeRuneInString(s[p:])
 	if closing(next) || isSpace(next) || terminator(next) {
 		return false
@@ -228,6 +242,56 @@ func sentenceEnd(s string, p int) bool {
 		return spaced
 	}
 	return terminator(r)
+}
+
+// clauseEnd reports whether p follows a CJK comma, enumeration comma,
+// colon or a closing bracket, s[p] continuing with none of those.
+func clauseEnd(s string, p int) bool {
+	if p < 1 || p >= len(s) || s[p-1] < utf8.RuneSelf {
+		return false
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:p])
+	next, _ := utf8.DecodeRuneInString(s[p:])
+	switch r {
+	case '，', '、', '：', '）', '」', '』', '】', '》':
+		return !closing(next) && !terminator(next) && next != '，' && next != '、'
+	}
+	return false
+}
+
+// wordEnd reports whether p follows white space and starts a word.
+func wordEnd(s string, p int) bool {
+	return p >= 1 && p < len(s) && isSpace(rune(s[p-1])) && !isSpace(rune(s[p])) && s[p] != '\n' && s[p] != '\r'
+}
+
+// maxCluster bounds how far a cut moves back to keep a combined character
+// whole.
+const maxCluster = 64
+
+// joined reports whether a cut at p would split a combined character: the
+// rune at p combines with the one before (a combining mark, a variation
+// selector, an emoji modifier, a zero-width joiner, the second of a pair of
+// regional indicators is not told apart) or the one before p is a joiner.
+func joined(s string, p int) bool {
+	if p <= 0 || p >= len(s) {
+		return false
+	}
+	prev, _ := utf8.DecodeLastRuneInString(s[:p])
+	next, _ := utf8.DecodeRuneInString(s[p:])
+	if prev == '\u200d' || next == '\u200d' || (prev == '\r' && next == '\n') {
+		return true
+	}
+	switch {
+	case unicode.In(next, unicode.Mn, unicode.Me, unicode.Mc):
+		return true
+	case next >= 0xfe00 && next <= 0xfe0f, next >= 0xe0100 && next <= 0xe01ef: // variation selectors
+		return true
+	case next >= 0x1f3fb && next <= 0x1f3ff: // emoji skin-tone modifiers
+		return true
+	case next >= 0xe0020 && next <= 0xe007f: // emoji tag sequences
+		return true
+	}
+	return false
 }
 
 // terminator reports whether r ends a sentence on its own.
