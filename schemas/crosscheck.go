@@ -131,6 +131,24 @@ func checkResultEvent(doc any) []Violation {
 			agree("/time", ts, dts, "data.time")
 		}
 	}
+	// A text sent in parts: no more parts sent than it has, all of them
+	// when delivered.
+	parts, okParts := data["parts"].(json.Number)
+	sent, okSent := data["parts_sent"].(json.Number)
+	if okParts {
+		n, err := parts.Int64()
+		m := int64(0)
+		if okSent {
+			m, _ = sent.Int64()
+		}
+		switch {
+		case err != nil:
+		case m > n:
+			vs = append(vs, Violation{Location: "/data/parts_sent", Message: fmt.Sprintf("%d parts sent of %d", m, n)})
+		case data["outcome"] == "delivered" && m != n:
+			vs = append(vs, Violation{Location: "/data/parts_sent", Message: fmt.Sprintf("delivered with %d parts sent of %d, want all", m, n)})
+		}
+	}
 	return vs
 }
 

@@ -82,6 +82,11 @@ func TestValidateResultValid(t *testing.T) {
 		{"failed maybe_delivered", mutate(t, failedResult, append(failedWith("maybe_delivered", `-1004`), set("/data/maybe_delivered", `true`))...)},
 		{"failed maybe_delivered typing", mutate(t, failedResult, append(failedWith("maybe_delivered", `-1`), set("/data/maybe_delivered", `true`), set("/data/verb", `"typing"`))...)},
 		{"failed business 42", mutate(t, failedResult, business...)},
+		{"delivered in parts", mutate(t, deliveredResult, set("/data/parts", `3`), set("/data/parts_sent", `3`), set("/data/attempts", `3`))},
+		{"failed in parts after one", mutate(t, failedResult, append(failedWith("window", `45047`), set("/data/parts", `3`), set("/data/parts_sent", `1`))...)},
+		{"failed in parts before any", mutate(t, failedResult, append(failedWith("window", `45015`), set("/data/parts", `3`))...)},
+		{"failed maybe_delivered in parts", mutate(t, failedResult, append(failedWith("maybe_delivered", `-1004`), set("/data/maybe_delivered", `true`), set("/data/parts", `4`), set("/data/parts_sent", `2`))...)},
+		{"failed link too long", mutate(t, failedResult, append(failedWith("permanent", `-1009`), set("/data/attempts", `0`))...)},
 		{"id of 128 two-byte characters", mutate(t, failedResult, set("/id", `"`+strings.Repeat("é", 128)+`"`), set("/data/command_id", `"`+strings.Repeat("é", 128)+`"`))},
 	}
 	v := newValidator(t)
@@ -117,6 +122,13 @@ func TestValidateResultInvalid(t *testing.T) {
 
 		// Outcome and reason.
 		{"delivered with reason", mutate(t, deliveredResult, set("/data/reason", `"window"`)), "/data/reason"},
+		{"parts 1", mutate(t, deliveredResult, set("/data/parts", `1`)), "/data/parts"},
+		{"parts string", mutate(t, deliveredResult, set("/data/parts", `"3"`), set("/data/parts_sent", `3`)), "/data/parts"},
+		{"parts_sent without parts", mutate(t, deliveredResult, set("/data/parts_sent", `1`)), "/data"},
+		{"parts_sent 0", mutate(t, failedResult, set("/data/parts", `2`), set("/data/parts_sent", `0`)), "/data/parts_sent"},
+		{"more parts sent than parts", mutate(t, failedResult, set("/data/parts", `2`), set("/data/parts_sent", `3`)), "/data/parts_sent"},
+		{"delivered with parts unsent", mutate(t, deliveredResult, set("/data/parts", `3`), set("/data/parts_sent", `2`)), "/data/parts_sent"},
+		{"delivered with no part sent", mutate(t, deliveredResult, set("/data/parts", `3`)), "/data/parts_sent"},
 		{"delivered with errcode", mutate(t, deliveredResult, set("/data/errcode", `45015`)), "/data/errcode"},
 		{"delivered maybe_delivered", mutate(t, deliveredResult, set("/data/maybe_delivered", `true`)), "/data/maybe_delivered"},
 		{"failed without reason", mutate(t, failedResult, del("/data/reason")), "/data"},

@@ -305,6 +305,12 @@ type Egress struct {
 	// MediaFetch limits where images named by URL (image commands, card
 	// thumbnails, media.upload) may be downloaded from.
 	MediaFetch MediaFetch `yaml:"media_fetch"`
+	// TextLimit is the longest text, in UTF-8 bytes, sent in one call of
+	// WeChat's send API: a longer text command is split into parts of at
+	// most this many bytes, sent in order as one command (package
+	// textsplit). Default 2048 (WeChat answers 45002 above it); 256 to
+	// 65536.
+	TextLimit int `yaml:"text_limit"`
 }
 
 // MediaFetch limits the destinations of image downloads by URL.
@@ -458,6 +464,7 @@ func Default() Config {
 			Token:         TokenConfig{Mode: "stable", ForceDailyCap: 10},
 			SentTTL:       24 * time.Hour,
 			MaxMediaBytes: 2 << 20,
+			TextLimit:     2048,
 		},
 	}
 }

@@ -82,6 +82,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "short aes key", yaml: "apps:\n  - appid: wx1\n    encoding_aes_key: abc\n", want: ErrInvalid},
 		{name: "duplicate app", yaml: "apps:\n  - appid: wx1\n  - appid: wx1\n", want: ErrInvalid},
 		{name: "reply budget", yaml: "egress:\n  reply_budget: maybe\n", want: ErrInvalid},
+		{name: "text limit too small", yaml: "egress:\n  text_limit: 255\n", want: ErrInvalid},
+		{name: "text limit too large", yaml: "egress:\n  text_limit: 65537\n", want: ErrInvalid},
 		{name: "media fetch allow entry", yaml: "egress:\n  media_fetch:\n    allow: [\"10.0.0.0/33\"]\n", want: ErrInvalid},
 		{name: "publish timeout over 5s", yaml: "ingress:\n  publish_timeout: 6s\n", want: ErrInvalid},
 		{name: "bad env int", yaml: "", env: map[string]string{"KFBRIDGE_NATS_STREAMS_REPLICAS": "x"}, want: nil},

@@ -207,6 +207,9 @@ func (c *Config) Validate() error {
 	if eg.MaxMediaBytes <= 0 {
 		bad("egress.max_media_bytes must be positive")
 	}
+	if eg.TextLimit < 256 || eg.TextLimit > 65536 {
+		bad("egress.text_limit %d: want 256 to 65536 (WeChat takes 2048)", eg.TextLimit)
+	}
 	if _, _, err := mediafetch.ParseAllow(eg.MediaFetch.Allow); err != nil {
 		bad("egress.media_fetch.allow: %v", err)
 	}

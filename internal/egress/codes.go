@@ -18,6 +18,11 @@ const (
 	// (another conversation, verb or body). (-1006 is the management
 	// service's object-store failure.)
 	CodeDuplicateID = -1007
+	// CodeUnsplittable: a text longer than egress.text_limit cannot be
+	// split into parts that fit, since one of its <a …>…</a> links is
+	// longer than the limit; nothing was sent (reason permanent). (-1008
+	// is the reply budget's refusal.)
+	CodeUnsplittable = -1009
 )
 
 // Reasons of a failed result.

@@ -108,6 +108,23 @@
 // has Duplicate set; no result, and no duplicate_id, is published for it.
 // A bot must check PubAck.Duplicate (kfctl does).
 //
+// Long texts. A text longer than egress.text_limit is sent as parts, in
+// order, one call each, and finishes with one result counting them
+// (data.parts, data.parts_sent). The sent record follows the parts: the
+// "sending" record before each part's call also records the parts WeChat
+// accepted before it (parts_sent) and the bytes they hold (sent_bytes), so
+// a command taken over never sends an accepted part again — a record still
+// "sending" fails maybe_delivered (the part in flight may have been
+// delivered), a "retry" record goes on with the next part; the cuts depend
+// only on the text from where a part starts, so splitting the rest gives
+// the parts that were left. Between two parts the handler parks the
+// command ("retry", due at once) when its lane wants its commands back —
+// a stop, a pin gone (the lane's kick channel is closed) — or when its
+// handling deadline would not hold another call: the lane hands it over or
+// handles it again, still ahead of its conversation's later commands. A
+// text with a link longer than the limit fails permanent, -1009
+// ([CodeUnsplittable]), before any call. See [Egress.sendParts].
+//
 // Retries. A command put back for later stays parked in its lane; its
 // record says "retry" with the time it is due, so a replica that takes the
 // command over waits until then too. Every retry of a command backs off further (RetryMin doubling to

@@ -17,6 +17,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
+	"github.com/kfbridge/kfbridge/internal/textsplit"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -115,6 +116,10 @@ func New(cfg Config) (*Egress, error) {
 		return nil, err
 	}
 	cfg.Egress.MaxPending = max(cfg.Egress.MaxPending, 1) // validated by package config
+	if cfg.Egress.TextLimit <= 0 {
+		cfg.Egress.TextLimit = config.Default().Egress.TextLimit
+	}
+	cfg.Egress.TextLimit = max(cfg.Egress.TextLimit, textsplit.MinLimit)
 	e := &Egress{
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API, tokens: cfg.Tokens, fetch: cfg.Fetcher,
 		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,

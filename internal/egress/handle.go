@@ -33,6 +33,10 @@ type job struct {
 	mediaID  string // uploaded for this command, reported in the result
 	uploaded bool   // the media id came from our own upload (re-upload on 40007)
 	log      *slog.Logger
+	// yield is closed when the lane wants its commands back (a stop, a pin
+	// gone): a text sent in parts stops between two parts (see
+	// [Egress.sendParts]).
+	yield <-chan struct{}
 }
 
 // outcome is what became of one handling of a held command.
@@ -58,8 +62,10 @@ func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d,
 
 // handle handles one delivery of a command, which its lane holds (and
 // acknowledges, terminates or parks as the action says). tries counts its
-// handlings in this replica, this one included.
-func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int) action {
+// handlings in this replica, this one included. yield is closed when the
+// lane wants its commands back: a text sent in parts is parked between two
+// parts, to be handed over.
+func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -67,12 +73,12 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int)
 	// is finished, then acknowledged.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.CallTimeout+10*time.Second)
 	defer cancel()
-	act, err := e.process(ctx, msg, md, tries, tries > 1)
+	act, err := e.process(ctx, msg, md, tries, tries > 1, yield)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
 		// decide again against its record (a reused id, this command's own
 		// record from an earlier delivery, or its retry state).
-		act, err = e.process(ctx, msg, md, tries, true)
+		act, err = e.process(ctx, msg, md, tries, true, yield)
 	}
 	switch {
 	case errors.Is(err, errRecordTaken):
@@ -95,9 +101,9 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int)
 // the command's sent record first; otherwise (the first handling of a
 // first delivery) the record's create before the call finds one, if any
 // (errRecordExists).
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool) (action, error) {
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool, yield <-chan struct{}) (action, error) {
 	var err error
-	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget)}
+	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield}
 	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
 	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
 	if perr != nil {

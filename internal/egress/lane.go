@@ -182,7 +182,7 @@ func (l *lane) work(c *conv) {
 		msg, md, tries := en.msg, en.md, en.tries
 		l.mu.Unlock()
 
-		act := l.e.handle(msg, md, tries)
+		act := l.e.handle(msg, md, tries, kick)
 		<-l.e.sem
 
 		l.mu.Lock()

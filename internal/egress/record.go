@@ -51,6 +51,14 @@ type record struct {
 	// command (records written before they existed bind nothing).
 	Subject string `json:"subject,omitempty"`
 	Digest  string `json:"digest,omitempty"`
+	// Parts, PartsSent and SentBytes follow a text sent in parts (see
+	// [Egress.sendParts]): how many parts it has, how many of them WeChat
+	// accepted, and how many bytes of the text those hold, where the next
+	// part starts. Each write before a part's call records the parts
+	// accepted before it. Zero for a command sent as one message.
+	Parts     int `json:"parts,omitempty"`
+	PartsSent int `json:"parts_sent,omitempty"`
+	SentBytes int `json:"sent_bytes,omitempty"`
 	// A record that is not done ends with a member "pad" that fills it up
 	// to the size of its command's largest done record (see
 	// [Egress.saveRecord]); it is written, never read.
@@ -306,18 +314,26 @@ type boundFields [nFields]string
 
 // probeDone is the length of the largest encoded done record a command with
 // the strings f can have: the longest outcome, reason and codes, an errmsg
-// whose encoding takes maxErrMsg bytes, strings as given.
-func probeDone(f boundFields) (int, error) {
+// whose encoding takes maxErrMsg bytes, strings as given; with parts, of a
+// text sent in parts (up to maxParts of them, maxTextBytes long).
+func probeDone(f boundFields, parts bool) (int, error) {
 	worst := strings.Repeat("x", maxErrMsg)
-	body, err := json.Marshal(events.NewResult(events.ResultData{CommandID: f[fieldID], Verb: f[fieldVerb],
+	d := events.ResultData{CommandID: f[fieldID], Verb: f[fieldVerb],
 		AppID: f[fieldAppID], BusinessID: f[fieldBID], OpenID: f[fieldOpenID], Outcome: events.OutcomeDelivered,
 		ErrCode: -1 << 31, ErrMsg: worst, Attempts: 1 << 20, Reason: ReasonMaybeDelivered, MaybeDelivered: true,
-		MediaID: f[fieldMedia], Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)}))
+		MediaID: f[fieldMedia], Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)}
+	if parts {
+		d.Parts, d.PartsSent = maxTextBytes, maxTextBytes
+	}
+	body, err := json.Marshal(events.NewResult(d))
 	if err != nil {
 		return 0, err
 	}
 	probe := record{State: stateDone, Attempts: 1 << 20, Retries: 1 << 20, Result: body,
 		Subject: f[fieldSubject], Digest: f[fieldDigest]}
+	if parts {
+		probe.Parts, probe.PartsSent, probe.SentBytes = maxTextBytes, maxTextBytes, maxTextBytes
+	}
 	b, err := json.Marshal(probe)
 	return len(b), err
 }
@@ -328,18 +344,28 @@ func probeDone(f boundFields) (int, error) {
 type doneSize struct {
 	base  int
 	times [nFields]int
+	parts int // added for a text sent in parts
 }
 
+// maxTextBytes bounds a text's length, its number of parts and its bytes
+// sent: no NATS message is as long (a command is at most the server's
+// max_payload, 1 MiB by default, 64 MiB at most).
+const maxTextBytes = 1 << 30
+
 func newDoneSize() (doneSize, error) {
-	base, err := probeDone(boundFields{})
+	base, err := probeDone(boundFields{}, false)
 	if err != nil {
 		return doneSize{}, err
 	}
-	ds := doneSize{base: base}
+	withParts, err := probeDone(boundFields{}, true)
+	if err != nil {
+		return doneSize{}, err
+	}
+	ds := doneSize{base: base, parts: withParts - base}
 	for i := range nFields {
 		var f boundFields
 		f[i] = "x"
-		n, err := probeDone(f)
+		n, err := probeDone(f, false)
 		if err != nil {
 			return doneSize{}, err
 		}
@@ -361,6 +387,9 @@ func (e *Egress) doneBound(j *job) int {
 			l = max(l, 128)
 		}
 		n += e.done.times[i] * l
+	}
+	if j.rec.Parts > 0 {
+		n += e.done.parts
 	}
 	return n + 16 // the time's fraction may have more digits
 }

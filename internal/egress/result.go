@@ -26,6 +26,7 @@ func (e *Egress) appLabel(appid string) string {
 func (e *Egress) deliver(ctx context.Context, j *job) (action, error) {
 	return e.finish(ctx, j, events.ResultData{
 		Outcome: events.OutcomeDelivered, ErrCode: 0, ErrMsg: "ok", Attempts: j.rec.Attempts, MediaID: j.mediaID,
+		Parts: j.rec.Parts, PartsSent: j.rec.PartsSent,
 	})
 }
 
@@ -37,6 +38,7 @@ func (e *Egress) fail(ctx context.Context, j *job, code int, msg, reason string,
 	return e.finish(ctx, j, events.ResultData{
 		Outcome: events.OutcomeFailed, ErrCode: code, ErrMsg: msg, Attempts: j.rec.Attempts,
 		Reason: reason, MaybeDelivered: maybe, MediaID: j.mediaID,
+		Parts: j.rec.Parts, PartsSent: j.rec.PartsSent,
 	})
 }
 

@@ -15,6 +15,9 @@ import (
 // send delivers a send command: token, media, the "sending" record, the
 // call, and what its answer means.
 func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action, error) {
+	if sd.MsgType == "text" && (len(sd.Text.Content) > e.cfg.TextLimit || j.rec.Parts > 0) {
+		return e.sendParts(ctx, j, sd.Text.Content)
+	}
 	appid := j.cmd.AppID
 	tok, err := e.tokens.Token(ctx, appid)
 	if err != nil {

@@ -171,6 +171,9 @@ func resultLine(buf *bytes.Buffer, body []byte) {
 	}
 	d := ev.Data
 	fmt.Fprintf(buf, " command=%s %s %s errcode=%d attempts=%d", d.CommandID, d.Verb, d.Outcome, d.ErrCode, d.Attempts)
+	if d.Parts > 0 {
+		fmt.Fprintf(buf, " parts_sent=%d/%d", d.PartsSent, d.Parts)
+	}
 	if d.Reason != "" {
 		buf.WriteString(" reason=" + d.Reason)
 	}

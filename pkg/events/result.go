@@ -36,6 +36,15 @@ type ResultData struct {
 	MaybeDelivered bool `json:"maybe_delivered,omitempty"`
 	// MediaID is the media id egress uploaded for an image by URL or object.
 	MediaID string `json:"media_id,omitempty"`
+	// Parts is set for a text longer than the egress's text limit
+	// (egress.text_limit, 2048 bytes by default), which is sent as this many
+	// messages, in order; absent (0) for a command sent as one message.
+	Parts int `json:"parts,omitempty"`
+	// PartsSent counts the parts WeChat accepted, with Parts: all of them
+	// when delivered; when failed, the parts before the one that failed (for
+	// reason maybe_delivered, the part after them may have been delivered
+	// too). Parts are never sent twice. Absent when 0.
+	PartsSent int `json:"parts_sent,omitempty"`
 	// Time is when the outcome was decided.
 	Time time.Time `json:"time"`
 }
