@@ -15,15 +15,22 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/kfbridge/kfbridge/internal/buildinfo"
 )
 
 func main() {
 	timeout := flag.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	version := flag.Bool("version", false, "print the version and exit")
 	flag.Usage = func() {
 		fmt.Fprintln(flag.CommandLine.Output(), "usage: kfhealth [-timeout 3s] URL\n\nGETs URL; exit status 0 when it answers 2xx, 1 otherwise.")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if *version {
+		fmt.Println("kfhealth", buildinfo.Read())
+		return
+	}
 	if flag.NArg() != 1 {
 		flag.Usage()
 		os.Exit(2)

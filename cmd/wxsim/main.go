@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kfbridge/kfbridge/internal/buildinfo"
 	"github.com/kfbridge/kfbridge/internal/demo"
 	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -35,6 +36,7 @@ Usage:
   wxsim push [flags]   send signed pushes with WeChat's retry semantics
   wxsim load [flags]   measure the ingress's throughput and latency
   wxsim serve [flags]  serve the fake WeChat API (tokens, send, typing, media) until Ctrl-C
+  wxsim --version      print the version
 
 Run "wxsim <command> -h" for the flags of a command.
 To print the events kfbridge publishes, use "kfctl tail".
@@ -75,6 +77,9 @@ func run(ctx context.Context, args []string) error {
 		return load(ctx, args)
 	case "serve":
 		return serve(ctx, args)
+	case "version", "-version", "--version":
+		fmt.Println("wxsim", buildinfo.Read())
+		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,15 @@ func TestNoListenerWhileWaitingForNATS(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run() after cancel = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestVersionFlag: --version prints the binary's name and build and exits 0
+// before reading any configuration (a missing file does not matter).
+func TestVersionFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := mainCode("kfbridge-egress", flag.NewFlagSet("egress", flag.ContinueOnError), []string{"--version", "--config", "/nonexistent.yaml"}, nil, &stdout, &stderr, Options{Egress: true}, nil)
+	if code != 0 || !strings.HasPrefix(stdout.String(), "kfbridge-egress devel (revision ") || !strings.Contains(stdout.String(), runtime.Version()) {
+		t.Errorf("--version = %d, %q (%s)", code, stdout.String(), stderr.String())
 	}
 }

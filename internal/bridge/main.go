@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kfbridge/kfbridge/internal/buildinfo"
 	"github.com/kfbridge/kfbridge/internal/config"
 )
 
@@ -36,6 +37,7 @@ func Main(name string, opts Options, prepare Prepare) {
 // exit code.
 func mainCode(name string, fs *flag.FlagSet, args, environ []string, stdout, stderr io.Writer, opts Options, prepare Prepare) int {
 	configPath := fs.String("config", "", "YAML configuration file (KFBRIDGE_… environment variables override it)")
+	version := fs.Bool("version", false, "print the version and exit")
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s [flags]         run\n       %s check [flags]   check the configuration and the listen addresses, start nothing\n", name, name)
@@ -49,6 +51,10 @@ func mainCode(name string, fs *flag.FlagSet, args, environ []string, stdout, std
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		fs.Usage()
 		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, name, buildinfo.Read())
+		return 0
 	}
 	cfg, err := LoadConfig(*configPath, environ)
 	if err != nil {
