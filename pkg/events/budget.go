@@ -5,10 +5,11 @@ import "time"
 // Triggers of a reply budget: the kind of user action that opened the send
 // window ([ReplyBudget.Trigger]).
 const (
-	// TriggerMessage: a user message allows 5 sends within 48 hours of it.
+	// TriggerMessage is a user message: it allows 5 sends within 48 hours
+	// of it.
 	TriggerMessage = "message"
-	// TriggerEnterSession: a user entering the customer-service session
-	// (user_enter_tempsession) allows 2 sends within 1 minute of it.
+	// TriggerEnterSession is a user entering the customer-service session
+	// (user_enter_tempsession): it allows 2 sends within 1 minute of it.
 	TriggerEnterSession = "enter_session"
 )
 
