@@ -21,6 +21,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/schemas"
 )
 
 // budgetWorld is an egress test world with reply budgets: the env, the
@@ -46,7 +47,16 @@ func newBudgetWorld(t *testing.T, mode string, simCfg wxsim.SimConfig) *budgetWo
 	}
 	e.budget = open
 	w := &budgetWorld{env: e, tr: open(e.js), res: map[string]events.ResultEvent{}}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
 	sub, err := e.nc.Subscribe(events.ResultPrefix+">", func(m *nats.Msg) {
+		// Every result, reply_budget and budget_exceeded included, keeps
+		// to its schema.
+		if err := v.Validate(schemas.ResultEvent, m.Data); err != nil {
+			t.Errorf("result breaks its schema: %v\n%s", err, m.Data)
+		}
 		var ev events.ResultEvent
 		if json.Unmarshal(m.Data, &ev) == nil {
 			w.mu.Lock()
