@@ -49,6 +49,9 @@
 // NATS failures are returned wrapped with the key. [ErrContended] reports a
 // change that lost 64 compare-and-sets in a row. A full bucket
 // (nats.streams.max_bytes.budget) refuses budgets of new conversations
-// with the server's error; the callers decide (the ingress stores the push
-// anyway, the egress sends unbudgeted).
+// with the server's error; the callers decide: the ingress stores the push
+// anyway (without data.reply_budget), and the egress, which then knows no
+// window for the conversation, refuses its sends in enforce. A budget the
+// egress cannot read (NATS trouble) makes enforce retry the command until
+// its retry budget ends, and observe send it unbudgeted.
 package budget
