@@ -41,7 +41,8 @@ type Config struct {
 // Tracker keeps the reply budgets of every conversation in [Bucket],
 // shared by every replica. It is safe for concurrent use.
 type Tracker struct {
-	kv jetstream.KeyValue
+	kv    jetstream.KeyValue
+	write WriteFunc // nil: the KV's Create and Update
 
 	mu    sync.Mutex
 	cache map[string]cached // key → the last revision this process read or wrote
@@ -64,6 +65,22 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 	}
 	return &Tracker{kv: kv, cache: map[string]cached{}}, nil
 }
+
+// WriteFunc stores value on subject (a key's subject in [Bucket],
+// $KV.WXKF_BUDGET.<key>) on the condition that the subject's last sequence
+// is lastSeq (0: the subject has no message), and returns the new
+// sequence. A lost condition is an error matching jetstream.ErrKeyExists.
+type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error)
+
+// WithWriter returns a Tracker on the same bucket that writes through w
+// (the ingress's own publisher, cheaper than the KV's), with a cache of
+// its own.
+func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
+	return &Tracker{kv: t.kv, write: w, cache: map[string]cached{}}
+}
+
+// subjectPrefix starts the subject of every key of [Bucket].
+const subjectPrefix = "$KV." + Bucket + "."
 
 // key returns the bucket key of conversation c.
 func key(c events.Conversation) (string, error) {
@@ -192,7 +209,7 @@ func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bo
 				return next, nil
 			}
 		} else {
-			nrev, err := t.write(ctx, k, next, rev)
+			nrev, err := t.store(ctx, k, next, rev)
 			if err == nil {
 				t.remember(k, nrev, next)
 				return next, nil
@@ -230,16 +247,19 @@ func (t *Tracker) read(ctx context.Context, k string) (State, uint64, bool, erro
 	return s, e.Revision(), true, nil
 }
 
-// write stores s as key k's value: a create when rev is 0, else an update
+// store writes s as key k's value: a create when rev is 0, else an update
 // on rev.
-func (t *Tracker) write(ctx context.Context, k string, s State, rev uint64) (uint64, error) {
+func (t *Tracker) store(ctx context.Context, k string, s State, rev uint64) (uint64, error) {
 	val, err := json.Marshal(s)
 	if err != nil {
 		return 0, fmt.Errorf("encode budget: %w", err)
 	}
-	if rev == 0 {
+	switch {
+	case t.write != nil:
+		rev, err = t.write(ctx, subjectPrefix+k, val, rev)
+	case rev == 0:
 		rev, err = t.kv.Create(ctx, k, val)
-	} else {
+	default:
 		rev, err = t.kv.Update(ctx, k, val, rev)
 	}
 	if err != nil {

@@ -100,11 +100,14 @@ func New(cfg Config) (*Server, error) {
 		registry: cfg.Registry,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
-		budget:   cfg.Budget,
 		bodies:   sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Budget != nil {
+		// Grants are written through the ingress's own publisher.
+		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect)
 	}
 	if s.now == nil {
 		s.now = time.Now
