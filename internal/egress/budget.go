@@ -155,31 +155,30 @@ func (e *Egress) afterWindowError(ctx context.Context, j *job, err error) {
 	j.rec.Budget = nil // spent for good: WeChat counted nothing, but nothing is left
 }
 
-// checkTyping predicts WeChat's answer to j's typing command; see [spend].
-func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refused bool, err error) {
+// checkTyping predicts WeChat's answer to j's typing command and reports a
+// refusal (enforce). Typing is best effort: a budget that cannot be read
+// leaves it unchecked, in either mode.
+func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refused bool) {
 	if !e.tracking() {
-		return false, nil
+		return false
 	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	s, code, err := e.budget.CheckTyping(bctx, j.cmd.Conversation, command, e.budgetNow())
 	if err != nil {
-		if e.enforcing() {
-			return false, fmt.Errorf("reply budget: %w", err)
-		}
 		j.log.Warn("reply budget not readable; typing unchecked", "err", err)
-		return false, nil
+		return false
 	}
 	j.budget = &s
 	if code != 0 {
 		j.predicted = code
 		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
 		if e.enforcing() {
-			return true, nil
+			return true
 		}
 		j.exceeded = true
 	}
-	return false, nil
+	return false
 }
 
 // typed records a typing command WeChat accepted.

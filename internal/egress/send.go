@@ -82,9 +82,7 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 // typing is best effort: one call (plus one after a token refresh), never
 // retried, never dead-lettered.
 func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (action, error) {
-	if refused, err := e.checkTyping(ctx, j, td.Command); err != nil {
-		return action{}, err
-	} else if refused {
+	if e.checkTyping(ctx, j, td.Command) {
 		return e.refuseBudget(ctx, j)
 	}
 	tok, err := e.tokens.Token(ctx, j.cmd.AppID)
