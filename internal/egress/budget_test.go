@@ -74,22 +74,27 @@ func newBudgetWorld(t *testing.T, mode string, simCfg wxsim.SimConfig) *budgetWo
 	return w
 }
 
-func (w *budgetWorld) conv(openid string) events.Conversation {
-	return events.Conversation{AppID: appID, BusinessID: "0", OpenID: openid}
+func (w *budgetWorld) conv(openid string) events.Conversation { return w.convIn("0", openid) }
+
+func (w *budgetWorld) convIn(bid, openid string) events.Conversation {
+	return events.Conversation{AppID: appID, BusinessID: bid, OpenID: openid}
 }
 
 // push is a user's push of kind (a MsgType or user_enter_tempsession) with
 // event id id at the simulator's now, in whole seconds as CreateTime: the
 // simulator records it and the tracker grants it, as the ingress does.
-func (w *budgetWorld) push(openid, kind, id string) {
+func (w *budgetWorld) push(openid, kind, id string) { w.t.Helper(); w.pushIn("0", openid, kind, id) }
+
+// pushIn is [push] in the conversation of sub-merchant bid.
+func (w *budgetWorld) pushIn(bid, openid, kind, id string) {
 	w.t.Helper()
 	at := w.sim.Now().Truncate(time.Second)
-	w.sim.RecordInteraction(appID, "0", openid, kind, at)
+	w.sim.RecordInteraction(appID, bid, openid, kind, at)
 	trigger := events.TriggerMessage
 	if kind == "user_enter_tempsession" {
 		trigger = events.TriggerEnterSession
 	}
-	if _, err := w.tr.Grant(w.t.Context(), w.conv(openid), trigger, at, id); err != nil {
+	if _, err := w.tr.Grant(w.t.Context(), w.convIn(bid, openid), trigger, at, id); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -361,15 +366,17 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	users := []string{"u1", "u2"}
+	type user struct{ bid, openid string }
+	users := []user{{"0", "u1"}, {"0", "u2"}, {"7", "u1"}}
 	advances := []time.Duration{time.Second, 5 * time.Second, 14 * time.Second, 16 * time.Second,
 		29 * time.Second, 31 * time.Second, 59 * time.Second, 61 * time.Second, 10 * time.Minute}
 	type pushed struct {
 		id string
 		at time.Time
 	}
-	lastPush := map[string]pushed{}
-	steps := 150
+	lastPush := map[user]pushed{}
+	seen := map[string]int{} // outcomes of sends and typing
+	steps := 200
 	if testing.Short() {
 		steps = 40
 	}
@@ -377,43 +384,45 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 		u := users[rng.IntN(len(users))]
 		var what string
 		switch k := rng.IntN(10); {
-		case k < 2:
+		case k < 1:
 			id := fmt.Sprintf("m%d", step)
 			lastPush[u] = pushed{id, w.sim.Now().Truncate(time.Second)}
-			w.push(u, "text", id)
+			w.pushIn(u.bid, u.openid, "text", id)
 			what = "message"
-		case k < 3:
-			w.push(u, "user_enter_tempsession", fmt.Sprintf("e%d", step))
+		case k < 2:
+			w.pushIn(u.bid, u.openid, "user_enter_tempsession", fmt.Sprintf("e%d", step))
 			what = "enter_session"
-		case k < 4 && lastPush[u].id != "":
+		case k < 3 && lastPush[u].id != "":
 			// WeChat retries the last message: the tracker must not grant it
 			// again (the simulator never sees a retry).
 			p := lastPush[u]
-			if _, err := w.tr.Grant(t.Context(), w.conv(u), events.TriggerMessage, p.at, p.id); err != nil {
+			if _, err := w.tr.Grant(t.Context(), w.convIn(u.bid, u.openid), events.TriggerMessage, p.at, p.id); err != nil {
 				t.Fatal(err)
 			}
 			what = "retried push"
 		case k < 7:
 			id := fmt.Sprintf("s%d", step)
-			w.command("0", u, "send", id, text("hi"))
+			w.command(u.bid, u.openid, "send", id, text("hi"))
 			r := w.result(id).Data
 			what = "send: " + r.Outcome + " " + r.Reason
+			seen["send "+r.Outcome+" "+r.Reason]++
 		case k < 8:
 			id := fmt.Sprintf("t%d", step)
 			cmd := "Typing"
 			if rng.IntN(3) == 0 {
 				cmd = "CancelTyping"
 			}
-			w.command("0", u, "typing", id, map[string]string{"command": cmd})
+			w.command(u.bid, u.openid, "typing", id, map[string]string{"command": cmd})
 			r := w.result(id).Data
 			what = cmd + ": " + r.Outcome + " " + r.Reason
+			seen["typing "+r.Outcome+" "+r.Reason]++
 		default:
 			d := advances[rng.IntN(len(advances))]
 			w.sim.Advance(d)
 			what = "advance " + d.String()
 		}
 		for _, u := range users {
-			s, win := w.budgetOf(u), w.sim.Window(appID, "0", u)
+			s, win := w.budgetOfIn(u.bid, u.openid), w.sim.Window(appID, u.bid, u.openid)
 			if s.Remaining != win.Left || !s.ExpiresAt.Equal(win.Until) || !s.Interaction.Equal(win.LastInteraction) ||
 				!s.TypingUntil.Equal(win.TypingUntil) {
 				t.Fatalf("step %d (%s of %s): budget of %s = %d until %s, interaction %s, typing until %s; simulator %d until %s, %s, %s",
@@ -426,11 +435,15 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 			t.Errorf("WeChat answered %d %d times, want 0", code, n)
 		}
 	}
+	t.Logf("outcomes: %v", seen)
+	if !testing.Short() && (seen["send delivered "] == 0 || seen["send failed budget"] == 0 || seen["typing delivered "] == 0 || seen["typing failed budget"] == 0) {
+		t.Errorf("the run did not cover delivered and refused sends and typing: %v", seen)
+	}
 }
 
-func (w *budgetWorld) budgetOf(openid string) budget.State {
+func (w *budgetWorld) budgetOfIn(bid, openid string) budget.State {
 	w.t.Helper()
-	s, err := w.tr.Get(w.t.Context(), w.conv(openid))
+	s, err := w.tr.Get(w.t.Context(), w.convIn(bid, openid))
 	if err != nil {
 		w.t.Fatal(err)
 	}
