@@ -119,30 +119,48 @@ func (t *Tracker) Get(ctx context.Context, c events.Conversation) (State, error)
 // or used up it spends nothing and returns the errcode WeChat would answer
 // (45015 or 45047), with the budget as read.
 func (t *Tracker) Take(ctx context.Context, c events.Conversation, now time.Time) (State, int, error) {
+	return t.TakeN(ctx, c, 1, now)
+}
+
+// TakeN spends n sends of conversation c at once (a text sent in n parts),
+// or none: when the window is closed, or holds fewer than n sends, it
+// returns the errcode WeChat would answer to the first part it cannot
+// take (45015 or 45047), with the budget as read.
+func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, error) {
+	if n < 1 {
+		return State{}, 0, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	}
 	code := 0
 	s, err := t.change(ctx, c, false, func(s *State) bool {
 		if code = s.sendCode(now); code != 0 {
 			return false
 		}
-		s.take()
+		if s.Remaining < n {
+			code = CodeOutOfCount
+			return false
+		}
+		for range n {
+			s.take()
+		}
 		return true
 	})
 	return s, code, err
 }
 
-// Give returns a send taken from the window that ends at expiresAt, for a
-// command WeChat did not deliver. A window that changed since (a new push
-// reset it, or it was corrected to zero) is left alone.
-func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt time.Time) (State, error) {
+// Give returns n sends taken from the window that ends at expiresAt, for
+// commands (or parts) WeChat did not deliver, up to the window's maximum.
+// A window that changed since (a new push reset it, or it was corrected to
+// zero) is left alone.
+func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt time.Time, n int) (State, error) {
 	return t.change(ctx, c, false, func(s *State) bool {
 		limit := MessageSends
 		if s.Trigger == events.TriggerEnterSession {
 			limit = SessionSends
 		}
-		if !s.ExpiresAt.Equal(expiresAt) || s.Remaining >= limit {
+		if n < 1 || !s.ExpiresAt.Equal(expiresAt) || s.Remaining >= limit {
 			return false
 		}
-		s.Remaining++
+		s.Remaining = min(s.Remaining+n, limit)
 		return true
 	})
 }

@@ -182,11 +182,21 @@ func TestStaleCopies(t *testing.T) {
 		t.Errorf("Get = %+v, %v; want 4 left", s, err)
 	}
 	// Give returns to the same window only.
-	if s, err = a.Give(ctx, conv, s.ExpiresAt); err != nil || s.Remaining != 5 {
+	if s, err = a.Give(ctx, conv, s.ExpiresAt, 1); err != nil || s.Remaining != 5 {
 		t.Errorf("Give = %+v, %v; want 5 left", s, err)
 	}
-	if s, err = a.Give(ctx, conv, s.ExpiresAt); err != nil || s.Remaining != 5 {
+	if s, err = a.Give(ctx, conv, s.ExpiresAt, 1); err != nil || s.Remaining != 5 {
 		t.Errorf("Give past the maximum = %+v, %v; want 5 left", s, err)
+	}
+	// A text in 3 parts takes 3 at once, or none.
+	if s, code, err := a.TakeN(ctx, conv, 3, t0.Add(3*time.Minute)); err != nil || code != 0 || s.Remaining != 2 {
+		t.Errorf("TakeN(3) = %+v, %d, %v; want 2 left", s, code, err)
+	}
+	if s, code, err := a.TakeN(ctx, conv, 3, t0.Add(3*time.Minute)); err != nil || code != CodeOutOfCount || s.Remaining != 2 {
+		t.Errorf("TakeN(3) of 2 = %+v, %d, %v; want 45047 and 2 left", s, code, err)
+	}
+	if s, err = a.Give(ctx, conv, s.ExpiresAt, 7); err != nil || s.Remaining != 5 {
+		t.Errorf("Give(7) = %+v, %v; want 5 left (the maximum)", s, err)
 	}
 	if s, err = b.Exhaust(ctx, conv, CodeOutOfCount, t0.Add(3*time.Minute)); err != nil || s.Remaining != 0 {
 		t.Errorf("Exhaust = %+v, %v; want 0 left", s, err)

@@ -28,6 +28,9 @@ const ReasonBudget = "budget"
 // window only.
 type takenBudget struct {
 	ExpiresAt time.Time `json:"expires_at"`
+	// Sends is the number of sends taken: 1, or the parts of a text sent
+	// in parts (taken at once before the first).
+	Sends int `json:"sends"`
 }
 
 // tracking reports whether the egress tracks reply budgets.
@@ -36,13 +39,14 @@ func (e *Egress) tracking() bool { return e.budget != nil && e.budgetMode != con
 // enforcing reports whether over-budget commands are refused.
 func (e *Egress) enforcing() bool { return e.tracking() && e.budgetMode == config.BudgetEnforce }
 
-// spend takes one send of j's conversation before its call, once per
-// command (a take recorded in j.rec is not repeated). It reports a refusal
-// (enforce, and WeChat would answer 45015 or 45047), after which nothing
-// was taken. A budget that cannot be read or written is an error in
-// enforce (the command is retried), and a logged warning in observe (the
-// command is sent unbudgeted).
-func (e *Egress) spend(ctx context.Context, j *job) (refused bool, err error) {
+// spend takes n sends of j's conversation (1, or a text's parts) before
+// its first call, once per command (a take recorded in j.rec is not
+// repeated). It reports a refusal (enforce, and WeChat would answer 45015
+// or 45047 — for a text in parts, before its last part: nothing is sent),
+// after which nothing was taken. A budget that cannot be read or written
+// is an error in enforce (the command is retried), and a logged warning in
+// observe (the command is sent unbudgeted).
+func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err error) {
 	if !e.tracking() {
 		return false, nil
 	}
@@ -56,7 +60,7 @@ func (e *Egress) spend(ctx context.Context, j *job) (refused bool, err error) {
 		}
 		return false, nil
 	}
-	s, code, err := e.budget.Take(bctx, j.cmd.Conversation, e.budgetNow())
+	s, code, err := e.budget.TakeN(bctx, j.cmd.Conversation, n, e.budgetNow())
 	if err != nil {
 		if e.enforcing() {
 			return false, fmt.Errorf("reply budget: %w", err)
@@ -74,25 +78,44 @@ func (e *Egress) spend(ctx context.Context, j *job) (refused bool, err error) {
 		j.exceeded = true
 		return false, nil
 	}
-	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt}
+	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: n}
+	j.spentUnsaved = true
 	return false, nil
 }
 
-// unspend gives back a send spent by a command that was not sent after all
-// (its record write failed): the next handling takes again.
+// unspend gives back the sends spent by a command whose record write
+// failed before its take was recorded (nothing was sent): the next
+// handling takes again.
 func (e *Egress) unspend(ctx context.Context, j *job) {
-	if j.rec.Budget == nil || !e.tracking() {
+	if !j.spentUnsaved || j.rec.Budget == nil {
 		return
 	}
-	e.giveBack(ctx, j)
-	j.rec.Budget = nil
+	e.giveBack(ctx, j, j.rec.Budget.Sends)
+	j.rec.Budget, j.spentUnsaved = nil, false
 }
 
-// giveBack returns j's spent send to the window it came from.
-func (e *Egress) giveBack(ctx context.Context, j *job) {
+// unsent is the number of sends j took that WeChat did not deliver, once
+// it ended with outcome d: all but the parts sent, less the one in flight
+// for maybe_delivered.
+func unsent(j *job, outcome, reason string) int {
+	if j.rec.Budget == nil || outcome == events.OutcomeDelivered {
+		return 0
+	}
+	n := max(j.rec.Budget.Sends, 1) - j.rec.PartsSent
+	if reason == ReasonMaybeDelivered {
+		n--
+	}
+	return n
+}
+
+// giveBack returns n of j's spent sends to the window they came from.
+func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
+	if n < 1 || !e.tracking() {
+		return
+	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	s, err := e.budget.Give(bctx, j.cmd.Conversation, j.rec.Budget.ExpiresAt)
+	s, err := e.budget.Give(bctx, j.cmd.Conversation, j.rec.Budget.ExpiresAt, n)
 	if err != nil {
 		j.log.Warn("reply budget: send not given back", "err", err)
 		return

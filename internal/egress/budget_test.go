@@ -328,7 +328,7 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) flo
 }
 
 // TestFailedSendGivesBack: a send WeChat refused for another reason
-// (45002, too long) gives its send back; a transient failure and its retry
+// (40007, an unknown media id) gives its send back; a transient failure and its retry
 // spend one send only.
 func TestFailedSendGivesBack(t *testing.T) {
 	var fail atomic.Int32
@@ -349,9 +349,9 @@ func TestFailedSendGivesBack(t *testing.T) {
 	if r := w.result("c1").Data; r.Outcome != events.OutcomeDelivered || r.Attempts != 2 || r.ReplyBudget.Remaining != 4 {
 		t.Errorf("retried send = %+v; want delivered after 2 attempts, 4 left", r)
 	}
-	w.command("0", "u1", "send", "c2", text(strings.Repeat("x", 3000)))
-	if r := w.result("c2").Data; r.ErrCode != 45002 || r.ReplyBudget.Remaining != 4 {
-		t.Errorf("too long send = %+v; want 45002, 4 left", r)
+	w.command("0", "u1", "send", "c2", map[string]any{"msgtype": "image", "image": map[string]string{"media_id": "NO_SUCH_MEDIA"}})
+	if r := w.result("c2").Data; r.ErrCode != 40007 || r.Reason != ReasonPermanent || r.ReplyBudget.Remaining != 4 {
+		t.Errorf("send of an unknown media id = %+v; want 40007 (permanent), 4 left", r)
 	}
 }
 
@@ -448,4 +448,31 @@ func (w *budgetWorld) budgetOfIn(bid, openid string) budget.State {
 		w.t.Fatal(err)
 	}
 	return s
+}
+
+// TestBudgetParts: each part of a long text is one send. In enforce a
+// 3-part text after a user message leaves 2; the next 3-part text does not
+// fit and is refused whole, before any call; a 2-part text still fits.
+func TestBudgetParts(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	w.command("0", "u1", "send", "p1", text(chineseText(5000)))
+	if r := w.result("p1").Data; r.Outcome != events.OutcomeDelivered || r.Parts != 3 || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 2 {
+		t.Fatalf("first text = %+v; want delivered in 3 parts, 2 left", r)
+	}
+	w.command("0", "u1", "send", "p2", text(chineseText(5000)))
+	if r := w.result("p2").Data; r.Reason != ReasonBudget || r.PartsSent != 0 || r.ReplyBudget.Remaining != 2 || !strings.Contains(r.ErrMsg, "45047") {
+		t.Errorf("second text = %+v; want refused whole (budget), 2 left", r)
+	}
+	w.command("0", "u1", "send", "p3", text(chineseText(3000)))
+	if r := w.result("p3").Data; r.Outcome != events.OutcomeDelivered || r.Parts != 2 || r.ReplyBudget.Remaining != 0 {
+		t.Errorf("third text = %+v; want delivered in 2 parts, 0 left", r)
+	}
+	if n := len(w.sim.Delivered(appID)); n != 5 {
+		t.Errorf("WeChat delivered %d messages, want 5", n)
+	}
+	if n := w.callsWith(budget.CodeOutOfCount); n != 0 {
+		t.Errorf("WeChat answered 45047 %d times, want 0", n)
+	}
 }

@@ -44,6 +44,8 @@ type job struct {
 	budget    *budget.State
 	predicted int
 	exceeded  bool
+	// spentUnsaved: rec.Budget holds a take no stored record has yet.
+	spentUnsaved bool
 }
 
 // outcome is what became of one handling of a held command.

@@ -442,5 +442,6 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		return fmt.Errorf("write sent record: %w", err)
 	}
 	j.stored, j.rev = true, rev
+	j.spentUnsaved = false // the take, if any, is recorded
 	return nil
 }

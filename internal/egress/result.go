@@ -50,10 +50,8 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	d.AppID, d.BusinessID, d.OpenID = c.AppID, c.BusinessID, c.OpenID
 	d.Time = e.now().UTC()
 	d.ErrMsg = cutErrMsg(d.ErrMsg) // keeps the done record under recordReserve
-	if d.Outcome == events.OutcomeFailed && j.rec.Budget != nil && d.Reason != ReasonMaybeDelivered {
-		// WeChat delivered nothing: the send goes back to its window.
-		e.giveBack(ctx, j)
-	}
+	// What WeChat did not deliver goes back to its window.
+	e.giveBack(ctx, j, unsent(j, d.Outcome, d.Reason))
 	d.ReplyBudget, d.BudgetExceeded = e.resultBudget(j), j.exceeded
 	body, err := json.Marshal(events.NewResult(d))
 	if err != nil {

@@ -34,7 +34,7 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		}
 		// The reply budget is spent right before the call, and recorded
 		// with the "sending" record: a redelivery does not spend again.
-		if refused, err := e.spend(ctx, j); err != nil {
+		if refused, err := e.spend(ctx, j, 1); err != nil {
 			return action{}, err // nothing sent
 		} else if refused {
 			return e.refuseBudget(ctx, j)
