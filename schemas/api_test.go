@@ -27,6 +27,7 @@ var apiSchemas = []string{
 	schemas.APIKFCancelAdminRequest, schemas.APIKFCancelAdminReply,
 	schemas.APIMediaUploadRequest, schemas.APIMediaUploadReply,
 	schemas.APIMediaGetRequest, schemas.APIMediaGetReply,
+	schemas.APIBudgetGetRequest, schemas.APIBudgetGetReply,
 	schemas.APIErrorReply,
 }
 
@@ -36,6 +37,10 @@ func TestValidateAPIRequests(t *testing.T) {
 		name, schema, doc string
 		want              string // "" valid, else a part of the violation
 	}{
+		{"budget.get", schemas.APIBudgetGetRequest, `{"openid":"o1","business_id":"0"}`, ""},
+		{"budget.get without openid", schemas.APIBudgetGetRequest, `{"business_id":"0"}`, "openid"},
+		{"budget.get numeric business_id", schemas.APIBudgetGetRequest, `{"openid":"o1","business_id":0}`, "business_id"},
+		{"budget.get dotted openid", schemas.APIBudgetGetRequest, `{"openid":"a.b"}`, "openid"},
 		{"register", schemas.APIBusinessRegisterRequest, `{"account_name":"apple_shop","nickname":"苹果","icon_media_id":"m"}`, ""},
 		{"register compat ideograph", schemas.APIBusinessRegisterRequest, `{"account_name":"apple_shop","nickname":"豈豈","icon_media_id":"m"}`, ""},
 		{"register short name", schemas.APIBusinessRegisterRequest, `{"account_name":"apple","nickname":"苹果","icon_media_id":"m"}`, "/account_name"},
@@ -106,7 +111,7 @@ var apiChannels = map[string]string{
 var apiOperations = map[string]string{
 	"businessRegister": "send", "businessUpdate": "send", "businessGet": "send", "businessList": "send",
 	"kfList": "send", "kfOnline": "send", "kfAdd": "send", "kfDel": "send", "kfSetAdmin": "send", "kfCancelAdmin": "send",
-	"mediaUpload": "send", "mediaGet": "send",
+	"mediaUpload": "send", "mediaGet": "send", "budgetGet": "send",
 }
 
 // apiPayloadSchema returns the schema of an AsyncAPI message whose payload

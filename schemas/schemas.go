@@ -66,6 +66,8 @@ const (
 	APIMediaUploadReply        = "api/media.upload.reply.schema.json"
 	APIMediaGetRequest         = "api/media.get.request.schema.json"
 	APIMediaGetReply           = "api/media.get.reply.schema.json"
+	APIBudgetGetRequest        = "api/budget.get.request.schema.json"
+	APIBudgetGetReply          = "api/budget.get.reply.schema.json"
 	// APIErrorReply is the body of a failed management request (errcode and
 	// errmsg), sent with the Nats-Service-Error and Nats-Service-Error-Code
 	// headers.

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
 	"github.com/kfbridge/kfbridge/internal/ingress"
@@ -119,6 +120,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if err := b.EnsureStreams(ctx, cfg.NATS.Streams); err != nil {
 		return err
 	}
+	// Reply budgets are shared by the ingress (which grants them), the
+	// egress (which spends them) and the management service (budget.get).
+	var tracker *budget.Tracker
+	if cfg.Egress.ReplyBudget != config.BudgetOff {
+		s := cfg.NATS.Streams
+		tracker, err = budget.Open(ctx, b.JS, budget.Config{Replicas: s.Replicas, Storage: s.StorageType(), MaxBytes: s.MaxBytes.Budget})
+		if err != nil {
+			return err
+		}
+	}
 	ends := Endpoints{NATS: cfg.NATS.URL}
 	if b.Server != nil {
 		ends.NATS = b.Server.ClientURL()
@@ -134,7 +145,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var eg *egress.Egress
 	var mg *manage.Service
 	if opts.Egress {
-		if eg, mg, err = newEgress(ctx, cfg, b, reg, logger); err != nil {
+		if eg, mg, err = newEgress(ctx, cfg, b, reg, logger, tracker); err != nil {
 			return err
 		}
 		checks = append(checks, eg.Ready, mg.Ready)
@@ -176,7 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		// the ingress's own check (it is not draining) before these.
 		srv, err = ingress.New(ingress.Config{
 			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS,
-			Ready: all(checks), Logger: logger.With("component", "ingress"), Registry: reg,
+			Ready: all(checks), Logger: logger.With("component", "ingress"), Registry: reg, Budget: tracker,
 		})
 		if err != nil {
 			return err
@@ -240,7 +251,7 @@ func serveHealth(ctx context.Context, ln net.Listener, health http.Handler) erro
 
 // newEgress builds the WeChat parts once and hands the same ones to the
 // egress (set up, not yet running) and the management service.
-func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, logger *slog.Logger) (*egress.Egress, *manage.Service, error) {
+func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, logger *slog.Logger, tracker *budget.Tracker) (*egress.Egress, *manage.Service, error) {
 	wx, err := wechat.New(ctx, wechat.Config{
 		JS: b.JS, Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps,
 		Logger: logger.With("component", "wechat"), Registry: reg,
@@ -251,7 +262,7 @@ func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg te
 	eg, err := egress.New(egress.Config{
 		Egress: cfg.Egress, Streams: cfg.NATS.Streams, NATSTimeout: cfg.NATS.RequestTimeout, Apps: cfg.Apps, JS: b.JS,
 		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media,
-		Logger: logger.With("component", "egress"), Registry: reg,
+		Logger: logger.With("component", "egress"), Registry: reg, Budget: tracker,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -265,7 +276,7 @@ func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg te
 	}
 	mg, err := manage.New(manage.Config{
 		Conn: b.Conn, API: wx.API, Tokens: wx.Tokens, Store: wx.Media, Fetcher: wx.Fetcher, Apps: apps,
-		Logger: logger.With("component", "manage"),
+		Logger: logger.With("component", "manage"), Budget: tracker,
 	})
 	if err != nil {
 		return nil, nil, err

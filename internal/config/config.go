@@ -209,6 +209,13 @@ type StreamBytes struct {
 	// bucket refuses new pauses (each replica then keeps its own).
 	// Default 1 MiB.
 	Pauses int64 `yaml:"pauses"`
+	// Budget caps the KV bucket WXKF_BUDGET, the reply budgets of the
+	// conversations (about 300 bytes each, kept 49 h after their last
+	// change). A full bucket refuses budgets of new conversations: their
+	// pushes are stored without data.reply_budget (and counted in
+	// kfbridge_ingress_budget_errors_total), and the egress cannot spend
+	// them. Default 256 MiB.
+	Budget int64 `yaml:"budget"`
 }
 
 // Ingress configures the HTTP endpoint that receives WeChat's pushes.
@@ -263,7 +270,12 @@ type Egress struct {
 	// APIBase is WeChat's API base URL (the simulator's in demos and tests).
 	// Default https://api.weixin.qq.com.
 	APIBase string `yaml:"api_base"`
-	// ReplyBudget is observe, enforce or off. Default observe.
+	// ReplyBudget is observe, enforce or off ([BudgetObserve],
+	// [BudgetEnforce], [BudgetOff]). Default observe. With observe and
+	// enforce every replica tracks each conversation's reply budget in the
+	// KV bucket WXKF_BUDGET (the ingress grants it from the pushes, the
+	// egress spends it); enforce also refuses over-budget commands before
+	// calling WeChat. off tracks nothing.
 	ReplyBudget string `yaml:"reply_budget"`
 	// Listen serves /healthz, /readyz and /metrics of a standalone egress
 	// (cmd/egress). Default 127.0.0.1:8081; in cmd/kfbridge the ingress's
@@ -402,6 +414,13 @@ const (
 	ReplyTransfer = "transfer_customer_service"
 )
 
+// Modes of egress.reply_budget ([Egress.ReplyBudget]).
+const (
+	BudgetObserve = "observe"
+	BudgetEnforce = "enforce"
+	BudgetOff     = "off"
+)
+
 // Secret is a configuration string that never shows in logs or %v output.
 // Use [Secret.Value] to read it.
 type Secret string
@@ -434,7 +453,7 @@ func Default() Config {
 				MaxAge:          7 * 24 * time.Hour,
 				DuplicateWindow: 11 * time.Minute, // MinDuplicateWindow(5m)
 				Storage:         "file",
-				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30, Sent: 1 << 30, MediaID: 64 << 20, Pauses: 1 << 20},
+				MaxBytes:        StreamBytes{Out: 256 << 20, Result: 1 << 30, DeadLetter: 256 << 20, Media: 1 << 30, Sent: 1 << 30, MediaID: 64 << 20, Pauses: 1 << 20, Budget: 256 << 20},
 			},
 			RequestTimeout: 5 * time.Second,
 		},

@@ -118,7 +118,7 @@ func (c *Config) Validate() error {
 		key string
 		n   int64
 	}{{"in", s.MaxBytes.In}, {"out", s.MaxBytes.Out}, {"result", s.MaxBytes.Result}, {"dlq", s.MaxBytes.DeadLetter}, {"media", s.MaxBytes.Media},
-		{"sent", s.MaxBytes.Sent}, {"mediaid", s.MaxBytes.MediaID}, {"pauses", s.MaxBytes.Pauses}} {
+		{"sent", s.MaxBytes.Sent}, {"mediaid", s.MaxBytes.MediaID}, {"pauses", s.MaxBytes.Pauses}, {"budget", s.MaxBytes.Budget}} {
 		if m.n < 0 {
 			bad("nats.streams.max_bytes.%s %d is negative (0 means no cap)", m.key, m.n)
 		}
@@ -170,7 +170,7 @@ func (c *Config) Validate() error {
 		bad("egress.api_base %q: want an http(s) URL", c.Egress.APIBase)
 	}
 	switch c.Egress.ReplyBudget {
-	case "observe", "enforce", "off":
+	case BudgetObserve, BudgetEnforce, BudgetOff:
 	default:
 		bad("egress.reply_budget %q: want observe, enforce or off", c.Egress.ReplyBudget)
 	}

@@ -160,6 +160,21 @@
 // and kept by the replica that met it, and the others each meet the error
 // once before pausing themselves.
 //
+// Reply budget. With a budget tracker (package budget) and
+// egress.reply_budget observe or enforce, a send spends one send of its
+// conversation's budget right before its call — after its token and media,
+// before its "sending" record, which records the take, so that a later
+// handling of the command (a retry, a redelivery) does not spend again. A
+// send WeChat did not deliver gives its send back to the window it came
+// from (not a maybe_delivered one); WeChat's 45015 or 45047 that the
+// budget did not predict corrects it to zero and counts a miss. A typing
+// command is checked against the typing rules (45015, 45080, 45081) and,
+// once accepted, recorded. In enforce a command the budget predicts WeChat
+// refuses fails before any call with reason budget ([CodeBudget]), a
+// result without a dead letter; in observe it is sent, counted and its
+// result marked budget_exceeded. Every result then carries the budget left.
+// The tracker's compare-and-set makes the spending correct across replicas.
+//
 // Run returns after the commands in handling finished and were
 // acknowledged, and the others were handed back.
 //
@@ -176,7 +191,7 @@
 // result with WeChat's errcode (or kfbridge's negative codes, see
 // [CodeMalformed] and the others) and a reason: malformed, unknown_app,
 // permanent, window, quota, transient, token, media, expired,
-// maybe_delivered or duplicate_id. Errors of WeChat's API never carry the
+// maybe_delivered, duplicate_id or budget. Errors of WeChat's API never carry the
 // access token or the app secret (package wxapi redacts them), so errmsg,
 // the dead letter's Kfbridge-Errmsg and log lines carry none either.
 //

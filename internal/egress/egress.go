@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -72,6 +73,13 @@ type Config struct {
 	Registry telemetry.Registry
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// Budget tracks the conversations' reply budgets; nil, or
+	// Egress.ReplyBudget off, tracks nothing. Shared with the ingress
+	// (package budget).
+	Budget *budget.Tracker
+	// BudgetNow is the clock of reply-budget windows, WeChat's (tests run
+	// the simulator's); nil uses Now.
+	BudgetNow func() time.Time
 }
 
 // Egress consumes commands and calls WeChat.
@@ -91,6 +99,10 @@ type Egress struct {
 	pauses   pauses
 	store    jetstream.ObjectStore
 	done     doneSize
+
+	budget     *budget.Tracker // nil: reply budgets not tracked
+	budgetMode string          // egress.reply_budget
+	budgetNow  func() time.Time
 
 	// Set up by Setup.
 	consumers []jetstream.Consumer // by partition
@@ -133,6 +145,10 @@ func New(cfg Config) (*Egress, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	e.budget, e.budgetMode, e.budgetNow = cfg.Budget, cfg.Egress.ReplyBudget, cfg.BudgetNow
+	if e.budgetNow == nil {
+		e.budgetNow = e.now
 	}
 	reg := cfg.Registry
 	if reg == nil {

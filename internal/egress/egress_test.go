@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/testworld"
@@ -42,6 +43,9 @@ type env struct {
 	streams func(*config.Streams)
 	// apps, when set, replaces the one app appID the replicas send for.
 	apps []config.App
+	// budget, when set, is the reply-budget tracker of the next replica
+	// (on its own connection), on the simulator's clock.
+	budget func(js jetstream.JetStream) *budget.Tracker
 }
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
@@ -84,8 +88,12 @@ func (e *env) newEgress(js jetstream.JetStream) *Egress {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	eg, err := New(Config{Egress: e.cfg, Streams: streams, JS: js, Apps: apps, Registry: reg, Logger: e.logger,
-		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media})
+	cfg := Config{Egress: e.cfg, Streams: streams, JS: js, Apps: apps, Registry: reg, Logger: e.logger,
+		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media}
+	if e.budget != nil {
+		cfg.Budget, cfg.BudgetNow = e.budget(js), e.sim.Now
+	}
+	eg, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -37,6 +38,14 @@ type job struct {
 	// gone): a text sent in parts stops between two parts (see
 	// [Egress.sendParts]).
 	yield <-chan struct{}
+	// The reply budget: as read or left after this handling's take (nil
+	// when not tracked), and the errcode it predicted (0: none), which
+	// observe sends anyway (exceeded).
+	budget    *budget.State
+	predicted int
+	exceeded  bool
+	// spentUnsaved: rec.Budget holds a take no stored record has yet.
+	spentUnsaved bool
 }
 
 // outcome is what became of one handling of a held command.

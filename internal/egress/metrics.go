@@ -9,6 +9,9 @@ type metrics struct {
 	retries    *prometheus.CounterVec
 	inflight   prometheus.Gauge
 	held       prometheus.Gauge
+
+	budgetOver   *prometheus.CounterVec
+	budgetMisses *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,8 +41,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kfbridge_egress_held_commands",
 			Help: "Commands this process holds unacknowledged: being handled, queued behind their conversation's earlier commands, or waiting for a retry.",
 		}),
+		budgetOver: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfbridge_egress_budget_over_total",
+			Help: "Commands the reply budget predicted WeChat refuses, by egress.reply_budget mode: refused in enforce, sent anyway in observe.",
+		}, []string{"mode"}),
+		budgetMisses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfbridge_egress_budget_misses_total",
+			Help: "WeChat window refusals (45015, 45047, 45080, 45081) the reply budget did not predict, by errcode: drift between the budget and WeChat.",
+		}, []string{"errcode"}),
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held} {
+	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held, m.budgetOver, m.budgetMisses} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

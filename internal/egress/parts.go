@@ -40,12 +40,18 @@ func (e *Egress) sendParts(ctx context.Context, j *job, text string) (action, er
 			len(text), e.cfg.TextLimit, err), ReasonPermanent, false)
 	}
 	r.Parts = r.PartsSent + len(parts)
-	// The reply budget's policy for texts in parts (fail, truncate,
-	// partial) decides here, before the first call: every part is one of
-	// the conversation's replies.
 	tok, err := e.tokens.Token(ctx, j.cmd.AppID)
 	if err != nil {
 		return e.afterFailure(ctx, j, err, ReasonToken, false)
+	}
+	// Every part is one of the conversation's replies: the reply budget
+	// is spent for all of them at once before the first call, and when it
+	// cannot hold them all enforce sends none (the policy "fail"; truncate
+	// and partial are for a later change).
+	if refused, err := e.spend(ctx, j, len(parts)); err != nil {
+		return action{}, err
+	} else if refused {
+		return e.refuseBudget(ctx, j)
 	}
 	for i, p := range parts {
 		if i > 0 && e.yieldParts(ctx, j) {
@@ -54,12 +60,14 @@ func (e *Egress) sendParts(ctx context.Context, j *job, text string) (action, er
 		if tok, err = e.sendPart(ctx, j, tok, p); err != nil {
 			if errors.Is(err, errRecordsFull) {
 				j.rec.Attempts--
+				e.unspend(ctx, j)
 				return e.recordsFull(ctx, j) // nothing sent
 			}
 			var fail *partError
 			if errors.As(err, &fail) {
 				return e.afterFailure(ctx, j, fail.err, fail.fallback, fail.sendCall)
 			}
+			e.unspend(ctx, j)
 			return action{}, err
 		}
 		r.PartsSent++

@@ -59,6 +59,10 @@ type record struct {
 	Parts     int `json:"parts,omitempty"`
 	PartsSent int `json:"parts_sent,omitempty"`
 	SentBytes int `json:"sent_bytes,omitempty"`
+	// Budget is set once the command spent one send of its
+	// conversation's reply budget (before its call): a later handling does
+	// not spend again. The done record drops it.
+	Budget *takenBudget `json:"budget,omitempty"`
 	// A record that is not done ends with a member "pad" that fills it up
 	// to the size of its command's largest done record (see
 	// [Egress.saveRecord]); it is written, never read.
@@ -321,7 +325,9 @@ func probeDone(f boundFields, parts bool) (int, error) {
 	d := events.ResultData{CommandID: f[fieldID], Verb: f[fieldVerb],
 		AppID: f[fieldAppID], BusinessID: f[fieldBID], OpenID: f[fieldOpenID], Outcome: events.OutcomeDelivered,
 		ErrCode: -1 << 31, ErrMsg: worst, Attempts: 1 << 20, Reason: ReasonMaybeDelivered, MaybeDelivered: true,
-		MediaID: f[fieldMedia], Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)}
+		MediaID: f[fieldMedia], Time: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC),
+		ReplyBudget:    &events.ReplyBudget{Remaining: -1 << 31, ExpiresAt: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)},
+		BudgetExceeded: true}
 	if parts {
 		d.Parts, d.PartsSent = maxTextBytes, maxTextBytes
 	}
@@ -436,5 +442,6 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		return fmt.Errorf("write sent record: %w", err)
 	}
 	j.stored, j.rev = true, rev
+	j.spentUnsaved = false // the take, if any, is recorded
 	return nil
 }

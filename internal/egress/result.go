@@ -50,6 +50,9 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	d.AppID, d.BusinessID, d.OpenID = c.AppID, c.BusinessID, c.OpenID
 	d.Time = e.now().UTC()
 	d.ErrMsg = cutErrMsg(d.ErrMsg) // keeps the done record under recordReserve
+	// What WeChat did not deliver goes back to its window.
+	e.giveBack(ctx, j, unsent(j, d.Outcome, d.Reason))
+	d.ReplyBudget, d.BudgetExceeded = e.resultBudget(j), j.exceeded
 	body, err := json.Marshal(events.NewResult(d))
 	if err != nil {
 		return action{}, err
@@ -60,7 +63,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" {
 		// The done record keeps only the result (see [Egress.doneBound]).
 		j.rec.State, j.rec.Result, j.rec.LastCode, j.rec.LastMsg = stateDone, body, 0, ""
-		j.rec.LastReason, j.rec.RetryAt = "", time.Time{}
+		j.rec.LastReason, j.rec.RetryAt, j.rec.Budget = "", time.Time{}, nil
 		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) && !j.stored {
 			// A command without a record was never sent (its "sending"
 			// record comes first): its failure is published unrecorded.
@@ -100,7 +103,8 @@ func (e *Egress) republish(ctx context.Context, j *job, rec record) (action, err
 // result of the command that owns it.
 func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outcome, reason string, code int, msg string, attempts int) (action, error) {
 	c := j.cmd
-	if outcome == events.OutcomeFailed && c.Verb == events.VerbSend {
+	// A budget refusal is an answer to the bot, not a command to replay.
+	if outcome == events.OutcomeFailed && c.Verb == events.VerbSend && reason != ReasonBudget {
 		if err := e.deadLetter(ctx, j, reason, code, msg, attempts); err != nil {
 			return action{}, err
 		}

@@ -32,12 +32,21 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		if err != nil {
 			return e.fail(ctx, j, CodeMalformed, err.Error(), ReasonMalformed, false)
 		}
+		// The reply budget is spent right before the call, and recorded
+		// with the "sending" record: a redelivery does not spend again.
+		if refused, err := e.spend(ctx, j, 1); err != nil {
+			return action{}, err // nothing sent
+		} else if refused {
+			return e.refuseBudget(ctx, j)
+		}
 		j.rec.State = stateSending
 		j.rec.Attempts++
 		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) {
 			j.rec.Attempts--
+			e.unspend(ctx, j)
 			return e.recordsFull(ctx, j) // nothing sent
 		} else if err != nil {
+			e.unspend(ctx, j)
 			return action{}, err // nothing sent
 		}
 		op := "custom/send"
@@ -73,6 +82,9 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 // typing is best effort: one call (plus one after a token refresh), never
 // retried, never dead-lettered.
 func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (action, error) {
+	if e.checkTyping(ctx, j, td.Command) {
+		return e.refuseBudget(ctx, j)
+	}
 	tok, err := e.tokens.Token(ctx, j.cmd.AppID)
 	fromCall := false // err is the typing call's, not a token fetch's
 	for try := 0; err == nil; try++ {
@@ -82,6 +94,7 @@ func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (acti
 		})
 		fromCall = true
 		if err == nil {
+			e.typed(ctx, j, td.Command)
 			return e.deliver(ctx, j)
 		}
 		if wxapi.ClassOf(err) != wxapi.ClassToken || try > 0 {
@@ -92,6 +105,9 @@ func (e *Egress) typing(ctx context.Context, j *job, td events.TypingData) (acti
 	}
 	code, msg := codeMsg(err)
 	class := classBefore(err, fromCall)
+	if fromCall {
+		e.afterWindowError(ctx, j, err)
+	}
 	return e.fail(ctx, j, code, msg, reasonOf(class, ReasonToken), class == wxapi.ClassMaybeDelivered)
 }
 
@@ -134,6 +150,7 @@ func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback s
 	case wxapi.ClassMaybeDelivered:
 		return e.fail(ctx, j, CodeMaybeDelivered, msg, ReasonMaybeDelivered, true)
 	case wxapi.ClassWindow:
+		e.afterWindowError(ctx, j, err)
 		return e.fail(ctx, j, code, msg, ReasonWindow, false)
 	case wxapi.ClassToken:
 		return e.fail(ctx, j, code, msg, ReasonToken, false)

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kfbridge/kfbridge/bench/naive"
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -28,11 +31,24 @@ type benchPush struct {
 // makePushes builds n distinct safe-mode pushes (unique MsgIds, so the
 // duplicate window drops none).
 func makePushes(tb testing.TB, codec *wxcodec.Codec, f wxcodec.Format, n int) []benchPush {
+	return makeUserPushes(tb, codec, f, n, 1)
+}
+
+// makeUserPushes builds n distinct safe-mode pushes from users users in
+// turn (users 0: a new user for every push).
+func makeUserPushes(tb testing.TB, codec *wxcodec.Codec, f wxcodec.Format, n, users int) []benchPush {
 	tb.Helper()
 	out := make([]benchPush, n)
 	ts := strconv.FormatInt(fixedNow.Unix(), 10)
 	for i := range out {
-		m := wxcodec.Message{ToUserName: "gh_97417a04a28d", FromUserName: "o9AgO5Kd5ggOC-bXrbNODIiE3bGY",
+		from := "o9AgO5Kd5ggOC-bXrbNODIiE3bGY"
+		switch {
+		case users == 0:
+			from += "-" + strconv.Itoa(i)
+		case users > 1:
+			from += "-" + strconv.Itoa(i%users)
+		}
+		m := wxcodec.Message{ToUserName: "gh_97417a04a28d", FromUserName: from,
 			CreateTime: fixedNow.Unix(), MsgType: "text", MsgID: strconv.Itoa(7_000_000_000 + i),
 			Content: "你好, I would like to know where my order is. 订单号 1234567890"}
 		q, body, err := codec.EncodePush(rand.Reader, f, wxcodec.ModeSafe, m, ts, strconv.Itoa(i))
@@ -120,8 +136,34 @@ func BenchmarkHTTP(b *testing.B) {
 	})
 }
 
+// BenchmarkHTTPBudget is BenchmarkHTTP's kfbridge run with pushes from
+// 1000 users in turn, without reply budgets (egress.reply_budget off) and
+// with them (observe or enforce: the ingress grants the same way), and with
+// a new user for every push (each grant creates a key).
+func BenchmarkHTTPBudget(b *testing.B) {
+	run := func(b *testing.B, tracked bool, users int) {
+		e := newEnv(b, func(c *Config) {
+			c.Ingress.TimestampWindow = 0
+			if tracked {
+				tr, err := budget.Open(b.Context(), c.JetStream, budget.Config{Storage: jetstream.FileStorage})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Budget = tr
+			}
+		})
+		runHTTPWith(b, e, e.srv.Handler(), makeUserPushes(b, e.codec, wxcodec.FormatXML, b.N, users))
+	}
+	b.Run("off", func(b *testing.B) { run(b, false, 1000) })
+	b.Run("tracked", func(b *testing.B) { run(b, true, 1000) })
+	b.Run("tracked-new-users", func(b *testing.B) { run(b, true, 0) })
+}
+
 func runHTTP(b *testing.B, e *env, h http.Handler) {
-	pushes := makePushes(b, e.codec, wxcodec.FormatXML, b.N)
+	runHTTPWith(b, e, h, makePushes(b, e.codec, wxcodec.FormatXML, b.N))
+}
+
+func runHTTPWith(b *testing.B, e *env, h http.Handler, pushes []benchPush) {
 	ln := listenLoopback(b)
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)

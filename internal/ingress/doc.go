@@ -20,6 +20,13 @@
 // cannot lock WeChat out; only when all of them are verified pushes being
 // stored does the next accept wait.
 //
+// With a reply-budget tracker (Config.Budget), a user message or
+// user_enter_tempsession first grants its conversation's reply budget
+// (package budget), then its event is published with data.reply_budget: a
+// command published on seeing the event finds the window open. A budget
+// that cannot be written costs the event its reply_budget, never the push
+// (kfbridge_ingress_budget_errors_total).
+//
 // # Usage
 //
 //	srv, err := ingress.New(ingress.Config{Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: js, Ready: ready})

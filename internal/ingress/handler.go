@@ -91,6 +91,7 @@ func (s *Server) push(c *gin.Context) {
 	// would otherwise leave the outcome unknown. The publisher bounds it
 	// on its own (publish_timeout).
 	ctx := context.WithoutCancel(c.Request.Context())
+	s.grant(ctx, &in)
 	start := time.Now()
 	ack, err := s.pub.PublishInbound(ctx, &in, s.traceParent(c.Request))
 	s.metrics.publish.Observe(time.Since(start).Seconds())

@@ -20,6 +20,8 @@ type metrics struct {
 	inflight prometheus.Gauge
 	previous *prometheus.CounterVec
 	evicted  prometheus.Counter
+	// budgetErrors counts pushes whose reply budget could not be written.
+	budgetErrors prometheus.Counter
 
 	mu       sync.RWMutex
 	counters map[[3]string]prometheus.Counter
@@ -50,13 +52,17 @@ func newMetrics(reg prometheus.Registerer, openConns func() int) (*metrics, erro
 			Name: "kfbridge_ingress_connections_evicted_total",
 			Help: "Connections closed at ingress.max_conns to admit a new one (the one idle the longest).",
 		}),
+		budgetErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kfbridge_ingress_budget_errors_total",
+			Help: "Pushes whose reply budget could not be written to WXKF_BUDGET (stored without data.reply_budget).",
+		}),
 		counters: map[[3]string]prometheus.Counter{},
 	}
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kfbridge_ingress_connections",
 		Help: "Open connections of the push listener (capped at ingress.max_conns).",
 	}, func() float64 { return float64(openConns()) })
-	for _, c := range []prometheus.Collector{m.pushes, m.rejected, m.publish, m.inflight, m.evicted, open} {
+	for _, c := range []prometheus.Collector{m.pushes, m.rejected, m.publish, m.inflight, m.evicted, m.budgetErrors, open} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

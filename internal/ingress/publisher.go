@@ -249,3 +249,27 @@ func (p *Publisher) Close() error {
 	p.sub = nil
 	return err
 }
+
+// headerExpectedLastSubjSeq makes JetStream store a message only when its
+// subject's last sequence is the given one (0: the subject has none).
+const headerExpectedLastSubjSeq = "Nats-Expected-Last-Subject-Sequence"
+
+// PublishExpect stores data on subject when the subject's last sequence in
+// its stream is lastSeq (0: none), and returns the new sequence: a KV
+// create or compare-and-set update without the KV client's costs. A lost
+// condition is an error matching jetstream.ErrKeyExists. It is bounded
+// like [Publisher.PublishInbound].
+func (p *Publisher) PublishExpect(ctx context.Context, subject string, data []byte, lastSeq uint64) (uint64, error) {
+	m := &outMsg{msg: nats.Msg{Subject: subject, Data: data, Header: nats.Header{
+		headerExpectedLastSubjSeq: {strconv.FormatUint(lastSeq, 10)}}}}
+	ack, err := p.publish(ctx, m)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, fmt.Errorf("publish %s: %w: %w", subject, err, jetstream.ErrKeyExists)
+		}
+		return 0, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return ack.Sequence, nil
+}

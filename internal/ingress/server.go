@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -43,6 +44,11 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
 	Rand io.Reader
+	// Budget, when set, tracks reply budgets: each user message and
+	// user_enter_tempsession grants its conversation's budget before its
+	// event is published, and the event carries data.reply_budget. Nil
+	// tracks nothing (egress.reply_budget off).
+	Budget *budget.Tracker
 }
 
 // app is one served mini program.
@@ -68,6 +74,7 @@ type Server struct {
 	conns    *connLimiter
 	bodies   sync.Pool
 	draining atomic.Bool
+	budget   *budget.Tracker
 }
 
 // New validates cfg and builds a Server.
@@ -97,6 +104,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Budget != nil {
+		// Grants are written through the ingress's own publisher.
+		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect)
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -1,5 +1,6 @@
 // Package kfctl is the operator command line of kfbridge (cmd/kfctl): it
-// manages sub-merchants, customer-service accounts and media through the
+// manages sub-merchants, customer-service accounts and media, and reads
+// conversations' reply budgets, through the
 // management service (internal/manage) over NATS, sends test messages,
 // lists and replays the dead-letter stream, shows the state of the
 // streams, their consumers and the access tokens — never a token itself —

@@ -60,6 +60,7 @@ Management (request/reply to the egress's management service, wxkf.api.<appid>.<
   kf del|setadmin|canceladmin --appid A --kf-openid O [--bid N]
   media upload      --appid A (--file F | --url U | --object O)
   media get         --appid A --media-id M [--object NAME] [--out FILE]
+  budget            --appid A --openid O [--bid B]   (the conversation's reply budget: sends left, window end)
 
 Messages and operations:
   send       --appid A [--bid N] --openid O (--text T | --image-url U | --image-object O | --media-id M) [--id ID] [--wait D]
@@ -123,6 +124,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("%w: %s needs a subcommand", ErrUsage, cmd)
 		}
 		return r.manage(ctx, cmd, rest[0], rest[1:])
+	case "budget":
+		if len(rest) > 0 && rest[0] == "get" {
+			rest = rest[1:]
+		}
+		return r.manage(ctx, "budget", "get", rest)
 	case "send":
 		return r.send(ctx, rest)
 	case "dlq":

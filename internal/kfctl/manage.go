@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -181,6 +182,15 @@ func (r *run) manage(ctx context.Context, group, sub string, args []string) erro
 			}
 			return m, nil
 		}
+	case "budget get":
+		bid := fs.String("bid", "0", "business_id of a sub-merchant; 0 the main account")
+		openid := fs.String("openid", "", "the user's openid")
+		build = func(map[string]bool) (*mgmt, error) {
+			if *openid == "" {
+				return nil, errors.New("budget needs --openid")
+			}
+			return &mgmt{op: manage.OpBudgetGet, req: map[string]any{"openid": *openid, "business_id": *bid}, render: renderBudget}, nil
+		}
 	default:
 		return usageErr(r.cfg, fmt.Errorf("unknown command %s %s", group, sub))
 	}
@@ -291,6 +301,27 @@ func renderOK(format string, args ...any) func(*run, json.RawMessage) error {
 		_, err := fmt.Fprintf(r.out, format+"\n", args...)
 		return err
 	}
+}
+
+func renderBudget(r *run, reply json.RawMessage) error {
+	var b struct {
+		Remaining int       `json:"remaining"`
+		ExpiresAt time.Time `json:"expires_at"`
+		Trigger   string    `json:"trigger"`
+	}
+	if err := json.Unmarshal(reply, &b); err != nil {
+		return err
+	}
+	t := newTable(r.out, "REMAINING", "EXPIRES_AT", "TRIGGER")
+	expires, trigger := "-", "-"
+	if !b.ExpiresAt.IsZero() {
+		expires = b.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if b.Trigger != "" {
+		trigger = b.Trigger
+	}
+	t.row(b.Remaining, expires, trigger)
+	return t.flush()
 }
 
 func renderRegister(r *run, reply json.RawMessage) error {

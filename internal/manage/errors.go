@@ -25,6 +25,9 @@ const (
 	CodeMedia = -1005
 	// CodeStore: the object store failed.
 	CodeStore = -1006
+	// CodeBudgetOff: budget.get with reply-budget tracking off
+	// (egress.reply_budget off).
+	CodeBudgetOff = -1010
 )
 
 var (

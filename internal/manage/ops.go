@@ -25,6 +25,7 @@ const (
 	OpKFCancelAdmin    = "kf.canceladmin"
 	OpMediaUpload      = "media.upload"
 	OpMediaGet         = "media.get"
+	OpBudgetGet        = "budget.get"
 )
 
 // Names of the micro service.
@@ -64,6 +65,7 @@ func operations() []operation {
 		{OpKFCancelAdmin, schemas.APIKFCancelAdminRequest, schemas.APIKFCancelAdminReply, (*Service).kfCancelAdmin},
 		{OpMediaUpload, schemas.APIMediaUploadRequest, schemas.APIMediaUploadReply, (*Service).mediaUpload},
 		{OpMediaGet, schemas.APIMediaGetRequest, schemas.APIMediaGetReply, (*Service).mediaGet},
+		{OpBudgetGet, schemas.APIBudgetGetRequest, schemas.APIBudgetGetReply, (*Service).budgetGet},
 	}
 }
 

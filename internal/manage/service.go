@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/internal/token"
@@ -62,6 +63,11 @@ type Config struct {
 	MaxMediaBytes int64
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Budget reads the conversations' reply budgets for budget.get; nil
+	// (egress.reply_budget off) answers [CodeBudgetOff].
+	Budget *budget.Tracker
+	// Now is the clock of reply-budget windows; nil uses time.Now.
+	Now func() time.Time
 }
 
 // Service is the management service. Create it with [New], serve with
@@ -123,6 +129,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxMediaBytes == 0 {
 		cfg.MaxMediaBytes = DefaultMaxMediaBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	logger := cfg.Logger
 	if logger == nil {

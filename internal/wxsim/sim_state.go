@@ -171,3 +171,33 @@ func (c *conv) windowCode(now time.Time) int {
 	}
 	return CodeOK
 }
+
+// Window is the state of a conversation's send window and typing, as
+// [Sim.Window] reports it.
+type Window struct {
+	// Until ends the send window (zero: never opened); Left is the number
+	// of sends it still allows.
+	Until time.Time
+	Left  int
+	// LastInteraction is the latest user message or enter-session event.
+	LastInteraction time.Time
+	// TypingUntil ends the typing state (zero or past: not typing).
+	TypingUntil time.Time
+}
+
+// Window returns the state of conversation (bid, openid) of app appid: the
+// zero Window when it never had one (or the app is not simulated). It
+// changes nothing.
+func (s *Sim) Window(appid, bid, openid string) Window {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.apps[appid]
+	if !ok {
+		return Window{}
+	}
+	c := a.convs[convKey{normBID(bid), openid}]
+	if c == nil {
+		return Window{}
+	}
+	return Window{Until: c.until, Left: c.left, LastInteraction: c.lastInteraction, TypingUntil: c.typingUntil}
+}

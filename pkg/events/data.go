@@ -52,6 +52,12 @@ type InboundData struct {
 	// Extra holds every other field of the push verbatim, under WeChat's
 	// own field names. Nested XML elements are objects, repeated ones arrays.
 	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+	// ReplyBudget is the reply budget this push granted (a user message,
+	// or user_enter_tempsession), when the bridge tracks budgets: what the
+	// bot may send, until when, and which trigger opened the window. Absent
+	// on other pushes, with egress.reply_budget off, or when the budget
+	// store failed (the push is stored all the same).
+	ReplyBudget *ReplyBudget `json:"reply_budget,omitempty"`
 }
 
 // TextData is the data of a text message.

@@ -32,6 +32,9 @@ type Inbound struct {
 	Kind string
 	// Message is the decoded push.
 	Message *wxcodec.Message
+	// Budget, when set, is the reply budget the push granted, written as
+	// data.reply_budget. It is not part of the data [Inbound.ID] hashes.
+	Budget *ReplyBudget
 }
 
 // MaxCreateTime is the largest CreateTime (Unix seconds) an event can carry:
@@ -112,7 +115,7 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // CreateTime, MsgType, the event name and all other fields.
 func (in *Inbound) hashID() string {
 	bp := scratch.Get().(*[]byte)
-	data := in.AppendData((*bp)[:0])
+	data := in.appendData((*bp)[:0], false)
 	sum := sha256.Sum256(data)
 	*bp = data
 	scratch.Put(bp)
@@ -150,7 +153,11 @@ func (in *Inbound) AppendJSON(dst []byte) []byte {
 
 // AppendData appends the event's data object, the shape [InboundData]
 // decodes, to dst.
-func (in *Inbound) AppendData(dst []byte) []byte {
+func (in *Inbound) AppendData(dst []byte) []byte { return in.appendData(dst, true) }
+
+// appendData appends the data object, with data.reply_budget when budget
+// is true and in.Budget is set.
+func (in *Inbound) appendData(dst []byte, budget bool) []byte {
 	m := in.Message
 	dst = append(dst, `{"appid":"`...)
 	dst = append(dst, in.AppID...)
@@ -209,6 +216,18 @@ func (in *Inbound) AppendData(dst []byte) []byte {
 			dst = jsonenc.AppendString(dst, f.Name)
 			dst = append(dst, ':')
 			dst = append(dst, f.Value...)
+		}
+		dst = append(dst, '}')
+	}
+	if b := in.Budget; budget && b != nil {
+		dst = append(dst, `,"reply_budget":{"remaining":`...)
+		dst = strconv.AppendInt(dst, int64(b.Remaining), 10)
+		dst = append(dst, `,"expires_at":"`...)
+		dst = b.ExpiresAt.UTC().AppendFormat(dst, time.RFC3339)
+		dst = append(dst, '"')
+		if b.Trigger != "" {
+			dst = append(dst, `,"trigger":`...)
+			dst = jsonenc.AppendString(dst, b.Trigger)
 		}
 		dst = append(dst, '}')
 	}

@@ -28,8 +28,9 @@ type ResultData struct {
 	// Attempts counts calls of WeChat's API for this command.
 	Attempts int `json:"attempts"`
 	// Reason classifies a failure: malformed, unknown_app, permanent,
-	// window, quota, transient, token, media, expired, maybe_delivered or
-	// duplicate_id.
+	// window, quota, transient, token, media, expired, maybe_delivered,
+	// duplicate_id or budget (refused before any call by
+	// egress.reply_budget enforce, errcode -1008).
 	Reason string `json:"reason,omitempty"`
 	// MaybeDelivered is true when a request was fully written but its
 	// answer was lost: WeChat may have delivered it, so it was not resent.
@@ -45,6 +46,14 @@ type ResultData struct {
 	// reason maybe_delivered, the part after them may have been delivered
 	// too). Parts are never sent twice. Absent when 0.
 	PartsSent int `json:"parts_sent,omitempty"`
+	// ReplyBudget is the conversation's reply budget left after the
+	// command, when the bridge tracks budgets (egress.reply_budget observe
+	// or enforce).
+	ReplyBudget *ReplyBudget `json:"reply_budget,omitempty"`
+	// BudgetExceeded is true when the reply budget predicted WeChat's
+	// refusal and the command was sent anyway (egress.reply_budget
+	// observe).
+	BudgetExceeded bool `json:"budget_exceeded,omitempty"`
 	// Time is when the outcome was decided.
 	Time time.Time `json:"time"`
 }

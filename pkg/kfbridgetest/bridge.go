@@ -64,6 +64,9 @@ func newBridge(ctx context.Context, storeDir string, opts []Option) (*Bridge, er
 	cfg.Ingress.Listen = "127.0.0.1:0"
 	cfg.Ingress.AdminListen = "127.0.0.1:0"
 	cfg.Egress.Partitions = 4
+	if o.replyBudget != "" {
+		cfg.Egress.ReplyBudget = o.replyBudget
+	}
 	cfg.Apps = []config.App{{AppID: demo.AppID, Secret: demo.Secret, Token: demo.Token, EncodingAESKey: demo.EncodingAESKey,
 		Modes: []string{o.mode.String()}}}
 	var harnessAuth []nats.Option

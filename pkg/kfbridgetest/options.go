@@ -19,6 +19,7 @@ type options struct {
 	waitTimeout time.Duration
 	botUser     string
 	botPassword string
+	replyBudget string
 }
 
 // WithLogger sends the bridge's logs to l (default: discarded).
@@ -78,6 +79,22 @@ func WithBotUser(user, password string) Option {
 			return fmt.Errorf("%w: bot user %q is the harness's own", ErrInvalid, user)
 		}
 		o.botUser, o.botPassword = user, password
+		return nil
+	}
+}
+
+// WithReplyBudget sets the bridge's egress.reply_budget: "observe" (the
+// default: budgets tracked, over-budget sends made and marked), "enforce"
+// (over-budget sends refused before WeChat with reason budget) or "off".
+// Events and results carry reply_budget unless it is "off".
+func WithReplyBudget(mode string) Option {
+	return func(o *options) error {
+		switch mode {
+		case "observe", "enforce", "off":
+		default:
+			return fmt.Errorf("%w: reply budget %q: want observe, enforce or off", ErrInvalid, mode)
+		}
+		o.replyBudget = mode
 		return nil
 	}
 }

@@ -1,0 +1,57 @@
+// Package budget tracks the reply budget of every conversation (appid,
+// bid, openid): how many sends WeChat still accepts, and until when, as the
+// pushes themselves open windows (wechat-protocol.md §7.1), and what a
+// typing command needs (§7.4). Budgets live in the KV bucket [Bucket],
+// shared by every ingress and egress replica.
+//
+// The rules are the ones internal/wxsim applies (its interact and
+// typingCall), which the egress tests check against the simulator step by
+// step:
+//
+//   - A user message (any push that is not an event) at CreateTime t resets
+//     the window to 5 sends until t + 48 h, whatever was left.
+//   - A user_enter_tempsession at t resets it to 2 sends until t + 1 min,
+//     unless the open window already lasts at least until t + 1 min and has
+//     sends left: then it is kept as it is ("not cumulative": an allowance
+//     is never added to another, and entering the session never shrinks a
+//     message's window). Inside an open 48 h window with sends left an
+//     enter-session changes nothing; inside one that is used up it opens
+//     the 1-minute window with 2 sends.
+//   - Every send WeChat delivers spends one and ends the typing state.
+//   - Typing needs the window open (45015), a user message or session entry
+//     within the last 30 s (45080), and for Typing no typing state still
+//     lasting (45081, 15 s).
+//   - Other events open nothing.
+//
+// A push is applied once: its event id and CreateTime are kept with the
+// budget, so WeChat's retry of a push (same id) does not grant again after
+// sends were taken, and a push older than the latest one applied (arriving
+// out of order) changes nothing.
+//
+// # Usage
+//
+//	tr, err := budget.Open(ctx, js, budget.Config{Replicas: 1, Storage: jetstream.FileStorage})
+//	s, err := tr.Grant(ctx, conv, events.TriggerMessage, createTime, eventID) // ingress
+//	s, code, err := tr.Take(ctx, conv, now)                                   // egress, before a send
+//
+// # Concurrency
+//
+// A [Tracker] is safe for concurrent use, and any number of trackers (in
+// any number of processes) may change one budget at once: every change is
+// a compare-and-set on the key's revision, retried on a fresh read when
+// another writer was first, so no decrement is lost and no send is spent
+// twice. A tracker remembers the revision it last read or wrote of each
+// key (at most 65536 keys), so a change usually costs one round trip; a
+// decision not to write (a refused take) is only taken on a fresh read.
+//
+// # Errors
+//
+// NATS failures are returned wrapped with the key. [ErrContended] reports a
+// change that lost 64 compare-and-sets in a row. A full bucket
+// (nats.streams.max_bytes.budget) refuses budgets of new conversations
+// with the server's error; the callers decide: the ingress stores the push
+// anyway (without data.reply_budget), and the egress, which then knows no
+// window for the conversation, refuses its sends in enforce. A budget the
+// egress cannot read (NATS trouble) makes enforce retry the command until
+// its retry budget ends, and observe send it unbudgeted.
+package budget

@@ -1,0 +1,315 @@
+package budget
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// Bucket is the KV bucket of the budgets: key <appid>.<bid>.<openid>, value
+// a [State] in JSON.
+const Bucket = "WXKF_BUDGET"
+
+// TTL keeps a budget past the longest window (48 h from a message's
+// CreateTime, written at or after it), with an hour for late pushes.
+const TTL = MessageWindow + time.Hour
+
+// maxTries bounds the compare-and-set rounds of one change.
+const maxTries = 64
+
+// maxCached bounds the revisions a [Tracker] remembers.
+const maxCached = 1 << 16
+
+// Config configures the bucket a [Tracker] keeps budgets in.
+type Config struct {
+	// Replicas of the bucket (1 for a single server, 3 in a cluster).
+	Replicas int
+	// Storage of the bucket.
+	Storage jetstream.StorageType
+	// MaxBytes caps the bucket (0: no cap). A full bucket refuses budgets
+	// of new conversations (see the package documentation).
+	MaxBytes int64
+}
+
+// Tracker keeps the reply budgets of every conversation in [Bucket],
+// shared by every replica. It is safe for concurrent use.
+type Tracker struct {
+	kv    jetstream.KeyValue
+	write WriteFunc // nil: the KV's Create and Update
+
+	mu    sync.Mutex
+	cache map[string]cached // key → the last revision this process read or wrote
+}
+
+// cached is a budget as this process last read or wrote it.
+type cached struct {
+	rev   uint64
+	state State
+}
+
+// Open creates or updates [Bucket] and returns a Tracker on it.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: Bucket, Description: "kfbridge: reply budgets of conversations",
+		History: 1, TTL: TTL, Replicas: max(cfg.Replicas, 1), Storage: cfg.Storage, MaxBytes: cfg.MaxBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv %s: %w", Bucket, err)
+	}
+	return &Tracker{kv: kv, cache: map[string]cached{}}, nil
+}
+
+// WriteFunc stores value on subject (a key's subject in [Bucket],
+// $KV.WXKF_BUDGET.<key>) on the condition that the subject's last sequence
+// is lastSeq (0: the subject has no message), and returns the new
+// sequence. A lost condition is an error matching jetstream.ErrKeyExists.
+type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error)
+
+// WithWriter returns a Tracker on the same bucket that writes through w
+// (the ingress's own publisher, cheaper than the KV's), with a cache of
+// its own.
+func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
+	return &Tracker{kv: t.kv, write: w, cache: map[string]cached{}}
+}
+
+// subjectPrefix starts the subject of every key of [Bucket].
+const subjectPrefix = "$KV." + Bucket + "."
+
+// key returns the bucket key of conversation c.
+func key(c events.Conversation) (string, error) {
+	if err := c.Validate(); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrConversation, err)
+	}
+	return c.AppID + "." + c.BusinessID + "." + c.OpenID, nil
+}
+
+// Grant applies a push of conversation c that opens a window: trigger
+// events.TriggerMessage or events.TriggerEnterSession, at its CreateTime,
+// id its event id. A retry of a push already applied changes nothing (see
+// [State]). It returns the budget after the push.
+//
+// The common case costs one round trip: a create for a conversation this
+// process has not seen, an update on the revision it last saw otherwise;
+// only when another replica changed the budget since is it read again.
+func (t *Tracker) Grant(ctx context.Context, c events.Conversation, trigger string, at time.Time, id string) (State, error) {
+	if trigger != events.TriggerMessage && trigger != events.TriggerEnterSession {
+		return State{}, fmt.Errorf("%w: trigger %q", ErrInvalid, trigger)
+	}
+	return t.change(ctx, c, true, func(s *State) bool { return s.grant(trigger, at, id) })
+}
+
+// Get returns conversation c's budget (the zero State when it has none).
+func (t *Tracker) Get(ctx context.Context, c events.Conversation) (State, error) {
+	k, err := key(c)
+	if err != nil {
+		return State{}, err
+	}
+	s, _, _, err := t.read(ctx, k)
+	return s, err
+}
+
+// Take spends one send of conversation c at now. When the window is closed
+// or used up it spends nothing and returns the errcode WeChat would answer
+// (45015 or 45047), with the budget as read.
+func (t *Tracker) Take(ctx context.Context, c events.Conversation, now time.Time) (State, int, error) {
+	return t.TakeN(ctx, c, 1, now)
+}
+
+// TakeN spends n sends of conversation c at once (a text sent in n parts),
+// or none: when the window is closed, or holds fewer than n sends, it
+// returns the errcode WeChat would answer to the first part it cannot
+// take (45015 or 45047), with the budget as read.
+func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, error) {
+	if n < 1 {
+		return State{}, 0, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	}
+	code := 0
+	s, err := t.change(ctx, c, false, func(s *State) bool {
+		if code = s.sendCode(now); code != 0 {
+			return false
+		}
+		if s.Remaining < n {
+			code = CodeOutOfCount
+			return false
+		}
+		for range n {
+			s.take()
+		}
+		return true
+	})
+	return s, code, err
+}
+
+// Give returns n sends taken from the window that ends at expiresAt, for
+// commands (or parts) WeChat did not deliver, up to the window's maximum.
+// A window that changed since (a new push reset it, or it was corrected to
+// zero) is left alone.
+func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt time.Time, n int) (State, error) {
+	return t.change(ctx, c, false, func(s *State) bool {
+		limit := MessageSends
+		if s.Trigger == events.TriggerEnterSession {
+			limit = SessionSends
+		}
+		if n < 1 || !s.ExpiresAt.Equal(expiresAt) || s.Remaining >= limit {
+			return false
+		}
+		s.Remaining = min(s.Remaining+n, limit)
+		return true
+	})
+}
+
+// Exhaust corrects conversation c's budget after WeChat answered code
+// (45015 or 45047) at now: nothing is left, and after 45015 the window is
+// closed.
+func (t *Tracker) Exhaust(ctx context.Context, c events.Conversation, code int, now time.Time) (State, error) {
+	return t.change(ctx, c, false, func(s *State) bool {
+		changed := s.Remaining != 0
+		s.Remaining = 0
+		if code == CodeOutOfWindow && s.ExpiresAt.After(now) {
+			s.ExpiresAt, changed = now, true
+		}
+		return changed
+	})
+}
+
+// CheckTyping returns the errcode WeChat would answer to a typing command
+// (Typing or CancelTyping) of conversation c at now: 0, 45015, 45080 or
+// 45081, with the budget as read.
+func (t *Tracker) CheckTyping(ctx context.Context, c events.Conversation, command string, now time.Time) (State, int, error) {
+	s, err := t.Get(ctx, c)
+	if err != nil {
+		return State{}, 0, err
+	}
+	return s, s.typingCode(command, now), nil
+}
+
+// Typed records a typing command of conversation c that WeChat accepted at
+// now: Typing starts the typing state, CancelTyping ends it.
+func (t *Tracker) Typed(ctx context.Context, c events.Conversation, command string, now time.Time) (State, error) {
+	return t.change(ctx, c, false, func(s *State) bool {
+		before := s.TypingUntil
+		s.typed(command, now)
+		return !before.Equal(s.TypingUntil)
+	})
+}
+
+// change applies f to conversation c's budget with a compare-and-set on
+// its revision, and returns the budget after it. f changes the State it is
+// given and reports whether to write it. A change is first tried on the
+// revision this process last saw (or, with guessNew, as the create of a
+// new key when it saw none); a decision not to write is only taken on a
+// fresh read, so a stale copy never refuses anything.
+func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bool, f func(*State) bool) (State, error) {
+	k, err := key(c)
+	if err != nil {
+		return State{}, err
+	}
+	s, rev, fresh := State{}, uint64(0), false
+	if e, ok := t.cached(k); ok {
+		s, rev = e.state, e.rev
+	} else if !guessNew {
+		if s, rev, _, err = t.read(ctx, k); err != nil {
+			return State{}, err
+		}
+		fresh = true
+	}
+	for range maxTries {
+		next := s.clone()
+		if !f(&next) {
+			if fresh {
+				return next, nil
+			}
+		} else {
+			nrev, err := t.store(ctx, k, next, rev)
+			if err == nil {
+				t.remember(k, nrev, next)
+				return next, nil
+			}
+			if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				return State{}, err
+			}
+		}
+		// Another writer was first, or the copy was stale: read again.
+		if s, rev, _, err = t.read(ctx, k); err != nil {
+			return State{}, err
+		}
+		fresh = true
+	}
+	return State{}, fmt.Errorf("%w: budget of %s", ErrContended, k)
+}
+
+// read returns the stored budget of key k and its revision (0 and the zero
+// State when there is none), remembering them.
+func (t *Tracker) read(ctx context.Context, k string) (State, uint64, bool, error) {
+	e, err := t.kv.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.forget(k)
+		return State{}, 0, false, nil
+	}
+	if err != nil {
+		return State{}, 0, false, fmt.Errorf("get budget %s: %w", k, err)
+	}
+	var s State
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		// Not ours to trust: start over, the write replaces it.
+		s = State{}
+	}
+	t.remember(k, e.Revision(), s)
+	return s, e.Revision(), true, nil
+}
+
+// store writes s as key k's value: a create when rev is 0, else an update
+// on rev.
+func (t *Tracker) store(ctx context.Context, k string, s State, rev uint64) (uint64, error) {
+	val, err := json.Marshal(s)
+	if err != nil {
+		return 0, fmt.Errorf("encode budget: %w", err)
+	}
+	switch {
+	case t.write != nil:
+		rev, err = t.write(ctx, subjectPrefix+k, val, rev)
+	case rev == 0:
+		rev, err = t.kv.Create(ctx, k, val)
+	default:
+		rev, err = t.kv.Update(ctx, k, val, rev)
+	}
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("write budget %s: %w", k, err)
+	}
+	return rev, nil
+}
+
+func (t *Tracker) cached(k string) (cached, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.cache[k]
+	return e, ok
+}
+
+func (t *Tracker) remember(k string, rev uint64, s State) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.cache[k]; !ok && len(t.cache) >= maxCached {
+		for old := range t.cache { // drop any one: a miss costs one read
+			delete(t.cache, old)
+			break
+		}
+	}
+	t.cache[k] = cached{rev: rev, state: s.clone()}
+}
+
+func (t *Tracker) forget(k string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.cache, k)
+}

@@ -1,0 +1,230 @@
+package egress
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/kfbridge/kfbridge/internal/budget"
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// CodeBudget: egress.reply_budget enforce refused the command before any
+// call: WeChat would have refused it (the send window is closed or used up,
+// or typing would fail). Its reason is [ReasonBudget].
+const CodeBudget = -1008
+
+// ReasonBudget is the reason of a command refused by the reply budget. Its
+// result is the whole answer: no dead letter is kept (replaying it would
+// meet the same budget).
+const ReasonBudget = "budget"
+
+// takenBudget, in a sent record, says the command spent one send of its
+// conversation's budget: the window it came from (ExpiresAt), so that a
+// redelivery does not spend again and a failure gives it back to that
+// window only.
+type takenBudget struct {
+	ExpiresAt time.Time `json:"expires_at"`
+	// Sends is the number of sends taken: 1, or the parts of a text sent
+	// in parts (taken at once before the first).
+	Sends int `json:"sends"`
+}
+
+// tracking reports whether the egress tracks reply budgets.
+func (e *Egress) tracking() bool { return e.budget != nil && e.budgetMode != config.BudgetOff }
+
+// enforcing reports whether over-budget commands are refused.
+func (e *Egress) enforcing() bool { return e.tracking() && e.budgetMode == config.BudgetEnforce }
+
+// spend takes n sends of j's conversation (1, or a text's parts) before
+// its first call, once per command (a take recorded in j.rec is not
+// repeated). It reports a refusal (enforce, and WeChat would answer 45015
+// or 45047 — for a text in parts, before its last part: nothing is sent),
+// after which nothing was taken. A budget that cannot be read or written
+// is an error in enforce (the command is retried), and a logged warning in
+// observe (the command is sent unbudgeted).
+func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err error) {
+	if !e.tracking() {
+		return false, nil
+	}
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	if j.rec.Budget != nil {
+		// Taken by an earlier handling: only read what is left.
+		s, err := e.budget.Get(bctx, j.cmd.Conversation)
+		if err == nil {
+			j.budget = &s
+		}
+		return false, nil
+	}
+	s, code, err := e.budget.TakeN(bctx, j.cmd.Conversation, n, e.budgetNow())
+	if err != nil {
+		if e.enforcing() {
+			return false, fmt.Errorf("reply budget: %w", err)
+		}
+		j.log.Warn("reply budget not readable; sending unbudgeted", "err", err)
+		return false, nil
+	}
+	j.budget = &s
+	if code != 0 {
+		j.predicted = code
+		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
+		if e.enforcing() {
+			return true, nil
+		}
+		j.exceeded = true
+		return false, nil
+	}
+	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: n}
+	j.spentUnsaved = true
+	return false, nil
+}
+
+// unspend gives back the sends spent by a command whose record write
+// failed before its take was recorded (nothing was sent): the next
+// handling takes again.
+func (e *Egress) unspend(ctx context.Context, j *job) {
+	if !j.spentUnsaved || j.rec.Budget == nil {
+		return
+	}
+	e.giveBack(ctx, j, j.rec.Budget.Sends)
+	j.rec.Budget, j.spentUnsaved = nil, false
+}
+
+// unsent is the number of sends j took that WeChat did not deliver, once
+// it ended with outcome d: all but the parts sent, less the one in flight
+// for maybe_delivered.
+func unsent(j *job, outcome, reason string) int {
+	if j.rec.Budget == nil || outcome == events.OutcomeDelivered {
+		return 0
+	}
+	n := max(j.rec.Budget.Sends, 1) - j.rec.PartsSent
+	if reason == ReasonMaybeDelivered {
+		n--
+	}
+	return n
+}
+
+// giveBack returns n of j's spent sends to the window they came from.
+func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
+	if n < 1 || !e.tracking() {
+		return
+	}
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	s, err := e.budget.Give(bctx, j.cmd.Conversation, j.rec.Budget.ExpiresAt, n)
+	if err != nil {
+		j.log.Warn("reply budget: send not given back", "err", err)
+		return
+	}
+	j.budget = &s
+}
+
+// refuseBudget fails j before any call: WeChat would answer j.predicted.
+func (e *Egress) refuseBudget(ctx context.Context, j *job) (action, error) {
+	return e.fail(ctx, j, CodeBudget, budgetMsg(j.predicted, j.budget), ReasonBudget, false)
+}
+
+// budgetMsg says why the budget refuses a command WeChat would answer code.
+func budgetMsg(code int, s *budget.State) string {
+	var why string
+	switch code {
+	case budget.CodeOutOfWindow:
+		why = "the send window is closed: no user message in the last 48 h and no session entry in the last minute"
+	case budget.CodeOutOfCount:
+		why = "the sends the window allows are used up"
+		if s != nil {
+			why = fmt.Sprintf("the %s window's sends are used up (it ends %s)", s.Trigger, s.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+	case budget.CodeTypingNeedsMsg:
+		why = "typing needs a user message or session entry in the last 30 s"
+	case budget.CodeAlreadyTyping:
+		why = "the typing state of an earlier Typing still lasts (15 s)"
+	}
+	return "reply budget: " + why + "; not sent (WeChat would answer " + strconv.Itoa(code) + ")"
+}
+
+// afterWindowError corrects the budget after WeChat refused j's call with a
+// window error (45015, 45047, and for typing 45080, 45081): one the budget
+// did not predict is a miss, counted, and the budget drops to zero.
+func (e *Egress) afterWindowError(ctx context.Context, j *job, err error) {
+	if !e.tracking() {
+		return
+	}
+	code := wxapi.CodeOf(err)
+	switch code {
+	case budget.CodeOutOfWindow, budget.CodeOutOfCount, budget.CodeTypingNeedsMsg, budget.CodeAlreadyTyping:
+	default:
+		return
+	}
+	if j.predicted == 0 {
+		e.metrics.budgetMisses.WithLabelValues(strconv.Itoa(code)).Inc()
+		j.log.Warn("reply budget missed a WeChat refusal; corrected", "errcode", code)
+	}
+	if code != budget.CodeOutOfWindow && code != budget.CodeOutOfCount {
+		return // typing rules: nothing to correct in the window
+	}
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	s, xerr := e.budget.Exhaust(bctx, j.cmd.Conversation, code, e.budgetNow())
+	if xerr != nil {
+		j.log.Warn("reply budget not corrected", "err", xerr)
+		return
+	}
+	j.budget = &s
+	j.rec.Budget = nil // spent for good: WeChat counted nothing, but nothing is left
+}
+
+// checkTyping predicts WeChat's answer to j's typing command and reports a
+// refusal (enforce). Typing is best effort: a budget that cannot be read
+// leaves it unchecked, in either mode.
+func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refused bool) {
+	if !e.tracking() {
+		return false
+	}
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	s, code, err := e.budget.CheckTyping(bctx, j.cmd.Conversation, command, e.budgetNow())
+	if err != nil {
+		j.log.Warn("reply budget not readable; typing unchecked", "err", err)
+		return false
+	}
+	j.budget = &s
+	if code != 0 {
+		j.predicted = code
+		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
+		if e.enforcing() {
+			return true
+		}
+		j.exceeded = true
+	}
+	return false
+}
+
+// typed records a typing command WeChat accepted.
+func (e *Egress) typed(ctx context.Context, j *job, command string) {
+	if !e.tracking() {
+		return
+	}
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	s, err := e.budget.Typed(bctx, j.cmd.Conversation, command, e.budgetNow())
+	if err != nil {
+		j.log.Warn("reply budget: typing state not recorded", "err", err)
+		return
+	}
+	j.budget = &s
+}
+
+// resultBudget is the budget a result reports: what is left after the
+// command, when tracked.
+func (e *Egress) resultBudget(j *job) *events.ReplyBudget {
+	if j.budget == nil {
+		return nil
+	}
+	b := j.budget.Budget(e.budgetNow())
+	return &b
+}

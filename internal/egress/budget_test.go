@@ -1,0 +1,478 @@
+package egress
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kfbridge/kfbridge/internal/budget"
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/schemas"
+)
+
+// budgetWorld is an egress test world with reply budgets: the env, the
+// tracker the ingress would grant with, and every result as it is stored.
+type budgetWorld struct {
+	*env
+	tr  *budget.Tracker
+	mu  sync.Mutex
+	res map[string]events.ResultEvent
+}
+
+// newBudgetWorld starts the env with egress.reply_budget mode; each replica
+// gets its own tracker on its own connection.
+func newBudgetWorld(t *testing.T, mode string, simCfg wxsim.SimConfig) *budgetWorld {
+	t.Helper()
+	e := newEnv(t, simCfg, func(c *config.Egress) { c.ReplyBudget = mode })
+	open := func(js jetstream.JetStream) *budget.Tracker {
+		tr, err := budget.Open(t.Context(), js, budget.Config{Storage: jetstream.MemoryStorage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	e.budget = open
+	w := &budgetWorld{env: e, tr: open(e.js), res: map[string]events.ResultEvent{}}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.nc.Subscribe(events.ResultPrefix+">", func(m *nats.Msg) {
+		// Every result, reply_budget and budget_exceeded included, keeps
+		// to its schema.
+		if err := v.Validate(schemas.ResultEvent, m.Data); err != nil {
+			t.Errorf("result breaks its schema: %v\n%s", err, m.Data)
+		}
+		var ev events.ResultEvent
+		if json.Unmarshal(m.Data, &ev) == nil {
+			w.mu.Lock()
+			w.res[ev.Data.CommandID] = ev
+			w.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *budgetWorld) conv(openid string) events.Conversation { return w.convIn("0", openid) }
+
+func (w *budgetWorld) convIn(bid, openid string) events.Conversation {
+	return events.Conversation{AppID: appID, BusinessID: bid, OpenID: openid}
+}
+
+// push is a user's push of kind (a MsgType or user_enter_tempsession) with
+// event id id at the simulator's now, in whole seconds as CreateTime: the
+// simulator records it and the tracker grants it, as the ingress does.
+func (w *budgetWorld) push(openid, kind, id string) { w.t.Helper(); w.pushIn("0", openid, kind, id) }
+
+// pushIn is [push] in the conversation of sub-merchant bid.
+func (w *budgetWorld) pushIn(bid, openid, kind, id string) {
+	w.t.Helper()
+	at := w.sim.Now().Truncate(time.Second)
+	w.sim.RecordInteraction(appID, bid, openid, kind, at)
+	trigger := events.TriggerMessage
+	if kind == "user_enter_tempsession" {
+		trigger = events.TriggerEnterSession
+	}
+	if _, err := w.tr.Grant(w.t.Context(), w.convIn(bid, openid), trigger, at, id); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// result waits for the result of command id.
+func (w *budgetWorld) result(id string) events.ResultEvent {
+	w.t.Helper()
+	var ev events.ResultEvent
+	natstest.WaitFor(w.t, "result of "+id, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		var ok bool
+		ev, ok = w.res[id]
+		return ok
+	})
+	return ev
+}
+
+// count returns how many results have outcome and reason.
+func (w *budgetWorld) count(outcome, reason string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, r := range w.res {
+		if r.Data.Outcome == outcome && r.Data.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+// callsWith counts the simulator's answers with errcode code on the send
+// and typing endpoints.
+func (w *budgetWorld) callsWith(code int) int {
+	n := 0
+	for ep, codes := range w.sim.Calls().Calls {
+		if strings.Contains(ep, "send") || strings.Contains(ep, "typing") {
+			n += codes[code]
+		}
+	}
+	return n
+}
+
+// TestEnforceSevenSends: 7 sends after one user message in enforce: 5
+// delivered, 2 failed budget without a call, 5 calls at WeChat; each
+// result carries the budget left; refusals are not dead-lettered.
+func TestEnforceSevenSends(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	for i := range 7 {
+		w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text(fmt.Sprintf("reply %d", i)))
+	}
+	for i := range 7 {
+		r := w.result(fmt.Sprintf("c%d", i)).Data
+		if r.ReplyBudget == nil {
+			t.Fatalf("result c%d has no reply_budget", i)
+		}
+		if i < 5 {
+			if r.Outcome != events.OutcomeDelivered || r.ReplyBudget.Remaining != 4-i {
+				t.Errorf("c%d = %s, %d left; want delivered, %d left", i, r.Outcome, r.ReplyBudget.Remaining, 4-i)
+			}
+			continue
+		}
+		if r.Outcome != events.OutcomeFailed || r.Reason != ReasonBudget || r.ErrCode != CodeBudget || r.Attempts != 0 ||
+			!strings.Contains(r.ErrMsg, "45047") || r.ReplyBudget.Remaining != 0 {
+			t.Errorf("c%d = %+v; want failed budget -1008, 0 attempts, an errmsg naming 45047, 0 left", i, r)
+		}
+	}
+	if n := len(w.sim.Delivered(appID)); n != 5 {
+		t.Errorf("WeChat delivered %d, want 5", n)
+	}
+	if n := w.callsWith(budget.CodeOutOfCount); n != 0 {
+		t.Errorf("WeChat answered 45047 %d times, want 0", n)
+	}
+	if n := w.streamMsgs(events.DeadLetterStreamName); n != 0 {
+		t.Errorf("%d dead letters, want 0 (budget refusals are results only)", n)
+	}
+}
+
+// TestBudgetThreeReplicas: three egress replicas, 20 commands published at
+// once into a 5-send budget: exactly 5 delivered.
+func TestBudgetThreeReplicas(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	srv := w.env
+	for range 3 {
+		nc, _ := natstest.ConnectURL(t, srv.nc.ConnectedUrl())
+		w.replica(nc)
+	}
+	w.push("u1", "text", "m1")
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text(fmt.Sprintf("r%d", i))) })
+	}
+	wg.Wait()
+	for i := range 20 {
+		w.result(fmt.Sprintf("c%d", i))
+	}
+	if d, b := w.count(events.OutcomeDelivered, ""), w.count(events.OutcomeFailed, ReasonBudget); d != 5 || b != 15 {
+		t.Errorf("%d delivered, %d refused; want 5 and 15", d, b)
+	}
+	if n := len(w.sim.Delivered(appID)); n != 5 {
+		t.Errorf("WeChat delivered %d, want 5", n)
+	}
+}
+
+// TestPublishThenCommand: a command published right after the push that
+// opened the window is never refused (the ingress grants before it
+// publishes the event: here, the grant returns before the command).
+func TestPublishThenCommand(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	for i := range 50 {
+		openid := fmt.Sprintf("u%d", i)
+		w.push(openid, "text", "m"+openid)
+		w.command("0", openid, "send", "c"+openid, text("hi"))
+	}
+	for i := range 50 {
+		if r := w.result(fmt.Sprintf("cu%d", i)).Data; r.Outcome != events.OutcomeDelivered {
+			t.Errorf("cu%d = %s %s %s, want delivered", i, r.Outcome, r.Reason, r.ErrMsg)
+		}
+	}
+}
+
+// TestObserveAnnotates: observe sends over budget anyway, counts it and
+// marks the result; WeChat's 45047 is then no miss.
+func TestObserveAnnotates(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	reg := w.reg
+	w.replica(nil)
+	w.push("u1", "user_enter_tempsession", "e1")
+	for i := range 3 {
+		w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+	}
+	r := w.result("c2").Data
+	if r.Outcome != events.OutcomeFailed || r.ErrCode != budget.CodeOutOfCount || !r.BudgetExceeded || r.ReplyBudget == nil {
+		t.Errorf("third send = %+v; want WeChat's 45047, budget_exceeded, reply_budget", r)
+	}
+	if r := w.result("c1").Data; r.BudgetExceeded || r.Outcome != events.OutcomeDelivered {
+		t.Errorf("second send = %+v; want delivered, not exceeded", r)
+	}
+	if got := metricValue(t, reg, "kfbridge_egress_budget_over_total", "observe"); got != 1 {
+		t.Errorf("budget_over{observe} = %v, want 1", got)
+	}
+	if got := metricValue(t, reg, "kfbridge_egress_budget_misses_total", "45047"); got != 0 {
+		t.Errorf("budget misses{45047} = %v, want 0 (the budget predicted it)", got)
+	}
+}
+
+// TestOffTracksNothing: off neither annotates nor writes budgets.
+func TestOffTracksNothing(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetOff, wxsim.SimConfig{})
+	w.replica(nil)
+	w.interact("0", "u1")
+	w.command("0", "u1", "send", "c1", text("hi"))
+	r := w.result("c1").Data
+	if r.Outcome != events.OutcomeDelivered || r.ReplyBudget != nil || r.BudgetExceeded {
+		t.Errorf("result = %+v; want delivered without reply_budget", r)
+	}
+	if s, err := w.tr.Get(t.Context(), w.conv("u1")); err != nil || s.Remaining != 0 || !s.ExpiresAt.IsZero() {
+		t.Errorf("budget = %+v, %v; want none", s, err)
+	}
+}
+
+// TestMissCorrectsToZero: WeChat refuses with 45047 a send the budget
+// allowed (here the tracker never saw the window shrink): the budget
+// drops to zero and the miss is counted; the next send is refused before
+// any call.
+func TestMissCorrectsToZero(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	reg := w.reg
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	// WeChat's window shrinks behind the tracker's back: enter-session
+	// after five sends made through another channel.
+	for range 5 {
+		if code := w.sendDirect("u1"); code != 0 {
+			t.Fatalf("direct send = %d", code)
+		}
+	}
+	w.command("0", "u1", "send", "c1", text("hi"))
+	r := w.result("c1").Data
+	if r.ErrCode != budget.CodeOutOfCount || r.Reason != ReasonWindow || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 0 {
+		t.Errorf("result = %+v; want WeChat's 45047 (window), 0 left", r)
+	}
+	if got := metricValue(t, reg, "kfbridge_egress_budget_misses_total", "45047"); got != 1 {
+		t.Errorf("budget misses{45047} = %v, want 1", got)
+	}
+	w.command("0", "u1", "send", "c2", text("hi"))
+	if r := w.result("c2").Data; r.Reason != ReasonBudget || r.Attempts != 0 {
+		t.Errorf("next send = %+v; want refused (budget)", r)
+	}
+}
+
+// sendDirect sends a text to openid with WeChat's API directly.
+func (w *budgetWorld) sendDirect(openid string) int {
+	w.t.Helper()
+	api := &testworld.API{URL: w.api, Client: w.apiClient(), HTTP: http.DefaultClient}
+	return api.Send(w.t, appID, secret, "0", openid, `{"msgtype":"text","text":{"content":"direct"}}`)
+}
+
+// wrapAPI serves the simulator through wrap for the next replicas.
+func (w *budgetWorld) wrapAPI(wrap func(http.Handler) http.Handler) {
+	api := testworld.ServeAPI(w.t, wrap(w.sim.Handler()))
+	w.api, w.cfg.APIBase = api.URL, api.URL
+}
+
+// metricValue returns the value of counter name with one label of value
+// label in reg (0 when absent).
+func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestFailedSendGivesBack: a send WeChat refused for another reason
+// (40007, an unknown media id) gives its send back; a transient failure and its retry
+// spend one send only.
+func TestFailedSendGivesBack(t *testing.T) {
+	var fail atomic.Int32
+	fail.Store(1)
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.wrapAPI(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/custom/send") && fail.Add(-1) >= 0 {
+				http.Error(rw, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(rw, r)
+		})
+	})
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	w.command("0", "u1", "send", "c1", text("hi"))
+	if r := w.result("c1").Data; r.Outcome != events.OutcomeDelivered || r.Attempts != 2 || r.ReplyBudget.Remaining != 4 {
+		t.Errorf("retried send = %+v; want delivered after 2 attempts, 4 left", r)
+	}
+	w.command("0", "u1", "send", "c2", map[string]any{"msgtype": "image", "image": map[string]string{"media_id": "NO_SUCH_MEDIA"}})
+	if r := w.result("c2").Data; r.ErrCode != 40007 || r.Reason != ReasonPermanent || r.ReplyBudget.Remaining != 4 {
+		t.Errorf("send of an unknown media id = %+v; want 40007 (permanent), 4 left", r)
+	}
+}
+
+// TestBudgetMatchesSimulator runs random pushes, sends, typing commands and
+// clock advances against the simulator with enforce: after every step the
+// tracked budget equals the simulator's window, and WeChat never answers
+// 45015, 45047, 45080 or 45081 (the budget refused those before calling).
+func TestBudgetMatchesSimulator(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{Now: func() time.Time { return start }})
+	w.replica(nil)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	type user struct{ bid, openid string }
+	users := []user{{"0", "u1"}, {"0", "u2"}, {"7", "u1"}}
+	advances := []time.Duration{time.Second, 5 * time.Second, 14 * time.Second, 16 * time.Second,
+		29 * time.Second, 31 * time.Second, 59 * time.Second, 61 * time.Second, 10 * time.Minute}
+	type pushed struct {
+		id string
+		at time.Time
+	}
+	lastPush := map[user]pushed{}
+	seen := map[string]int{} // outcomes of sends and typing
+	steps := 200
+	if testing.Short() {
+		steps = 40
+	}
+	for step := range steps {
+		u := users[rng.IntN(len(users))]
+		var what string
+		switch k := rng.IntN(10); {
+		case k < 1:
+			id := fmt.Sprintf("m%d", step)
+			lastPush[u] = pushed{id, w.sim.Now().Truncate(time.Second)}
+			w.pushIn(u.bid, u.openid, "text", id)
+			what = "message"
+		case k < 2:
+			w.pushIn(u.bid, u.openid, "user_enter_tempsession", fmt.Sprintf("e%d", step))
+			what = "enter_session"
+		case k < 3 && lastPush[u].id != "":
+			// WeChat retries the last message: the tracker must not grant it
+			// again (the simulator never sees a retry).
+			p := lastPush[u]
+			if _, err := w.tr.Grant(t.Context(), w.convIn(u.bid, u.openid), events.TriggerMessage, p.at, p.id); err != nil {
+				t.Fatal(err)
+			}
+			what = "retried push"
+		case k < 7:
+			id := fmt.Sprintf("s%d", step)
+			w.command(u.bid, u.openid, "send", id, text("hi"))
+			r := w.result(id).Data
+			what = "send: " + r.Outcome + " " + r.Reason
+			seen["send "+r.Outcome+" "+r.Reason]++
+		case k < 8:
+			id := fmt.Sprintf("t%d", step)
+			cmd := "Typing"
+			if rng.IntN(3) == 0 {
+				cmd = "CancelTyping"
+			}
+			w.command(u.bid, u.openid, "typing", id, map[string]string{"command": cmd})
+			r := w.result(id).Data
+			what = cmd + ": " + r.Outcome + " " + r.Reason
+			seen["typing "+r.Outcome+" "+r.Reason]++
+		default:
+			d := advances[rng.IntN(len(advances))]
+			w.sim.Advance(d)
+			what = "advance " + d.String()
+		}
+		for _, u := range users {
+			s, win := w.budgetOfIn(u.bid, u.openid), w.sim.Window(appID, u.bid, u.openid)
+			if s.Remaining != win.Left || !s.ExpiresAt.Equal(win.Until) || !s.Interaction.Equal(win.LastInteraction) ||
+				!s.TypingUntil.Equal(win.TypingUntil) {
+				t.Fatalf("step %d (%s of %s): budget of %s = %d until %s, interaction %s, typing until %s; simulator %d until %s, %s, %s",
+					step, what, u, u, s.Remaining, s.ExpiresAt, s.Interaction, s.TypingUntil, win.Left, win.Until, win.LastInteraction, win.TypingUntil)
+			}
+		}
+	}
+	for _, code := range []int{45015, 45047, 45080, 45081} {
+		if n := w.callsWith(code); n != 0 {
+			t.Errorf("WeChat answered %d %d times, want 0", code, n)
+		}
+	}
+	t.Logf("outcomes: %v", seen)
+	if !testing.Short() && (seen["send delivered "] == 0 || seen["send failed budget"] == 0 || seen["typing delivered "] == 0 || seen["typing failed budget"] == 0) {
+		t.Errorf("the run did not cover delivered and refused sends and typing: %v", seen)
+	}
+}
+
+func (w *budgetWorld) budgetOfIn(bid, openid string) budget.State {
+	w.t.Helper()
+	s, err := w.tr.Get(w.t.Context(), w.convIn(bid, openid))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return s
+}
+
+// TestBudgetParts: each part of a long text is one send. In enforce a
+// 3-part text after a user message leaves 2; the next 3-part text does not
+// fit and is refused whole, before any call; a 2-part text still fits.
+func TestBudgetParts(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	w.command("0", "u1", "send", "p1", text(chineseText(5000)))
+	if r := w.result("p1").Data; r.Outcome != events.OutcomeDelivered || r.Parts != 3 || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 2 {
+		t.Fatalf("first text = %+v; want delivered in 3 parts, 2 left", r)
+	}
+	w.command("0", "u1", "send", "p2", text(chineseText(5000)))
+	if r := w.result("p2").Data; r.Reason != ReasonBudget || r.PartsSent != 0 || r.ReplyBudget.Remaining != 2 || !strings.Contains(r.ErrMsg, "45047") {
+		t.Errorf("second text = %+v; want refused whole (budget), 2 left", r)
+	}
+	w.command("0", "u1", "send", "p3", text(chineseText(3000)))
+	if r := w.result("p3").Data; r.Outcome != events.OutcomeDelivered || r.Parts != 2 || r.ReplyBudget.Remaining != 0 {
+		t.Errorf("third text = %+v; want delivered in 2 parts, 0 left", r)
+	}
+	if n := len(w.sim.Delivered(appID)); n != 5 {
+		t.Errorf("WeChat delivered %d messages, want 5", n)
+	}
+	if n := w.callsWith(budget.CodeOutOfCount); n != 0 {
+		t.Errorf("WeChat answered 45047 %d times, want 0", n)
+	}
+}
