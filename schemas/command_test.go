@@ -54,6 +54,7 @@ type dataCase struct {
 func validSendData(t testing.TB) []dataCase {
 	return []dataCase{
 		{name: "text", doc: []byte(sendText)},
+		{name: "text with a budget policy", doc: mutate(t, sendText, set("/text/budget_policy", `"truncate"`))},
 		{name: "text with a mini program link", doc: mutate(t, sendText, set("/text/content", `"<a href=\"https://example.com\" data-miniprogram-appid=\"wx0123456789abcdef\" data-miniprogram-path=\"pages/index/index\">open</a>"`))},
 		{name: "image by media_id", doc: []byte(sendImageMediaID)},
 		{name: "image by url", doc: []byte(sendImageURL)},
@@ -100,6 +101,7 @@ func invalidSendData(t testing.TB) []dataCase {
 
 		// text.
 		{"empty content", mutate(t, sendText, set("/text/content", `""`)), "/text/content"},
+		{"unknown budget policy", mutate(t, sendText, set("/text/budget_policy", `"drop"`)), "/text/budget_policy"},
 		{"no content", mutate(t, sendText, del("/text/content")), "/text"},
 		{"content number", mutate(t, sendText, set("/text/content", `1`)), "/text/content"},
 

@@ -132,7 +132,7 @@ func checkResultEvent(doc any) []Violation {
 		}
 	}
 	// A text sent in parts: no more parts sent than it has, all of them
-	// when delivered.
+	// when delivered unless the reply budget cut it (budget_cut, fewer).
 	parts, okParts := data["parts"].(json.Number)
 	sent, okSent := data["parts_sent"].(json.Number)
 	if okParts {
@@ -145,8 +145,10 @@ func checkResultEvent(doc any) []Violation {
 		case err != nil:
 		case m > n:
 			vs = append(vs, Violation{Location: "/data/parts_sent", Message: fmt.Sprintf("%d parts sent of %d", m, n)})
-		case data["outcome"] == "delivered" && m != n:
-			vs = append(vs, Violation{Location: "/data/parts_sent", Message: fmt.Sprintf("delivered with %d parts sent of %d, want all", m, n)})
+		case data["outcome"] == "delivered" && m != n && data["budget_cut"] == nil:
+			vs = append(vs, Violation{Location: "/data/parts_sent", Message: fmt.Sprintf("delivered with %d parts sent of %d, want all (or budget_cut)", m, n)})
+		case data["budget_cut"] != nil && (data["outcome"] != "delivered" || m >= n):
+			vs = append(vs, Violation{Location: "/data/budget_cut", Message: fmt.Sprintf("budget_cut on a %v result with %d parts sent of %d", data["outcome"], m, n)})
 		}
 	}
 	return vs

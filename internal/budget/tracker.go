@@ -147,6 +147,32 @@ func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now t
 	return s, code, err
 }
 
+// TakeUpTo spends as many of n sends of conversation c as its window holds
+// at now (a text in parts whose budget policy sends what fits), and returns
+// how many it took. It takes none and returns the errcode WeChat would
+// answer (45015 or 45047) when the window is closed or used up.
+func (t *Tracker) TakeUpTo(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, int, error) {
+	if n < 1 {
+		return State{}, 0, 0, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	}
+	code, took := 0, 0
+	s, err := t.change(ctx, c, false, func(s *State) bool {
+		took = 0
+		if code = s.sendCode(now); code != 0 {
+			return false
+		}
+		took = min(n, s.Remaining)
+		for range took {
+			s.take()
+		}
+		return took > 0
+	})
+	if err != nil {
+		return s, 0, 0, err
+	}
+	return s, took, code, nil
+}
+
 // Give returns n sends taken from the window that ends at expiresAt, for
 // commands (or parts) WeChat did not deliver, up to the window's maximum.
 // A window that changed since (a new push reset it, or it was corrected to

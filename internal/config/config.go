@@ -376,6 +376,12 @@ type App struct {
 	// stored: success (default) or transfer_customer_service, which hands the
 	// message to WeChat's human customer-service tool.
 	PassiveReply string `yaml:"passive_reply"`
+	// BudgetPolicy is what egress.reply_budget enforce does with a text
+	// sent in parts whose parts the reply budget cannot all hold, unless
+	// the command names its own (text.budget_policy): fail (default: send
+	// nothing, reason budget), truncate (send the parts it holds, the last
+	// one ending with an ellipsis) or partial (send the parts it holds).
+	BudgetPolicy string `yaml:"budget_policy"`
 }
 
 // AcceptedModes returns the encryption modes the app accepts: Modes, or

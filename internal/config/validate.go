@@ -250,6 +250,11 @@ func (c *Config) Validate() error {
 		default:
 			bad("apps[%d].passive_reply %q: want %s or %s", i, a.PassiveReply, ReplySuccess, ReplyTransfer)
 		}
+		switch a.BudgetPolicy {
+		case "", "fail", "truncate", "partial":
+		default:
+			bad("apps[%d].budget_policy %q: want fail, truncate or partial", i, a.BudgetPolicy)
+		}
 	}
 	return errors.Join(errs...)
 }

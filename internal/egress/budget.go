@@ -33,6 +33,47 @@ type takenBudget struct {
 	Sends int `json:"sends"`
 }
 
+// partsCut, in a sent record, says how a budget policy cut a text sent in
+// parts: Policy (truncate or partial) and the number of Parts it sends.
+type partsCut struct {
+	Policy string `json:"policy"`
+	Parts  int    `json:"parts"`
+}
+
+// budgetPolicy is the budget policy of j, a text: its own, else its app's,
+// else fail.
+func (e *Egress) budgetPolicy(j *job, t *events.SendText) string {
+	if t != nil && t.BudgetPolicy != "" {
+		return t.BudgetPolicy
+	}
+	if p := e.policies[j.cmd.AppID]; p != "" {
+		return p
+	}
+	return events.BudgetPolicyFail
+}
+
+// spendUpTo takes as many of n sends of j's conversation as its window
+// holds, once per command, for a text whose budget policy sends what fits
+// (enforce only). It returns how many it took: 0 when refused (nothing
+// taken), n when all fit. Errors as [Egress.spend].
+func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	s, took, code, err := e.budget.TakeUpTo(bctx, j.cmd.Conversation, n, e.budgetNow())
+	if err != nil {
+		return 0, fmt.Errorf("reply budget: %w", err)
+	}
+	j.budget = &s
+	if code != 0 {
+		j.predicted = code
+		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
+		return 0, nil
+	}
+	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: took}
+	j.spentUnsaved = true
+	return took, nil
+}
+
 // tracking reports whether the egress tracks reply budgets.
 func (e *Egress) tracking() bool { return e.budget != nil && e.budgetMode != config.BudgetOff }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +20,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/testworld"
+	"github.com/kfbridge/kfbridge/internal/textsplit"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/schemas"
@@ -474,5 +476,120 @@ func TestBudgetParts(t *testing.T) {
 	}
 	if n := w.callsWith(budget.CodeOutOfCount); n != 0 {
 		t.Errorf("WeChat answered 45047 %d times, want 0", n)
+	}
+}
+
+// TestBudgetPolicies: in enforce, a text of 3 parts meets a window with 2
+// sends left (a user message, then 3 single sends). fail sends nothing;
+// partial sends the 2 parts as cut; truncate sends 2, the second cut
+// shorter to end with "…" within the limit; a command's own policy wins
+// over its app's (apps[].budget_policy). Each result keeps to its schema
+// (the world checks), and WeChat never answers 45047.
+func TestBudgetPolicies(t *testing.T) {
+	long := chineseText(5000) // 3 parts of at most 2048 bytes
+	parts, err := textsplit.Split(long, 2048)
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("the text splits into %d parts, %v; want 3", len(parts), err)
+	}
+	withPolicy := func(policy string) map[string]any {
+		d := text(long)
+		if policy != "" {
+			d["text"].(map[string]any)["budget_policy"] = policy
+		}
+		return d
+	}
+	tests := []struct {
+		name, appPolicy, cmdPolicy string
+		want                       string // the policy that applies
+	}{
+		{name: "default fail", want: events.BudgetPolicyFail},
+		{name: "command partial", cmdPolicy: events.BudgetPolicyPartial, want: events.BudgetPolicyPartial},
+		{name: "command truncate", cmdPolicy: events.BudgetPolicyTruncate, want: events.BudgetPolicyTruncate},
+		{name: "app truncate", appPolicy: events.BudgetPolicyTruncate, want: events.BudgetPolicyTruncate},
+		{name: "command fail over app partial", appPolicy: events.BudgetPolicyPartial, cmdPolicy: events.BudgetPolicyFail, want: events.BudgetPolicyFail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+			w.apps = []config.App{{AppID: appID, Secret: secret, BudgetPolicy: tt.appPolicy}}
+			w.replica(nil)
+			w.push("u1", "text", "m1")
+			for i := range 3 {
+				w.command("0", "u1", "send", fmt.Sprintf("s%d", i), text("hi"))
+				if r := w.result(fmt.Sprintf("s%d", i)).Data; r.Outcome != events.OutcomeDelivered {
+					t.Fatalf("single send %d = %+v", i, r)
+				}
+			}
+			w.command("0", "u1", "send", "long", withPolicy(tt.cmdPolicy))
+			r := w.result("long").Data
+			var texts []string
+			for _, d := range w.sim.Delivered(appID)[3:] {
+				var body struct {
+					Text struct {
+						Content string `json:"content"`
+					} `json:"text"`
+				}
+				if err := json.Unmarshal(d.Body, &body); err != nil {
+					t.Fatal(err)
+				}
+				texts = append(texts, body.Text.Content)
+			}
+			switch tt.want {
+			case events.BudgetPolicyFail:
+				if r.Outcome != events.OutcomeFailed || r.Reason != ReasonBudget || r.ErrCode != CodeBudget || r.PartsSent != 0 || r.BudgetCut != "" || len(texts) != 0 {
+					t.Errorf("fail: result %+v, %d texts at WeChat; want failed budget, nothing sent", r, len(texts))
+				}
+				if r.ReplyBudget == nil || r.ReplyBudget.Remaining != 2 {
+					t.Errorf("fail: reply_budget %+v, want 2 left (nothing taken)", r.ReplyBudget)
+				}
+			default:
+				if r.Outcome != events.OutcomeDelivered || r.Parts != 3 || r.PartsSent != 2 || r.BudgetCut != tt.want {
+					t.Fatalf("%s: result %+v; want delivered, 2 of 3 parts, budget_cut %s", tt.want, r, tt.want)
+				}
+				if r.ReplyBudget == nil || r.ReplyBudget.Remaining != 0 {
+					t.Errorf("reply_budget %+v, want 0 left", r.ReplyBudget)
+				}
+				if len(texts) != 2 || texts[0] != parts[0] {
+					t.Fatalf("WeChat got %d texts, the first equal to part 1: %v; want 2", len(texts), len(texts) > 0 && texts[0] == parts[0])
+				}
+				for _, s := range texts {
+					if len(s) > 2048 || !utf8.ValidString(s) {
+						t.Errorf("a part of %d bytes (valid UTF-8 %v), want ≤ 2048", len(s), utf8.ValidString(s))
+					}
+				}
+				if tt.want == events.BudgetPolicyPartial && texts[1] != parts[1] {
+					t.Errorf("partial: second text differs from part 2")
+				}
+				if tt.want == events.BudgetPolicyTruncate {
+					head, ok := strings.CutSuffix(texts[1], "…")
+					if !ok || !strings.HasPrefix(parts[1], head) || head == "" {
+						t.Errorf("truncate: second text (%d bytes) is not a prefix of part 2 ending with …", len(texts[1]))
+					}
+				}
+			}
+			if n := w.callsWith(budget.CodeOutOfCount); n != 0 {
+				t.Errorf("WeChat answered 45047 %d times, want 0", n)
+			}
+		})
+	}
+}
+
+// TestCutParts: a truncated last part ends with the ellipsis within the
+// limit, whether the part had room for it or had to be cut; partial keeps
+// the parts; n is bounded by the parts there are.
+func TestCutParts(t *testing.T) {
+	a, b := strings.Repeat("一", 100), strings.Repeat("二", 100) // 300 bytes each
+	parts := []string{a, b}
+	got := cutParts(parts, 2, events.BudgetPolicyTruncate, 400)
+	if got[1].send != b+"…" || got[1].text != b || got[0].send != a {
+		t.Errorf("room for the ellipsis: %+v", got)
+	}
+	got = cutParts(parts, 1, events.BudgetPolicyTruncate, 300)
+	if len(got) != 1 || len(got[0].send) > 300 || !strings.HasSuffix(got[0].send, "…") || got[0].text != a ||
+		!strings.HasPrefix(a, strings.TrimSuffix(got[0].send, "…")) {
+		t.Errorf("no room: %q (%d bytes)", got[0].send, len(got[0].send))
+	}
+	if got := cutParts(parts, 5, events.BudgetPolicyPartial, 300); len(got) != 2 || got[1].send != b {
+		t.Errorf("partial, n over the parts: %+v", got)
 	}
 }

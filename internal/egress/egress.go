@@ -84,13 +84,15 @@ type Config struct {
 
 // Egress consumes commands and calls WeChat.
 type Egress struct {
-	cfg      config.Egress
-	streams  config.Streams
-	js       jetstream.JetStream
-	api      *wxapi.Client
-	fetch    *mediafetch.Fetcher
-	tokens   *token.Manager
-	apps     map[string]bool
+	cfg     config.Egress
+	streams config.Streams
+	js      jetstream.JetStream
+	api     *wxapi.Client
+	fetch   *mediafetch.Fetcher
+	tokens  *token.Manager
+	apps    map[string]bool
+	// policies holds apps[].budget_policy of the apps that set one.
+	policies map[string]string
 	logger   *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
@@ -162,8 +164,12 @@ func New(cfg Config) (*Egress, error) {
 	if e.done, err = newDoneSize(); err != nil {
 		return nil, fmt.Errorf("egress: done-record size: %w", err)
 	}
+	e.policies = map[string]string{}
 	for _, a := range cfg.Apps {
 		e.apps[a.AppID] = true
+		if a.BudgetPolicy != "" {
+			e.policies[a.AppID] = a.BudgetPolicy
+		}
 	}
 	e.pauses.until = map[string]time.Time{}
 	e.pauses.logger = e.logger

@@ -29,7 +29,14 @@ import (
 // at once — when its lane wants its commands back (a graceful stop, a pin
 // gone: the replica serving the consumer next goes on with the next part)
 // or when the handling's deadline would not hold another part's call.
-func (e *Egress) sendParts(ctx context.Context, j *job, text string) (action, error) {
+//
+// When egress.reply_budget enforce finds fewer sends left than parts, the
+// text's budget policy decides ([Egress.budgetPolicy]): fail sends nothing;
+// truncate and partial send the parts the budget holds (truncate cuts the
+// last one shorter to end with an ellipsis), recorded as [partsCut] so
+// every handling stops at the same part, and report it (budget_cut).
+func (e *Egress) sendParts(ctx context.Context, j *job, st *events.SendText) (action, error) {
+	text := st.Content
 	r := &j.rec
 	if r.SentBytes < 0 || r.SentBytes >= len(text) {
 		return e.fail(ctx, j, CodeUnsplittable, fmt.Sprintf("sent record says %d bytes of a %d-byte text were sent", r.SentBytes, len(text)), ReasonPermanent, false)
@@ -45,19 +52,35 @@ func (e *Egress) sendParts(ctx context.Context, j *job, text string) (action, er
 		return e.afterFailure(ctx, j, err, ReasonToken, false)
 	}
 	// Every part is one of the conversation's replies: the reply budget
-	// is spent for all of them at once before the first call, and when it
-	// cannot hold them all enforce sends none (the policy "fail"; truncate
-	// and partial are for a later change).
-	if refused, err := e.spend(ctx, j, len(parts)); err != nil {
+	// is spent for all of them at once before the first call. When it
+	// cannot hold them all, enforce sends none (policy fail) or those it
+	// holds (truncate, partial).
+	policy := e.budgetPolicy(j, st)
+	if r.Budget == nil && r.PartsSent == 0 && e.enforcing() && policy != events.BudgetPolicyFail {
+		took, err := e.spendUpTo(ctx, j, len(parts))
+		if err != nil {
+			return action{}, err
+		}
+		if took == 0 {
+			return e.refuseBudget(ctx, j)
+		}
+		if took < len(parts) {
+			r.Cut = &partsCut{Policy: policy, Parts: took}
+		}
+	} else if refused, err := e.spend(ctx, j, len(parts)); err != nil {
 		return action{}, err
 	} else if refused {
 		return e.refuseBudget(ctx, j)
 	}
-	for i, p := range parts {
+	todo := cutParts(parts, len(parts), "", e.cfg.TextLimit)
+	if r.Cut != nil {
+		todo = cutParts(parts, r.Cut.Parts-r.PartsSent, r.Cut.Policy, e.cfg.TextLimit)
+	}
+	for i, p := range todo {
 		if i > 0 && e.yieldParts(ctx, j) {
 			return e.parkParts(ctx, j)
 		}
-		if tok, err = e.sendPart(ctx, j, tok, p); err != nil {
+		if tok, err = e.sendPart(ctx, j, tok, p.send); err != nil {
 			if errors.Is(err, errRecordsFull) {
 				j.rec.Attempts--
 				e.unspend(ctx, j)
@@ -71,9 +94,41 @@ func (e *Egress) sendParts(ctx context.Context, j *job, text string) (action, er
 			return action{}, err
 		}
 		r.PartsSent++
-		r.SentBytes += len(p)
+		r.SentBytes += len(p.text)
 	}
 	return e.deliver(ctx, j)
+}
+
+// part is one part of a text to send: what WeChat gets (send) and the
+// text of the original it stands for (text; longer than send when a
+// truncated last part was cut to end with an ellipsis).
+type part struct{ send, text string }
+
+// ellipsis ends a truncated text.
+const ellipsis = "…"
+
+// cutParts returns the first n of parts (n ≥ 1), as parts to send; with
+// policy truncate the last one is cut shorter to end with an ellipsis
+// within limit bytes. A text cut in the last part stands for the whole
+// part, so the record's sent bytes stay on the original's cuts.
+func cutParts(parts []string, n int, policy string, limit int) []part {
+	n = max(min(n, len(parts)), 0)
+	out := make([]part, n)
+	for i := range n {
+		out[i] = part{send: parts[i], text: parts[i]}
+	}
+	if policy == events.BudgetPolicyTruncate && n > 0 {
+		last := &out[n-1]
+		if len(last.text)+len(ellipsis) <= limit {
+			last.send = last.text + ellipsis
+		} else if head, err := textsplit.Split(last.text, limit-len(ellipsis)); err == nil {
+			last.send = head[0] + ellipsis
+		} else {
+			// A link too long to shorten: the part goes unchanged.
+			last.send = last.text
+		}
+	}
+	return out
 }
 
 // partError is a failure of a part's token refresh or call, which

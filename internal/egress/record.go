@@ -63,6 +63,11 @@ type record struct {
 	// conversation's reply budget (before its call): a later handling does
 	// not spend again. The done record drops it.
 	Budget *takenBudget `json:"budget,omitempty"`
+	// Cut is set when the reply budget held only some parts of a text sent
+	// in parts and its budget policy sends those (see [Egress.sendParts]):
+	// every handling sends up to the same part, ending the same way. The
+	// done record drops it (its result says budget_cut).
+	Cut *partsCut `json:"cut,omitempty"`
 	// A record that is not done ends with a member "pad" that fills it up
 	// to the size of its command's largest done record (see
 	// [Egress.saveRecord]); it is written, never read.
@@ -329,7 +334,7 @@ func probeDone(f boundFields, parts bool) (int, error) {
 		ReplyBudget:    &events.ReplyBudget{Remaining: -1 << 31, ExpiresAt: time.Date(2000, 1, 1, 0, 0, 0, 1, time.UTC)},
 		BudgetExceeded: true}
 	if parts {
-		d.Parts, d.PartsSent = maxTextBytes, maxTextBytes
+		d.Parts, d.PartsSent, d.BudgetCut = maxTextBytes, maxTextBytes, events.BudgetPolicyTruncate
 	}
 	body, err := json.Marshal(events.NewResult(d))
 	if err != nil {

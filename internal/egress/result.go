@@ -24,10 +24,15 @@ func (e *Egress) appLabel(appid string) string {
 
 // deliver finishes a command WeChat accepted.
 func (e *Egress) deliver(ctx context.Context, j *job) (action, error) {
-	return e.finish(ctx, j, events.ResultData{
+	d := events.ResultData{
 		Outcome: events.OutcomeDelivered, ErrCode: 0, ErrMsg: "ok", Attempts: j.rec.Attempts, MediaID: j.mediaID,
 		Parts: j.rec.Parts, PartsSent: j.rec.PartsSent,
-	})
+	}
+	if c := j.rec.Cut; c != nil {
+		d.BudgetCut = c.Policy
+		d.ErrMsg = fmt.Sprintf("ok: the reply budget held %d of %d parts (budget policy %s)", j.rec.PartsSent, j.rec.Parts, c.Policy)
+	}
+	return e.finish(ctx, j, d)
 }
 
 // fail finishes a command that will not be delivered.
@@ -63,7 +68,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" {
 		// The done record keeps only the result (see [Egress.doneBound]).
 		j.rec.State, j.rec.Result, j.rec.LastCode, j.rec.LastMsg = stateDone, body, 0, ""
-		j.rec.LastReason, j.rec.RetryAt, j.rec.Budget = "", time.Time{}, nil
+		j.rec.LastReason, j.rec.RetryAt, j.rec.Budget, j.rec.Cut = "", time.Time{}, nil, nil
 		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) && !j.stored {
 			// A command without a record was never sent (its "sending"
 			// record comes first): its failure is published unrecorded.

@@ -16,7 +16,7 @@ import (
 // call, and what its answer means.
 func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action, error) {
 	if sd.MsgType == "text" && (len(sd.Text.Content) > e.cfg.TextLimit || j.rec.Parts > 0) {
-		return e.sendParts(ctx, j, sd.Text.Content)
+		return e.sendParts(ctx, j, sd.Text)
 	}
 	appid := j.cmd.AppID
 	tok, err := e.tokens.Token(ctx, appid)

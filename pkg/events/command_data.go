@@ -20,7 +20,27 @@ type SendData struct {
 // SendText is a text message, [SendData.Text].
 type SendText struct {
 	Content string `json:"content"`
+	// BudgetPolicy decides, when the egress enforces the reply budget,
+	// what happens to a text longer than the text limit (sent in parts,
+	// each one of the conversation's replies) whose parts the budget cannot
+	// all hold: [BudgetPolicyFail], [BudgetPolicyTruncate] or
+	// [BudgetPolicyPartial]. Empty uses the app's apps[].budget_policy
+	// (default fail).
+	BudgetPolicy string `json:"budget_policy,omitempty"`
 }
+
+// The budget policies of a text sent in parts ([SendText.BudgetPolicy]).
+const (
+	// BudgetPolicyFail sends nothing and fails the command (reason budget).
+	BudgetPolicyFail = "fail"
+	// BudgetPolicyTruncate sends the parts the budget holds, the last one
+	// cut shorter to end with an ellipsis ("…"); the result is delivered
+	// with parts_sent < parts and budget_cut "truncate".
+	BudgetPolicyTruncate = "truncate"
+	// BudgetPolicyPartial sends the parts the budget holds, unchanged; the
+	// result is delivered with parts_sent < parts and budget_cut "partial".
+	BudgetPolicyPartial = "partial"
+)
 
 // SendImage is an image, [SendData.Image], by exactly one of: a WeChat media_id, an http(s)
 // URL egress downloads and uploads, or the name of an object in the media
@@ -99,6 +119,11 @@ func (d *SendData) check() error {
 		}
 		if d.Text.Content == "" {
 			return bad("text.content is empty")
+		}
+		switch d.Text.BudgetPolicy {
+		case "", BudgetPolicyFail, BudgetPolicyTruncate, BudgetPolicyPartial:
+		default:
+			return bad("text.budget_policy %.32q: want fail, truncate or partial", d.Text.BudgetPolicy)
 		}
 	case "image":
 		if d.Image == nil {
@@ -187,6 +212,8 @@ func decodeSendData(ms []member) (*SendData, error) {
 				switch name {
 				case "content":
 					t.Content = v
+				case "budget_policy":
+					t.BudgetPolicy = v
 				default:
 					return false
 				}

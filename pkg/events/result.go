@@ -54,6 +54,12 @@ type ResultData struct {
 	// refusal and the command was sent anyway (egress.reply_budget
 	// observe).
 	BudgetExceeded bool `json:"budget_exceeded,omitempty"`
+	// BudgetCut is set when the reply budget could not hold every part of
+	// a text sent in parts and its budget policy sent only those it held:
+	// [BudgetPolicyTruncate] (the last part sent ends with "…") or
+	// [BudgetPolicyPartial]. The result is delivered with PartsSent <
+	// Parts. Absent otherwise.
+	BudgetCut string `json:"budget_cut,omitempty"`
 	// Time is when the outcome was decided.
 	Time time.Time `json:"time"`
 }
