@@ -159,7 +159,7 @@ func (h helper) checkCase(chart, c string) Result {
 	}
 	lintOut, lintErr, err := h.helm(append([]string{"lint", "--strict", chart}, values...)...)
 	if err != nil {
-		r.Problems = append(r.Problems, fmt.Sprintf("helm lint --strict: %v\n%s%s", err, strings.TrimSpace(lintOut), strings.TrimSpace(lintErr)))
+		r.Problems = append(r.Problems, fmt.Sprintf("helm lint --strict: %v\n%s\n%s", err, strings.TrimSpace(lintOut), strings.TrimSpace(lintErr)))
 	}
 	manifests, tmplErr, err := h.helm(append([]string{"template", "kfbridge", chart, "--namespace", "kfbridge"}, values...)...)
 	if err != nil {

@@ -65,11 +65,15 @@ func Validate(rendered []byte) (objects, problems []string) {
 			bad("reading the manifests: %v", err)
 			break
 		}
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			bad("a document that is not YAML: %v", err)
+		var head struct {
+			metav1.TypeMeta `json:",inline"`
+			Metadata        metav1.ObjectMeta `json:"metadata"`
+		}
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			bad("a document that is not YAML or not an object: %v", err)
 			continue
 		}
+		tm := head.TypeMeta
 		if tm.Kind == "" && tm.APIVersion == "" {
 			if len(bytes.TrimSpace(stripComments(doc))) > 0 {
 				bad("a document without apiVersion and kind:\n%s", doc)
@@ -83,8 +87,14 @@ func Validate(rendered []byte) (objects, problems []string) {
 		}
 		obj := newObj()
 		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-			bad("%s: %v", tm.Kind, err)
-			continue
+			bad("%s %s: %v", tm.Kind, head.Metadata.Name, err)
+			// Decoded leniently, the object still takes part in the
+			// checks below, so one bad field is not reported as a
+			// cascade of unselected pods.
+			obj = newObj()
+			if err := yaml.Unmarshal(doc, obj); err != nil {
+				continue
+			}
 		}
 		meta := obj.(metav1.Object)
 		objects = append(objects, tm.Kind+"/"+meta.GetName())

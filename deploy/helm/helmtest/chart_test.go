@@ -37,12 +37,13 @@ const (
 // badCases are values files the check must refuse, each with a problem
 // it must report.
 var badCases = []struct{ file, want string }{
-	{"testdata/bad-unknown-field.yaml", `unknown field "spec.template.spec.containers[0].resources.limts"`},
+	{"testdata/bad-unknown-field.yaml", `Deployment kfbridge-ingress: error unmarshaling JSON: while decoding JSON: json: unknown field "limts"`},
+	{"testdata/bad-misspelt-value.yaml", "helm lint --strict"},
+	{"testdata/bad-misspelt-value.yaml", "additional properties 'ingres' not allowed"},
 	{"testdata/bad-quantity.yaml", "quantities must match"},
 	{"testdata/bad-root.yaml", "runAsNonRoot is not true"},
 	{"testdata/bad-literal-secret.yaml", "env KFBRIDGE_NATS_PASSWORD: a secret as a literal value"},
-	{"testdata/bad-secret-in-config.yaml", "helm lint --strict"},
-	{"testdata/bad-secret-in-config.yaml", "config.apps: list the apps under apps:"},
+	{"testdata/bad-secret-in-config.yaml", "at '/config': additional properties 'apps' not allowed"},
 	{"testdata/bad-admin-port.yaml", "container port 8080 twice"},
 }
 
@@ -153,7 +154,7 @@ func TestChart(t *testing.T) {
 		"wxfedcba9876543210.secret":           "app-secret-2", "wxfedcba9876543210.token": "push-token-2",
 		"wxfedcba9876543210.encoding_aes_key": demo.EncodingAESKey,
 		"nats.password":                       "nats-password",
-	}}
+	}, "nats-client-tls": {"ca.crt": "a CA certificate"}}
 	for _, tc := range []struct {
 		file     string
 		replicas map[string]int

@@ -43,11 +43,16 @@ app.kubernetes.io/component: {{ .part }}
 {{- end -}}
 
 {{/*
-The configuration file (README "Configuration"): .Values.config with the
-NATS connection and the apps the values give. It never holds a secret:
-they reach the process as KFBRIDGE_… variables from the Secret.
+The configuration file of one part (dict "root" $ "part" "ingress"|"egress";
+README "Configuration"): .Values.config with the NATS connection and the
+apps the values give; the egress's leaves out the apps' modes and passive
+replies, which are the ingress's (and would ask for the AES key the egress
+is not given). It never holds a secret: they reach the process as
+KFBRIDGE_… variables from the Secret.
 */}}
 {{- define "kfbridge.config" -}}
+{{- $part := .part -}}
+{{- with .root -}}
 {{- $cfg := deepCopy (.Values.config | default dict) -}}
 {{- if hasKey $cfg "apps" -}}
 {{- fail "config.apps: list the apps under apps: (and their secrets in the Secret), not in config" -}}
@@ -94,8 +99,10 @@ they reach the process as KFBRIDGE_… variables from the Secret.
 {{- $apps := list -}}
 {{- range $i, $a := .Values.apps -}}
 {{- $app := dict "appid" (required (printf "apps[%d].appid" $i) $a.appid) -}}
+{{- if eq $part "ingress" -}}
 {{- with $a.modes }}{{ $_ := set $app "modes" . }}{{ end -}}
 {{- with $a.passiveReply }}{{ $_ := set $app "passive_reply" . }}{{ end -}}
+{{- end -}}
 {{- range $k := keys $a -}}
 {{- if not (has $k (list "appid" "modes" "passiveReply")) -}}
 {{- fail (printf "apps[%d].%s: an app takes appid, modes and passiveReply; its secrets are keys of the Secret" $i $k) -}}
@@ -107,6 +114,7 @@ they reach the process as KFBRIDGE_… variables from the Secret.
 {{- $_ := set $cfg "apps" $apps -}}
 {{- end -}}
 {{- toYaml $cfg -}}
+{{- end -}}
 {{- end -}}
 
 {{/* secretEnv: one env entry from a key of the Secret. */}}
@@ -171,7 +179,7 @@ metadata:
     {{- include "kfbridge.labels" $root | nindent 4 }}
     app.kubernetes.io/component: {{ .part }}
   annotations:
-    checksum/config: {{ include "kfbridge.config" $root | sha256sum }}
+    checksum/config: {{ include "kfbridge.config" . | sha256sum }}
     {{- if not $v.secrets.existingSecret }}
     checksum/secrets: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
     {{- end }}
@@ -192,7 +200,7 @@ spec:
     - name: {{ .part }}
       image: "{{ $img.repository }}:{{ $img.tag | default $root.Chart.AppVersion }}"
       imagePullPolicy: {{ $v.image.pullPolicy }}
-      args: ["--config", "/etc/kfbridge/config.yaml"]
+      args: ["--config", "/etc/kfbridge/{{ .part }}.yaml"]
       env:
         {{- include "kfbridge.env" (dict "root" $root "part" .part) | trim | nindent 8 }}
       ports:
@@ -220,8 +228,8 @@ spec:
         {{- toYaml $v.securityContext | nindent 8 }}
       volumeMounts:
         - name: config
-          mountPath: /etc/kfbridge/config.yaml
-          subPath: config.yaml
+          mountPath: /etc/kfbridge/{{ .part }}.yaml
+          subPath: {{ .part }}.yaml
           readOnly: true
         - name: tmp
           mountPath: /tmp
