@@ -16,6 +16,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -271,12 +272,24 @@ func (m *manifests) check() []string {
 			}
 		}
 	}
+	// A budget that allows no disruption at all makes every node drain
+	// hang.
 	for _, p := range m.pdbs {
-		if selectedBy(m.deployments, p.Spec.Selector) == nil {
+		d := selectedBy(m.deployments, p.Spec.Selector)
+		if d == nil {
 			bad("PodDisruptionBudget %s: selects no Deployment's pods", p.Name)
+			continue
 		}
-		if p.Spec.MinAvailable == nil && p.Spec.MaxUnavailable == nil {
-			bad("PodDisruptionBudget %s: neither minAvailable nor maxUnavailable", p.Name)
+		replicas := int32(1)
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
+		}
+		switch minA, maxU := p.Spec.MinAvailable, p.Spec.MaxUnavailable; {
+		case (minA == nil) == (maxU == nil):
+			bad("PodDisruptionBudget %s: needs exactly one of minAvailable and maxUnavailable", p.Name)
+		case minA != nil && minA.Type == intstr.Int && minA.IntVal >= replicas,
+			maxU != nil && maxU.Type == intstr.Int && maxU.IntVal == 0:
+			bad("PodDisruptionBudget %s: allows no disruption of Deployment %s's %d replicas, so every node drain would hang", p.Name, d.Name, replicas)
 		}
 	}
 	// A ServiceMonitor scrapes only admin listeners (the public one serves
