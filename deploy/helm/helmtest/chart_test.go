@@ -45,6 +45,7 @@ var badCases = []struct{ file, want string }{
 	{"testdata/bad-literal-secret.yaml", "env KFBRIDGE_NATS_PASSWORD: a secret as a literal value"},
 	{"testdata/bad-secret-in-config.yaml", "at '/config': additional properties 'apps' not allowed"},
 	{"testdata/bad-admin-port.yaml", "container port 8080 twice"},
+	{"testdata/bad-missing-secret.yaml", "secrets.apps.wx0123456789abcdef.encoding_aes_key: needed without secrets.existingSecret"},
 	{"testdata/bad-pdb.yaml", "PodDisruptionBudget kfbridge-egress: allows no disruption of Deployment kfbridge-egress's 2 replicas"},
 }
 
