@@ -13,6 +13,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -32,6 +33,7 @@ var kinds = map[string]func() any{
 	"v1 ServiceAccount":                       func() any { return &corev1.ServiceAccount{} },
 	"policy/v1 PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
 	"monitoring.coreos.com/v1 ServiceMonitor": func() any { return &monitoringv1.ServiceMonitor{} },
+	"networking.k8s.io/v1 NetworkPolicy":      func() any { return &networkingv1.NetworkPolicy{} },
 }
 
 // manifests are the decoded objects of one rendering.
@@ -43,6 +45,7 @@ type manifests struct {
 	serviceAccounts []*corev1.ServiceAccount
 	pdbs            []*policyv1.PodDisruptionBudget
 	serviceMonitors []*monitoringv1.ServiceMonitor
+	networkPolicies []*networkingv1.NetworkPolicy
 }
 
 // Validate decodes every YAML document of rendered strictly into its
@@ -115,6 +118,8 @@ func Validate(rendered []byte) (objects, problems []string) {
 			m.pdbs = append(m.pdbs, o)
 		case *monitoringv1.ServiceMonitor:
 			m.serviceMonitors = append(m.serviceMonitors, o)
+		case *networkingv1.NetworkPolicy:
+			m.networkPolicies = append(m.networkPolicies, o)
 		}
 	}
 	if len(m.deployments) == 0 {
@@ -320,6 +325,29 @@ func (m *manifests) check() []string {
 		}
 		if n < 2 {
 			bad("%s: selects %d Services, want the ingress's and the egress's admin Services", where, n)
+		}
+	}
+	// A NetworkPolicy selects a Deployment's pods, names ports they have,
+	// and lets the admin port be reached only from peers it lists.
+	for _, np := range m.networkPolicies {
+		where := "NetworkPolicy " + np.Name
+		d := selectedBy(m.deployments, &np.Spec.PodSelector)
+		if d == nil {
+			bad("%s: selects no Deployment's pods", where)
+			continue
+		}
+		for _, rule := range np.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port == nil {
+					continue
+				}
+				if _, ok := containerPort(d.Spec.Template.Spec, p.Port.String()); !ok {
+					bad("%s: port %s is no container port of Deployment %s", where, p.Port.String(), d.Name)
+				}
+				if p.Port.String() == "admin" && len(rule.From) == 0 {
+					bad("%s: lets everyone reach the admin listener", where)
+				}
+			}
 		}
 	}
 	return problems

@@ -126,7 +126,7 @@ func TestChart(t *testing.T) {
 		}
 	}
 	prod := get(production)
-	for _, want := range []string{"ServiceMonitor/kfbridge", "PodDisruptionBudget/kfbridge-egress", "Deployment/kfbridge-ingress", "Service/kfbridge-ingress"} {
+	for _, want := range []string{"ServiceMonitor/kfbridge", "PodDisruptionBudget/kfbridge-egress", "Deployment/kfbridge-ingress", "Service/kfbridge-ingress", "NetworkPolicy/kfbridge-ingress", "NetworkPolicy/kfbridge-egress"} {
 		if !slices.Contains(prod.Objects, want) {
 			t.Errorf("production: no %s in %v", want, prod.Objects)
 		}
