@@ -32,6 +32,7 @@ const (
 	chart      = "../kfbridge"
 	production = "../kfbridge/ci/production-values.yaml"
 	try        = "testdata/try-values.yaml"
+	creds      = "testdata/creds-values.yaml"
 )
 
 // badCases are values files the check must refuse, each with a problem
@@ -62,7 +63,7 @@ func helmcheck(t *testing.T) map[string]result {
 		}
 		return a
 	}
-	cases := []string{"default", abs(production), abs(try)}
+	cases := []string{"default", abs(production), abs(try), abs(creds)}
 	for _, b := range badCases {
 		if !slices.Contains(cases, abs(b.file)) {
 			cases = append(cases, abs(b.file))
@@ -119,7 +120,7 @@ func TestChart(t *testing.T) {
 		return r
 	}
 
-	for _, good := range []string{"default", production, try} {
+	for _, good := range []string{"default", production, try, creds} {
 		r := get(good)
 		if !r.OK {
 			t.Errorf("%s: refused:\n%s", good, strings.Join(r.Problems, "\n"))
@@ -156,7 +157,8 @@ func TestChart(t *testing.T) {
 		"wxfedcba9876543210.secret":           "app-secret-2", "wxfedcba9876543210.token": "push-token-2",
 		"wxfedcba9876543210.encoding_aes_key": demo.EncodingAESKey,
 		"nats.password":                       "nats-password",
-	}, "nats-client-tls": {"ca.crt": "a CA certificate"}}
+		"nats.creds":                          "a credentials file",
+	}, "nats-client-tls": {"ca.crt": "a CA certificate", "tls.crt": "a certificate", "tls.key": "its key"}}
 	for _, tc := range []struct {
 		file     string
 		replicas map[string]int
@@ -165,6 +167,7 @@ func TestChart(t *testing.T) {
 		{"default", map[string]int{"ingress": 2, "egress": 2}, "apps: none configured"},
 		{production, map[string]int{"ingress": 3, "egress": 3}, ""},
 		{try, map[string]int{"ingress": 1, "egress": 1}, ""},
+		{creds, map[string]int{"ingress": 2, "egress": 2}, ""},
 	} {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			r := get(tc.file)
