@@ -99,8 +99,9 @@ func helmcheck(t *testing.T) map[string]result {
 // TestChart: the chart lints clean (`helm lint --strict`) and renders
 // (`helm template`) manifests that decode strictly into the Kubernetes API
 // types and pass kfbridge's checks, with its default values, a production
-// setup (existing Secret, 3 egress replicas, ServiceMonitor, NATS with TLS)
-// and a try with the chart-made Secret; each rendered pod's configuration
+// setup (existing Secret, 3 egress replicas, ServiceMonitor, NetworkPolicies,
+// NATS with TLS), a try with the chart-made Secret and NATS with a
+// credentials file and client certificates; each rendered pod's configuration
 // loads and passes the preflight checks its binary runs at start; and
 // every bad values file fails with its reason.
 func TestChart(t *testing.T) {
