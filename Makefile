@@ -59,7 +59,7 @@ demo: bin secrets
 cluster: bin secrets
 	KFB_BIN=$(BIN) $(if $(DEMO),KFB_API_BASE=http://wxsim:9100) $(COMPOSE) -p kfbridge-cluster -f docker-compose.cluster.yml $(if $(DEMO),--profile demo) up --build $(UP_FLAGS)
 
-down:
+down: secrets
 	$(COMPOSE) --profile demo down $(if $(V),--volumes)
 	$(COMPOSE) -p kfbridge-cluster -f docker-compose.cluster.yml --profile demo down $(if $(V),--volumes)
 

@@ -204,15 +204,16 @@ func (c *composeStack) checkNotRoot(ctx context.Context, services ...string) {
 		if u := res.Container.Config.User; u == "" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root") {
 			c.t.Errorf("%s: container user %q, want nobody", svc, u)
 		}
-		top, err := c.docker.ContainerTop(ctx, id, client.ContainerTopOptions{Arguments: []string{"-o", "uid,comm"}})
+		top, err := c.docker.ContainerTop(ctx, id, client.ContainerTopOptions{Arguments: []string{"-o", "pid,uid,comm"}})
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		if len(top.Processes) == 0 {
-			c.t.Errorf("%s: no processes", svc)
+		col := slices.Index(top.Titles, "UID")
+		if len(top.Processes) == 0 || col < 0 {
+			c.t.Errorf("%s: processes %v %v", svc, top.Titles, top.Processes)
 		}
 		for _, p := range top.Processes {
-			if len(p) == 0 || p[0] == "0" {
+			if col >= len(p) || p[col] == "0" {
 				c.t.Errorf("%s: process %v runs as root", svc, p)
 			}
 		}
