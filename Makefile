@@ -9,8 +9,9 @@
 #
 # The stacks are secured: NATS requires users (deploy/nats/accounts.conf),
 # whose passwords docker-compose.yml takes from .env; up, demo and cluster
-# run `make secrets` first. TLS=/dir adds docker-compose.tls.yml with the
-# certificate in /dir (README, "A secured compose stack").
+# run `make secrets` first. TLS=/dir adds docker-compose.tls.yml (cluster:
+# docker-compose.cluster.tls.yml) with the certificate in /dir (README, "A
+# secured compose stack").
 #
 # ./bin is the images' build context: the static binaries (CGO_ENABLED=0),
 # nats-server at the version go.mod pins, the host's CA certificates, the
@@ -57,7 +58,7 @@ demo: bin secrets
 	KFB_BIN=$(BIN) $(TLS_ENV) KFB_API_BASE=http://wxsim:9100 $(COMPOSE) -f docker-compose.yml $(TLS_FILES) --profile demo up --build $(UP_FLAGS)
 
 cluster: bin secrets
-	KFB_BIN=$(BIN) $(if $(DEMO),KFB_API_BASE=http://wxsim:9100) $(COMPOSE) -p kfbridge-cluster -f docker-compose.cluster.yml $(if $(DEMO),--profile demo) up --build $(UP_FLAGS)
+	KFB_BIN=$(BIN) $(if $(DEMO),KFB_API_BASE=http://wxsim:9100) $(TLS_ENV) $(COMPOSE) -p kfbridge-cluster -f docker-compose.cluster.yml $(if $(TLS),-f docker-compose.cluster.tls.yml) $(if $(DEMO),--profile demo) up --build $(UP_FLAGS)
 
 down: secrets
 	$(COMPOSE) --profile demo down $(if $(V),--volumes)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -76,9 +77,28 @@ func TestComposeTLS(t *testing.T) {
 // and three egress replicas; a push through each ingress is echoed, and
 // the streams have three replicas.
 func TestComposeCluster(t *testing.T) {
-	c := newCompose(t, []string{"docker-compose.cluster.yml"}, []string{
+	composeCluster(t, "")
+}
+
+// TestComposeClusterTLS is TestComposeCluster with
+// docker-compose.cluster.tls.yml and a throwaway certificate for the three
+// nodes: every client, the bridge's and the echo bot's too, uses TLS.
+func TestComposeClusterTLS(t *testing.T) {
+	composeCluster(t, writeTLSFiles(t, []string{"nats-1", "nats-2", "nats-3", "localhost"}))
+}
+
+// composeCluster runs the cluster test, with TLS when tlsDir is set.
+func composeCluster(t *testing.T, tlsDir string) {
+	files, scheme, natsOpts := []string{"docker-compose.cluster.yml"}, "nats", []nats.Option{nats.Timeout(3 * time.Second)}
+	var env []string
+	if tlsDir != "" {
+		files, scheme = append(files, "docker-compose.cluster.tls.yml"), "tls"
+		env = append(env, "KFB_NATS_TLS_DIR="+tlsDir)
+		natsOpts = append(natsOpts, nats.RootCAs(filepath.Join(tlsDir, "ca.pem")))
+	}
+	c := newCompose(t, files, []string{
 		"KFB_NATS_PORT", "KFB_NATS_2_PORT", "KFB_NATS_3_PORT", "KFB_INGRESS_PORT", "KFB_INGRESS_ADMIN_PORT",
-		"KFB_INGRESS_2_PORT", "KFB_INGRESS_2_ADMIN_PORT", "KFB_WXSIM_PORT"})
+		"KFB_INGRESS_2_PORT", "KFB_INGRESS_2_ADMIN_PORT", "KFB_WXSIM_PORT"}, env...)
 	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	up, healthy := c.up(ctx, "nats-1", "nats-2", "nats-3", "ingress-1", "ingress-2", "egress-1", "egress-2", "egress-3", "wxsim")
@@ -87,7 +107,15 @@ func TestComposeCluster(t *testing.T) {
 	for _, svc := range []string{"ingress-1", "ingress-2"} {
 		echoed = append(echoed, echoRoundTrip(t, ctx, "http://"+c.addr(ctx, svc, "8080"), sim, "hello through "+svc+" "+c.s.tag))
 	}
-	_, ops := connectNATS(t, c.natsURL("nats", "ops", c.addr(ctx, "nats-2", "4222")))
+	nc, err := nats.Connect(c.natsURL(scheme, "ops", c.addr(ctx, "nats-2", "4222")), append(natsOpts, nats.IgnoreDiscoveredServers())...)
+	if err != nil {
+		t.Fatalf("ops: %v", err)
+	}
+	defer nc.Close()
+	ops, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := ops.Stream(ctx, events.InboundStreamName)
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +124,14 @@ func TestComposeCluster(t *testing.T) {
 		t.Errorf("%s: replicas %d, cluster %+v; want 3 on three nodes", events.InboundStreamName, info.Config.Replicas, info.Cluster)
 	}
 	c.checkNotRoot(ctx, "nats-1", "nats-2", "nats-3")
-	if nc, err := nats.Connect("nats://"+c.addr(ctx, "nats-3", "4222"), nats.Timeout(3*time.Second)); err == nil {
+	if nc, err := nats.Connect(scheme+"://"+c.addr(ctx, "nats-3", "4222"), natsOpts...); err == nil {
 		nc.Close()
 		t.Error("a cluster node accepted a client without credentials")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("a client without credentials: %v, want an authorization violation", err)
 	}
-	t.Logf("compose cluster: up in %s, healthy after %s; push → echo at WeChat through ingress-1, ingress-2 in %v",
-		up.Round(time.Millisecond), healthy.Round(time.Millisecond), echoed)
+	t.Logf("compose cluster (TLS %v): up in %s, healthy after %s; push → echo at WeChat through ingress-1, ingress-2 in %v",
+		tlsDir != "", up.Round(time.Millisecond), healthy.Round(time.Millisecond), echoed)
 }
 
 // writeTLSFiles writes a throwaway CA (ca.pem) and a server certificate it

@@ -44,7 +44,7 @@
 //     certificate: TLS required, the round trip over it.
 //   - TestComposeCluster: docker-compose.cluster.yml (three secured NATS
 //     nodes, two ingress, three egress) and a round trip through each
-//     ingress.
+//     ingress; TestComposeClusterTLS with docker-compose.cluster.tls.yml.
 //
 // # Concurrency
 //
