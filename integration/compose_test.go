@@ -363,3 +363,59 @@ func composeCLI(t testing.TB) []string {
 	t.Skipf("skipping: neither `docker compose` nor `docker-compose` is installed (set %s=1 to fail instead)", requireDockerEnv)
 	return nil
 }
+
+// TestComposeRefusesWithoutPasswords checks that every compose file refuses
+// to start while one of the NATS passwords it reads is unset, saying what
+// to do, and accepts the set. It needs the Compose CLI, not the daemon.
+func TestComposeRefusesWithoutPasswords(t *testing.T) {
+	compose := composeCLI(t)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KFB_") {
+			base = append(base, kv)
+		}
+	}
+	envFile := filepath.Join(t.TempDir(), "empty.env")
+	if err := os.WriteFile(envFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base = append(base, "KFB_BIN="+t.TempDir(), "KFB_NATS_TLS_DIR="+t.TempDir())
+	config := func(files []string, env []string) (string, error) {
+		args := slices.Clone(compose[1:])
+		for _, f := range files {
+			args = append(args, "-f", filepath.Join(root, f))
+		}
+		// --env-file: a .env of the developer's must not fill the gaps.
+		args = append(args, "--env-file", envFile, "--profile", "demo", "config", "--quiet")
+		cmd := exec.CommandContext(t.Context(), compose[0], args...)
+		cmd.Dir, cmd.Env = root, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, files := range [][]string{
+		{"docker-compose.yml"}, {"docker-compose.yml", "docker-compose.tls.yml"},
+		{"docker-compose.cluster.yml"}, {"docker-compose.cluster.yml", "docker-compose.cluster.tls.yml"},
+	} {
+		var all []string
+		for _, v := range composePasswordVars {
+			all = append(all, v+"=pTest1")
+		}
+		if out, err := config(files, append(slices.Clone(base), all...)); err != nil {
+			t.Errorf("%v with every password: %v\n%s", files, err, out)
+		}
+		for i, v := range composePasswordVars {
+			if v == "KFB_NATS_ROUTE_PASSWORD" && !strings.Contains(files[0], "cluster") {
+				continue // only the cluster's routes use it
+			}
+			env := append(slices.Clone(base), slices.Delete(slices.Clone(all), i, i+1)...)
+			out, err := config(files, env)
+			if err == nil || !strings.Contains(out, "run make secrets") {
+				t.Errorf("%v without %s: %v, %q; want a refusal saying to run make secrets", files, v, err, out)
+			}
+		}
+	}
+}

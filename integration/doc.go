@@ -45,6 +45,8 @@
 //   - TestComposeCluster: docker-compose.cluster.yml (three secured NATS
 //     nodes, two ingress, three egress) and a round trip through each
 //     ingress; TestComposeClusterTLS with docker-compose.cluster.tls.yml.
+//   - TestComposeRefusesWithoutPasswords: every compose file, with `config`
+//     (no daemon needed), refuses while a NATS password is unset.
 //
 // # Concurrency
 //
