@@ -228,8 +228,9 @@ func (c *composeStack) checkNotRoot(ctx context.Context, services ...string) {
 // secures the stack: every process runs as nobody, NATS refuses a client
 // without credentials, the bot's account cannot read the access token
 // (which the ops user can), nor use another bot's consumer, nor create
-// one; the admin listener and NATS monitoring are published on loopback
-// only, and the public port serves no metrics.
+// one, nor ping the servers as the system account's user does; the admin
+// listener and NATS monitoring are published on loopback only, and the
+// public port serves no metrics.
 func TestComposeStack(t *testing.T) {
 	c := newCompose(t, []string{"docker-compose.yml"}, []string{
 		"KFB_INGRESS_PORT", "KFB_INGRESS_ADMIN_PORT", "KFB_NATS_PORT", "KFB_NATS_MONITOR_PORT", "KFB_EGRESS_PORT", "KFB_WXSIM_PORT"})
@@ -326,6 +327,16 @@ func TestComposeStack(t *testing.T) {
 	case m := <-got:
 		t.Errorf("the bot saw %s", m.Subject)
 	default:
+	}
+
+	// The system account's user monitors the server over NATS; a bot
+	// cannot.
+	sys, _ := connectNATS(t, c.natsURL("nats", "sys", natsAddr))
+	if _, err := sys.Request("$SYS.REQ.SERVER.PING.VARZ", nil, 3*time.Second); err != nil {
+		t.Errorf("sys: server ping: %v", err)
+	}
+	if msg, err := botNC.Request("$SYS.REQ.SERVER.PING.VARZ", nil, time.Second); err == nil {
+		t.Errorf("the bot pinged the servers: %.80q", msg.Data)
 	}
 
 	// Listeners: admin and monitoring on the host's loopback only; the
