@@ -36,7 +36,17 @@
 //   - TestClusterFailover: a three-node JetStream cluster with R3 streams;
 //     the node leading the streams is killed under load and restarted.
 //   - TestComposeStack: the committed docker-compose.yml, demo profile,
-//     brought up with the installed Compose CLI, and its round trip.
+//     brought up with the installed Compose CLI, and its round trip with
+//     the echo bot's account; what secures it: no root process, no client
+//     without a password, a bot account that cannot read the token bucket,
+//     another bot's consumer, or create one; ports on loopback only.
+//   - TestComposeTLS: the same with docker-compose.tls.yml and a throwaway
+//     certificate: TLS required, the round trip over it.
+//   - TestComposeCluster: docker-compose.cluster.yml (three secured NATS
+//     nodes, two ingress, three egress) and a round trip through each
+//     ingress; TestComposeClusterTLS with docker-compose.cluster.tls.yml.
+//   - TestComposeRefusesWithoutPasswords: every compose file, with `config`
+//     (no daemon needed), refuses while a NATS password is unset.
 //
 // # Concurrency
 //

@@ -202,7 +202,8 @@ func stageBinaries(ctx context.Context, s *suite) error {
 			return err
 		}
 	}
-	return nil
+	// The NATS image's /data, owned by nobody (as `make bin`).
+	return os.MkdirAll(filepath.Join(s.bin, "nats-data"), 0o755)
 }
 
 // buildImage builds deploy/<name>.Dockerfile with a context of only the
@@ -253,6 +254,7 @@ func chooseHost(ctx context.Context, s *suite) error {
 		return nil
 	}
 	c, err := testcontainers.Run(ctx, s.images["nats"],
+		testcontainers.WithCmd("--config", "/etc/nats/nats.conf"),
 		testcontainers.WithExposedPorts(natsClientPort),
 		testcontainers.WithWaitStrategy(wait.ForLog("Server is ready").WithStartupTimeout(time.Minute)))
 	defer testcontainers.TerminateContainer(c, testcontainers.StopTimeout(time.Second))
@@ -281,20 +283,32 @@ func chooseHost(ctx context.Context, s *suite) error {
 	return fmt.Errorf("published ports are reachable neither at %s nor at 127.0.0.1; set %s", inferred, hostOverride)
 }
 
-// copySources returns the source files of a Dockerfile's COPY instructions
-// (no flags, no globs: deploy/'s Dockerfiles use neither).
+// copySources returns the sources of a Dockerfile's COPY instructions,
+// after their flags (--chown=…; no globs: deploy/'s Dockerfiles use none).
 func copySources(dockerfile string) []string {
 	var srcs []string
 	for line := range strings.Lines(dockerfile) {
 		f := strings.Fields(line)
-		if len(f) >= 3 && strings.EqualFold(f[0], "COPY") {
-			srcs = append(srcs, f[1:len(f)-1]...)
+		if len(f) == 0 || !strings.EqualFold(f[0], "COPY") {
+			continue
+		}
+		f = f[1:]
+		for len(f) > 0 && strings.HasPrefix(f[0], "--") {
+			f = f[1:]
+		}
+		if len(f) >= 2 {
+			srcs = append(srcs, f[:len(f)-1]...)
 		}
 	}
 	return srcs
 }
 
+// linkOrCopy hard-links src to dst, or copies it; a directory is made
+// anew, empty (the staged ones are).
 func linkOrCopy(src, dst string) error {
+	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+		return os.MkdirAll(dst, fi.Mode().Perm())
+	}
 	if err := os.Link(src, dst); err == nil || errors.Is(err, os.ErrExist) {
 		return nil
 	}

@@ -101,12 +101,14 @@ type natsNode struct {
 	c    *testcontainers.DockerContainer
 }
 
-// startNATS starts a NATS server with JetStream as name: one node
-// (deploy/nats/nats.conf), or one node of the cluster nats-1..nats-3
-// (deploy/nats/cluster.conf).
+// startNATS starts a NATS server with JetStream and without
+// authentication as name: one node (deploy/nats/nats.conf), or one node of
+// the cluster nats-1..nats-3 (deploy/nats/cluster.conf). The image's
+// default, secure.conf, is compose's (compose_test.go).
 func (st *stack) startNATS(name string, cluster bool) *natsNode {
 	st.t.Helper()
 	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd("--config", "/etc/nats/nats.conf"),
 		testcontainers.WithExposedPorts(natsClientPort, natsMonitorPort),
 		testcontainers.WithWaitStrategy(wait.ForLog("Server is ready").WithStartupTimeout(time.Minute)),
 	}

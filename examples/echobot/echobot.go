@@ -105,7 +105,7 @@ func consumer(ctx context.Context, js jetstream.JetStream, stream string, cfg je
 		c, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s on %s (is it listed in the bot's nats.embedded.users entry?): %w", cfg.Durable, stream, err)
+		return nil, fmt.Errorf("consumer %s on %s (is it listed in the bot's nats.embedded.users or nats.bots entry?): %w", cfg.Durable, stream, err)
 	}
 	return c, nil
 }

@@ -151,12 +151,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		checks = append(checks, eg.Ready, mg.Ready)
 		reg.MustRegister(telemetry.NewBacklog(b.JS))
 	}
+	// Bots cannot create consumers: the bridge makes the ones their users
+	// list (after the egress's streams), those of the embedded server's
+	// users or, on an external NATS, of nats.bots.
+	bots := cfg.NATS.BotUsers()
 	if b.Server != nil {
-		// Bots of the embedded server cannot create consumers: the bridge
-		// makes the ones their users list (after the egress's streams).
-		if err := b.EnsureBotConsumers(ctx, cfg.NATS.Embedded.Users); err != nil {
-			return fmt.Errorf("bot consumers: %w", err)
-		}
+		bots = cfg.NATS.Embedded.Users
+	}
+	if err := b.EnsureBotConsumers(ctx, bots); err != nil {
+		return fmt.Errorf("bot consumers: %w", err)
 	}
 	lns, err := bind(cfg, opts)
 	if err != nil {

@@ -49,6 +49,12 @@ type NATS struct {
 	TLS ClientTLS `yaml:"tls"`
 	// Embedded configures the in-process server used when URL is empty.
 	Embedded Embedded `yaml:"embedded"`
+	// Bots lists the bots of an external NATS (URL set) whose durable pull
+	// consumers the bridge creates at start, as it does for the embedded
+	// server's bot users: there too a bot's account may not create
+	// consumers. Their accounts and passwords are the NATS operator's
+	// (deploy/nats/accounts.conf, README "External NATS").
+	Bots []Bot `yaml:"bots"`
 	// Streams sets the JetStream stream settings kfbridge creates.
 	Streams Streams `yaml:"streams"`
 	// RequestTimeout bounds NATS calls (stream management, publish acks when
@@ -119,6 +125,25 @@ type User struct {
 	// bot at start and lets only that bot use. Default: one named <user>
 	// on each of WXKF_IN and WXKF_RESULT, unfiltered.
 	Consumers []BotConsumer `yaml:"consumers"`
+}
+
+// Bot is a bot of an external NATS: its user name, which names its
+// default consumers, and the consumers the bridge creates for it.
+type Bot struct {
+	User string `yaml:"user"`
+	// Consumers: as [User.Consumers]; default one named <user> on each of
+	// WXKF_IN and WXKF_RESULT, unfiltered.
+	Consumers []BotConsumer `yaml:"consumers"`
+}
+
+// BotUsers returns [NATS.Bots] as role bot users (without passwords), the
+// form the consumers are made from ([User.BotConsumers]).
+func (n NATS) BotUsers() []User {
+	users := make([]User, 0, len(n.Bots))
+	for _, b := range n.Bots {
+		users = append(users, User{User: b.User, Role: "bot", Consumers: b.Consumers})
+	}
+	return users
 }
 
 // BotConsumer is a durable pull consumer of one bot.

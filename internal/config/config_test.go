@@ -187,3 +187,32 @@ func TestNATSDurabilityAndLimits(t *testing.T) {
 		t.Errorf("BotConsumers() = %v, want the listed two", got)
 	}
 }
+
+// TestNATSBots checks nats.bots, the bots of an external NATS: their
+// consumers default as an embedded user's, and what Validate refuses.
+func TestNATSBots(t *testing.T) {
+	cfg, err := Parse([]byte("nats:\n  url: nats://n:4222\n  bots: [{user: a}, {user: b, consumers: [{stream: in, name: b2}]}]\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := cfg.NATS.BotUsers()
+	want := []BotConsumer{{Stream: "in", Name: "a"}, {Stream: "result", Name: "a"}}
+	if len(users) != 2 || users[0].Role != "bot" || !slices.Equal(users[0].BotConsumers(), want) || users[1].BotConsumers()[0].Name != "b2" {
+		t.Errorf("BotUsers() = %+v", users)
+	}
+	if c, err := Load("", env(map[string]string{"KFBRIDGE_NATS_URL": "nats://n:4222", "KFBRIDGE_NATS_BOTS_0_USER": "envbot"})); err != nil || len(c.NATS.Bots) != 1 || c.NATS.Bots[0].User != "envbot" {
+		t.Errorf("KFBRIDGE_NATS_BOTS_0_USER: %+v, %v", c.NATS.Bots, err)
+	}
+	for name, yaml := range map[string]string{
+		"embedded server":    "nats:\n  bots: [{user: a}]\n",
+		"bad user":           "nats:\n  url: nats://n:4222\n  bots: [{user: 'a.b'}]\n",
+		"twice":              "nats:\n  url: nats://n:4222\n  bots: [{user: a}, {user: a}]\n",
+		"bad stream":         "nats:\n  url: nats://n:4222\n  bots: [{user: a, consumers: [{stream: out, name: a}]}]\n",
+		"filter outside":     "nats:\n  url: nats://n:4222\n  bots: [{user: a, consumers: [{stream: in, name: a, filter: wxkf.out.>}]}]\n",
+		"another's consumer": "nats:\n  url: nats://n:4222\n  bots: [{user: a}, {user: b, consumers: [{stream: in, name: a}]}]\n",
+	} {
+		if _, err := Parse([]byte(yaml), env(nil)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Parse() = %v, want ErrInvalid", name, err)
+		}
+	}
+}

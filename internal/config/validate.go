@@ -91,6 +91,37 @@ func (c *Config) Validate() error {
 			consumers[key] = u.User
 		}
 	}
+	if len(c.NATS.Bots) > 0 && c.NATS.URL == "" {
+		bad("nats.bots lists the bots of an external NATS (nats.url); the embedded server's bots are nats.embedded.users")
+	}
+	bots := map[string]bool{}
+	for i, b := range c.NATS.Bots {
+		if !tokenPattern.MatchString(b.User) {
+			bad("nats.bots[%d]: user %q: want letters, digits, _ and - only", i, b.User)
+		}
+		if bots[b.User] {
+			bad("nats.bots[%d]: user %q listed twice", i, b.User)
+		}
+		bots[b.User] = true
+		for j, bc := range (User{User: b.User, Consumers: b.Consumers}).BotConsumers() {
+			prefix := map[string]string{ConsumerStreamIn: "wxkf.in.", ConsumerStreamResult: "wxkf.result."}[bc.Stream]
+			if prefix == "" {
+				bad("nats.bots[%d].consumers[%d].stream %q: want in or result", i, j, bc.Stream)
+				continue
+			}
+			if !tokenPattern.MatchString(bc.Name) {
+				bad("nats.bots[%d].consumers[%d].name %q: want letters, digits, _ and - only", i, j, bc.Name)
+			}
+			if bc.Filter != "" && !subjectUnder(bc.Filter, prefix) {
+				bad("nats.bots[%d].consumers[%d].filter %q: want a subject under %s>", i, j, bc.Filter, prefix)
+			}
+			key := bc.Stream + "/" + bc.Name
+			if owner, ok := consumers[key]; ok {
+				bad("nats.bots[%d].consumers[%d]: %s consumer %q is also %s's", i, j, bc.Stream, bc.Name, owner)
+			}
+			consumers[key] = b.User
+		}
+	}
 	if c.NATS.CredsFile != "" && c.NATS.NKeyFile != "" {
 		bad("nats.creds_file and nats.nkey_file are exclusive")
 	}
