@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -149,7 +150,16 @@ func (e *env) publishFor(appid, bid, openid, verb, id string, body []byte, conte
 	if contentType != "" {
 		msg.Header.Set("Content-Type", contentType)
 	}
-	if _, err := e.js.PublishMsg(e.t.Context(), msg); err != nil {
+	// A machine loaded enough to miss JetStream's 5 s ack is not the
+	// egress's failure: publish again, for up to 30 s (a command with an id
+	// is stored once: Nats-Msg-Id).
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err = e.js.PublishMsg(e.t.Context(), msg); err == nil || id == "" || !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		e.t.Fatalf("publish command %s: %v", id, err)
 	}
 }
