@@ -41,6 +41,7 @@ type Config struct {
 	Binaries  []Binary `yaml:"binaries"`
 	Images    []Image  `yaml:"images"`
 	Context   []string `yaml:"context"`
+	EmptyDirs []string `yaml:"empty_dirs"`
 }
 
 // Binary is one program to build.
@@ -184,6 +185,11 @@ func run(ctx context.Context, logger *slog.Logger, cfgPath, version, out, caCert
 				name = "ca-certificates.crt"
 			}
 			if err := copyFile(f, filepath.Join(dir, name)); err != nil {
+				return err
+			}
+		}
+		for _, d := range cfg.EmptyDirs {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.Base(d)), 0o755); err != nil {
 				return err
 			}
 		}
