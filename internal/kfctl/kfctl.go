@@ -100,6 +100,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	r := &run{cfg: cfg, g: &globals{}, out: cfg.Stdout}
 	root := r.rootCmd()
+	if cfg.Args == nil {
+		cfg.Args = []string{} // cobra would read os.Args
+	}
 	root.SetArgs(cfg.Args)
 	root.SetOut(cfg.Stdout)
 	root.SetErr(cfg.Stderr)
