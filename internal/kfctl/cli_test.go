@@ -278,4 +278,26 @@ func TestJSONEverywhere(t *testing.T) {
 			t.Errorf("kfctl %q --json printed %q", args, out)
 		}
 	}
+
+	// Chinese and Latin nicknames line up in business list.
+	w.ok("business", "register", "--appid", appID, "--account-name", "plain_shop", "--nickname", "plainshop", "--icon-file", icon)
+	w.ok("business", "register", "--appid", appID, "--account-name", "mixed_shop", "--nickname", "小店shop", "--icon-file", icon)
+	out := w.ok("business", "list", "--appid", appID)
+	rows := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(rows) != 4 {
+		t.Fatalf("business list:\n%s", out)
+	}
+	col := -1
+	for _, line := range rows {
+		i := strings.LastIndex(line, "  ")
+		if c := runewidth.StringWidth(line[:i+2]); col == -1 {
+			col = c
+		} else if c != col {
+			t.Errorf("business list: ICON_URL not aligned:\n%s", out)
+			break
+		}
+	}
+	if !strings.Contains(out, "香蕉小店") {
+		t.Errorf("business list:\n%s", out)
+	}
 }

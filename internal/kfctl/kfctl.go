@@ -71,6 +71,9 @@ func (r *run) envDefaults(fs *pflag.FlagSet) {
 			f.Value.Set(v)
 		}
 	}
+	if r.g.url == "" {
+		r.g.url = DefaultNATSURL
+	}
 }
 
 // appidFlag adds --appid to cmd; its value, read after parsing, defaults
@@ -137,7 +140,7 @@ or JSON Lines for tail). --help never runs a command.`,
 	root.SetVersionTemplate("kfctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return r.usageErr(cmd, err) })
 	pf := root.PersistentFlags()
-	pf.StringVar(&r.g.url, "nats", DefaultNATSURL, "NATS server URL (default $KFBRIDGE_NATS_URL, else "+DefaultNATSURL+")")
+	pf.StringVar(&r.g.url, "nats", "", "NATS server URL (default $KFBRIDGE_NATS_URL, else "+DefaultNATSURL+")")
 	pf.StringVar(&r.g.creds, "creds", "", "NATS credentials file (default $KFBRIDGE_NATS_CREDS)")
 	pf.StringVar(&r.g.nkey, "nkey", "", "NATS nkey seed file")
 	pf.StringVar(&r.g.user, "user", "", "NATS user (default $KFBRIDGE_NATS_USER)")
