@@ -101,6 +101,8 @@ var dangerous = [][]string{
 	{"budget", "--appid", appID, "--openid", user, "--help"},
 	{"help", "send"},
 	{"help", "dlq", "replay"},
+	{"completion", "bash", "--help"},
+	{"budget", "get", "--appid", appID, "--openid", user, "-h"},
 }
 
 // TestHelpRunsNothing: --help (and -h, and kfctl help <command>) on every
