@@ -11,7 +11,24 @@
 //
 //	err := kfctl.Run(ctx, kfctl.Config{Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv})
 //
-// Output is a table (text/tabwriter) for people, or JSON with --json: the
+// The command line is a cobra command tree (NATS CLI and kubectl style):
+// every command has its own help with examples, --help (-h, kfctl help
+// <command>) only prints it — before any connection, whatever other flags
+// are given — and --version and completion (bash, zsh, fish, powershell)
+// come with it. Environment defaults (KFBRIDGE_NATS_URL, …) are applied
+// after parsing, so the help never shows them.
+//
+// dlq list reads a page (--limit, 50) of dead letters, oldest first, with
+// an ephemeral headers-only consumer filtered on the server by subject
+// (--appid/--app, --bid, --openid) and start time (--newer-than); --reason,
+// --errcode and --older-than are applied as it reads. Without those three
+// it stops at the page and takes the count of the rest from the server;
+// with them it reads on to count the matches it does not print. The "N
+// more" hint goes to stderr, so stdout stays one JSON document.
+//
+// Output is a table for people — columns measured in terminal cells
+// (go-runewidth: a Chinese character is two), control characters shown as
+// spaces — or JSON with --json: the
 // management service's reply as is, the result event of a send, a list of
 // objects for dlq list and dlq replay, one object for status. tail prints
 // one line per message — stream sequence, stored time, subject, then the
@@ -34,7 +51,8 @@
 // # Concurrency
 //
 // Run runs one command at a time, on its own NATS connection, closed when
-// it returns; every NATS call is bounded by --timeout, and send waits for
+// it returns (tail --events --results reads its two streams in two
+// goroutines, printing from one); every NATS call is bounded by --timeout, and send waits for
 // its result at most --wait. tail reads with one ordered consumer, so it
 // prints in stream order, and runs until ctx ends (it then returns nil)
 // or --limit messages are printed; the ordered consumer is ephemeral and

@@ -3,7 +3,6 @@ package kfctl
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +10,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/kfbridge/kfbridge/internal/buildinfo"
 )
 
 // DefaultNATSURL is where kfctl connects without --nats or
@@ -21,7 +24,8 @@ const DefaultNATSURL = "nats://127.0.0.1:4222"
 type Config struct {
 	// Args are the command-line arguments without the program name.
 	Args []string
-	// Stdout receives the output, Stderr the usage and notes.
+	// Stdout receives the output and the help, Stderr the usage of a bad
+	// command line and notes.
 	Stdout, Stderr io.Writer
 	// LookupEnv reads KFBRIDGE_NATS_URL, KFBRIDGE_NATS_CREDS,
 	// KFBRIDGE_NATS_USER, KFBRIDGE_NATS_PASSWORD and KFBRIDGE_APPID as
@@ -34,59 +38,62 @@ type globals struct {
 	url, creds, nkey, user, password, tlsCA string
 	timeout                                 time.Duration
 	json                                    bool
-	appid                                   string // default of --appid
 }
 
-// run is what a command gets: its flags parsed, output and a connection.
+// run is what a command gets: the global flags, output and the
+// environment.
 type run struct {
 	cfg Config
 	g   *globals
 	out io.Writer
 }
 
-const usage = `kfctl operates kfbridge over NATS: sub-merchants, customer-service accounts,
-media, test messages, dead letters, status and the live events.
+// env returns the environment variable name, or "".
+func (r *run) env(name string) string {
+	if r.cfg.LookupEnv == nil {
+		return ""
+	}
+	v, _ := r.cfg.LookupEnv(name)
+	return v
+}
 
-Usage:
-  kfctl [flags] <command> [flags]
+// envDefaults gives the global flags not set on the command line their
+// value from the environment. It runs after parsing, so the help never
+// shows an environment value (such as a password).
+func (r *run) envDefaults(fs *pflag.FlagSet) {
+	for flag, env := range map[string]string{"nats": "KFBRIDGE_NATS_URL", "creds": "KFBRIDGE_NATS_CREDS",
+		"user": "KFBRIDGE_NATS_USER", "password": "KFBRIDGE_NATS_PASSWORD"} {
+		f := fs.Lookup(flag)
+		if f == nil || f.Changed {
+			continue
+		}
+		if v := r.env(env); v != "" {
+			f.Value.Set(v)
+		}
+	}
+	if r.g.url == "" {
+		r.g.url = DefaultNATSURL
+	}
+}
 
-Management (request/reply to the egress's management service, wxkf.api.<appid>.<op>):
-  business register --appid A --account-name N --nickname N (--icon-media-id M | --icon-file F) [--transfer-to-commkf]
-  business update   --appid A --bid N [--nickname N] [--icon-media-id M | --icon-file F]
-  business get      --appid A (--bid N | --account-name N)
-  business list     --appid A [--offset N --count N]    (default: every sub-merchant)
-  kf list|online    --appid A [--bid N]
-  kf add            --appid A --kf-wx W [--bid N]
-  kf del|setadmin|canceladmin --appid A --kf-openid O [--bid N]
-  media upload      --appid A (--file F | --url U | --object O)
-  media get         --appid A --media-id M [--object NAME] [--out FILE]
-  budget            --appid A --openid O [--bid B]   (the conversation's reply budget: sends left, window end)
+// appidFlag adds --appid to cmd; its value, read after parsing, defaults
+// to $KFBRIDGE_APPID.
+func (r *run) appidFlag(cmd *cobra.Command, usage string) func() string {
+	var appid string
+	cmd.Flags().StringVar(&appid, "appid", "", usage+" (default $KFBRIDGE_APPID)")
+	return func() string {
+		if !cmd.Flags().Changed("appid") && appid == "" {
+			return r.env("KFBRIDGE_APPID")
+		}
+		return appid
+	}
+}
 
-Messages and operations:
-  send       --appid A [--bid N] --openid O (--text T | --image-url U | --image-object O | --media-id M) [--id ID] [--wait D]
-  dlq list   [--appid A] [--limit N]
-  dlq replay (<seq>... | --all [--appid A])
-  status     [--all]    (streams, consumers, tokens — never a token — and the management service;
-                         --all also lists idle consumers of streams with more than 8)
-  tail       [--results] [--appid A | --subject S] [--all] [--limit N]
-                        (one line per event on wxkf.in.>, or per result on wxkf.result.>, until Ctrl-C;
-                         --json prints each raw event on one line)
-
-Flags of every command:
-  --nats URL        NATS server (default $KFBRIDGE_NATS_URL, else ` + DefaultNATSURL + `)
-  --creds FILE      NATS credentials file ($KFBRIDGE_NATS_CREDS)
-  --nkey FILE       NATS nkey seed file
-  --user U, --password P   NATS user and password ($KFBRIDGE_NATS_USER, $KFBRIDGE_NATS_PASSWORD)
-  --tls-ca FILE     CA to verify the NATS server's TLS certificate
-  --timeout D       bound of each request (default 35s)
-  --json            JSON output for scripts instead of tables
-  --appid A         the mini program, for the commands that take one ($KFBRIDGE_APPID)
-`
-
-// Run runs the kfctl command line cfg.Args. It returns nil on success, an
-// error wrapping [ErrUsage] for a bad command line (the usage is printed),
-// [ErrFailed] for a failed outcome it printed, and other errors for
-// failures to reach NATS or the management service.
+// Run runs the kfctl command line cfg.Args. It returns nil on success
+// (and for --help, which runs nothing), an error wrapping [ErrUsage] for a
+// bad command line (the command's usage is printed to Stderr), [ErrFailed]
+// for a failed outcome it printed, and other errors for failures to reach
+// NATS or the management service.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
@@ -94,117 +101,98 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Stderr == nil {
 		cfg.Stderr = io.Discard
 	}
-	env := func(name string) string {
-		if cfg.LookupEnv == nil {
-			return ""
-		}
-		v, _ := cfg.LookupEnv(name)
-		return v
+	r := &run{cfg: cfg, g: &globals{}, out: cfg.Stdout}
+	root := r.rootCmd()
+	if cfg.Args == nil {
+		cfg.Args = []string{} // cobra would read os.Args
 	}
-	g := &globals{url: env("KFBRIDGE_NATS_URL"), creds: env("KFBRIDGE_NATS_CREDS"), user: env("KFBRIDGE_NATS_USER"),
-		password: env("KFBRIDGE_NATS_PASSWORD"), appid: env("KFBRIDGE_APPID"), timeout: 35 * time.Second}
-	if g.url == "" {
-		g.url = DefaultNATSURL
-	}
-	top := newFlags("kfctl", g, cfg.Stderr)
-	if err := top.Parse(cfg.Args); err != nil {
-		return usageErr(cfg, err)
-	}
-	args := top.Args()
-	if len(args) == 0 {
-		fmt.Fprint(cfg.Stderr, usage)
-		return fmt.Errorf("%w: no command", ErrUsage)
-	}
-	r := &run{cfg: cfg, g: g, out: cfg.Stdout}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "business", "kf", "media":
-		if len(rest) == 0 {
-			fmt.Fprint(cfg.Stderr, usage)
-			return fmt.Errorf("%w: %s needs a subcommand", ErrUsage, cmd)
-		}
-		return r.manage(ctx, cmd, rest[0], rest[1:])
-	case "budget":
-		if len(rest) > 0 && rest[0] == "get" {
-			rest = rest[1:]
-		}
-		return r.manage(ctx, "budget", "get", rest)
-	case "send":
-		return r.send(ctx, rest)
-	case "dlq":
-		if len(rest) == 0 {
-			fmt.Fprint(cfg.Stderr, usage)
-			return fmt.Errorf("%w: dlq needs list or replay", ErrUsage)
-		}
-		switch rest[0] {
-		case "list":
-			return r.dlqList(ctx, rest[1:])
-		case "replay":
-			return r.dlqReplay(ctx, rest[1:])
-		}
-		return usageErr(cfg, fmt.Errorf("unknown command dlq %s", rest[0]))
-	case "status":
-		return r.status(ctx, rest)
-	case "tail":
-		return r.tail(ctx, rest)
-	case "help":
-		fmt.Fprint(cfg.Stdout, usage)
-		return nil
-	}
-	return usageErr(cfg, fmt.Errorf("unknown command %q", cmd))
+	root.SetArgs(cfg.Args)
+	root.SetOut(cfg.Stdout)
+	root.SetErr(cfg.Stderr)
+	return root.ExecuteContext(ctx)
 }
 
-// usageErr prints the usage and wraps err in [ErrUsage]; -h is no error.
-func usageErr(cfg Config, err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+// rootCmd builds the command tree.
+func (r *run) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kfctl",
+		Short: "kfctl operates kfbridge over NATS",
+		Long: `kfctl operates kfbridge over NATS: sub-merchants, customer-service accounts,
+media and reply budgets (through the management service of every egress,
+wxkf.api.<appid>.<op>), test messages, dead letters (dlq list, dlq replay),
+status and the live events and results (tail).
+
+Output is a table for people; --json prints JSON for scripts (one document,
+or JSON Lines for tail). --help never runs a command.`,
+		Example: `  kfctl status
+  kfctl send --appid wx0123456789abcdef --openid oUser --text "hello"
+  kfctl dlq list --reason window --newer-than 1h
+  kfctl tail --results --json | jq .`,
+		Version:       buildinfo.Read().String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          r.noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return r.usageErr(cmd, errors.New("no command"))
+		},
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) { r.envDefaults(cmd.Flags()) },
 	}
-	fmt.Fprint(cfg.Stderr, usage)
+	root.SetVersionTemplate("kfctl {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return r.usageErr(cmd, err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&r.g.url, "nats", "", "NATS server URL (default $KFBRIDGE_NATS_URL, else "+DefaultNATSURL+")")
+	pf.StringVar(&r.g.creds, "creds", "", "NATS credentials file (default $KFBRIDGE_NATS_CREDS)")
+	pf.StringVar(&r.g.nkey, "nkey", "", "NATS nkey seed file")
+	pf.StringVar(&r.g.user, "user", "", "NATS user (default $KFBRIDGE_NATS_USER)")
+	pf.StringVar(&r.g.password, "password", "", "NATS password (default $KFBRIDGE_NATS_PASSWORD)")
+	pf.StringVar(&r.g.tlsCA, "tls-ca", "", "CA file to verify the NATS server's TLS certificate")
+	pf.DurationVar(&r.g.timeout, "timeout", 35*time.Second, "bound of each request")
+	pf.BoolVar(&r.g.json, "json", false, "JSON output for scripts instead of tables")
+	root.AddGroup(&cobra.Group{ID: "manage", Title: "Management (the egress's management service):"},
+		&cobra.Group{ID: "ops", Title: "Messages and operations:"})
+	for _, c := range r.manageCmds() {
+		c.GroupID = "manage"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{r.sendCmd(), r.dlqCmd(), r.statusCmd(), r.tailCmd()} {
+		c.GroupID = "ops"
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// group returns a command that only holds subcommands: run alone, or with
+// an unknown subcommand, it is a usage error.
+func (r *run) group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:   use + " <command>",
+		Short: short,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return r.usageErr(cmd, fmt.Errorf("unknown command %q", cmd.CommandPath()+" "+args[0]))
+			}
+			return r.usageErr(cmd, fmt.Errorf("%s needs a command", cmd.CommandPath()))
+		},
+	}
+	c.AddCommand(subs...)
+	return c
+}
+
+// usageErr prints cmd's usage to stderr and wraps err in [ErrUsage].
+func (r *run) usageErr(cmd *cobra.Command, err error) error {
+	fmt.Fprint(r.cfg.Stderr, cmd.UsageString())
 	return fmt.Errorf("%w: %v", ErrUsage, err)
 }
 
-// newFlags returns a flag set with the global flags bound to g.
-func newFlags(name string, g *globals, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	fs.StringVar(&g.url, "nats", g.url, "NATS server URL")
-	fs.StringVar(&g.creds, "creds", g.creds, "NATS credentials file")
-	fs.StringVar(&g.nkey, "nkey", g.nkey, "NATS nkey seed file")
-	fs.StringVar(&g.user, "user", g.user, "NATS user")
-	fs.StringVar(&g.password, "password", g.password, "NATS password")
-	fs.StringVar(&g.tlsCA, "tls-ca", g.tlsCA, "CA file of the NATS server's certificate")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "bound of each request")
-	fs.BoolVar(&g.json, "json", g.json, "JSON output")
-	return fs
-}
-
-// parse parses a command's flags, which may come before, between or after
-// its positional arguments, and returns the positional ones.
-func (r *run) parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageErr(r.cfg, err)
+// noArgs is the Args check of a command without positional arguments:
+// "<command>: unexpected arguments [...]" as a usage error.
+func (r *run) noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		if !cmd.HasParent() && cmd.HasSubCommands() {
+			return r.usageErr(cmd, fmt.Errorf("unknown command %q", args[0]))
 		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-// parseFlags parses the flags of a command that takes no positional
-// arguments, and rejects any as the usage error "<command>: unexpected
-// arguments".
-func (r *run) parseFlags(fs *flag.FlagSet, args []string) error {
-	pos, err := r.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErr(r.cfg, fmt.Errorf("%s: unexpected arguments %q", fs.Name(), pos))
+		return r.usageErr(cmd, fmt.Errorf("%s: unexpected arguments %q", name, args))
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -30,10 +31,81 @@ type mgmt struct {
 	after  func(ctx context.Context, nc *nats.Conn, reply json.RawMessage) error
 }
 
-// manage runs `kfctl business|kf|media <sub>`.
-func (r *run) manage(ctx context.Context, group, sub string, args []string) error {
-	fs := newFlags(group+" "+sub, r.g, r.cfg.Stderr)
-	appid := fs.String("appid", r.g.appid, "mini program AppID")
+// mgmtCmd describes one management command: its place, help and examples.
+type mgmtCmd struct {
+	group, sub, short, long, example string
+}
+
+// mgmtCmds are the management commands, in the order of the help.
+var mgmtCmds = []mgmtCmd{
+	{"business", "register", "Register a sub-merchant (business.register)", "",
+		"  kfctl business register --appid wx… --account-name apple_shop --nickname 苹果小店 --icon-file icon.png --transfer-to-commkf"},
+	{"business", "update", "Change a sub-merchant's nickname or icon (business.update)", "",
+		"  kfctl business update --appid wx… --bid 1 --nickname 新名字"},
+	{"business", "get", "Show one sub-merchant (business.get)", "",
+		"  kfctl business get --appid wx… --bid 1\n  kfctl business get --appid wx… --account-name apple_shop"},
+	{"business", "list", "List sub-merchants (business.list)", "Without --offset and --count it lists every sub-merchant.",
+		"  kfctl business list --appid wx…\n  kfctl business list --appid wx… --offset 200 --count 200 --json"},
+	{"kf", "list", "List customer-service accounts (kf.list)", "",
+		"  kfctl kf list --appid wx… --bid 1"},
+	{"kf", "online", "List online customer-service accounts (kf.online)", "",
+		"  kfctl kf online --appid wx…"},
+	{"kf", "add", "Add a customer-service account (kf.add)", "",
+		"  kfctl kf add --appid wx… --kf-wx agent_one --bid 1"},
+	{"kf", "del", "Delete a customer-service account (kf.del)", "",
+		"  kfctl kf del --appid wx… --kf-openid o…"},
+	{"kf", "setadmin", "Make a customer-service account an admin (kf.setadmin)", "",
+		"  kfctl kf setadmin --appid wx… --kf-openid o…"},
+	{"kf", "canceladmin", "Take a customer-service account's admin role (kf.canceladmin)", "",
+		"  kfctl kf canceladmin --appid wx… --kf-openid o…"},
+	{"media", "upload", "Upload an image to WeChat (media.upload): prints its media_id", "",
+		"  kfctl media upload --appid wx… --file icon.png\n  kfctl media upload --appid wx… --url https://example.com/a.png"},
+	{"media", "get", "Fetch a user's image into WXKF_MEDIA (media.get)", "",
+		"  kfctl media get --appid wx… --media-id M --out image.jpg"},
+}
+
+// manageCmds returns the business, kf and media groups and budget.
+func (r *run) manageCmds() []*cobra.Command {
+	groups := map[string]*cobra.Command{
+		"business": r.group("business", "Sub-merchants: register, update, get, list"),
+		"kf":       r.group("kf", "Customer-service accounts: list, online, add, del, setadmin, canceladmin"),
+		"media":    r.group("media", "Media: upload an image, get a user's image"),
+	}
+	for _, m := range mgmtCmds {
+		groups[m.group].AddCommand(r.mgmtCommand(m))
+	}
+	budget := r.mgmtCommand(mgmtCmd{"budget", "get", "Show a conversation's reply budget (budget.get): sends left, window end", "",
+		"  kfctl budget --appid wx… --openid o…\n  kfctl budget get --appid wx… --openid o… --bid 1 --json"})
+	budget.Use, budget.Aliases = "budget", nil
+	getCmd := r.mgmtCommand(mgmtCmd{"budget", "get", budget.Short, "", budget.Example})
+	getCmd.Hidden = true
+	budget.AddCommand(getCmd)
+	return []*cobra.Command{groups["business"], groups["kf"], groups["media"], budget}
+}
+
+// mgmtCommand builds the command of m.
+func (r *run) mgmtCommand(m mgmtCmd) *cobra.Command {
+	cmd := &cobra.Command{Use: m.sub, Short: m.short, Long: m.short + ".\n" + m.long, Example: m.example, Args: r.noArgs}
+	appid := r.appidFlag(cmd, "mini program AppID")
+	build := r.mgmtFlags(m.group, m.sub, cmd.Flags(), appid)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if appid() == "" {
+			return r.usageErr(cmd, fmt.Errorf("%s %s needs --appid", m.group, m.sub))
+		}
+		set := map[string]bool{}
+		cmd.Flags().Visit(func(f *pflag.Flag) { set[f.Name] = true })
+		mg, err := build(set)
+		if err != nil {
+			return r.usageErr(cmd, err)
+		}
+		return r.request(cmd.Context(), appid(), mg)
+	}
+	return cmd
+}
+
+// mgmtFlags defines the flags of management command group sub on fs and
+// returns what builds its request from them.
+func (r *run) mgmtFlags(group, sub string, fs *pflag.FlagSet, appid func() string) func(set map[string]bool) (*mgmt, error) {
 	var build func(set map[string]bool) (*mgmt, error)
 	switch group + " " + sub {
 	case "business register":
@@ -50,7 +122,7 @@ func (r *run) manage(ctx context.Context, group, sub string, args []string) erro
 			if set["transfer-to-commkf"] {
 				m.req["transfer_to_commkf"] = *transfer
 			}
-			m.before = uploadIcon(*appid, *iconFile, m.req)
+			m.before = uploadIcon(appid(), *iconFile, m.req)
 			return m, nil
 		}
 	case "business update":
@@ -69,7 +141,7 @@ func (r *run) manage(ctx context.Context, group, sub string, args []string) erro
 			if *icon != "" {
 				req["icon_media_id"] = *icon
 			}
-			return &mgmt{op: manage.OpBusinessUpdate, req: req, render: renderOK("updated sub-merchant %d", *bid), before: uploadIcon(*appid, *iconFile, req)}, nil
+			return &mgmt{op: manage.OpBusinessUpdate, req: req, render: renderOK("updated sub-merchant %d", *bid), before: uploadIcon(appid(), *iconFile, req)}, nil
 		}
 	case "business get":
 		bid := fs.Int64("bid", 0, "business_id")
@@ -189,24 +261,12 @@ func (r *run) manage(ctx context.Context, group, sub string, args []string) erro
 			if *openid == "" {
 				return nil, errors.New("budget needs --openid")
 			}
-			return &mgmt{op: manage.OpBudgetGet, req: map[string]any{"openid": *openid, "business_id": *bid}, render: renderBudget}, nil
+			return &mgmt{op: opBudgetGet, req: map[string]any{"openid": *openid, "business_id": *bid}, render: renderBudget}, nil
 		}
 	default:
-		return usageErr(r.cfg, fmt.Errorf("unknown command %s %s", group, sub))
+		panic("kfctl: no management command " + group + " " + sub)
 	}
-	if err := r.parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *appid == "" {
-		return usageErr(r.cfg, fmt.Errorf("%s %s needs --appid", group, sub))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	m, err := build(set)
-	if err != nil {
-		return usageErr(r.cfg, err)
-	}
-	return r.request(ctx, *appid, m)
+	return build
 }
 
 // request sends a management request and prints the reply.
@@ -302,6 +362,11 @@ func renderOK(format string, args ...any) func(*run, json.RawMessage) error {
 		return err
 	}
 }
+
+// opBudgetGet is the management op of a conversation's reply budget
+// (manage.OpBudgetGet of the reply-budget work, not on this branch's
+// internal/manage yet).
+const opBudgetGet = "budget.get"
 
 func renderBudget(r *run, reply json.RawMessage) error {
 	var b struct {

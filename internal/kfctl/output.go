@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode"
+
+	"github.com/mattn/go-runewidth"
 )
 
-// table writes aligned columns.
+// table writes aligned columns, measuring each cell by its width on a
+// terminal (a Chinese character is two columns wide), not its bytes or
+// runes as text/tabwriter does.
 type table struct {
-	tw *tabwriter.Writer
+	w    io.Writer
+	rows [][]string
 }
 
 func newTable(w io.Writer, header ...string) *table {
-	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t := &table{w: w}
 	t.row(toAny(header)...)
 	return t
 }
@@ -29,7 +34,9 @@ func toAny(s []string) []any {
 	return out
 }
 
-// row writes one row; tabs and newlines in values become spaces.
+// row adds one row; an empty value is shown as -, and control characters
+// (tabs, newlines, terminal escapes) become spaces, so a value from
+// outside can neither break the table nor drive the terminal.
 func (t *table) row(cells ...any) {
 	parts := make([]string, len(cells))
 	for i, c := range cells {
@@ -38,16 +45,43 @@ func (t *table) row(cells ...any) {
 			s = "-"
 		}
 		parts[i] = strings.Map(func(r rune) rune {
-			if r == '\t' || r == '\n' || r == '\r' {
+			if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 				return ' '
 			}
 			return r
 		}, s)
 	}
-	fmt.Fprintln(t.tw, strings.Join(parts, "\t"))
+	t.rows = append(t.rows, parts)
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+// flush writes the rows, columns two spaces apart, the last one unpadded.
+func (t *table) flush() error {
+	var widths []int
+	for _, row := range t.rows {
+		for i, c := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], runewidth.StringWidth(c))
+		}
+	}
+	var b strings.Builder
+	for _, row := range t.rows {
+		b.Reset()
+		for i, c := range row {
+			b.WriteString(c)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-runewidth.StringWidth(c)+2))
+			}
+		}
+		b.WriteByte('\n')
+		if _, err := io.WriteString(t.w, b.String()); err != nil {
+			return err
+		}
+	}
+	t.rows = nil
+	return nil
+}
 
 // writeJSON writes v as indented JSON; raw JSON is re-indented.
 func writeJSON(w io.Writer, v any) error {

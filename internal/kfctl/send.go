@@ -11,26 +11,53 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/schemas"
 )
 
-// send publishes a send command and waits for its result.
-func (r *run) send(ctx context.Context, args []string) error {
-	fs := newFlags("send", r.g, r.cfg.Stderr)
-	appid := fs.String("appid", r.g.appid, "mini program AppID")
-	bid := fs.String("bid", events.MainBusinessID, "business_id of the conversation; 0 the main account")
-	openid := fs.String("openid", "", "the user's openid")
-	text := fs.String("text", "", "a text message")
-	imageURL := fs.String("image-url", "", "an image egress downloads and uploads")
-	imageObject := fs.String("image-object", "", "an image in the object store WXKF_MEDIA")
-	mediaID := fs.String("media-id", "", "an image by WeChat media_id")
-	id := fs.String("id", "", "command id (default kfctl-<random>)")
-	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the result (0: do not wait)")
-	if err := r.parseFlags(fs, args); err != nil {
-		return err
+// sendCmd is kfctl send.
+func (r *run) sendCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "send",
+		Short: "Send a test message and wait for its result",
+		Long: `Send publishes a send command on wxkf.out.<appid>.<bid>.<openid>.send, as a bot
+would, and waits for its result on wxkf.result.… (at most --wait; 0 only
+publishes). It fails (exit 1) when the result is not delivered.`,
+		Example: `  kfctl send --appid wx0123456789abcdef --openid oUser --text "你好"
+  kfctl send --appid wx… --openid o… --image-url https://example.com/a.png --json
+  kfctl send --appid wx… --bid 3 --openid o… --text hi --wait 0`,
+		Args: r.noArgs,
 	}
+	fs := cmd.Flags()
+	appid := r.appidFlag(cmd, "mini program AppID")
+	var o sendOpts
+	fs.StringVar(&o.bid, "bid", events.MainBusinessID, "business_id of the conversation; 0 the main account")
+	fs.StringVar(&o.openid, "openid", "", "the user's openid")
+	fs.StringVar(&o.text, "text", "", "a text message")
+	fs.StringVar(&o.imageURL, "image-url", "", "an image egress downloads and uploads")
+	fs.StringVar(&o.imageObject, "image-object", "", "an image in the object store WXKF_MEDIA")
+	fs.StringVar(&o.mediaID, "media-id", "", "an image by WeChat media_id")
+	fs.StringVar(&o.id, "id", "", "command id (default kfctl-<random>)")
+	fs.DurationVar(&o.wait, "wait", 60*time.Second, "how long to wait for the result (0: do not wait)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.appid = appid()
+		return r.send(cmd, o)
+	}
+	return cmd
+}
+
+// sendOpts are the flags of send.
+type sendOpts struct {
+	appid, bid, openid, text, imageURL, imageObject, mediaID, id string
+	wait                                                         time.Duration
+}
+
+// send publishes a send command and waits for its result.
+func (r *run) send(cmd *cobra.Command, o sendOpts) error {
+	ctx := cmd.Context()
+	appid, bid, openid, text, imageURL, imageObject, mediaID, id, wait := &o.appid, &o.bid, &o.openid, &o.text, &o.imageURL, &o.imageObject, &o.mediaID, &o.id, &o.wait
 	var data map[string]any
 	n := 0
 	for _, v := range []string{*text, *imageURL, *imageObject, *mediaID} {
@@ -40,7 +67,7 @@ func (r *run) send(ctx context.Context, args []string) error {
 	}
 	switch {
 	case n != 1:
-		return usageErr(r.cfg, errors.New("send needs one of --text, --image-url, --image-object, --media-id"))
+		return r.usageErr(cmd, errors.New("send needs one of --text, --image-url, --image-object, --media-id"))
 	case *text != "":
 		data = map[string]any{"msgtype": "text", "text": map[string]any{"content": *text}}
 	case *imageURL != "":
@@ -53,7 +80,7 @@ func (r *run) send(ctx context.Context, args []string) error {
 	conv := events.Conversation{AppID: *appid, BusinessID: *bid, OpenID: *openid}
 	subject, err := events.CommandSubject(conv, events.VerbSend)
 	if err != nil {
-		return usageErr(r.cfg, fmt.Errorf("send: %w (--appid, --bid and --openid are required)", err))
+		return r.usageErr(cmd, fmt.Errorf("send: %w (--appid, --bid and --openid are required)", err))
 	}
 	if *id == "" {
 		*id = newCommandID()
@@ -70,7 +97,7 @@ func (r *run) send(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := v.Validate(schemas.CommandEvent, body); err != nil {
-		return usageErr(r.cfg, fmt.Errorf("send: %w", err))
+		return r.usageErr(cmd, fmt.Errorf("send: %w", err))
 	}
 
 	nc, js, err := r.connectJS()

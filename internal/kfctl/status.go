@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/token"
@@ -85,13 +86,26 @@ type status struct {
 	ManageInstances int `json:"manage_instances"`
 }
 
-// status prints streams, consumers, tokens and the management service.
-func (r *run) status(ctx context.Context, args []string) error {
-	fs := newFlags("status", r.g, r.cfg.Stderr)
-	all := fs.Bool("all", false, "list idle consumers too (one per egress partition)")
-	if err := r.parseFlags(fs, args); err != nil {
-		return err
+// statusCmd is kfctl status.
+func (r *run) statusCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show streams, consumers, token state and the management service",
+		Long: `Status shows the WXKF streams, their consumers, each app's access token state —
+never a token — and how many management service instances answer a ping.
+Idle consumers of streams with more than 8 are counted, not listed, unless --all.`,
+		Example: "  kfctl status\n  kfctl status --all --json",
+		Args:    r.noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return r.status(cmd.Context(), all) },
 	}
+	cmd.Flags().BoolVar(&all, "all", false, "list idle consumers too (one per egress partition)")
+	return cmd
+}
+
+// status prints streams, consumers, tokens and the management service.
+func (r *run) status(ctx context.Context, showAll bool) error {
+	all := &showAll
 	nc, js, err := r.connectJS()
 	if err != nil {
 		return err

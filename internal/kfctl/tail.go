@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -50,29 +52,85 @@ func (t tailTarget) filter(appid, subject string) (string, error) {
 	return t.all, nil
 }
 
-// tail prints the events of the inbound stream (or, with --results, the
-// results) as they arrive, one line each, until ctx ends or --limit lines
-// are printed.
-func (r *run) tail(ctx context.Context, args []string) error {
-	fs := newFlags("tail", r.g, r.cfg.Stderr)
-	results := fs.Bool("results", false, "the results on "+events.ResultSubjects+" instead of the events on "+events.InboundSubjects)
-	appid := fs.String("appid", r.g.appid, "only this app's events")
-	subject := fs.String("subject", "", "subject filter within the stream's subjects")
-	all := fs.Bool("all", false, "start at the beginning of the stream, not with the next new event")
-	limit := fs.Int("limit", 0, "stop after this many events (0: until interrupted)")
-	if err := r.parseFlags(fs, args); err != nil {
-		return err
+// tailOpts are the flags of tail.
+type tailOpts struct {
+	events, results, all bool
+	appid, subject       string
+	limit                int
+}
+
+// tailCmd is kfctl tail.
+func (r *run) tailCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tail",
+		Short: "Print events (wxkf.in.>) and/or results (wxkf.result.>) as they arrive",
+		Long: `Tail prints one line per inbound event on ` + events.InboundSubjects + ` (the default, or --events),
+per result on ` + events.ResultSubjects + ` (--results), or both (--events --results), until
+Ctrl-C or --limit messages: stream sequence, stored time, subject, then the
+event's id and what the user sent, or the result's command, verb, outcome and
+errcode. --subject picks the stream by its prefix. With --json each message's
+body is printed as is, one per line (JSON Lines).`,
+		Example: `  kfctl tail --appid wx0123456789abcdef
+  kfctl tail --results --all --json | jq .data.outcome
+  kfctl tail --events --results
+  kfctl tail --subject 'wxkf.result.*.*.*.failed'`,
+		Args: r.noArgs,
 	}
-	if *limit < 0 {
-		return usageErr(r.cfg, fmt.Errorf("tail: limit %d: want 0 or more", *limit))
+	var o tailOpts
+	fs := cmd.Flags()
+	fs.BoolVar(&o.events, "events", false, "the inbound events on "+events.InboundSubjects+" (the default)")
+	fs.BoolVar(&o.results, "results", false, "the results on "+events.ResultSubjects)
+	appid := r.appidFlag(cmd, "only this app's messages")
+	fs.StringVar(&o.subject, "subject", "", "subject filter within "+events.InboundSubjects+" or "+events.ResultSubjects)
+	fs.BoolVar(&o.all, "all", false, "start at the beginning of the stream, not with the next new message")
+	fs.IntVar(&o.limit, "limit", 0, "stop after this many messages (0: until interrupted)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		o.appid = appid()
+		return r.tail(cmd, o)
 	}
-	target := tailInbound
-	if *results {
-		target = tailResults
+	return cmd
+}
+
+// tailTargets returns what tail reads, with the subject filter of each.
+func tailTargets(o tailOpts) ([]tailTarget, []string, error) {
+	var targets []tailTarget
+	switch {
+	case o.subject != "" && o.events && o.results:
+		return nil, nil, errors.New("tail: --subject reads one stream; drop --events or --results")
+	case o.subject != "" && !o.events && !o.results:
+		if strings.HasPrefix(o.subject, events.ResultPrefix) || o.subject == events.ResultSubjects {
+			targets = []tailTarget{tailResults}
+		} else {
+			targets = []tailTarget{tailInbound}
+		}
+	case o.results && o.events:
+		targets = []tailTarget{tailInbound, tailResults}
+	case o.results:
+		targets = []tailTarget{tailResults}
+	default:
+		targets = []tailTarget{tailInbound}
 	}
-	filter, err := target.filter(*appid, *subject)
+	filters := make([]string, len(targets))
+	for i, t := range targets {
+		f, err := t.filter(o.appid, o.subject)
+		if err != nil {
+			return nil, nil, err
+		}
+		filters[i] = f
+	}
+	return targets, filters, nil
+}
+
+// tail prints the events of the inbound stream and/or the results as they
+// arrive, one line each, until ctx ends or --limit lines are printed.
+func (r *run) tail(cmd *cobra.Command, o tailOpts) error {
+	ctx := cmd.Context()
+	if o.limit < 0 {
+		return r.usageErr(cmd, fmt.Errorf("tail: limit %d: want 0 or more", o.limit))
+	}
+	targets, filters, err := tailTargets(o)
 	if err != nil {
-		return usageErr(r.cfg, err)
+		return r.usageErr(cmd, err)
 	}
 	nc, js, err := r.connectJS()
 	if err != nil {
@@ -80,44 +138,76 @@ func (r *run) tail(ctx context.Context, args []string) error {
 	}
 	defer nc.Close()
 	deliver := jetstream.DeliverNewPolicy
-	if *all {
+	if o.all {
 		deliver = jetstream.DeliverAllPolicy
 	}
-	setupCtx, cancel := r.withTimeout(ctx)
-	defer cancel()
-	cons, err := js.OrderedConsumer(setupCtx, target.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
-		DeliverPolicy:  deliver,
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("kfctl: stream %s on %s (is kfbridge running?): %w", target.stream, redact(r.g.url), err)
-		}
-		return fmt.Errorf("kfctl: read stream %s: %w", target.stream, err)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type line struct {
+		msg    jetstream.Msg
+		target tailTarget
 	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("kfctl: read stream %s: %w", target.stream, err)
-	}
-	defer it.Stop()
-	var buf bytes.Buffer
-	for n := 0; *limit == 0 || n < *limit; n++ {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+	lines := make(chan line)
+	errs := make(chan error, len(targets))
+	var readers sync.WaitGroup
+	for i, target := range targets {
+		setupCtx, cancel := r.withTimeout(ctx)
+		cons, err := js.OrderedConsumer(setupCtx, target.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{filters[i]},
+			DeliverPolicy:  deliver,
+		})
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("kfctl: tail %s: %w", filter, err)
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("kfctl: stream %s on %s (is kfbridge running?): %w", target.stream, redact(r.g.url), err)
+			}
+			return fmt.Errorf("kfctl: read stream %s: %w", target.stream, err)
+		}
+		it, err := cons.Messages()
+		if err != nil {
+			return fmt.Errorf("kfctl: read stream %s: %w", target.stream, err)
+		}
+		defer it.Stop()
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				msg, err := it.Next(jetstream.NextContext(ctx))
+				if err != nil {
+					if ctx.Err() == nil {
+						errs <- fmt.Errorf("kfctl: tail %s: %w", filters[i], err)
+					}
+					return
+				}
+				select {
+				case lines <- line{msg, target}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	defer readers.Wait()
+	defer stop()
+	var buf bytes.Buffer
+	for n := 0; o.limit == 0 || n < o.limit; n++ {
+		var l line
+		select {
+		case l = <-lines:
+		case err := <-errs:
+			return err
+		case <-ctx.Done():
+			return nil
 		}
 		buf.Reset()
 		if r.g.json {
-			buf.Write(bytes.TrimSpace(msg.Data()))
+			buf.Write(bytes.TrimSpace(l.msg.Data()))
 		} else {
-			appendPrefix(&buf, msg)
-			target.line(&buf, msg.Data())
+			appendPrefix(&buf, l.msg)
+			l.target.line(&buf, l.msg.Data())
 		}
 		buf.WriteByte('\n')
 		if _, err := r.out.Write(buf.Bytes()); err != nil {

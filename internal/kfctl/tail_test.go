@@ -279,3 +279,41 @@ func TestTailStops(t *testing.T) {
 		t.Errorf("tail after Ctrl-C = %v, want nil", err)
 	}
 }
+
+// TestTailBoth: --events --results reads both streams; --subject picks the
+// stream by its prefix.
+func TestTailBoth(t *testing.T) {
+	s, js := startTailStreams(t)
+	publishPush(t, js, wxpush.Spec{Kind: wxpush.KindText, MsgID: "71", Content: "both"})
+	publishResult(t, js, appID, "c-both", "delivered", 0)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	out, err := tail(t, ctx, s.ClientURL(), "--events", "--results", "--all", "--limit", "2", "--json")
+	if err != nil {
+		t.Fatalf("tail --events --results: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("tail --events --results printed %d lines, want 2:\n%s", len(lines), out)
+	}
+	var in, res int
+	for _, line := range lines {
+		if _, err := events.ParseResult([]byte(line)); err == nil {
+			res++
+		} else if _, err := events.ParseInbound([]byte(line)); err == nil {
+			in++
+		} else {
+			t.Errorf("line %q is neither an event nor a result", line)
+		}
+	}
+	if in != 1 || res != 1 {
+		t.Errorf("tail --events --results printed %d events and %d results, want 1 and 1:\n%s", in, res, out)
+	}
+	out, err = tail(t, ctx, s.ClientURL(), "--subject", events.ResultSubjects, "--all", "--limit", "1")
+	if err != nil || !strings.Contains(out, "command=c-both send delivered") {
+		t.Errorf("tail --subject %s = %q, %v; want the result", events.ResultSubjects, out, err)
+	}
+	if _, err := tail(t, ctx, s.ClientURL(), "--events", "--results", "--subject", events.ResultSubjects); !errors.Is(err, ErrUsage) {
+		t.Errorf("tail --events --results --subject = %v, want ErrUsage", err)
+	}
+}
