@@ -74,9 +74,14 @@ const (
 	APIErrorReply = "api/error.reply.schema.json"
 )
 
+// ContractVersion is the version of the wire contract the schemas describe.
+// It is part of every schema's $id (https://kfbridge.dev/schemas/v1/…); a
+// breaking change to the contract is a new version with new $ids.
+const ContractVersion = "v1"
+
 // baseURL is what every embedded schema's $id starts with; the rest of the
 // $id is the schema's name.
-const baseURL = "https://kfbridge.dev/schemas/"
+const baseURL = "https://kfbridge.dev/schemas/" + ContractVersion + "/"
 
 //go:embed asyncapi.yaml in/*.json out/*.json result/*.json api/*.json
 var files embed.FS

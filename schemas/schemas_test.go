@@ -461,7 +461,7 @@ func TestSchemaFiles(t *testing.T) {
 			if want := "https://json-schema.org/draft/2020-12/schema"; s.Schema != want {
 				t.Errorf("$schema = %q, want %q", s.Schema, want)
 			}
-			if want := "https://kfbridge.dev/schemas/" + name; s.ID != want {
+			if want := "https://kfbridge.dev/schemas/" + schemas.ContractVersion + "/" + name; s.ID != want {
 				t.Errorf("$id = %q, want %q", s.ID, want)
 			}
 			if s.Title == "" {

@@ -156,7 +156,7 @@ func (s *Service) Run(ctx context.Context) error {
 		Version:     ServiceVersion,
 		Description: "kfbridge: sub-merchants, customer-service accounts and media of WeChat mini programs (wxkf.api.<appid>.<op>)",
 		QueueGroup:  QueueGroup,
-		Metadata:    map[string]string{"subjects": SubjectPrefix + "<appid>.<op>", "schemas": "https://kfbridge.dev/schemas/api/"},
+		Metadata:    map[string]string{"subjects": SubjectPrefix + "<appid>.<op>", "schemas": "https://kfbridge.dev/schemas/" + schemas.ContractVersion + "/api/"},
 	})
 	if err != nil {
 		return fmt.Errorf("manage: add service: %w", err)
@@ -167,8 +167,8 @@ func (s *Service) Run(ctx context.Context) error {
 			micro.WithEndpointSubject(SubjectPrefix+"*."+op.name),
 			micro.WithEndpointMetadata(map[string]string{
 				"op":             op.name,
-				"request_schema": "https://kfbridge.dev/schemas/" + op.request,
-				"reply_schema":   "https://kfbridge.dev/schemas/" + op.reply,
+				"request_schema": "https://kfbridge.dev/schemas/" + schemas.ContractVersion + "/" + op.request,
+				"reply_schema":   "https://kfbridge.dev/schemas/" + schemas.ContractVersion + "/" + op.reply,
 			}))
 		if err != nil {
 			return errors.Join(fmt.Errorf("manage: endpoint %s: %w", op.name, err), svc.Stop())
