@@ -358,6 +358,10 @@ type App struct {
 	// stored: success (default) or transfer_customer_service, which hands the
 	// message to WeChat's human customer-service tool.
 	PassiveReply string `yaml:"passive_reply"`
+	// Handover decides per user message whether it goes to human agents
+	// (see [Handover]); passive_reply: transfer_customer_service is mode
+	// always.
+	Handover Handover `yaml:"handover"`
 }
 
 // AcceptedModes returns the encryption modes the app accepts: Modes, or

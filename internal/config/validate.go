@@ -247,6 +247,7 @@ func (c *Config) Validate() error {
 		default:
 			bad("apps[%d].passive_reply %q: want %s or %s", i, a.PassiveReply, ReplySuccess, ReplyTransfer)
 		}
+		validateHandover(i, a, bad)
 	}
 	return errors.Join(errs...)
 }
