@@ -32,6 +32,9 @@ type Inbound struct {
 	Kind string
 	// Message is the decoded push.
 	Message *wxcodec.Message
+	// HandledBy, when set, is written as data.handled_by
+	// ([HandledByBot], [HandledByHumanPending]).
+	HandledBy string
 }
 
 // MaxCreateTime is the largest CreateTime (Unix seconds) an event can carry:
@@ -211,6 +214,10 @@ func (in *Inbound) AppendData(dst []byte) []byte {
 			dst = append(dst, f.Value...)
 		}
 		dst = append(dst, '}')
+	}
+	if in.HandledBy != "" {
+		dst = append(dst, `,"handled_by":`...)
+		dst = jsonenc.AppendString(dst, in.HandledBy)
 	}
 	return append(dst, '}')
 }
