@@ -11,7 +11,9 @@
 // stores, at the same time as the JetStream publish, and transfers when a
 // responder answers {"transfer": true} within apps[].handover.deadline. No
 // responder, an error or a late answer keep the message with the bots.
-// Events are never handed over, and nobody is asked about them.
+// Events are never handed over, and nobody is asked about them. Mode
+// always is today's static passive_reply: transfer_customer_service: every
+// user message is handed over, with no state read or written.
 //
 // Answers come back on a subscription of its own under [ReplyPrefix], not
 // under the bridge's inbox prefix: bot accounts of the embedded server may
@@ -25,10 +27,10 @@
 // user still waiting in the queue reaches kfbridge's URL meanwhile.
 // kfbridge never sees the agent's side: not when an agent picks the
 // session up, nor when one closes it. What it knows is when it answered a
-// handover. It records that in the KV bucket [BucketName] (TTL 30 min,
+// handover. In modes rules and bot it records that in the KV bucket [BucketName] (TTL 30 min,
 // shared by every ingress replica), publishes a
-// weixin.kf.conversation.transferred event, and marks every later user
-// message of an app that hands over with data.handled_by: human_pending
+// weixin.kf.conversation.transferred event, and marks every user message
+// of a BusinessId in mode rules or bot with data.handled_by: human_pending
 // while the record lives (the user is queued, or an agent closed the
 // session early: kfbridge cannot tell which), bot otherwise.
 //

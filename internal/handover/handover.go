@@ -81,8 +81,8 @@ func New(cfg Config) (*Handover, error) {
 		if !a.HandoverUsed() {
 			continue
 		}
-		if cfg.JetStream == nil || cfg.KV == nil {
-			return nil, fmt.Errorf("handover: app %s hands over: JetStream and KV are required", a.AppID)
+		if cfg.JetStream == nil || (cfg.KV == nil && tracks(a)) {
+			return nil, fmt.Errorf("handover: app %s decides handovers by rules or a bot: JetStream and KV are required", a.AppID)
 		}
 		app := &App{h: h, appid: a.AppID, cfg: a, deadline: a.HandoverDeadline(),
 			counts: map[[2]string]prometheus.Counter{}, lat: map[string]prometheus.Observer{}}
@@ -101,6 +101,21 @@ func New(cfg Config) (*Handover, error) {
 		h.asker = newAsker(cfg.JetStream.Conn())
 	}
 	return h, nil
+}
+
+// tracks reports whether app a records handovers: mode rules or bot for
+// some BusinessId (mode always hands everything over, statelessly).
+func tracks(a config.App) bool {
+	modes := []string{a.HandoverMode("")}
+	for _, m := range a.Handover.Business {
+		modes = append(modes, m)
+	}
+	for _, m := range modes {
+		if m == config.HandoverRules || m == config.HandoverBot {
+			return true
+		}
+	}
+	return false
 }
 
 // App returns the decider of appid, or nil when the app never hands over:
@@ -147,6 +162,13 @@ func (a *App) Begin(ctx context.Context, in *events.Inbound, traceparent string)
 		return nil
 	}
 	h := a.h
+	d := &Decision{app: a, in: in, mode: mode, start: time.Now()}
+	if mode == config.HandoverAlways {
+		// Every message goes to the agents: today's static reply, with
+		// no conversation to track.
+		d.outcome = OutcomeTransfer
+		return d
+	}
 	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	hb, err := handledBy(sctx, h.kv, in)
 	cancel()
@@ -154,10 +176,7 @@ func (a *App) Begin(ctx context.Context, in *events.Inbound, traceparent string)
 		h.logger.Warn("handover: conversation state unknown; handled_by left out", "appid", a.appid, "subject", in.Subject, "err", err)
 	}
 	in.HandledBy = hb
-	d := &Decision{app: a, in: in, mode: mode, start: time.Now()}
 	switch mode {
-	case config.HandoverAlways:
-		d.outcome = OutcomeTransfer
 	case config.HandoverRules:
 		d.outcome = OutcomeKeep
 		if a.rules.match(in.BusinessID, in.Message.Content) {
@@ -199,6 +218,9 @@ func (d *Decision) Finish(ctx context.Context) bool {
 	a.counts[[2]string{d.mode, d.outcome}].Inc()
 	if d.outcome != OutcomeTransfer {
 		return false
+	}
+	if d.mode == config.HandoverAlways {
+		return true
 	}
 	// WeChat waits for the answer: record and announce the handover at
 	// once, each bounded by stateTimeout.

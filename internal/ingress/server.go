@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -43,12 +44,15 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
 	Rand io.Reader
+	// HandoverKV is the conversation bucket (handover.BucketName).
+	// Required when an app hands messages over (apps[].handover).
+	HandoverKV jetstream.KeyValue
 }
 
 // app is one served mini program.
 type app struct {
 	codec    *wxcodec.Codec
-	transfer bool
+	handover *handover.App      // nil: the app never hands over
 	previous prometheus.Counter // pushes that needed a previous token or key
 }
 
@@ -61,6 +65,7 @@ type Server struct {
 	logger   *slog.Logger
 	registry *prometheus.Registry
 	metrics  *metrics
+	handover *handover.Handover
 	now      func() time.Time
 	rand     io.Reader
 	engine   *gin.Engine
@@ -122,6 +127,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	s.conns.onEvict = m.evicted.Inc
+	s.handover, err = handover.New(handover.Config{Apps: cfg.Apps, JetStream: cfg.JetStream, KV: cfg.HandoverKV,
+		Registry: s.registry, Logger: s.logger, Now: s.now})
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, a := range cfg.Apps {
 		c, err := newCodec(a)
@@ -129,7 +139,7 @@ func New(cfg Config) (*Server, error) {
 			errs = append(errs, fmt.Errorf("app %s: %w", a.AppID, err))
 			continue
 		}
-		s.apps[a.AppID] = &app{codec: c, transfer: a.PassiveReply == config.ReplyTransfer,
+		s.apps[a.AppID] = &app{codec: c, handover: s.handover.App(a.AppID),
 			previous: m.previous.WithLabelValues(a.AppID)}
 		if c.Accepts(wxcodec.ModePlaintext) {
 			s.logger.Warn("app accepts plaintext pushes: their signature does not cover the body, so whoever sees one push URL can forge pushes for the timestamp window",
