@@ -437,7 +437,8 @@ func TestSchemaFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{schemas.InboundData, schemas.InboundEvent, schemas.CommandEvent, schemas.SendCommandData, schemas.TypingCommandData, schemas.ResultEvent}
+	want := []string{schemas.InboundData, schemas.InboundEvent, schemas.CommandEvent, schemas.SendCommandData, schemas.TypingCommandData, schemas.ResultEvent,
+		schemas.TransferredEvent, schemas.DecideAnswer}
 	want = append(want, apiSchemas...)
 	slices.Sort(want)
 	if !cmp.Equal(names, want) {

@@ -33,7 +33,9 @@ func TestHandoverValidate(t *testing.T) {
 		{"deadline too short", func(a *App) { a.Handover = Handover{Mode: HandoverBot, Deadline: time.Millisecond} }, "handover.deadline"},
 		{"rules mode without rules", func(a *App) { a.Handover.Mode = HandoverRules }, "needs handover.rules"},
 		{"rules without rules mode", func(a *App) { a.Handover.Rules.Keywords = []string{"x"} }, "no mode is rules"},
-		{"bad regexp", func(a *App) { a.Handover = Handover{Mode: HandoverRules, Rules: HandoverRuleSet{Regexps: []string{"(a"}}} }, "regexps[0]"},
+		{"bad regexp", func(a *App) {
+			a.Handover = Handover{Mode: HandoverRules, Rules: HandoverRuleSet{Regexps: []string{"(a"}}}
+		}, "regexps[0]"},
 		{"huge regexp", func(a *App) {
 			a.Handover = Handover{Mode: HandoverRules, Rules: HandoverRuleSet{Regexps: []string{strings.Repeat("a", 300)}}}
 		}, "regexps[0]"},
