@@ -205,18 +205,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 }
 
 // handoverTracked reports whether an app decides handovers by rules or a
-// bot for some BusinessId: only then does the ingress need the
-// conversation bucket.
+// bot: only then does the ingress need the conversation bucket.
 func handoverTracked(apps []config.App) bool {
 	for _, a := range apps {
-		modes := []string{a.Handover.Mode}
-		for _, m := range a.Handover.Business {
-			modes = append(modes, m)
-		}
-		for _, m := range modes {
-			if m == config.HandoverRules || m == config.HandoverBot {
-				return true
-			}
+		if a.HandoverTracked() {
+			return true
 		}
 	}
 	return false

@@ -91,6 +91,21 @@ func (a App) HandoverUsed() bool {
 	return false
 }
 
+// HandoverTracked reports whether the app decides handovers by rules or a
+// bot for some BusinessId: only those record conversations (mode always
+// hands everything over, statelessly).
+func (a App) HandoverTracked() bool {
+	if m := a.defaultHandoverMode(); m == HandoverRules || m == HandoverBot {
+		return true
+	}
+	for _, m := range a.Handover.Business {
+		if m == HandoverRules || m == HandoverBot {
+			return true
+		}
+	}
+	return false
+}
+
 // HandoverDeadline returns handover.deadline or its default.
 func (a App) HandoverDeadline() time.Duration {
 	if a.Handover.Deadline == 0 {

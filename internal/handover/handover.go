@@ -81,7 +81,7 @@ func New(cfg Config) (*Handover, error) {
 		if !a.HandoverUsed() {
 			continue
 		}
-		if cfg.JetStream == nil || (cfg.KV == nil && tracks(a)) {
+		if cfg.JetStream == nil || (cfg.KV == nil && a.HandoverTracked()) {
 			return nil, fmt.Errorf("handover: app %s decides handovers by rules or a bot: JetStream and KV are required", a.AppID)
 		}
 		app := &App{h: h, appid: a.AppID, cfg: a, deadline: a.HandoverDeadline(),
@@ -101,21 +101,6 @@ func New(cfg Config) (*Handover, error) {
 		h.asker = newAsker(cfg.JetStream.Conn())
 	}
 	return h, nil
-}
-
-// tracks reports whether app a records handovers: mode rules or bot for
-// some BusinessId (mode always hands everything over, statelessly).
-func tracks(a config.App) bool {
-	modes := []string{a.HandoverMode("")}
-	for _, m := range a.Handover.Business {
-		modes = append(modes, m)
-	}
-	for _, m := range modes {
-		if m == config.HandoverRules || m == config.HandoverBot {
-			return true
-		}
-	}
-	return false
 }
 
 // App returns the decider of appid, or nil when the app never hands over:
