@@ -274,3 +274,43 @@ func streamMsgs(t *testing.T, e *env) []*nats.Msg {
 	}
 	return out
 }
+
+// TestHandoverBusinessOverride: handover.business overrides the app's
+// mode per BusinessId; a BusinessId in mode never gets no handled_by and
+// nobody is asked about it.
+func TestHandoverBusinessOverride(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Apps[0].Handover = config.Handover{Business: map[string]string{"42": config.HandoverBot, "43": config.HandoverAlways}}
+	})
+	r := startResponder(t, e)
+	signer, err := wxpush.NewSigner("http://ingress", wxpush.App{AppID: testAppID, Token: testToken, EncodingAESKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		bid  int64
+		want string
+	}{
+		{0, wxpush.AnswerSuccess},
+		{42, wxpush.AnswerTransferEncrypted},
+		{43, wxpush.AnswerTransferEncrypted},
+	} {
+		spec := wxpush.Spec{Kind: wxpush.KindText, OpenID: "oTransfer", To: "gh_1", BusinessID: tc.bid, MsgID: fmt.Sprint(9100 + i)}
+		if got := pushAndCheck(t, e, signer, spec); got != tc.want {
+			t.Errorf("bid %d answered %s, want %s", tc.bid, got, tc.want)
+		}
+	}
+	if got := r.asked.Load(); got != 1 {
+		t.Errorf("bots asked %d times, want once (bid 42)", got)
+	}
+	msgs := streamMsgs(t, e)
+	if len(msgs) != 4 { // three messages and bid 42's transferred event
+		t.Fatalf("stream holds %d events, want 4", len(msgs))
+	}
+	for i, want := range map[int]string{0: "", 1: events.HandledByBot, 3: ""} {
+		ev, err := events.ParseInbound(msgs[i].Data)
+		if err != nil || ev.Data.HandledBy != want {
+			t.Errorf("event %d (%s) handled_by %q, %v; want %q", i, msgs[i].Subject, ev.Data.HandledBy, err, want)
+		}
+	}
+}
