@@ -223,25 +223,20 @@ func (d *Decision) Finish(ctx context.Context) bool {
 	return true
 }
 
-// wait waits for the bot's answer until the deadline.
+// wait waits for the bot's answer until the deadline. An answer already
+// there counts even when the store took longer than the deadline: WeChat
+// is answered no later for it.
 func (d *Decision) wait(ctx context.Context) string {
-	left := d.app.deadline - time.Since(d.start)
-	t := time.NewTimer(left)
+	select {
+	case m := <-d.ch:
+		return d.read(m)
+	default:
+	}
+	t := time.NewTimer(d.app.deadline - time.Since(d.start))
 	defer t.Stop()
 	select {
 	case m := <-d.ch:
-		if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-			return OutcomeNoResponder
-		}
-		ans, err := events.ParseDecideAnswer(m.Data)
-		if err != nil {
-			d.app.h.logger.Warn("handover: unreadable decision; kept with the bots", "appid", d.app.appid, "subject", d.in.Subject, "err", err)
-			return OutcomeError
-		}
-		if ans.Transfer {
-			return OutcomeTransfer
-		}
-		return OutcomeKeep
+		return d.read(m)
 	case <-t.C:
 		d.app.h.asker.forget(d.id)
 		return OutcomeTimeout
@@ -249,6 +244,23 @@ func (d *Decision) wait(ctx context.Context) string {
 		d.app.h.asker.forget(d.id)
 		return OutcomeTimeout
 	}
+}
+
+// read returns the outcome of the answer m: the server's no-responders
+// status, or a bot's [events.DecideAnswer].
+func (d *Decision) read(m *nats.Msg) string {
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		return OutcomeNoResponder
+	}
+	ans, err := events.ParseDecideAnswer(m.Data)
+	if err != nil {
+		d.app.h.logger.Warn("handover: unreadable decision; kept with the bots", "appid", d.app.appid, "subject", d.in.Subject, "err", err)
+		return OutcomeError
+	}
+	if ans.Transfer {
+		return OutcomeTransfer
+	}
+	return OutcomeKeep
 }
 
 // publishTransferred stores the weixin.kf.conversation.transferred event
