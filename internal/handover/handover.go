@@ -122,8 +122,11 @@ func (h *Handover) Close() error {
 
 // Decision is the handover decision of one stored message.
 type Decision struct {
-	app   *App
-	in    *events.Inbound
+	app *App
+	// in is a copy of the message's event: the ingress's stays on its
+	// stack (a pointer kept here would move it to the heap on every push,
+	// also of apps that never hand over).
+	in    events.Inbound
 	mode  string
 	start time.Time
 	// bot mode: the pending request
@@ -147,7 +150,7 @@ func (a *App) Begin(ctx context.Context, in *events.Inbound, traceparent string)
 		return nil
 	}
 	h := a.h
-	d := &Decision{app: a, in: in, mode: mode, start: time.Now()}
+	d := &Decision{app: a, mode: mode, start: time.Now()}
 	if mode == config.HandoverAlways {
 		// Every message goes to the agents: today's static reply, with
 		// no conversation to track.
@@ -161,6 +164,7 @@ func (a *App) Begin(ctx context.Context, in *events.Inbound, traceparent string)
 		h.logger.Warn("handover: conversation state unknown; handled_by left out", "appid", a.appid, "subject", in.Subject, "err", err)
 	}
 	in.HandledBy = hb
+	d.in = *in
 	switch mode {
 	case config.HandoverRules:
 		d.outcome = OutcomeKeep
@@ -213,8 +217,8 @@ func (d *Decision) Finish(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- h.publishTransferred(ctx, d.in, d.mode, at) }()
-	if err := record(ctx, h.kv, d.in, at); err != nil {
+	go func() { done <- h.publishTransferred(ctx, &d.in, d.mode, at) }()
+	if err := record(ctx, h.kv, &d.in, at); err != nil {
 		h.logger.Warn("handover: not recorded; later messages say handled_by bot", "appid", a.appid, "subject", d.in.Subject, "err", err)
 	}
 	if err := <-done; err != nil {
