@@ -29,8 +29,8 @@
 // session up, nor when one closes it. What it knows is when it answered a
 // handover. In modes rules and bot it records that in the KV bucket [BucketName] (TTL 30 min,
 // shared by every ingress replica), publishes a
-// weixin.kf.conversation.transferred event, and marks every user message
-// of a BusinessId in mode rules or bot with data.handled_by: human_pending
+// weixin.kf.conversation.transferred event, and marks every push (message
+// or event) of a BusinessId in mode rules or bot with data.handled_by: human_pending
 // while the record lives (the user is queued, or an agent closed the
 // session early: kfbridge cannot tell which), bot otherwise.
 //

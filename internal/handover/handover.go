@@ -136,26 +136,27 @@ type Decision struct {
 	outcome string
 }
 
-// Begin starts the decision on in before it is published. It returns nil
-// for events and for messages of a BusinessId whose mode is never. It sets
-// in.HandledBy from the conversation's record, and in mode bot publishes
-// the decision request (the event as it will be stored, traceparent in
-// its header), so the bot decides while JetStream stores.
+// Begin starts the decision on in before it is published. In modes rules
+// and bot it sets in.HandledBy from the conversation's record, on
+// messages and events alike. It returns nil for events (never handed
+// over, nobody asked) and for pushes of a BusinessId whose mode is never.
+// In mode bot it publishes the decision request (the event as it will be
+// stored, traceparent in its header), so the bot decides while JetStream
+// stores.
 func (a *App) Begin(ctx context.Context, in *events.Inbound, traceparent string) *Decision {
-	if in.Message.MsgType == events.MsgTypeEvent {
-		return nil
-	}
 	mode := a.cfg.HandoverMode(in.BusinessID)
 	if mode == config.HandoverNever {
 		return nil
 	}
+	event := in.Message.MsgType == events.MsgTypeEvent
 	h := a.h
-	d := &Decision{app: a, mode: mode, start: time.Now()}
 	if mode == config.HandoverAlways {
+		if event {
+			return nil
+		}
 		// Every message goes to the agents: today's static reply, with
 		// no conversation to track.
-		d.outcome = OutcomeTransfer
-		return d
+		return &Decision{app: a, mode: mode, start: time.Now(), outcome: OutcomeTransfer}
 	}
 	sctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	hb, err := handledBy(sctx, h.kv, in)
@@ -164,7 +165,10 @@ func (a *App) Begin(ctx context.Context, in *events.Inbound, traceparent string)
 		h.logger.Warn("handover: conversation state unknown; handled_by left out", "appid", a.appid, "subject", in.Subject, "err", err)
 	}
 	in.HandledBy = hb
-	d.in = *in
+	if event {
+		return nil
+	}
+	d := &Decision{app: a, mode: mode, start: time.Now(), in: *in}
 	switch mode {
 	case config.HandoverRules:
 		d.outcome = OutcomeKeep

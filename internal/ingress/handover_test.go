@@ -255,6 +255,20 @@ func TestHandoverBotRequest(t *testing.T) {
 			t.Errorf("event %d: %v", i, err)
 		}
 	}
+	// An event of the conversation carries handled_by too; nobody is asked.
+	asked := r.asked.Load()
+	enter := wxpush.Spec{Kind: "user_enter_tempsession", OpenID: "oTransfer", To: "gh_1", BusinessID: 7}
+	if got := pushAndCheck(t, e, signer, enter); got != wxpush.AnswerSuccess {
+		t.Errorf("event answered %s, want success", got)
+	}
+	msgs = streamMsgs(t, e)
+	ev, err := events.ParseInbound(msgs[len(msgs)-1].Data)
+	if err != nil || ev.Data.Event == nil || ev.Data.HandledBy != events.HandledByHumanPending {
+		t.Errorf("event %+v handled_by %q, %v; want user_enter_tempsession, human_pending", ev.Data.Event, ev.Data.HandledBy, err)
+	}
+	if r.asked.Load() != asked {
+		t.Error("a bot was asked about an event")
+	}
 }
 
 // streamMsgs returns every message of the inbound stream in order.

@@ -52,9 +52,10 @@ type InboundData struct {
 	// Extra holds every other field of the push verbatim, under WeChat's
 	// own field names. Nested XML elements are objects, repeated ones arrays.
 	Extra map[string]json.RawMessage `json:"extra,omitempty"`
-	// HandledBy is set on the user messages of an app that hands messages
-	// over to human agents: [HandledByBot], or [HandledByHumanPending]
-	// when a handover happened in the last [HandoverWindow].
+	// HandledBy is set on the pushes (messages and events) of a BusinessId
+	// whose handover mode is rules or bot: [HandledByBot], or
+	// [HandledByHumanPending] when a handover happened in the last
+	// [HandoverWindow].
 	HandledBy string `json:"handled_by,omitempty"`
 }
 
