@@ -78,16 +78,26 @@ const (
 // It is part of every schema's $id (https://kfbridge.dev/schemas/v1/…); a
 // breaking change to the contract is a new version with new $ids.
 const ContractVersion = "v1"
+// Schemas of handover to human agents.
+const (
+	// TransferredEvent is the event published on
+	// wxkf.in.<appid>.<bid>.<openid>.conversation_transferred when a message
+	// was handed to human agents.
+	TransferredEvent = "in/transferred.schema.json"
+	// DecideAnswer is a bot's answer to a handover decision request on
+	// wxkf.decide.<appid>.<bid>.<openid> (whose body is an [InboundEvent]).
+	DecideAnswer = "decide/answer.schema.json"
+)
 
 // baseURL is what every embedded schema's $id starts with; the rest of the
 // $id is the schema's name.
 const baseURL = "https://kfbridge.dev/schemas/" + ContractVersion + "/"
 
-//go:embed asyncapi.yaml in/*.json out/*.json result/*.json api/*.json
+//go:embed asyncapi.yaml in/*.json out/*.json result/*.json api/*.json decide/*.json
 var files embed.FS
 
 // FS returns the embedded files: asyncapi.yaml and the JSON Schemas under
-// in/, out/, result/ and api/, at the same paths as in the repository's
+// in/, out/, result/, api/ and decide/, at the same paths as in the repository's
 // schemas/ directory.
 func FS() fs.FS {
 	return files

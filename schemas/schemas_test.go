@@ -437,7 +437,8 @@ func TestSchemaFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{schemas.InboundData, schemas.InboundEvent, schemas.CommandEvent, schemas.SendCommandData, schemas.TypingCommandData, schemas.ResultEvent}
+	want := []string{schemas.InboundData, schemas.InboundEvent, schemas.CommandEvent, schemas.SendCommandData, schemas.TypingCommandData, schemas.ResultEvent,
+		schemas.TransferredEvent, schemas.DecideAnswer}
 	want = append(want, apiSchemas...)
 	slices.Sort(want)
 	if !cmp.Equal(names, want) {
@@ -520,10 +521,12 @@ func TestAsyncAPI(t *testing.T) {
 	}
 
 	addresses := map[string]string{
-		"inbound":     "wxkf.in.{appid}.{bid}.{openid}.{kind}",
-		"outbound":    "wxkf.out.{appid}.{bid}.{openid}.{verb}",
-		"results":     "wxkf.result.{appid}.{bid}.{openid}.{outcome}",
-		"deadLetters": "wxkf.dlq.{appid}.{bid}.{openid}.{verb}",
+		"inbound":       "wxkf.in.{appid}.{bid}.{openid}.{kind}",
+		"outbound":      "wxkf.out.{appid}.{bid}.{openid}.{verb}",
+		"results":       "wxkf.result.{appid}.{bid}.{openid}.{outcome}",
+		"deadLetters":   "wxkf.dlq.{appid}.{bid}.{openid}.{verb}",
+		"decide":        "wxkf.decide.{appid}.{bid}.{openid}",
+		"decideReplies": "",
 	}
 	maps.Copy(addresses, apiChannels)
 	channels, _ := doc["channels"].(map[string]any)
@@ -557,6 +560,7 @@ func TestAsyncAPI(t *testing.T) {
 		"sendCommand":       "send",
 		"receiveResult":     "receive",
 		"receiveDeadLetter": "receive",
+		"answerDecision":    "receive",
 	}
 	maps.Copy(actions, apiOperations)
 	operations, _ := doc["operations"].(map[string]any)
@@ -629,8 +633,12 @@ func exampleSchema(name string, payload any) string {
 	_, structured := p["specversion"]
 	_, typing := p["command"]
 	switch {
-	case name == "inboundEvent":
+	case name == "inboundEvent" || name == "decideRequest":
 		return schemas.InboundEvent
+	case name == "conversationTransferred":
+		return schemas.TransferredEvent
+	case name == "decideAnswer":
+		return schemas.DecideAnswer
 	case name == "resultEvent":
 		return schemas.ResultEvent
 	case structured:

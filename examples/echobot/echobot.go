@@ -1,8 +1,9 @@
 // Package echobot is a small customer-service bot of the kind a team writes
 // in any language against kfbridge: it reads pushes from the WXKF_IN stream
 // with a durable consumer, and answers each user message by publishing
-// commands — "typing", then the reply — on wxkf.out.…. It also reads the
-// results of its commands. It needs nothing but NATS and JSON.
+// commands — "typing", then the reply — on wxkf.out.…; it stays quiet on
+// messages of a conversation handed to human agents (data.handled_by
+// human_pending). It also reads the results of its commands. It needs nothing but NATS and JSON.
 //
 // # Usage
 //
@@ -119,6 +120,13 @@ func answer(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, logger
 		return
 	}
 	d := ev.Data
+	if d.HandledBy == events.HandledByHumanPending {
+		// Handed to human agents in the last 30 minutes: the user is
+		// queued for an agent (or one closed the session); stay quiet.
+		logger.Info("echobot: conversation with human agents; not answering", "subject", m.Subject())
+		m.Ack()
+		return
+	}
 	var reply string
 	switch {
 	case d.Text != nil:

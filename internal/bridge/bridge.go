@@ -45,10 +45,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
+	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/internal/ingress"
 	"github.com/kfbridge/kfbridge/internal/manage"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -188,8 +191,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if opts.Ingress {
 		// The ingress's admin listener serves the process's health, with
 		// the ingress's own check (it is not draining) before these.
+		var handoverKV jetstream.KeyValue
+		if handoverTracked(cfg.Apps) {
+			st := cfg.NATS.Streams
+			if handoverKV, err = handover.EnsureBucket(ctx, b.JS, st.Replicas, st.StorageType()); err != nil {
+				return err
+			}
+		}
 		srv, err = ingress.New(ingress.Config{
-			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS,
+			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS, HandoverKV: handoverKV,
 			Ready: all(checks), Logger: logger.With("component", "ingress"), Registry: reg, Budget: tracker,
 		})
 		if err != nil {
@@ -220,6 +230,17 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// handoverTracked reports whether an app decides handovers by rules or a
+// bot: only then does the ingress need the conversation bucket.
+func handoverTracked(apps []config.App) bool {
+	for _, a := range apps {
+		if a.HandoverTracked() {
+			return true
+		}
+	}
+	return false
 }
 
 // all is one check made of checks, run in order.

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -76,6 +77,9 @@ type Export struct {
 //   - the services wxkf.out.> (commands; JetStream's publish ack reaches
 //     the bot) and wxkf.api.> (the management API);
 //   - the streams wxkf.in.> and wxkf.result.>, for core subscribers;
+//   - the stream wxkf.decide.> (handover decision requests) and the
+//     service _KFBRIDGE_DECIDE.> ([handover.ReplyPrefix]), where a bot
+//     publishes its answer: it can answer a decision, never read one;
 //   - for each of its consumers (which the bridge creates, [Broker.EnsureBotConsumers]):
 //     $JS.API.CONSUMER.INFO.<stream>.<name>, $JS.API.CONSUMER.MSG.NEXT.<stream>.<name>
 //     (streamed) and $JS.ACK.<stream>.<name>.> — nothing that creates,
@@ -91,6 +95,11 @@ func BotImports(u config.User) []Export {
 		{Subject: "wxkf.api.>", Service: true},
 		{Subject: events.InboundSubjects},
 		{Subject: events.ResultSubjects},
+		// Handover decisions: requests reach the bot as a stream; it
+		// answers by publishing on the request's reply subject, under
+		// handover.ReplyPrefix, which it can publish to but never read.
+		{Subject: events.DecideSubjects},
+		{Subject: handover.ReplyPrefix + ".>", Service: true},
 	}
 	for _, c := range u.BotConsumers() {
 		stream := ConsumerStream(c.Stream)

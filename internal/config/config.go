@@ -407,6 +407,10 @@ type App struct {
 	// nothing, reason budget), truncate (send the parts it holds, the last
 	// one ending with an ellipsis) or partial (send the parts it holds).
 	BudgetPolicy string `yaml:"budget_policy"`
+	// Handover decides per user message whether it goes to human agents
+	// (see [Handover]); passive_reply: transfer_customer_service is mode
+	// always.
+	Handover Handover `yaml:"handover"`
 }
 
 // AcceptedModes returns the encryption modes the app accepts: Modes, or

@@ -286,6 +286,7 @@ func (c *Config) Validate() error {
 		default:
 			bad("apps[%d].budget_policy %q: want fail, truncate or partial", i, a.BudgetPolicy)
 		}
+		validateHandover(i, a, bad)
 	}
 	return errors.Join(errs...)
 }

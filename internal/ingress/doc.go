@@ -13,6 +13,12 @@
 // /metrics (Prometheus). Client addresses in logs come from
 // X-Forwarded-For only when the peer is one of ingress.trusted_proxies.
 //
+// The passive reply is success, or transfer_customer_service for a user
+// message that internal/handover hands to human agents (apps[].handover:
+// always, by rules, or by asking a bot on wxkf.decide.<appid>.<bid>.<openid>
+// while the push is being stored). An app in mode never (the default)
+// pays one nil check per push for it.
+//
 // The public listener holds at most ingress.max_conns connections. At the
 // cap a new connection closes the one that made no progress the longest
 // among those carrying no verified push (idle keep-alive connections,
@@ -40,6 +46,10 @@
 // absorbs WeChat's retry. On shutdown the listener stops accepting, in-flight
 // requests finish their publish and answer, and only then does
 // [Server.ListenAndServe] return, so every push answered "success" is stored.
+// A handover decision starts before the publish (in mode bot its request
+// goes out first) and is read only after the ack: no answer precedes the
+// store, and a bot may be asked about a push whose publish then fails
+// (WeChat retries it, and the bot is asked again).
 //
 // # Errors
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -92,9 +93,17 @@ func (s *Server) push(c *gin.Context) {
 	// on its own (publish_timeout).
 	ctx := context.WithoutCancel(c.Request.Context())
 	s.grant(ctx, &in)
+	tp := s.traceParent(c.Request)
+	var decision *handover.Decision // nil: no handover decision for this push
+	if a.handover != nil {
+		decision = a.handover.Begin(ctx, &in, tp)
+	}
 	start := time.Now()
-	ack, err := s.pub.PublishInbound(ctx, &in, s.traceParent(c.Request))
+	ack, err := s.pub.PublishInbound(ctx, &in, tp)
 	s.metrics.publish.Observe(time.Since(start).Seconds())
+	if err != nil {
+		decision.Abandon()
+	}
 	if err != nil && tooLargeForNATS(err) {
 		// Never stored, and a retry would not fit either: 413 stops WeChat.
 		s.reject(c, appid, fmt.Errorf("%w: %w", errEventTooLarge, err))
@@ -116,13 +125,13 @@ func (s *Server) push(c *gin.Context) {
 		s.logger.Debug("push stored", "appid", appid, "subject", in.Subject, "event_id", in.ID,
 			"event_type", in.Type, "mode", p.Mode.String(), "format", p.Format.String(), "seq", ack.Sequence, "duplicate", ack.Duplicate)
 	}
-	s.answer(c, a, q, &p)
+	s.answer(c, a, q, &p, decision.Finish(ctx))
 }
 
 // answer writes the passive reply: success, or transfer_customer_service
-// for a user message when the app asks for it (encrypted in encrypted modes).
-func (s *Server) answer(c *gin.Context, a *app, q wxcodec.Query, p *wxcodec.Push) {
-	if !a.transfer || p.Message.MsgType == events.MsgTypeEvent {
+// for a user message handed over (encrypted in encrypted modes).
+func (s *Server) answer(c *gin.Context, a *app, q wxcodec.Query, p *wxcodec.Push, transfer bool) {
+	if !transfer || p.Message.MsgType == events.MsgTypeEvent {
 		writeSuccess(c)
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/testworld"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -53,11 +54,16 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kv, err := handover.EnsureBucket(t.Context(), js, 1, jetstream.FileStorage)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{
-		Ingress:   config.Default().Ingress,
-		Apps:      []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey, Modes: allModes}},
-		JetStream: js,
-		Now:       func() time.Time { return fixedNow },
+		Ingress:    config.Default().Ingress,
+		Apps:       []config.App{{AppID: testAppID, Token: testToken, EncodingAESKey: testKey, Modes: allModes}},
+		JetStream:  js,
+		Now:        func() time.Time { return fixedNow },
+		HandoverKV: kv,
 	}
 	if mutate != nil {
 		mutate(&cfg)

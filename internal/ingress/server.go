@@ -20,6 +20,7 @@ import (
 
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
@@ -49,12 +50,15 @@ type Config struct {
 	// event is published, and the event carries data.reply_budget. Nil
 	// tracks nothing (egress.reply_budget off).
 	Budget *budget.Tracker
+	// HandoverKV is the conversation bucket (handover.BucketName).
+	// Required when an app hands messages over (apps[].handover).
+	HandoverKV jetstream.KeyValue
 }
 
 // app is one served mini program.
 type app struct {
 	codec    *wxcodec.Codec
-	transfer bool
+	handover *handover.App      // nil: the app never hands over
 	previous prometheus.Counter // pushes that needed a previous token or key
 }
 
@@ -67,6 +71,7 @@ type Server struct {
 	logger   *slog.Logger
 	registry telemetry.Registry
 	metrics  *metrics
+	handover *handover.Handover
 	now      func() time.Time
 	rand     io.Reader
 	engine   *gin.Engine
@@ -133,6 +138,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	s.conns.onEvict = m.evicted.Inc
+	s.handover, err = handover.New(handover.Config{Apps: cfg.Apps, JetStream: cfg.JetStream, KV: cfg.HandoverKV,
+		Registry: s.registry, Logger: s.logger, Now: s.now})
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, a := range cfg.Apps {
 		c, err := newCodec(a)
@@ -140,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 			errs = append(errs, fmt.Errorf("app %s: %w", a.AppID, err))
 			continue
 		}
-		s.apps[a.AppID] = &app{codec: c, transfer: a.PassiveReply == config.ReplyTransfer,
+		s.apps[a.AppID] = &app{codec: c, handover: s.handover.App(a.AppID),
 			previous: m.previous.WithLabelValues(a.AppID)}
 		if c.Accepts(wxcodec.ModePlaintext) {
 			s.logger.Warn("app accepts plaintext pushes: their signature does not cover the body, so whoever sees one push URL can forge pushes for the timestamp window",

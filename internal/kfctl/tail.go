@@ -235,7 +235,14 @@ func inboundLine(buf *bytes.Buffer, body []byte) {
 		return
 	}
 	d := ev.Data
+	if ev.Type == events.TypeConversationTransferred {
+		fmt.Fprintf(buf, " id=%s handed to human agents", ev.ID)
+		return
+	}
 	fmt.Fprintf(buf, " id=%s %s", ev.ID, d.MsgType)
+	if d.HandledBy != "" {
+		buf.WriteString(" handled_by=" + d.HandledBy)
+	}
 	switch {
 	case d.Text != nil:
 		buf.WriteString(" " + quote(d.Text.Content))

@@ -17,6 +17,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxpush"
 	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 )
 
 // startTailStreams runs a JetStream server with the inbound and result
@@ -315,5 +316,33 @@ func TestTailBoth(t *testing.T) {
 	}
 	if _, err := tail(t, ctx, s.ClientURL(), "--events", "--results", "--subject", events.ResultSubjects); !errors.Is(err, ErrUsage) {
 		t.Errorf("tail --events --results --subject = %v, want ErrUsage", err)
+	}
+}
+
+// TestTailHandover: tail shows a message's handled_by and a transferred
+// event as such.
+func TestTailHandover(t *testing.T) {
+	s, js := startTailStreams(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	msg := &wxcodec.Message{ToUserName: "gh_1", FromUserName: "oU", CreateTime: 1714112445, MsgType: "text", MsgID: "5", Content: "人工"}
+	in, err := events.NewInbound("wxapp", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.HandledBy = events.HandledByHumanPending
+	if _, err := js.PublishMsg(ctx, in.Msg("")); err != nil {
+		t.Fatal(err)
+	}
+	tr := `{"specversion":"1.0","id":"5-transferred","source":"/wxkf/wxapp/0","type":"weixin.kf.conversation.transferred","subject":"oU","time":"2024-04-26T06:20:45Z","datacontenttype":"application/json","appid":"wxapp","businessid":"0","data":{"appid":"wxapp","business_id":"0","openid":"oU","message_id":"5","decided_by":"bot","transferred_at":"2024-04-26T06:20:45Z","until":"2024-04-26T06:50:45Z"}}`
+	if _, err := js.Publish(ctx, "wxkf.in.wxapp.0.oU.conversation_transferred", []byte(tr)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tail(t, ctx, s.ClientURL(), "--all", "--limit", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `id=5 text handled_by=human_pending "人工"`) || !strings.Contains(out, "id=5-transferred handed to human agents") {
+		t.Errorf("tail printed\n%s", out)
 	}
 }

@@ -1,7 +1,9 @@
 // Package playground is what `kfbridge --demo` adds to a bridge so a
 // newcomer sees a whole round trip on one machine with no setup: the demo
 // app, an embedded NATS in a temporary directory, WeChat's API simulated by
-// wxsim, and the example echo bot answering every user.
+// wxsim, the example echo bot answering every user, and the example
+// handover bot deciding per message whether it goes to human agents (the
+// demo app's handover.mode is bot): "人工" or "agent" in a text hands it over.
 //
 //	push (wxsim push) → ingress → wxkf.in… → echo bot → wxkf.out… → egress →
 //	simulated WeChat API → wxkf.result…
@@ -37,6 +39,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/examples/echobot"
+	"github.com/kfbridge/kfbridge/examples/handoverbot"
 	"github.com/kfbridge/kfbridge/internal/bridge"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/demo"
@@ -51,9 +54,10 @@ type Options struct {
 	SimListen string
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// NoEchoBot leaves the echo bot out: [Playground.Run] serves the
-	// simulator only, for a bridge whose bot is another (the one a team
-	// tests with pkg/kfbridgetest).
+	// NoEchoBot leaves the echo and handover bots out: [Playground.Run]
+	// serves the simulator only, for a bridge whose bot is another (the
+	// one a team tests with pkg/kfbridgetest), and the demo app never
+	// hands over.
 	NoEchoBot bool
 	// StoreDir, when set, is where the embedded NATS server stores its
 	// data: a directory the caller owns, which Close leaves. Default a
@@ -83,9 +87,12 @@ func New(cfg *config.Config, opts Options) (*Playground, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if _, ok := cfg.App(demo.AppID); !ok {
-		cfg.Apps = append(cfg.Apps, config.App{
-			AppID: demo.AppID, Secret: demo.Secret, Token: demo.Token, EncodingAESKey: demo.EncodingAESKey,
-		})
+		app := config.App{AppID: demo.AppID, Secret: demo.Secret, Token: demo.Token, EncodingAESKey: demo.EncodingAESKey}
+		if !opts.NoEchoBot {
+			// The demo's handover bot decides per message.
+			app.Handover.Mode = config.HandoverBot
+		}
+		cfg.Apps = append(cfg.Apps, app)
 	}
 	apps := map[string]string{}
 	for _, a := range cfg.Apps {
@@ -125,11 +132,11 @@ func (p *Playground) Sim() *wxsim.Sim { return p.sim }
 // SimURL returns the simulator's base URL.
 func (p *Playground) SimURL() string { return "http://" + p.ln.Addr().String() }
 
-// Run serves the simulated WeChat API and runs the echo bot (unless
+// Run serves the simulated WeChat API and runs the echo and handover bots (unless
 // Options.NoEchoBot), connected to the bridge's NATS, until ctx ends.
 func (p *Playground) Run(ctx context.Context, ends bridge.Endpoints) error {
 	srv := &http.Server{Handler: p.sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(p.ln) }()
 	if p.noBot {
 		return p.serve(ctx, srv, errc, func() {})
@@ -150,6 +157,9 @@ func (p *Playground) Run(ctx context.Context, ends bridge.Endpoints) error {
 	defer stopBot()
 	go func() {
 		errc <- echobot.Run(botCtx, js, echobot.Options{Logger: p.logger.With("component", "echobot")})
+	}()
+	go func() {
+		errc <- handoverbot.Run(botCtx, nc, handoverbot.Options{Logger: p.logger.With("component", "handoverbot")})
 	}()
 	return p.serve(ctx, srv, errc, stopBot)
 }
@@ -181,7 +191,7 @@ func (p *Playground) Close() {
 // PrintBanner tells a newcomer what runs and what to try next.
 func (p *Playground) PrintBanner(w io.Writer, ends bridge.Endpoints) {
 	fmt.Fprintf(w, `
-kfbridge demo is running: ingress + egress + embedded NATS, a simulated WeChat, and an echo bot.
+kfbridge demo is running: ingress + egress + embedded NATS, a simulated WeChat, an echo bot and a handover bot.
   ingress   http://%s/wx/%s   (WeChat pushes here)
   admin     http://%s/metrics   (and /healthz, /readyz; keep it private)
   nats      %s   (JetStream; bots in any language connect here)
@@ -193,6 +203,7 @@ In another terminal:
   go run ./cmd/wxsim push --kind text --content hello
   go run ./cmd/wxsim push --format json --mode safe --kind image --bid 42
   curl -s '%s/sim/delivered?appid=%s'   # what the echo bot's replies delivered
+  go run ./cmd/wxsim push --kind text --content '我要人工'   # the handover bot hands it to human agents
 
 Ctrl-C stops it (in-flight pushes and commands finish first).
 `, ends.Ingress, demo.AppID, ends.Health, ends.NATS, p.SimURL(), demo.AppID, p.SimURL(), demo.AppID)

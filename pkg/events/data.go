@@ -58,6 +58,11 @@ type InboundData struct {
 	// on other pushes, with egress.reply_budget off, or when the budget
 	// store failed (the push is stored all the same).
 	ReplyBudget *ReplyBudget `json:"reply_budget,omitempty"`
+	// HandledBy is set on the pushes (messages and events) of a BusinessId
+	// whose handover mode is rules or bot: [HandledByBot], or
+	// [HandledByHumanPending] when a handover happened in the last
+	// [HandoverWindow].
+	HandledBy string `json:"handled_by,omitempty"`
 }
 
 // TextData is the data of a text message.

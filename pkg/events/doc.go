@@ -68,6 +68,18 @@
 // [HeaderReason], [HeaderErrCode], [HeaderErrMsg], [HeaderAttempts],
 // [HeaderCommandID] and [HeaderOriginalSubject].
 //
+// # Handover to human agents
+//
+// For an app whose apps[].handover.mode is bot, the ingress asks, per user
+// message, on [DecideSubject] (wxkf.decide.<appid>.<bid>.<openid>, a core
+// NATS request whose body is the [InboundEvent] being stored); a bot
+// answers a [DecideAnswer], {"transfer": true} to hand the message to
+// WeChat's human agents. A message handed over (mode rules or bot) is
+// followed by a [TransferredEvent] of type [TypeConversationTransferred] on
+// wxkf.in.<appid>.<bid>.<openid>.[KindConversationTransferred], and the
+// conversation's later user messages carry [InboundData.HandledBy]
+// [HandledByHumanPending] for [HandoverWindow]: stay quiet on those.
+//
 // # Streams
 //
 // [InboundStream], [OutboundStream], [ResultStream] and [DeadLetterStream]

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -116,4 +117,18 @@ func ExampleParseCommand() {
 	// reply-1 send wx0123456789abcdef.0.oUser image https://example.com/cat.jpg
 	// reply-2 wx0123456789abcdef.0.oUser true
 	// command "reply-2" (send on wx0123456789abcdef.0.oUser): events: invalid event: command data: image: want an object, got null
+}
+
+// A deciding bot answers a handover request (the body is the event being
+// stored) with a DecideAnswer; the ingress reads it with ParseDecideAnswer.
+func ExampleParseDecideAnswer() {
+	subject, _ := events.DecideSubject("wx0123456789abcdef", "0", "oUser")
+	body, _ := json.Marshal(events.DecideAnswer{Transfer: true})
+	ans, err := events.ParseDecideAnswer(body)
+	fmt.Println(subject, string(body), ans.Transfer, err)
+	_, err = events.ParseDecideAnswer([]byte(`{}`))
+	fmt.Println(err)
+	// Output:
+	// wxkf.decide.wx0123456789abcdef.0.oUser {"transfer":true} true <nil>
+	// events: invalid event: decide answer: transfer is required
 }

@@ -35,6 +35,9 @@ type Inbound struct {
 	// Budget, when set, is the reply budget the push granted, written as
 	// data.reply_budget. It is not part of the data [Inbound.ID] hashes.
 	Budget *ReplyBudget
+	// HandledBy, when set, is written as data.handled_by
+	// ([HandledByBot], [HandledByHumanPending]).
+	HandledBy string
 }
 
 // MaxCreateTime is the largest CreateTime (Unix seconds) an event can carry:
@@ -230,6 +233,10 @@ func (in *Inbound) appendData(dst []byte, budget bool) []byte {
 			dst = jsonenc.AppendString(dst, b.Trigger)
 		}
 		dst = append(dst, '}')
+	}
+	if budget && in.HandledBy != "" {
+		dst = append(dst, `,"handled_by":`...)
+		dst = jsonenc.AppendString(dst, in.HandledBy)
 	}
 	return append(dst, '}')
 }
