@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -43,6 +44,10 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
 	Rand io.Reader
+	// TracerProvider, when set, records a server span per push (with the
+	// publish as its child) and makes the event's traceparent that span's;
+	// nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // app is one served mini program.
@@ -68,6 +73,7 @@ type Server struct {
 	conns    *connLimiter
 	bodies   sync.Pool
 	draining atomic.Bool
+	tracer   trace.Tracer // nil: tracing off
 }
 
 // New validates cfg and builds a Server.
@@ -93,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 		registry: cfg.Registry,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		tracer:   telemetry.Tracer(cfg.TracerProvider),
 		bodies:   sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
 	}
 	if s.logger == nil {
