@@ -45,6 +45,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/egress"
@@ -127,6 +129,30 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if reg == nil {
 		reg = telemetry.NewRegistry()
 	}
+	// Span export (telemetry.otlp.endpoint): one provider for every part,
+	// flushed at the end within the shutdown timeout. Off, the parts get
+	// none and record nothing.
+	var tracing trace.TracerProvider
+	if ep := cfg.Telemetry.OTLP.Endpoint; ep != "" {
+		service := cfg.Telemetry.OTLP.ServiceName
+		if service == "" {
+			service = name
+		}
+		tp, err := telemetry.NewTracerProvider(ctx, ep, service)
+		if err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
+		defer func() {
+			// Runs before the NATS connection closes (deferred earlier).
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Ingress.ShutdownTimeout)
+			defer cancel()
+			if err := tp.Shutdown(cctx); err != nil {
+				logger.Warn("spans not flushed at shutdown", "err", err)
+			}
+		}()
+		tracing = tp
+		logger.Info("exporting trace spans over OTLP", "service", service)
+	}
 	checks := []telemetry.Check{
 		func(ctx context.Context) error { return b.Ready(ctx, events.InboundStreamName) },
 	}
@@ -134,7 +160,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var eg *egress.Egress
 	var mg *manage.Service
 	if opts.Egress {
-		if eg, mg, err = newEgress(ctx, cfg, b, reg, logger); err != nil {
+		if eg, mg, err = newEgress(ctx, cfg, b, reg, tracing, logger); err != nil {
 			return err
 		}
 		checks = append(checks, eg.Ready, mg.Ready)
@@ -177,6 +203,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		srv, err = ingress.New(ingress.Config{
 			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS,
 			Ready: all(checks), Logger: logger.With("component", "ingress"), Registry: reg,
+			TracerProvider: tracing,
 		})
 		if err != nil {
 			return err
@@ -240,10 +267,10 @@ func serveHealth(ctx context.Context, ln net.Listener, health http.Handler) erro
 
 // newEgress builds the WeChat parts once and hands the same ones to the
 // egress (set up, not yet running) and the management service.
-func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, logger *slog.Logger) (*egress.Egress, *manage.Service, error) {
+func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, tracing trace.TracerProvider, logger *slog.Logger) (*egress.Egress, *manage.Service, error) {
 	wx, err := wechat.New(ctx, wechat.Config{
 		JS: b.JS, Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps,
-		Logger: logger.With("component", "wechat"), Registry: reg,
+		Logger: logger.With("component", "wechat"), Registry: reg, TracerProvider: tracing,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -251,7 +278,7 @@ func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg te
 	eg, err := egress.New(egress.Config{
 		Egress: cfg.Egress, Streams: cfg.NATS.Streams, NATSTimeout: cfg.NATS.RequestTimeout, Apps: cfg.Apps, JS: b.JS,
 		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media,
-		Logger: logger.With("component", "egress"), Registry: reg,
+		Logger: logger.With("component", "egress"), Registry: reg, TracerProvider: tracing,
 	})
 	if err != nil {
 		return nil, nil, err

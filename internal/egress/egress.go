@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -72,6 +73,10 @@ type Config struct {
 	Registry telemetry.Registry
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// TracerProvider, when set, records a consumer span per handling of a
+	// command, continuing the command's traceparent; its API calls and the
+	// result continue that span. Nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // Egress consumes commands and calls WeChat.
@@ -91,6 +96,7 @@ type Egress struct {
 	pauses   pauses
 	store    jetstream.ObjectStore
 	done     doneSize
+	tracer   trace.Tracer // nil: tracing off
 
 	// Set up by Setup.
 	consumers []jetstream.Consumer // by partition
@@ -124,6 +130,7 @@ func New(cfg Config) (*Egress, error) {
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API, tokens: cfg.Tokens, fetch: cfg.Fetcher,
 		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
 		sem: make(chan struct{}, cfg.Egress.Concurrency), natsWait: cfg.NATSTimeout,
+		tracer: telemetry.Tracer(cfg.TracerProvider),
 	}
 	if e.natsWait <= 0 {
 		e.natsWait = 5 * time.Second
