@@ -111,6 +111,7 @@ func (s *Server) push(c *gin.Context) {
 	} else {
 		tp = s.traceParent(c.Request)
 	}
+	in.TraceParent = tp // the envelope's attribute, equal to the header
 	start := time.Now()
 	ack, err := s.pub.PublishInbound(ctx, &in, tp)
 	s.metrics.publish.Observe(time.Since(start).Seconds())
