@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/kfbridge/kfbridge/bench/naive"
 	"github.com/kfbridge/kfbridge/pkg/events"
 	"github.com/kfbridge/kfbridge/pkg/wxcodec"
@@ -118,7 +120,21 @@ func BenchmarkHTTP(b *testing.B) {
 		e := newEnv(b, func(c *Config) { c.Ingress.TimestampWindow = 0 })
 		runHTTP(b, e, e.srv.Handler())
 	})
+	// With span export on: the SDK's batching processor, to an exporter
+	// that drops the batches.
+	b.Run("kfbridge-traced", func(b *testing.B) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}))
+		defer tp.Shutdown(context.Background())
+		e := newEnv(b, func(c *Config) { c.Ingress.TimestampWindow = 0; c.TracerProvider = tp })
+		runHTTP(b, e, e.srv.Handler())
+	})
 }
+
+// discardExporter drops the spans it is handed.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
 func runHTTP(b *testing.B, e *env, h http.Handler) {
 	pushes := makePushes(b, e.codec, wxcodec.FormatXML, b.N)
