@@ -10,7 +10,9 @@
 // background and need no stopping, and they outlive both parts because
 // the NATS connection closes only after Run has stopped them. One admin
 // listener serves /healthz, /readyz and /metrics (telemetry.HealthHandler);
-// every part adds its readiness check.
+// every part adds its readiness check. With telemetry.otlp.endpoint set, one
+// OpenTelemetry tracer provider exports every part's spans over OTLP/HTTP
+// and is flushed at shutdown.
 //
 // Before anything starts, Run runs [Check]: [Preflight], and a try of
 // every listen address (bound and released), so a configuration that
