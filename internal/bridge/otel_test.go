@@ -120,10 +120,14 @@ func TestOTLPSpans(t *testing.T) {
 			run.Stop()
 		}
 	})
-	nc, js := natstest.ConnectURL(t, run.Endpoints.NATS)
-	_ = nc
+	_, js := natstest.ConnectURL(t, run.Endpoints.NATS)
 	ctx := t.Context()
 
+	// The echo bot reads new events only: push once its consumer is there.
+	natstest.WaitFor(t, "the echo bot's consumer", func() bool {
+		_, err := js.Consumer(ctx, events.InboundStreamName, "echobot")
+		return err == nil
+	})
 	const openid, text = "oOtelUser-1", "a private message 42"
 	const proxyTrace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	signer, err := wxpush.NewSigner("http://"+run.Endpoints.Ingress, wxpush.App{})
