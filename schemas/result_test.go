@@ -57,6 +57,7 @@ func TestValidateResultValid(t *testing.T) {
 		doc  []byte
 	}{
 		{"delivered", []byte(deliveredResult)},
+		{"delivered with traceparent", mutate(t, deliveredResult, set("/traceparent", `"00-4bf92f3577b34da6a3ce929d0e0e4736-7d3efb1b173fecfa-01"`))},
 		{"delivered business 42", mutate(t, deliveredResult, business...)},
 		{"delivered typing", mutate(t, deliveredResult, set("/data/verb", `"typing"`), del("/data/media_id"))},
 		{"delivered after retries", mutate(t, deliveredResult, set("/data/attempts", `3`))},
@@ -119,6 +120,7 @@ func TestValidateResultInvalid(t *testing.T) {
 		// Unknown members at each level.
 		{"unknown member", mutate(t, failedResult, set("/unknown", `"x"`)), ""},
 		{"extension attribute", mutate(t, failedResult, set("/correlationid", `"x"`)), ""},
+		{"traceparent not W3C", mutate(t, failedResult, set("/traceparent", `"00-4BF92F3577B34DA6A3CE929D0E0E4736-7d3efb1b173fecfa-01"`)), "/traceparent"},
 		{"unknown member in data", mutate(t, failedResult, set("/data/unknown", `"x"`)), "/data"},
 
 		// Outcome and reason.
@@ -229,7 +231,9 @@ func TestValidateGoResult(t *testing.T) {
 			d.CommandID, d.Verb = "cmd-1", events.VerbSend
 			d.AppID, d.BusinessID, d.OpenID = "wx0123456789abcdef", "42", "oUser"
 			d.Time = tt.at
-			b, err := json.Marshal(events.NewResult(d))
+			ev := events.NewResult(d)
+			ev.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-7d3efb1b173fecfa-01"
+			b, err := json.Marshal(ev)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -78,6 +78,7 @@ const (
 // It is part of every schema's $id (https://kfbridge.dev/schemas/v1/…); a
 // breaking change to the contract is a new version with new $ids.
 const ContractVersion = "v1"
+
 // Schemas of handover to human agents.
 const (
 	// TransferredEvent is the event published on

@@ -193,6 +193,7 @@ func validEvents(t testing.TB) []struct {
 	}{
 		{"text", []byte(textEvent)},
 		{"text business 42", mutate(t, textEvent, business...)},
+		{"text with traceparent", mutate(t, textEvent, set("/traceparent", `"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`))},
 		{"text without extra", mutate(t, textEvent, del("/data/extra"))},
 		{"text empty content", mutate(t, textEvent, set("/data/text/content", `""`))},
 		{"text without CreateTime", mutate(t, textEvent, del("/time"), set("/data/create_time", `0`))},
@@ -245,6 +246,7 @@ func TestValidateInvalid(t *testing.T) {
 	for _, m := range []string{"appid", "business_id", "openid", "to_user_name", "create_time", "msg_type", "text"} {
 		tests = append(tests, test{"missing data." + m, mutate(t, textEvent, del("/data/"+m)), "/data"})
 	}
+	tests = append(tests, test{"traceparent not W3C", mutate(t, textEvent, set("/traceparent", `"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"`)), "/traceparent"})
 	for _, k := range []struct {
 		base, kind string
 		members    []string

@@ -10,7 +10,9 @@
 // background and need no stopping, and they outlive both parts because
 // the NATS connection closes only after Run has stopped them. One admin
 // listener serves /healthz, /readyz and /metrics (telemetry.HealthHandler);
-// every part adds its readiness check.
+// every part adds its readiness check. With telemetry.otlp.endpoint set, one
+// OpenTelemetry tracer provider exports every part's spans over OTLP/HTTP
+// and is flushed at shutdown.
 //
 // Before anything starts, Run runs [Check]: [Preflight], and a try of
 // every listen address (bound and released), so a configuration that
@@ -46,6 +48,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/budget"
@@ -141,6 +144,30 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if reg == nil {
 		reg = telemetry.NewRegistry()
 	}
+	// Span export (telemetry.otlp.endpoint): one provider for every part,
+	// flushed at the end within the shutdown timeout. Off, the parts get
+	// none and record nothing.
+	var tracing trace.TracerProvider
+	if ep := cfg.Telemetry.OTLP.Endpoint; ep != "" {
+		service := cfg.Telemetry.OTLP.ServiceName
+		if service == "" {
+			service = name
+		}
+		tp, err := telemetry.NewTracerProvider(ctx, ep, service)
+		if err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
+		defer func() {
+			// Runs before the NATS connection closes (deferred earlier).
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Ingress.ShutdownTimeout)
+			defer cancel()
+			if err := tp.Shutdown(cctx); err != nil {
+				logger.Warn("spans not flushed at shutdown", "err", err)
+			}
+		}()
+		tracing = tp
+		logger.Info("exporting trace spans over OTLP", "service", service)
+	}
 	checks := []telemetry.Check{
 		func(ctx context.Context) error { return b.Ready(ctx, events.InboundStreamName) },
 	}
@@ -148,7 +175,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	var eg *egress.Egress
 	var mg *manage.Service
 	if opts.Egress {
-		if eg, mg, err = newEgress(ctx, cfg, b, reg, logger, tracker); err != nil {
+		if eg, mg, err = newEgress(ctx, cfg, b, reg, tracing, logger, tracker); err != nil {
 			return err
 		}
 		checks = append(checks, eg.Ready, mg.Ready)
@@ -201,6 +228,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		srv, err = ingress.New(ingress.Config{
 			Ingress: cfg.Ingress, Apps: cfg.Apps, JetStream: b.JS, HandoverKV: handoverKV,
 			Ready: all(checks), Logger: logger.With("component", "ingress"), Registry: reg, Budget: tracker,
+			TracerProvider: tracing,
 		})
 		if err != nil {
 			return err
@@ -275,10 +303,10 @@ func serveHealth(ctx context.Context, ln net.Listener, health http.Handler) erro
 
 // newEgress builds the WeChat parts once and hands the same ones to the
 // egress (set up, not yet running) and the management service.
-func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, logger *slog.Logger, tracker *budget.Tracker) (*egress.Egress, *manage.Service, error) {
+func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg telemetry.Registry, tracing trace.TracerProvider, logger *slog.Logger, tracker *budget.Tracker) (*egress.Egress, *manage.Service, error) {
 	wx, err := wechat.New(ctx, wechat.Config{
 		JS: b.JS, Egress: cfg.Egress, Streams: cfg.NATS.Streams, Apps: cfg.Apps,
-		Logger: logger.With("component", "wechat"), Registry: reg,
+		Logger: logger.With("component", "wechat"), Registry: reg, TracerProvider: tracing,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -286,7 +314,7 @@ func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg te
 	eg, err := egress.New(egress.Config{
 		Egress: cfg.Egress, Streams: cfg.NATS.Streams, NATSTimeout: cfg.NATS.RequestTimeout, Apps: cfg.Apps, JS: b.JS,
 		API: wx.API, Tokens: wx.Tokens, Fetcher: wx.Fetcher, Media: wx.Media,
-		Logger: logger.With("component", "egress"), Registry: reg, Budget: tracker,
+		Logger: logger.With("component", "egress"), Registry: reg, Budget: tracker, TracerProvider: tracing,
 	})
 	if err != nil {
 		return nil, nil, err

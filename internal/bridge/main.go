@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/kfbridge/kfbridge/internal/buildinfo"
 	"github.com/kfbridge/kfbridge/internal/config"
 )
@@ -82,6 +84,11 @@ func mainCode(name string, fs *flag.FlagSet, args, environ []string, stdout, std
 		return 0
 	}
 	logger := cfg.Log.NewLogger(stderr)
+	// The OpenTelemetry SDK reports export failures (a collector down)
+	// through its process-wide handler: into this process's JSON log.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("trace export", "err", err)
+	}))
 	if gogc, ok := gcPercent(lookupIn(environ)); ok {
 		debug.SetGCPercent(gogc)
 		logger.Debug("garbage collector set to the kfbridge default", "gogc", gogc)

@@ -21,6 +21,25 @@ type Config struct {
 	Egress Egress `yaml:"egress"`
 	// Apps lists the mini programs this process serves.
 	Apps []App `yaml:"apps"`
+	// Telemetry configures the optional export of trace spans.
+	Telemetry Telemetry `yaml:"telemetry"`
+}
+
+// Telemetry configures OpenTelemetry span export.
+type Telemetry struct {
+	// OTLP exports spans over OTLP/HTTP (protobuf).
+	OTLP OTLP `yaml:"otlp"`
+}
+
+// OTLP configures the OTLP/HTTP span exporter.
+type OTLP struct {
+	// Endpoint is the collector's base URL (http(s)://host:4318); spans go
+	// to <endpoint>/v1/traces. Empty (the default) exports nothing and
+	// records no spans.
+	Endpoint string `yaml:"endpoint"`
+	// ServiceName is the service.name resource attribute. Default the
+	// binary's name (kfbridge, kfbridge-ingress, kfbridge-egress).
+	ServiceName string `yaml:"service_name"`
 }
 
 // Log configures log/slog output.

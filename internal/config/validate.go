@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -199,6 +200,11 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.Egress.APIBase, "http://") && !strings.HasPrefix(c.Egress.APIBase, "https://") {
 		bad("egress.api_base %q: want an http(s) URL", c.Egress.APIBase)
+	}
+	if ep := c.Telemetry.OTLP.Endpoint; ep != "" {
+		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			bad("telemetry.otlp.endpoint: want an http(s)://host[:port][/path] URL without credentials or query")
+		}
 	}
 	switch c.Egress.ReplyBudget {
 	case BudgetObserve, BudgetEnforce, BudgetOff:

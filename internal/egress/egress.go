@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/budget"
@@ -80,6 +81,10 @@ type Config struct {
 	// BudgetNow is the clock of reply-budget windows, WeChat's (tests run
 	// the simulator's); nil uses Now.
 	BudgetNow func() time.Time
+	// TracerProvider, when set, records a consumer span per handling of a
+	// command, continuing the command's traceparent; its API calls and the
+	// result continue that span. Nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // Egress consumes commands and calls WeChat.
@@ -101,6 +106,7 @@ type Egress struct {
 	pauses   pauses
 	store    jetstream.ObjectStore
 	done     doneSize
+	tracer   trace.Tracer // nil: tracing off
 
 	budget     *budget.Tracker // nil: reply budgets not tracked
 	budgetMode string          // egress.reply_budget
@@ -138,6 +144,7 @@ func New(cfg Config) (*Egress, error) {
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API, tokens: cfg.Tokens, fetch: cfg.Fetcher,
 		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
 		sem: make(chan struct{}, cfg.Egress.Concurrency), natsWait: cfg.NATSTimeout,
+		tracer: telemetry.Tracer(cfg.TracerProvider),
 	}
 	if e.natsWait <= 0 {
 		e.natsWait = 5 * time.Second

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -58,6 +61,20 @@ const (
 	outTaken                // another replica took it over: let go of it
 )
 
+func (o outcome) String() string {
+	switch o {
+	case outAck:
+		return "ack"
+	case outTerm:
+		return "term"
+	case outPark:
+		return "park"
+	case outTaken:
+		return "taken"
+	}
+	return "unknown"
+}
+
 // action is what to do with a held command once a handling is over: the
 // outcome, and for outPark the time to wait.
 type action struct {
@@ -82,6 +99,33 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int,
 	// is finished, then acknowledged.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*e.cfg.CallTimeout+10*time.Second)
 	defer cancel()
+	if e.tracer != nil {
+		var span trace.Span
+		ctx, span = e.startSpan(ctx, msg, tries)
+		defer span.End()
+		act, err := e.handleOnce(ctx, msg, md, tries, yield)
+		span.SetAttributes(attribute.String("kfbridge.action", act.out.String()))
+		if err != nil {
+			span.SetStatus(codes.Error, "interrupted")
+		}
+		return act
+	}
+	act, _ := e.handleOnce(ctx, msg, md, tries, yield)
+	return act
+}
+
+// startSpan starts the consumer span of one handling of a command, a child
+// of the command's traceparent (a new trace when it has none).
+func (e *Egress) startSpan(ctx context.Context, msg jetstream.Msg, tries int) (context.Context, trace.Span) {
+	return e.tracer.Start(telemetry.RemoteParent(ctx, header(msg, events.HeaderTraceParent)), "process "+events.OutboundStreamName,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", events.OutboundStreamName),
+			attribute.Int("kfbridge.tries", tries)))
+}
+
+// handleOnce is [Egress.handle] under ctx; the error is the interruption
+// the action parks the command for, if any.
+func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}) (action, error) {
 	act, err := e.process(ctx, msg, md, tries, tries > 1, yield)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
@@ -94,16 +138,16 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int,
 		// Another replica handles this command now (it wrote its record
 		// since this one read it): leave it to that replica.
 		e.logger.Info("command taken over by another replica", "subject", msg.Subject())
-		return action{out: outTaken}
+		return action{out: outTaken}, nil
 	case err != nil:
 		// NATS trouble (record, result or dead-letter publish): nothing final
 		// is known to be stored; the next try resumes from the sent record.
 		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
-		return nakAfter(e.cfg.RetryMin)
+		return nakAfter(e.cfg.RetryMin), err
 	}
 	// An ack lost after outAck means a redelivery, which finds the done
 	// record and republishes the result (deduplicated).
-	return act
+	return act, nil
 }
 
 // process decides what to do with one delivery of a command. load reads
@@ -113,7 +157,12 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int,
 func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool, yield <-chan struct{}) (action, error) {
 	var err error
 	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield}
-	j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
+	if e.tracer != nil {
+		// The handling's span (see handle) continues the command's trace.
+		j.trace = telemetry.TraceParentOf(trace.SpanFromContext(ctx))
+	} else {
+		j.trace = telemetry.ChildTraceParent(header(msg, events.HeaderTraceParent))
+	}
 	cmd, perr := events.ParseCommand(msg.Subject(), msg.Headers(), msg.Data())
 	if perr != nil {
 		var cerr *events.CommandError
@@ -131,6 +180,10 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 	}
 	conv, verb := cmd.Conversation, cmd.Verb
 	j.cmd = cmd
+	if e.tracer != nil && e.apps[conv.AppID] && perr == nil {
+		// Bounded values only: a configured app, a verb the contract knows.
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("kfbridge.appid", conv.AppID), attribute.String("kfbridge.verb", verb))
+	}
 	j.key = recordKey(conv.AppID, cmd.ID)
 	j.log = e.logger.With("command_id", cmd.ID, "subject", msg.Subject(), "trace_id", telemetry.TraceID(j.trace))
 	// A command refused before it owns its id (unknown app, malformed) must

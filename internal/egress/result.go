@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -58,7 +60,12 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	// What WeChat did not deliver goes back to its window.
 	e.giveBack(ctx, j, unsent(j, d.Outcome, d.Reason))
 	d.ReplyBudget, d.BudgetExceeded = e.resultBudget(j), j.exceeded
-	body, err := json.Marshal(events.NewResult(d))
+	ev := events.NewResult(d)
+	ev.TraceParent = j.trace
+	if e.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("kfbridge.outcome", d.Outcome), attribute.String("kfbridge.reason", d.Reason))
+	}
+	body, err := json.Marshal(ev)
 	if err != nil {
 		return action{}, err
 	}
@@ -98,6 +105,10 @@ func (e *Egress) republish(ctx context.Context, j *job, rec record) (action, err
 		return action{}, fmt.Errorf("stored result of %s: %w", j.cmd.ID, err)
 	}
 	d := ev.Data
+	if ev.TraceParent != "" {
+		// The stored result's header stays equal to its attribute.
+		j.trace = ev.TraceParent
+	}
 	return e.publishOutcome(ctx, j, rec.Result, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/kfbridge/kfbridge/bench/naive"
 	"github.com/kfbridge/kfbridge/internal/budget"
@@ -134,6 +135,14 @@ func BenchmarkHTTP(b *testing.B) {
 		e := newEnv(b, func(c *Config) { c.Ingress.TimestampWindow = 0 })
 		runHTTP(b, e, e.srv.Handler())
 	})
+	// With span export on: the SDK's batching processor, to an exporter
+	// that drops the batches.
+	b.Run("kfbridge-traced", func(b *testing.B) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}))
+		defer tp.Shutdown(context.Background())
+		e := newEnv(b, func(c *Config) { c.Ingress.TimestampWindow = 0; c.TracerProvider = tp })
+		runHTTP(b, e, e.srv.Handler())
+	})
 }
 
 // BenchmarkHTTPBudget is BenchmarkHTTP's kfbridge run with pushes from
@@ -158,6 +167,12 @@ func BenchmarkHTTPBudget(b *testing.B) {
 	b.Run("tracked", func(b *testing.B) { run(b, true, 1000) })
 	b.Run("tracked-new-users", func(b *testing.B) { run(b, true, 0) })
 }
+
+// discardExporter drops the spans it is handed.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
 
 func runHTTP(b *testing.B, e *env, h http.Handler) {
 	runHTTPWith(b, e, h, makePushes(b, e.codec, wxcodec.FormatXML, b.N))

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/handover"
 	"github.com/kfbridge/kfbridge/internal/telemetry"
@@ -52,6 +55,11 @@ func (s *Server) push(c *gin.Context) {
 	}
 	s.metrics.inflight.Inc()
 	defer s.metrics.inflight.Dec()
+	var span trace.Span // nil: tracing off
+	if s.tracer != nil {
+		span = s.startSpan(c, appid)
+		defer span.End()
+	}
 
 	bp := s.bodies.Get().(*[]byte)
 	defer func() {
@@ -93,7 +101,19 @@ func (s *Server) push(c *gin.Context) {
 	// on its own (publish_timeout).
 	ctx := context.WithoutCancel(c.Request.Context())
 	s.grant(ctx, &in)
-	tp := s.traceParent(c.Request)
+	tp := ""
+	var pspan trace.Span
+	if span != nil {
+		// The event continues the ingress span: bots and the egress
+		// answer under it. The publish is its child.
+		tp = telemetry.TraceParentOf(span)
+		span.SetAttributes(attribute.String("kfbridge.kind", kindLabel(in.Kind)))
+		ctx, pspan = s.tracer.Start(ctx, "publish "+events.InboundStreamName, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", events.InboundStreamName)))
+	} else {
+		tp = s.traceParent(c.Request)
+	}
+	in.TraceParent = tp             // the envelope's attribute, equal to the header
 	var decision *handover.Decision // nil: no handover decision for this push
 	if a.handover != nil {
 		decision = a.handover.Begin(ctx, &in, tp)
@@ -104,6 +124,14 @@ func (s *Server) push(c *gin.Context) {
 	if err != nil {
 		decision.Abandon()
 	}
+	if pspan != nil {
+		if err != nil {
+			pspan.SetStatus(codes.Error, "publish failed")
+		} else {
+			pspan.SetAttributes(attribute.Bool("kfbridge.duplicate", ack.Duplicate))
+		}
+		pspan.End()
+	}
 	if err != nil && tooLargeForNATS(err) {
 		// Never stored, and a retry would not fit either: 413 stops WeChat.
 		s.reject(c, appid, fmt.Errorf("%w: %w", errEventTooLarge, err))
@@ -113,6 +141,7 @@ func (s *Server) push(c *gin.Context) {
 		s.metrics.push(appid, in.Kind, outcomeFailed)
 		s.logger.Error("push not stored; WeChat will retry", "appid", appid, "subject", in.Subject, "event_id", in.ID, "err", err)
 		status, _ := statusOf(errPublish)
+		endSpan(span, outcomeFailed, status)
 		c.Data(status, "text/plain; charset=utf-8", []byte("publish failed"))
 		return
 	}
@@ -121,6 +150,7 @@ func (s *Server) push(c *gin.Context) {
 		outcome = outcomeDuplicate
 	}
 	s.metrics.push(appid, in.Kind, outcome)
+	endSpan(span, outcome, http.StatusOK)
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
 		s.logger.Debug("push stored", "appid", appid, "subject", in.Subject, "event_id", in.ID,
 			"event_type", in.Type, "mode", p.Mode.String(), "format", p.Format.String(), "seq", ack.Sequence, "duplicate", ack.Duplicate)
@@ -170,6 +200,10 @@ func (s *Server) reject(c *gin.Context, appid string, err error) {
 		label = "unknown"
 	}
 	s.metrics.rejected.WithLabelValues(label, reason).Inc()
+	if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() {
+		span.SetAttributes(attribute.String("kfbridge.reason", reason))
+		endSpan(span, "rejected", status)
+	}
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
@@ -211,4 +245,28 @@ func (s *Server) traceParent(r *http.Request) string {
 		return tp
 	}
 	return telemetry.NewTraceParent()
+}
+
+// startSpan starts the server span of a push to a configured app: a child
+// of the request's traceparent (a tracing proxy in front) or a new trace.
+// The request carries it from then on (reject finds it there).
+func (s *Server) startSpan(c *gin.Context, appid string) trace.Span {
+	r := c.Request
+	ctx, span := s.tracer.Start(telemetry.RemoteParent(r.Context(), r.Header.Get("Traceparent")), "POST /wx/{appid}",
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", http.MethodPost), attribute.String("http.route", "/wx/{appid}"),
+			attribute.String("kfbridge.appid", appid)))
+	c.Request = r.WithContext(ctx)
+	return span
+}
+
+// endSpan sets a push's outcome and status on its span (nil: tracing off).
+func endSpan(span trace.Span, outcome string, status int) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(attribute.String("kfbridge.outcome", outcome), attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, outcome)
+	}
 }

@@ -90,11 +90,18 @@ func NewPublisher(js jetstream.JetStream, opts ...PublisherOption) *Publisher {
 // PublishInbound stores in in the inbound stream and returns JetStream's
 // ack; ack.Duplicate is true when the duplicate window already held its
 // Nats-Msg-Id (a WeChat retry). traceparent, when not empty, is carried in
-// the W3C traceparent header. ctx, and the ack timeout if one is set, bound
+// the W3C traceparent header and as the event's traceparent attribute (in
+// place of in.TraceParent). ctx, and the ack timeout if one is set, bound
 // the wait for the ack: on expiry the outcome is unknown, and the caller
 // must let WeChat retry (the retry is then absorbed by the Nats-Msg-Id if
 // the first publish was stored).
 func (p *Publisher) PublishInbound(ctx context.Context, in *events.Inbound, traceparent string) (PubAck, error) {
+	if traceparent != "" && traceparent != in.TraceParent {
+		ev := *in
+		ev.TraceParent = traceparent
+		in = &ev
+	}
+	traceparent = in.TraceParent
 	bp := p.bufs.Get().(*[]byte)
 	body := in.AppendJSON((*bp)[:0])
 	m := p.msgs.Get().(*outMsg)

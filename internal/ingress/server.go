@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -53,6 +54,10 @@ type Config struct {
 	// HandoverKV is the conversation bucket (handover.BucketName).
 	// Required when an app hands messages over (apps[].handover).
 	HandoverKV jetstream.KeyValue
+	// TracerProvider, when set, records a server span per push (with the
+	// publish as its child) and makes the event's traceparent that span's;
+	// nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // app is one served mini program.
@@ -80,6 +85,7 @@ type Server struct {
 	bodies   sync.Pool
 	draining atomic.Bool
 	budget   *budget.Tracker
+	tracer   trace.Tracer // nil: tracing off
 }
 
 // New validates cfg and builds a Server.
@@ -105,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 		registry: cfg.Registry,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		tracer:   telemetry.Tracer(cfg.TracerProvider),
 		bodies:   sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }},
 	}
 	if s.logger == nil {

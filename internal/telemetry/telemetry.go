@@ -1,7 +1,9 @@
 // Package telemetry holds what kfbridge's parts share for observability: the
 // Prometheus registry every part registers its metrics in, the handler of
 // /healthz, /readyz and /metrics ([HealthHandler]) to which each part
-// contributes a readiness [Check], and W3C trace context.
+// contributes a readiness [Check], W3C trace context, and the OpenTelemetry
+// span export the parts share when it is on ([NewTracerProvider]; off, the
+// parts are handed no provider and record nothing).
 //
 // # Concurrency
 //

@@ -45,6 +45,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
 	"github.com/kfbridge/kfbridge/internal/token"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // MediaStore is the object store of images: bots put images there for image
@@ -73,6 +74,9 @@ type Config struct {
 	Registry prometheus.Registerer
 	// Now is the clock of the token manager; nil uses time.Now.
 	Now func() time.Time
+	// TracerProvider, when set, records a client span per API call
+	// (wxapi.WithTracerProvider); nil records none.
+	TracerProvider trace.TracerProvider
 }
 
 // Parts are the shared WeChat parts of one process. Build them with [New].
@@ -106,7 +110,7 @@ func New(ctx context.Context, cfg Config) (*Parts, error) {
 		}
 		secrets[a.AppID] = a.Secret.Value()
 	}
-	api, err := wxapi.New(cfg.Egress.APIBase, wxapi.WithTimeout(cfg.Egress.CallTimeout))
+	api, err := wxapi.New(cfg.Egress.APIBase, wxapi.WithTimeout(cfg.Egress.CallTimeout), wxapi.WithTracerProvider(cfg.TracerProvider))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("wechat: egress.api_base, egress.call_timeout: %w", err))
 	}

@@ -12,9 +12,16 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kfbridge/kfbridge/internal/telemetry"
 )
 
 // DefaultTimeout bounds one API call when the context has no earlier
@@ -29,6 +36,7 @@ type Client struct {
 	base    string
 	http    *http.Client
 	timeout time.Duration
+	tracer  trace.Tracer // nil: no spans
 }
 
 // Option configures a [Client].
@@ -49,6 +57,14 @@ func WithTimeout(d time.Duration) Option {
 		c.timeout = d
 		return nil
 	}
+}
+
+// WithTracerProvider records a client span per call (its op, the HTTP
+// status and WeChat's errcode; never the URL, whose query holds the access
+// token), a child of the span in the call's context, or of its
+// [WithTraceParent]. The call's Traceparent header is then that span's.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *Client) error { c.tracer = telemetry.Tracer(tp); return nil }
 }
 
 // New returns a client for the API at base (https://api.weixin.qq.com, or
@@ -120,11 +136,58 @@ func decodeAnswer(op string, body []byte, out any, secrets []string) error {
 // errors carry none of req's secrets nor extra (see [redact]).
 func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, extra ...string) ([]byte, http.Header, error) {
 	secrets := secretsOf(req, extra...)
+	if c.tracer != nil {
+		var span trace.Span
+		ctx, span = c.startSpan(ctx, op, req)
+		defer span.End()
+		body, hdr, err := c.exchange(ctx, op, req, limit, secrets)
+		endCall(span, body, err)
+		if err != nil {
+			return nil, nil, redact(err, secrets)
+		}
+		return body, hdr, nil
+	}
 	body, hdr, err := c.exchange(ctx, op, req, limit, secrets)
 	if err != nil {
 		return nil, nil, redact(err, secrets)
 	}
 	return body, hdr, nil
+}
+
+// startSpan starts the client span of one call, under the context's span
+// or its traceparent, and makes its traceparent the call's.
+func (c *Client) startSpan(ctx context.Context, op string, req *http.Request) (context.Context, trace.Span) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		ctx = telemetry.RemoteParent(ctx, traceParent(ctx))
+	}
+	ctx, span := c.tracer.Start(ctx, "wechat "+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("kfbridge.wechat.op", op), attribute.String("http.request.method", req.Method),
+			attribute.String("server.address", req.URL.Hostname())))
+	return WithTraceParent(ctx, telemetry.TraceParentOf(span)), span
+}
+
+// endCall records a call's HTTP status and WeChat's errcode (not its
+// errmsg, which may quote the request) on its span.
+func endCall(span trace.Span, body []byte, err error) {
+	var te *TransportError
+	switch {
+	case errors.As(err, &te):
+		if te.Status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", te.Status))
+		}
+		span.SetStatus(codes.Error, "transport")
+	case err != nil:
+		span.SetStatus(codes.Error, "request")
+	default:
+		span.SetAttributes(attribute.Int("http.response.status_code", http.StatusOK))
+		var a answer
+		if len(body) > 0 && body[0] == '{' && json.Unmarshal(body, &a) == nil && a.ErrCode != nil {
+			span.SetAttributes(attribute.Int("kfbridge.wechat.errcode", *a.ErrCode))
+			if *a.ErrCode != 0 {
+				span.SetStatus(codes.Error, "errcode "+strconv.Itoa(*a.ErrCode))
+			}
+		}
+	}
 }
 
 // newRequest is http.NewRequest whose error names no URL (the URL holds the

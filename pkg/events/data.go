@@ -28,6 +28,10 @@ type InboundEvent struct {
 	// as in the subject (CloudEvent extension attributes).
 	AppID      string `json:"appid"`
 	BusinessID string `json:"businessid"`
+	// TraceParent is the CloudEvents distributed-tracing extension
+	// attribute: the W3C traceparent of the push's trace, equal to the
+	// message's traceparent header. Absent in events stored before it.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Data is the push's normalized data.
 	Data InboundData `json:"data"`
 }

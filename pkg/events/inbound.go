@@ -38,6 +38,11 @@ type Inbound struct {
 	// HandledBy, when set, is written as data.handled_by
 	// ([HandledByBot], [HandledByHumanPending]).
 	HandledBy string
+	// TraceParent, when not empty, is the W3C traceparent of the push's
+	// trace, written as the CloudEvents distributed-tracing extension
+	// attribute traceparent (equal to the [HeaderTraceParent] header). It is
+	// not part of the data, so it never changes the id.
+	TraceParent string
 }
 
 // MaxCreateTime is the largest CreateTime (Unix seconds) an event can carry:
@@ -89,14 +94,19 @@ func (in *Inbound) MsgID() string { return in.AppID + ":" + in.ID }
 // Msg returns the NATS message of the event as the ingress publishes it:
 // the structured CloudEvent ([Inbound.AppendJSON]) on [Inbound.Subject],
 // with [HeaderMsgID] set to [Inbound.MsgID], [HeaderContentType] to
-// [ContentType] and, when traceparent is not empty, [HeaderTraceParent].
+// [ContentType] and, when traceparent is not empty, [HeaderTraceParent]
+// and the traceparent attribute (in place of [Inbound.TraceParent]).
 func (in *Inbound) Msg(traceparent string) *nats.Msg {
+	ev := *in
+	if traceparent != "" {
+		ev.TraceParent = traceparent
+	}
 	msg := nats.NewMsg(in.Subject)
-	msg.Data = in.AppendJSON(nil)
+	msg.Data = ev.AppendJSON(nil)
 	msg.Header.Set(HeaderMsgID, in.MsgID())
 	msg.Header.Set(HeaderContentType, ContentType)
-	if traceparent != "" {
-		msg.Header.Set(HeaderTraceParent, traceparent)
+	if ev.TraceParent != "" {
+		msg.Header.Set(HeaderTraceParent, ev.TraceParent)
 	}
 	return msg
 }
@@ -149,7 +159,12 @@ func (in *Inbound) AppendJSON(dst []byte) []byte {
 	dst = append(dst, in.AppID...)
 	dst = append(dst, `","businessid":"`...)
 	dst = append(dst, in.BusinessID...)
-	dst = append(dst, `","data":`...)
+	dst = append(dst, '"')
+	if in.TraceParent != "" {
+		dst = append(dst, `,"traceparent":`...)
+		dst = jsonenc.AppendString(dst, in.TraceParent)
+	}
+	dst = append(dst, `,"data":`...)
 	dst = in.AppendData(dst)
 	return append(dst, '}')
 }

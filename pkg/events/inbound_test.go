@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -267,8 +268,19 @@ func TestInboundMsg(t *testing.T) {
 	}
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	msg := in.Msg(tp)
-	if msg.Subject != in.Subject || string(msg.Data) != string(in.AppendJSON(nil)) {
-		t.Errorf("Msg = %s %s, want %s %s", msg.Subject, msg.Data, in.Subject, in.AppendJSON(nil))
+	traced := in
+	traced.TraceParent = tp
+	if msg.Subject != in.Subject || string(msg.Data) != string(traced.AppendJSON(nil)) {
+		t.Errorf("Msg = %s %s, want %s %s", msg.Subject, msg.Data, in.Subject, traced.AppendJSON(nil))
+	}
+	// The traceparent attribute is the header's (CloudEvents distributed
+	// tracing extension), and the id does not depend on it.
+	var ev InboundEvent
+	if err := json.Unmarshal(msg.Data, &ev); err != nil || ev.TraceParent != tp || ev.ID != in.ID {
+		t.Errorf("Msg body: traceparent %q id %q (err %v), want %q and %q", ev.TraceParent, ev.ID, err, tp, in.ID)
+	}
+	if bytes.Contains(in.AppendJSON(nil), []byte("traceparent")) {
+		t.Errorf("AppendJSON without TraceParent writes a traceparent attribute")
 	}
 	want := map[string]string{HeaderMsgID: testApp + ":123", HeaderContentType: ContentType, HeaderTraceParent: tp}
 	if len(msg.Header) != len(want) {

@@ -86,6 +86,11 @@ type ResultEvent struct {
 	// as in the subject (CloudEvent extension attributes).
 	AppID      string `json:"appid"`
 	BusinessID string `json:"businessid"`
+	// TraceParent is the CloudEvents distributed-tracing extension
+	// attribute: the W3C traceparent of the egress's handling of the
+	// command (continuing the command's trace), equal to the message's
+	// traceparent header. Absent in results stored before it.
+	TraceParent string `json:"traceparent,omitempty"`
 	// Data is the outcome.
 	Data ResultData `json:"data"`
 }
