@@ -22,6 +22,10 @@ func main() {
 			return func() {}, nil
 		}
 		cfg.Log.Format = "text"
+		if _, set := os.LookupEnv("KFBRIDGE_EGRESS_REPLY_BUDGET"); !set {
+			// The demo shows the reply budget refusing what WeChat would.
+			cfg.Egress.ReplyBudget = config.BudgetEnforce
+		}
 		pg, err := playground.New(cfg, playground.Options{Logger: cfg.Log.NewLogger(os.Stderr)})
 		if err != nil {
 			return nil, err

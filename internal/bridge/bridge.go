@@ -191,7 +191,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if err := b.EnsureBotConsumers(ctx, bots); err != nil {
 		return fmt.Errorf("bot consumers: %w", err)
 	}
-	lns, err := bind(cfg, opts)
+	// The embedded server holds its own address by now: only the HTTP
+	// listeners are bound.
+	lns, err := bind(cfg, opts, false)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func Check(cfg *config.Config, opts Options) error {
 	if err := Preflight(cfg, opts); err != nil {
 		return err
 	}
-	lns, err := bind(cfg, opts)
+	lns, err := bind(cfg, opts, true)
 	if err != nil {
 		return err
 	}

@@ -300,3 +300,43 @@ func TestVersionFlag(t *testing.T) {
 		t.Errorf("--version = %d, %q (%s)", code, stdout.String(), stderr.String())
 	}
 }
+
+// TestRunOnFixedNATSPort: a bridge whose embedded server listens on a fixed
+// port (the default, 4222, is one) starts: the address is tried before the
+// server starts, not again once the server holds it (it failed with
+// "nats.embedded.listen …: address already in use" against itself).
+func TestRunOnFixedNATSPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := config.Default()
+	cfg.NATS.Embedded.Listen = addr
+	cfg.NATS.Embedded.StoreDir = filepath.Join(t.TempDir(), "nats")
+	cfg.NATS.Embedded.Sync = "2m"
+	cfg.Ingress.Listen, cfg.Ingress.AdminListen, cfg.Egress.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Apps = []config.App{{AppID: demo.AppID, Secret: demo.Secret, Token: demo.Token, EncodingAESKey: demo.EncodingAESKey}}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan Endpoints, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, &cfg, Options{Ingress: true, Egress: true, OnReady: func(e Endpoints) { ready <- e }})
+	}()
+	select {
+	case e := <-ready:
+		if e.NATS != "nats://"+addr {
+			t.Errorf("NATS at %s, want nats://%s", e.NATS, addr)
+		}
+	case err := <-done:
+		t.Fatalf("Run() = %v before it was ready", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("not ready in 60 s")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run() after cancel = %v", err)
+	}
+}

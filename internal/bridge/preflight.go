@@ -172,16 +172,17 @@ func (l *listeners) close() {
 	}
 }
 
-// bind binds the HTTP listeners of the parts in opts and tries the
-// embedded NATS server's address (binding and releasing it: the server
-// binds it itself). An address that fails is named with its key and the
-// reason; it reports every one, and on error nothing stays bound.
-func bind(cfg *config.Config, opts Options) (*listeners, error) {
+// bind binds the HTTP listeners of the parts in opts and, with tryNATS
+// (before the embedded server starts), tries its address (binding and
+// releasing it: the server binds it itself). An address that fails is
+// named with its key and the reason; it reports every one, and on error
+// nothing stays bound.
+func bind(cfg *config.Config, opts Options, tryNATS bool) (*listeners, error) {
 	l := &listeners{}
 	var errs []error
 	for _, a := range listenAddrs(cfg, opts) {
 		if a.key == "nats.embedded.listen" {
-			if _, port, err := net.SplitHostPort(a.addr); err == nil && anyPort(port) {
+			if _, port, err := net.SplitHostPort(a.addr); !tryNATS || (err == nil && anyPort(port)) {
 				continue
 			}
 		}

@@ -243,6 +243,9 @@ func inboundLine(buf *bytes.Buffer, body []byte) {
 	if d.HandledBy != "" {
 		buf.WriteString(" handled_by=" + d.HandledBy)
 	}
+	if b := d.ReplyBudget; b != nil {
+		fmt.Fprintf(buf, " reply_budget=%d/%s", b.Remaining, b.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	switch {
 	case d.Text != nil:
 		buf.WriteString(" " + quote(d.Text.Content))

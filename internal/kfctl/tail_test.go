@@ -346,3 +346,26 @@ func TestTailHandover(t *testing.T) {
 		t.Errorf("tail printed\n%s", out)
 	}
 }
+
+// TestTailReplyBudget: tail shows the reply budget an event granted.
+func TestTailReplyBudget(t *testing.T) {
+	s, js := startTailStreams(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	msg := &wxcodec.Message{ToUserName: "gh_1", FromUserName: "oU", CreateTime: 1714112445, MsgType: "text", MsgID: "6", Content: "hi"}
+	in, err := events.NewInbound("wxapp", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Budget = &events.ReplyBudget{Remaining: 5, ExpiresAt: time.Unix(1714112445, 0).Add(48 * time.Hour), Trigger: events.TriggerMessage}
+	if _, err := js.PublishMsg(ctx, in.Msg("")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tail(t, ctx, s.ClientURL(), "--all", "--limit", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `id=6 text reply_budget=5/2024-04-28T06:20:45Z "hi"`) {
+		t.Errorf("tail printed\n%s", out)
+	}
+}
