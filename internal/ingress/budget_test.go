@@ -86,23 +86,39 @@ func TestPushGrantsBudget(t *testing.T) {
 	}
 }
 
-// TestBudgetFailureStoresPush: a budget store that fails costs the push
-// its data.reply_budget, never the push; the failure is counted.
+// TestBudgetFailureStoresPush: a budget store that fails never costs the
+// push; the failure is counted. A message's event carries the budget it
+// grants all the same (computed without the store, and applied from the
+// event by the egress when it needs it); an enter-session's, which depends
+// on the stored budget, carries none.
 func TestBudgetFailureStoresPush(t *testing.T) {
 	e, _, reg := newBudgetEnv(t)
 	if err := e.js.DeleteKeyValue(t.Context(), budget.Bucket); err != nil {
 		t.Fatal(err)
 	}
-	q, body := e.push(t, wxcodec.FormatJSON, wxcodec.ModeSafe, kinds()["text"])
-	if status, answer := e.do(t, http.MethodPost, testAppID, q, body); status != http.StatusOK || answer != "success" {
-		t.Fatalf("push: %d %q, want 200 success", status, answer)
+	k := kinds()
+	created := time.Unix(k["text"].CreateTime, 0).UTC()
+	push := func(m wxcodec.Message) *events.ReplyBudget {
+		t.Helper()
+		q, body := e.push(t, wxcodec.FormatJSON, wxcodec.ModeSafe, m)
+		if status, answer := e.do(t, http.MethodPost, testAppID, q, body); status != http.StatusOK || answer != "success" {
+			t.Fatalf("push: %d %q, want 200 success", status, answer)
+		}
+		ev, err := events.ParseInbound(e.last(t).Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.Data.ReplyBudget
 	}
-	ev, err := events.ParseInbound(e.last(t).Data)
-	if err != nil || ev.Data.ReplyBudget != nil {
-		t.Errorf("event = %+v, %v; want stored without reply_budget", ev.Data.ReplyBudget, err)
+	want := events.ReplyBudget{Remaining: 5, ExpiresAt: created.Add(48 * time.Hour), Trigger: events.TriggerMessage}
+	if got := push(k["text"]); got == nil || *got != want {
+		t.Errorf("text: reply_budget = %+v, want %+v", got, want)
 	}
-	if n := counter(t, reg, "kfbridge_ingress_budget_errors_total"); n != 1 {
-		t.Errorf("budget errors = %v, want 1", n)
+	if got := push(k["user_enter_tempsession"]); got != nil {
+		t.Errorf("enter-session: reply_budget = %+v, want none", got)
+	}
+	if n := counter(t, reg, "kfbridge_ingress_budget_errors_total"); n != 2 {
+		t.Errorf("budget errors = %v, want 2", n)
 	}
 }
 

@@ -91,10 +91,13 @@ func (s *Server) push(c *gin.Context) {
 	// would otherwise leave the outcome unknown. The publisher bounds it
 	// on its own (publish_timeout).
 	ctx := context.WithoutCancel(c.Request.Context())
-	s.grant(ctx, &in)
+	granted := s.grant(ctx, &in)
 	start := time.Now()
 	ack, err := s.pub.PublishInbound(ctx, &in, s.traceParent(c.Request))
 	s.metrics.publish.Observe(time.Since(start).Seconds())
+	// Answered only once the budget's write is done too (it runs
+	// concurrently with the publish).
+	granted()
 	if err != nil && tooLargeForNATS(err) {
 		// Never stored, and a retry would not fit either: 413 stops WeChat.
 		s.reject(c, appid, fmt.Errorf("%w: %w", errEventTooLarge, err))

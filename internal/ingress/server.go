@@ -45,8 +45,9 @@ type Config struct {
 	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
 	Rand io.Reader
 	// Budget, when set, tracks reply budgets: each user message and
-	// user_enter_tempsession grants its conversation's budget before its
-	// event is published, and the event carries data.reply_budget. Nil
+	// user_enter_tempsession grants its conversation's budget (a message
+	// concurrently with its event's publish, an enter-session before it),
+	// and the event carries data.reply_budget. Nil
 	// tracks nothing (egress.reply_budget off).
 	Budget *budget.Tracker
 }
