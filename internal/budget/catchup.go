@@ -34,8 +34,10 @@ var messageKinds = []string{events.KindText, events.KindImage, events.KindMiniPr
 // message stored in the inbound stream in (WXKF_IN), as the ingress would
 // have: the ingress writes a message's grant concurrently with publishing
 // its event, so a command published on seeing the event may find the
-// grant not stored yet. It reports whether the budget changed (false when
-// the grant was already applied, or no stored message carries one).
+// grant not stored yet. It reports whether a stored message carries a
+// grant (found: the budget now holds it, so the caller decides again on
+// it) and whether this call applied it (applied: the ingress's write was
+// not stored yet, or failed).
 //
 // It reads the latest push on c's subjects of the documented message kinds
 // and of any kind (one get each, concurrently, from the stream's leader),
@@ -44,9 +46,9 @@ var messageKinds = []string{events.KindText, events.KindImage, events.KindMiniPr
 // by event id and CreateTime): applying it twice, or after a newer push,
 // changes nothing. Callers run it only before refusing or counting a send
 // as over budget, so the common path costs nothing.
-func (t *Tracker) CatchUp(ctx context.Context, in jetstream.Stream, c events.Conversation) (bool, error) {
+func (t *Tracker) CatchUp(ctx context.Context, in jetstream.Stream, c events.Conversation) (found, applied bool, err error) {
 	if _, err := key(c); err != nil {
-		return false, err
+		return false, false, err
 	}
 	prefix := "wxkf.in." + c.AppID + "." + c.BusinessID + "." + c.OpenID + "."
 	subjects := make([]string, 0, len(messageKinds)+1)
@@ -68,10 +70,9 @@ func (t *Tracker) CatchUp(ctx context.Context, in jetstream.Stream, c events.Con
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return false, fmt.Errorf("read latest pushes of %s: %w", prefix+"*", err)
+		return false, false, fmt.Errorf("read latest pushes of %s: %w", prefix+"*", err)
 	}
 	var (
-		found  bool
 		at     time.Time
 		id     string
 		latest uint64
@@ -86,14 +87,16 @@ func (t *Tracker) CatchUp(ctx context.Context, in jetstream.Stream, c events.Con
 		}
 	}
 	if !found {
-		return false, nil
+		return false, false, nil
 	}
-	changed := false
-	_, err := t.change(ctx, c, false, func(s *State) bool {
-		changed = s.grant(events.TriggerMessage, at, id)
-		return changed
+	_, err = t.change(ctx, c, false, func(s *State) bool {
+		applied = s.grant(events.TriggerMessage, at, id)
+		return applied
 	})
-	return changed, err
+	if err != nil {
+		return false, false, err
+	}
+	return true, applied, nil
 }
 
 // messageGrantOf returns the CreateTime and event id of a stored event

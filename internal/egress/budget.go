@@ -92,19 +92,22 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 // catchUp re-verifies j's conversation's budget before a refusal or an
 // over-budget count: the ingress writes a user message's grant
 // concurrently with publishing its event, so a command published on
-// seeing the event may come before the grant is stored. It applies the
-// grant of the latest message stored in WXKF_IN (budget.Tracker.CatchUp)
-// and reports whether the budget changed, after which the caller decides
-// again. A stream that cannot be read leaves the decision as it was.
+// seeing the event may come before the grant is stored (and in a cluster
+// the budget's read may come from a replica a moment behind). It applies
+// the grant of the latest message stored in WXKF_IN, read from the
+// stream's leader (budget.Tracker.CatchUp), and reports whether one was
+// found, after which the caller decides again on the budget as the
+// catch-up left it. A stream that cannot be read leaves the decision as
+// it was.
 func (e *Egress) catchUp(ctx context.Context, j *job) bool {
 	in, err := e.inbound(ctx)
 	if err == nil {
-		var changed bool
-		if changed, err = e.budget.CatchUp(ctx, in, j.cmd.Conversation); err == nil {
-			if changed {
+		var found, applied bool
+		if found, applied, err = e.budget.CatchUp(ctx, in, j.cmd.Conversation); err == nil {
+			if applied {
 				e.metrics.budgetCaughtUp.Inc()
 			}
-			return changed
+			return found
 		}
 	}
 	j.log.Warn("reply budget not re-verified from the stored pushes", "err", err)
