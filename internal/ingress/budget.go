@@ -49,7 +49,7 @@ func noWait() {}
 // stored all the same: a message's event with the budget it grants (the
 // egress applies it from the event when needed), an enter-session's
 // without data.reply_budget.
-func (s *Server) grant(ctx context.Context, in *events.Inbound) (wait func()) {
+func (s *Server) grant(ctx context.Context, in *events.Inbound) func() {
 	trigger := triggerOf(in)
 	if s.budget == nil || trigger == "" {
 		return noWait
@@ -70,12 +70,16 @@ func (s *Server) grant(ctx context.Context, in *events.Inbound) (wait func()) {
 	}
 	b := budget.MessageGrant(at, now)
 	in.Budget = &b
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.writeGrant(ctx, conv, trigger, at, in)
-	}()
-	return func() { <-done }
+	// The grant's write is sent now, and the event's publish goes out
+	// right behind it (usually in the same write to the server).
+	ctx, cancel := context.WithTimeout(ctx, grantTimeout)
+	stored := s.budget.StartGrant(ctx, conv, trigger, at, in.ID)
+	return func() {
+		defer cancel()
+		if _, err := stored(); err != nil {
+			s.grantFailed(in, err)
+		}
+	}
 }
 
 // writeGrant stores the grant of push in, logging and counting a failure.
@@ -84,8 +88,13 @@ func (s *Server) writeGrant(ctx context.Context, conv events.Conversation, trigg
 	defer cancel()
 	st, err := s.budget.Grant(ctx, conv, trigger, at, in.ID)
 	if err != nil {
-		s.metrics.budgetErrors.Inc()
-		s.logger.Error("reply budget not granted; storing the push all the same", "appid", in.AppID, "subject", in.Subject, "event_id", in.ID, "err", err)
+		s.grantFailed(in, err)
 	}
 	return st, err
+}
+
+// grantFailed logs and counts a grant that could not be written.
+func (s *Server) grantFailed(in *events.Inbound, err error) {
+	s.metrics.budgetErrors.Inc()
+	s.logger.Error("reply budget not granted; storing the push all the same", "appid", in.AppID, "subject", in.Subject, "event_id", in.ID, "err", err)
 }

@@ -108,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Budget != nil {
 		// Grants are written through the ingress's own publisher.
-		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect)
+		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect, s.pub.StartExpect)
 	}
 	if s.now == nil {
 		s.now = time.Now
