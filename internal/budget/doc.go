@@ -28,11 +28,19 @@
 // sends were taken, and a push older than the latest one applied (arriving
 // out of order) changes nothing.
 //
+// A user message's grant does not depend on the budget before it
+// ([MessageGrant]), so the ingress writes it concurrently with publishing
+// the event; [Tracker.CatchUp] lets the egress apply it from the stored
+// event (WXKF_IN) when a command comes before the write is stored. Both
+// apply the same grant, keyed by event id and CreateTime, so the second
+// changes nothing.
+//
 // # Usage
 //
 //	tr, err := budget.Open(ctx, js, budget.Config{Replicas: 1, Storage: jetstream.FileStorage})
 //	s, err := tr.Grant(ctx, conv, events.TriggerMessage, createTime, eventID) // ingress
 //	s, code, err := tr.Take(ctx, conv, now)                                   // egress, before a send
+//	found, applied, err := tr.CatchUp(ctx, inbound, conv)                     // egress, before a refusal
 //
 // # Concurrency
 //

@@ -43,6 +43,7 @@ type Config struct {
 type Tracker struct {
 	kv    jetstream.KeyValue
 	write WriteFunc // nil: the KV's Create and Update
+	start StartFunc // nil: StartGrant writes as Grant does
 
 	mu    sync.Mutex
 	cache map[string]cached // key → the last revision this process read or wrote
@@ -72,11 +73,15 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 // sequence. A lost condition is an error matching jetstream.ErrKeyExists.
 type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error)
 
+// StartFunc is a [WriteFunc] in two halves: it sends the write at once
+// and returns a wait for its outcome.
+type StartFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (wait func() (uint64, error))
+
 // WithWriter returns a Tracker on the same bucket that writes through w
-// (the ingress's own publisher, cheaper than the KV's), with a cache of
-// its own.
-func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
-	return &Tracker{kv: t.kv, write: w, cache: map[string]cached{}}
+// and starts [Tracker.StartGrant]'s write through start (the ingress's own
+// publisher, cheaper than the KV's), with a cache of its own.
+func (t *Tracker) WithWriter(w WriteFunc, start StartFunc) *Tracker {
+	return &Tracker{kv: t.kv, write: w, start: start, cache: map[string]cached{}}
 }
 
 // subjectPrefix starts the subject of every key of [Bucket].
@@ -103,6 +108,46 @@ func (t *Tracker) Grant(ctx context.Context, c events.Conversation, trigger stri
 		return State{}, fmt.Errorf("%w: trigger %q", ErrInvalid, trigger)
 	}
 	return t.change(ctx, c, true, func(s *State) bool { return s.grant(trigger, at, id) })
+}
+
+// StartGrant is [Tracker.Grant] in two halves, for a caller that has
+// another write to make meanwhile (the ingress publishing the event): when
+// this process's copy of the budget lets the grant be written in one
+// compare-and-set, that write is sent before StartGrant returns, and wait
+// returns its outcome; a write that lost to another writer, or a grant the
+// copy cannot decide, continues as Grant does (on a fresh read).
+func (t *Tracker) StartGrant(ctx context.Context, c events.Conversation, trigger string, at time.Time, id string) (wait func() (State, error)) {
+	grant := func() (State, error) { return t.Grant(ctx, c, trigger, at, id) }
+	k, err := key(c)
+	if err != nil || t.start == nil || trigger != events.TriggerMessage && trigger != events.TriggerEnterSession {
+		return grant
+	}
+	s, rev := State{}, uint64(0)
+	if e, ok := t.cached(k); ok {
+		s, rev = e.state, e.rev
+	}
+	next := s.clone()
+	if !next.grant(trigger, at, id) {
+		return grant // nothing to write on this copy: decided on a fresh read
+	}
+	val, err := json.Marshal(next)
+	if err != nil {
+		return grant
+	}
+	w := t.start(ctx, subjectPrefix+k, val, rev)
+	return func() (State, error) {
+		nrev, err := w()
+		switch {
+		case err == nil:
+			t.remember(k, nrev, next)
+			return next, nil
+		case errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			// Another writer was first: the copy is stale.
+			t.forget(k)
+			return grant()
+		}
+		return State{}, fmt.Errorf("write budget %s: %w", k, err)
+	}
 }
 
 // Get returns conversation c's budget (the zero State when it has none).

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -102,6 +104,10 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 		return false, nil
 	}
 	s, code, err := e.budget.TakeN(bctx, j.cmd.Conversation, n, e.budgetNow())
+	if err == nil && code != 0 && e.catchUp(bctx, j) {
+		// The grant of the push the bot answers was not stored yet.
+		s, code, err = e.budget.TakeN(bctx, j.cmd.Conversation, n, e.budgetNow())
+	}
 	if err != nil {
 		if e.enforcing() {
 			return false, fmt.Errorf("reply budget: %w", err)
@@ -122,6 +128,46 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: n}
 	j.spentUnsaved = true
 	return false, nil
+}
+
+// catchUp re-verifies j's conversation's budget before a refusal or an
+// over-budget count: the ingress writes a user message's grant
+// concurrently with publishing its event, so a command published on
+// seeing the event may come before the grant is stored (and in a cluster
+// the budget's read may come from a replica a moment behind). It applies
+// the grant of the latest message stored in WXKF_IN, read from the
+// stream's leader (budget.Tracker.CatchUp), and reports whether one was
+// found, after which the caller decides again on the budget as the
+// catch-up left it. A stream that cannot be read leaves the decision as
+// it was.
+func (e *Egress) catchUp(ctx context.Context, j *job) bool {
+	in, err := e.inbound(ctx)
+	if err == nil {
+		var found, applied bool
+		if found, applied, err = e.budget.CatchUp(ctx, in, j.cmd.Conversation); err == nil {
+			if applied {
+				e.metrics.budgetCaughtUp.Inc()
+			}
+			return found
+		}
+	}
+	j.log.Warn("reply budget not re-verified from the stored pushes", "err", err)
+	return false
+}
+
+// inbound returns the inbound stream (WXKF_IN), looked up once.
+func (e *Egress) inbound(ctx context.Context) (jetstream.Stream, error) {
+	e.inMu.Lock()
+	defer e.inMu.Unlock()
+	if e.in != nil {
+		return e.in, nil
+	}
+	in, err := e.js.Stream(ctx, events.InboundStreamName)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.InboundStreamName, err)
+	}
+	e.in = in
+	return in, nil
 }
 
 // unspend gives back the sends spent by a command whose record write
@@ -229,6 +275,9 @@ func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refus
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	s, code, err := e.budget.CheckTyping(bctx, j.cmd.Conversation, command, e.budgetNow())
+	if err == nil && code != 0 && e.catchUp(bctx, j) {
+		s, code, err = e.budget.CheckTyping(bctx, j.cmd.Conversation, command, e.budgetNow())
+	}
 	if err != nil {
 		j.log.Warn("reply budget not readable; typing unchecked", "err", err)
 		return false

@@ -204,8 +204,8 @@ func TestBudgetThreeReplicas(t *testing.T) {
 }
 
 // TestPublishThenCommand: a command published right after the push that
-// opened the window is never refused (the ingress grants before it
-// publishes the event: here, the grant returns before the command).
+// opened the window is never refused (here the grant returns before the
+// command; TestCatchUpUngrantedPush covers a grant not stored yet).
 func TestPublishThenCommand(t *testing.T) {
 	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
 	w.replica(nil)

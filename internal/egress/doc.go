@@ -172,7 +172,12 @@
 // once accepted, recorded. In enforce a command the budget predicts WeChat
 // refuses fails before any call with reason budget ([CodeBudget]), a
 // result without a dead letter; in observe it is sent, counted and its
-// result marked budget_exceeded. Every result then carries the budget left.
+// result marked budget_exceeded. Before either, the egress re-verifies:
+// the ingress writes a user message's grant concurrently with publishing
+// its event, so the command may come first; it applies the grant of the
+// conversation's latest message stored in WXKF_IN
+// (budget.Tracker.CatchUp) and decides again. Every result then carries
+// the budget left.
 // The tracker's compare-and-set makes the spending correct across replicas.
 //
 // Run returns after the commands in handling finished and were

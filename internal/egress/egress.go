@@ -111,6 +111,8 @@ type Egress struct {
 	budget     *budget.Tracker // nil: reply budgets not tracked
 	budgetMode string          // egress.reply_budget
 	budgetNow  func() time.Time
+	inMu       sync.Mutex
+	in         jetstream.Stream // WXKF_IN, for budget re-verification; nil until needed
 
 	// Set up by Setup.
 	consumers []jetstream.Consumer // by partition

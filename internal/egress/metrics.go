@@ -12,6 +12,8 @@ type metrics struct {
 
 	budgetOver   *prometheus.CounterVec
 	budgetMisses *prometheus.CounterVec
+	// budgetCaughtUp counts grants the egress applied from a stored push.
+	budgetCaughtUp prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -49,8 +51,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kfbridge_egress_budget_misses_total",
 			Help: "WeChat window refusals (45015, 45047, 45080, 45081) the reply budget did not predict, by errcode: drift between the budget and WeChat.",
 		}, []string{"errcode"}),
+		budgetCaughtUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kfbridge_egress_budget_caught_up_total",
+			Help: "User messages whose reply-budget grant the egress applied from the stored event before deciding a send, because the ingress's concurrent write was not stored yet (or failed).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held, m.budgetOver, m.budgetMisses} {
+	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held, m.budgetOver, m.budgetMisses, m.budgetCaughtUp} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

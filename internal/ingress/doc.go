@@ -27,11 +27,18 @@
 // stored does the next accept wait.
 //
 // With a reply-budget tracker (Config.Budget), a user message or
-// user_enter_tempsession first grants its conversation's reply budget
-// (package budget), then its event is published with data.reply_budget: a
-// command published on seeing the event finds the window open. A budget
-// that cannot be written costs the event its reply_budget, never the push
-// (kfbridge_ingress_budget_errors_total).
+// user_enter_tempsession grants its conversation's reply budget (package
+// budget) and its event carries data.reply_budget. A user message's grant
+// does not depend on the stored budget: it is computed here
+// (budget.MessageGrant) and written concurrently with the event's publish,
+// and the push is answered once both are done. The egress re-verifies from
+// the stored event before it refuses a command (budget.Tracker.CatchUp), so
+// a command published on seeing the event finds the window open even
+// before the write is stored. An enter-session grants according to the
+// stored budget, so it is written before its publish. A budget that cannot
+// be written never costs the push (kfbridge_ingress_budget_errors_total):
+// a message's event carries the budget it grants all the same, an
+// enter-session's carries none.
 //
 // # Usage
 //

@@ -167,12 +167,22 @@ func (p *Publisher) publish(ctx context.Context, m *outMsg) (PubAck, error) {
 }
 
 func (p *Publisher) request(ctx context.Context, m *outMsg, expired <-chan time.Time) (PubAck, error) {
+	id, ch, err := p.send(m)
+	if err != nil {
+		return PubAck{}, err
+	}
+	return p.await(ctx, id, ch, expired)
+}
+
+// send publishes m with a reply subject of its own and returns what
+// [Publisher.await] waits on for its ack.
+func (p *Publisher) send(m *outMsg) (uint64, chan *nats.Msg, error) {
 	ch := p.chs.Get().(chan *nats.Msg)
 	p.mu.Lock()
 	if p.sub == nil {
 		if err := p.subscribeLocked(); err != nil {
 			p.mu.Unlock()
-			return PubAck{}, err
+			return 0, nil, err
 		}
 	}
 	p.next++
@@ -184,8 +194,13 @@ func (p *Publisher) request(ctx context.Context, m *outMsg, expired <-chan time.
 	m.msg.Reply = string(m.replyDigits)
 	if err := p.nc.PublishMsg(&m.msg); err != nil {
 		p.forget(id, ch)
-		return PubAck{}, err
+		return 0, nil, err
 	}
+	return id, ch, nil
+}
+
+// await waits for the ack of the message sent as id.
+func (p *Publisher) await(ctx context.Context, id uint64, ch chan *nats.Msg, expired <-chan time.Time) (PubAck, error) {
 	select {
 	case resp := <-ch:
 		p.chs.Put(ch)
@@ -267,9 +282,44 @@ const headerExpectedLastSubjSeq = "Nats-Expected-Last-Subject-Sequence"
 // condition is an error matching jetstream.ErrKeyExists. It is bounded
 // like [Publisher.PublishInbound].
 func (p *Publisher) PublishExpect(ctx context.Context, subject string, data []byte, lastSeq uint64) (uint64, error) {
-	m := &outMsg{msg: nats.Msg{Subject: subject, Data: data, Header: nats.Header{
+	ack, err := p.publish(ctx, expectMsg(subject, data, lastSeq))
+	return expectResult(subject, ack, err)
+}
+
+// StartExpect is [Publisher.PublishExpect] in two halves: it sends the
+// message now (into the connection's buffer, so that a publish right
+// after it goes out in the same write) and returns a wait for the
+// outcome. A send that found no stream listening is retried by the wait
+// as PublishExpect does.
+func (p *Publisher) StartExpect(ctx context.Context, subject string, data []byte, lastSeq uint64) (wait func() (uint64, error)) {
+	id, ch, err := p.send(expectMsg(subject, data, lastSeq))
+	if err != nil {
+		return func() (uint64, error) { return expectResult(subject, PubAck{}, err) }
+	}
+	return func() (uint64, error) {
+		var expired <-chan time.Time
+		if p.ackTimeout > 0 {
+			t := time.NewTimer(p.ackTimeout)
+			defer t.Stop()
+			expired = t.C
+		}
+		ack, err := p.await(ctx, id, ch, expired)
+		if errors.Is(err, nats.ErrNoResponders) {
+			return p.PublishExpect(ctx, subject, data, lastSeq)
+		}
+		return expectResult(subject, ack, err)
+	}
+}
+
+// expectMsg is the message of a conditional write.
+func expectMsg(subject string, data []byte, lastSeq uint64) *outMsg {
+	return &outMsg{msg: nats.Msg{Subject: subject, Data: data, Header: nats.Header{
 		headerExpectedLastSubjSeq: {strconv.FormatUint(lastSeq, 10)}}}}
-	ack, err := p.publish(ctx, m)
+}
+
+// expectResult is the outcome of a conditional write: its sequence, or
+// an error that matches jetstream.ErrKeyExists for a lost condition.
+func expectResult(subject string, ack PubAck, err error) (uint64, error) {
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||

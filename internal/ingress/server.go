@@ -47,8 +47,9 @@ type Config struct {
 	// Rand is the randomness of encrypted replies; nil uses crypto/rand.
 	Rand io.Reader
 	// Budget, when set, tracks reply budgets: each user message and
-	// user_enter_tempsession grants its conversation's budget before its
-	// event is published, and the event carries data.reply_budget. Nil
+	// user_enter_tempsession grants its conversation's budget (a message
+	// concurrently with its event's publish, an enter-session before it),
+	// and the event carries data.reply_budget. Nil
 	// tracks nothing (egress.reply_budget off).
 	Budget *budget.Tracker
 	// HandoverKV is the conversation bucket (handover.BucketName).
@@ -119,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Budget != nil {
 		// Grants are written through the ingress's own publisher.
-		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect)
+		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect, s.pub.StartExpect)
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -1,0 +1,111 @@
+package budget
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/pkg/wxcodec"
+)
+
+// TestCatchUp: CatchUp applies the grant of the conversation's latest
+// stored user message, of a documented kind or not, even when a later
+// push of another kind followed it; it applies it once, ignores messages
+// without data.reply_budget and other conversations, and never undoes a
+// newer grant.
+func TestCatchUp(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	cfg := events.InboundStream()
+	cfg.Storage = jetstream.MemoryStorage
+	stream, err := js.CreateStream(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(t.Context(), js, Config{Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := func(c events.Conversation, m wxcodec.Message, granted bool) string {
+		t.Helper()
+		m.FromUserName, m.BusinessID = c.OpenID, c.BusinessID
+		in, err := events.NewInbound(c.AppID, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if granted {
+			b := MessageGrant(in.Time(), in.Time())
+			in.Budget = &b
+		}
+		if _, err := js.PublishMsg(t.Context(), in.Msg("")); err != nil {
+			t.Fatal(err)
+		}
+		return in.ID
+	}
+	catchUp := func(c events.Conversation) (bool, bool, State) {
+		t.Helper()
+		found, applied, err := tr.CatchUp(t.Context(), stream, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := tr.Get(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found, applied, st
+	}
+	at := func(d time.Duration) int64 { return t0.Add(d).Unix() }
+
+	// Nothing stored.
+	if found, applied, st := catchUp(conv); found || applied || st.Remaining != 0 {
+		t.Errorf("nothing stored: %v %v %+v", found, applied, st)
+	}
+	// A text, then an image; the latest (the image) is applied.
+	store(conv, wxcodec.Message{MsgType: "text", MsgID: "1", CreateTime: at(0)}, true)
+	store(conv, wxcodec.Message{MsgType: "image", MsgID: "2", CreateTime: at(time.Minute)}, true)
+	// Another conversation's newer message is not this one's.
+	other := conv
+	other.OpenID = "o-other"
+	store(other, wxcodec.Message{MsgType: "text", MsgID: "3", CreateTime: at(time.Hour)}, true)
+	found, applied, st := catchUp(conv)
+	if !found || !applied || st.Remaining != MessageSends || !st.ExpiresAt.Equal(t0.Add(time.Minute+MessageWindow)) || st.IDs[0] != "2" {
+		t.Errorf("image: %v %v %+v; want found, applied, the image's window", found, applied, st)
+	}
+	// Applied once: sends taken since stay taken.
+	if _, code, err := tr.Take(t.Context(), conv, t0.Add(2*time.Minute)); err != nil || code != 0 {
+		t.Fatalf("take: %d %v", code, err)
+	}
+	if found, applied, st := catchUp(conv); !found || applied || st.Remaining != MessageSends-1 {
+		t.Errorf("again: %v %v %+v; want found, not applied, 4 left", found, applied, st)
+	}
+	// A message of an undocumented kind is found as the latest push of
+	// any kind.
+	store(conv, wxcodec.Message{MsgType: "voice", MsgID: "4", CreateTime: at(3 * time.Minute)}, true)
+	if found, applied, st := catchUp(conv); !found || !applied || !st.ExpiresAt.Equal(t0.Add(3*time.Minute+MessageWindow)) {
+		t.Errorf("voice: %v %v %+v; want its window applied", found, applied, st)
+	}
+	// A newer grant (applied directly) is never undone by an older stored message.
+	if _, err := tr.Grant(t.Context(), conv, events.TriggerMessage, t0.Add(10*time.Minute), "5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, applied, st := catchUp(conv); applied || !st.ExpiresAt.Equal(t0.Add(10*time.Minute+MessageWindow)) {
+		t.Errorf("older stored message: applied %v, %+v; want the newer window kept", applied, st)
+	}
+	// A message without data.reply_budget (budgets off at the ingress)
+	// grants nothing; a later non-trigger event hides nothing of the
+	// documented kinds.
+	third := conv
+	third.OpenID = "o-third"
+	store(third, wxcodec.Message{MsgType: "text", MsgID: "6", CreateTime: at(0)}, false)
+	if found, applied, _ := catchUp(third); found || applied {
+		t.Errorf("ungranted event: found %v, applied %v; want neither", found, applied)
+	}
+	store(third, wxcodec.Message{MsgType: "text", MsgID: "7", CreateTime: at(time.Minute)}, true)
+	store(third, wxcodec.Message{MsgType: "event", Event: "subscribe_msg_popup_event", CreateTime: at(2 * time.Minute)}, false)
+	if found, applied, st := catchUp(third); !found || !applied || !st.ExpiresAt.Equal(t0.Add(time.Minute+MessageWindow)) {
+		t.Errorf("text then another event: %v %v %+v; want the text's window", found, applied, st)
+	}
+}
