@@ -173,6 +173,7 @@ type discardExporter struct{}
 
 func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
 // BenchmarkHTTPBudgetLatency is BenchmarkHTTPBudget off and tracked with
 // 4 connections instead of 64: a light load, where a push's latency is
 // its round trips rather than queueing for the CPU, so what granting adds
