@@ -77,13 +77,16 @@ func TestEgressReplicaLoss(t *testing.T) {
 		host, _, _ := strings.Cut(remote, ":")
 		return byIP[host]
 	}
-	waitFor(t, 30*time.Second, "a send call of the victim to begin", func() bool {
+	waitFor(t, 90*time.Second, "a send call of the victim to begin", func() bool {
 		st, err := wx.stats(ctx)
 		if err != nil || st.Total(sendPath) < users {
 			return false
 		}
 		for _, c := range st.Answering {
-			if sender(c.Remote) == "egress-0" && c.Path == sendPath && time.Since(c.Start) < latency/4 {
+			// Begun less than half the latency ago: the victim dies well
+			// before WeChat's answer (a quarter was too tight for a loaded
+			// machine to catch in 30 s now and then).
+			if sender(c.Remote) == "egress-0" && c.Path == sendPath && time.Since(c.Start) < latency/2 {
 				return true
 			}
 		}
