@@ -208,6 +208,45 @@ func TestEnforceSevenSends(t *testing.T) {
 	}
 }
 
+// TestNewMessageResetsHalfSpentWindow: a new user message resets a window
+// that still had sends left. Its grant is only in its stored event (the
+// ingress writes none), so an egress that took from the stored window
+// without first applying the newest message would send 2 from the old
+// window and then 5 more from the new one: 7 after the new message, and
+// WeChat would answer 45047. Here: after the new message 5 sends are
+// delivered, the 6th is refused, and WeChat refuses nothing.
+func TestNewMessageResetsHalfSpentWindow(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	for i := range 3 {
+		id := fmt.Sprintf("a%d", i)
+		w.command("0", "u1", "send", id, text("old window"))
+		if r := w.result(id).Data; r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 4-i {
+			t.Fatalf("%s = %+v; want delivered, %d left", id, r, 4-i)
+		}
+	}
+	w.sim.Advance(time.Minute)
+	w.push("u1", "text", "m2")
+	for i := range 6 {
+		id := fmt.Sprintf("b%d", i)
+		w.command("0", "u1", "send", id, text("new window"))
+		r := w.result(id).Data
+		switch {
+		case i < 5 && (r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 4-i):
+			t.Errorf("%s = %+v; want delivered, %d left", id, r, 4-i)
+		case i == 5 && (r.Outcome != events.OutcomeFailed || r.Reason != ReasonBudget):
+			t.Errorf("%s = %+v; want refused (budget)", id, r)
+		}
+	}
+	if n := len(w.sim.Delivered(appID)); n != 8 {
+		t.Errorf("WeChat delivered %d, want 8 (3 + 5)", n)
+	}
+	if n := w.callsWith(budget.CodeOutOfCount) + w.callsWith(budget.CodeOutOfWindow); n != 0 {
+		t.Errorf("WeChat refused %d sends, want 0", n)
+	}
+}
+
 // TestBudgetThreeReplicas: three egress replicas, 20 commands published at
 // once into a 5-send budget: exactly 5 delivered.
 func TestBudgetThreeReplicas(t *testing.T) {
