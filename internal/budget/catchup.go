@@ -18,8 +18,8 @@ import (
 // event carries it (data.reply_budget) seen at now: [MessageSends] sends
 // until at + [MessageWindow]. It does not depend on the budget before the
 // message (a message resets the window), so the ingress computes it
-// without reading the store and writes the grant concurrently with the
-// event's publish.
+// without reading the store, and stores nothing but the event: the egress
+// applies the grant from it ([Tracker.SyncTakeN]).
 func MessageGrant(at, now time.Time) events.ReplyBudget {
 	s := State{}
 	s.grant(events.TriggerMessage, at, "")
