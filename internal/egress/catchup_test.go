@@ -105,7 +105,7 @@ func TestCatchUpUngrantedPush(t *testing.T) {
 }
 
 // TestCatchUpNothingStored: with no stored message newer than the budget,
-// the re-verification changes nothing and enforce still refuses.
+// the catch-up changes nothing and enforce still refuses.
 func TestCatchUpNothingStored(t *testing.T) {
 	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
 	w.replica(nil)
