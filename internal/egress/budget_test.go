@@ -274,8 +274,8 @@ func TestBudgetThreeReplicas(t *testing.T) {
 }
 
 // TestPublishThenCommand: a command published right after the push that
-// opened the window is never refused (here the grant returns before the
-// command; TestCatchUpUngrantedPush covers a grant not stored yet).
+// opened the window is never refused: the push stores only its event, as
+// the ingress does, and the egress applies its grant before the take.
 func TestPublishThenCommand(t *testing.T) {
 	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
 	w.replica(nil)
