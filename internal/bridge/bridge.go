@@ -330,7 +330,7 @@ func newEgress(ctx context.Context, cfg *config.Config, b *broker.Broker, reg te
 	}
 	mg, err := manage.New(manage.Config{
 		Conn: b.Conn, API: wx.API, Tokens: wx.Tokens, Store: wx.Media, Fetcher: wx.Fetcher, Apps: apps,
-		Logger: logger.With("component", "manage"), Budget: tracker,
+		Logger: logger.With("component", "manage"), Budget: tracker, JetStream: b.JS,
 	})
 	if err != nil {
 		return nil, nil, err

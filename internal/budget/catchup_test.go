@@ -109,3 +109,79 @@ func TestCatchUp(t *testing.T) {
 		t.Errorf("text then another event: %v %v %+v; want the text's window", found, applied, st)
 	}
 }
+
+// TestSyncTakeN: the take before each send applies the grant of the
+// conversation's latest stored push, read with one last-by-subject get on
+// the wildcard of its subjects (which the server answers with the newest
+// push of any kind); a newer non-message push hides the message behind
+// it, and the reads of CatchUp find it; Live shows the same without
+// writing.
+func TestSyncTakeN(t *testing.T) {
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	cfg := events.InboundStream()
+	cfg.Storage = jetstream.MemoryStorage
+	stream, err := js.CreateStream(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(t.Context(), js, Config{Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := func(m wxcodec.Message) string {
+		t.Helper()
+		m.FromUserName, m.BusinessID = conv.OpenID, conv.BusinessID
+		in, err := events.NewInbound(conv.AppID, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MsgType != "event" {
+			b := MessageGrant(in.Time(), in.Time())
+			in.Budget = &b
+		}
+		if _, err := js.PublishMsg(t.Context(), in.Msg("")); err != nil {
+			t.Fatal(err)
+		}
+		return in.ID
+	}
+	take := func(now time.Time) State {
+		t.Helper()
+		st, code, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now)
+		if err != nil || code != 0 {
+			t.Fatalf("take: %d %v", code, err)
+		}
+		return st
+	}
+	at := func(d time.Duration) int64 { return t0.Add(d).Unix() }
+
+	store(wxcodec.Message{MsgType: "text", MsgID: "1", CreateTime: at(0)})
+	image := store(wxcodec.Message{MsgType: "image", MsgID: "2", CreateTime: at(time.Second)})
+	// The server answers last-by-subject on a wildcard: the newest push.
+	m, err := stream.GetLastMsgForSubject(t.Context(), "wxkf.in."+conv.AppID+"."+conv.BusinessID+"."+conv.OpenID+".*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := events.ParseInbound(m.Data); err != nil || ev.ID != image {
+		t.Fatalf("last of the wildcard: %s, %v; want the image %s", m.Data, err, image)
+	}
+	if st := take(t0.Add(time.Minute)); st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(t0.Add(time.Second+MessageWindow)) {
+		t.Errorf("first take: %+v; want the image's window, 4 left", st)
+	}
+	if st := take(t0.Add(time.Minute)); st.Remaining != MessageSends-2 {
+		t.Errorf("second take: %+v; want 3 left (granted once)", st)
+	}
+	// A new message, then a later event that grants nothing.
+	store(wxcodec.Message{MsgType: "text", MsgID: "3", CreateTime: at(2 * time.Minute)})
+	store(wxcodec.Message{MsgType: "event", Event: "subscribe_msg_popup_event", CreateTime: at(3 * time.Minute)})
+	live, err := tr.Live(t.Context(), stream, conv)
+	if err != nil || live.Remaining != MessageSends || !live.ExpiresAt.Equal(t0.Add(2*time.Minute+MessageWindow)) {
+		t.Errorf("live behind an event: %+v, %v; want the new message's window, 5 left", live, err)
+	}
+	if st, err := tr.Get(t.Context(), conv); err != nil || st.Remaining != MessageSends-2 {
+		t.Errorf("stored after Live: %+v, %v; want 3 left (Live writes nothing)", st, err)
+	}
+	if st := take(t0.Add(4 * time.Minute)); st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(t0.Add(2*time.Minute+MessageWindow)) {
+		t.Errorf("take behind an event: %+v; want the new message's window, 4 left", st)
+	}
+}

@@ -28,19 +28,33 @@
 // sends were taken, and a push older than the latest one applied (arriving
 // out of order) changes nothing.
 //
-// A user message's grant does not depend on the budget before it
-// ([MessageGrant]), so the ingress writes it concurrently with publishing
-// the event; [Tracker.CatchUp] lets the egress apply it from the stored
-// event (WXKF_IN) when a command comes before the write is stored. Both
-// apply the same grant, keyed by event id and CreateTime, so the second
-// changes nothing.
+// Where grants come from. A user message's grant does not depend on the
+// budget before it ([MessageGrant]): the ingress computes it for the
+// event's data.reply_budget and stores nothing else, so a message costs
+// the ingress one stored message (its event), not two. The stored event in
+// WXKF_IN is the grant: before each take the egress reads the latest push
+// on the conversation's subjects (one last-by-subject get on
+// wxkf.in.<appid>.<bid>.<openid>.*, answered by the stream's leader) and,
+// when it is a user message, applies its grant in the same compare-and-set
+// as the take ([Tracker.SyncTakeN], [Tracker.SyncTakeUpTo]); when it is
+// another push newer than the budget's latest trigger, a message may be
+// hidden behind it, and the reads of [Tracker.CatchUp] (the latest push of
+// each documented message kind) decide. [Tracker.Live] shows the same
+// budget without writing (budget.get, typing checks). An enter-session's
+// grant depends on the window a message opened, so the ingress first
+// applies the latest stored message (CatchUp), then writes it
+// ([Tracker.Grant]). Every path applies the same grant, keyed by event id
+// and CreateTime, so applying it again changes nothing. The cost moved to
+// the egress: one get of WXKF_IN per send, typing check and budget.get.
 //
 // # Usage
 //
 //	tr, err := budget.Open(ctx, js, budget.Config{Replicas: 1, Storage: jetstream.FileStorage})
-//	s, err := tr.Grant(ctx, conv, events.TriggerMessage, createTime, eventID) // ingress
-//	s, code, err := tr.Take(ctx, conv, now)                                   // egress, before a send
-//	found, applied, err := tr.CatchUp(ctx, inbound, conv)                     // egress, before a refusal
+//	b := budget.MessageGrant(createTime, now)                         // ingress: a message, nothing stored
+//	_, _, err := tr.CatchUp(ctx, inbound, conv)                       // ingress: an enter-session …
+//	s, err := tr.Grant(ctx, conv, events.TriggerEnterSession, at, id) // … then its grant
+//	s, code, applied, err := tr.SyncTakeN(ctx, inbound, conv, 1, now) // egress, before a send
+//	s, err := tr.Live(ctx, inbound, conv)                             // budget.get
 //
 // # Concurrency
 //

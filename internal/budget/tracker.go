@@ -43,7 +43,6 @@ type Config struct {
 type Tracker struct {
 	kv    jetstream.KeyValue
 	write WriteFunc // nil: the KV's Create and Update
-	start StartFunc // nil: StartGrant writes as Grant does
 
 	mu    sync.Mutex
 	cache map[string]cached // key → the last revision this process read or wrote
@@ -73,15 +72,11 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 // sequence. A lost condition is an error matching jetstream.ErrKeyExists.
 type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error)
 
-// StartFunc is a [WriteFunc] in two halves: it sends the write at once
-// and returns a wait for its outcome.
-type StartFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (wait func() (uint64, error))
-
 // WithWriter returns a Tracker on the same bucket that writes through w
-// and starts [Tracker.StartGrant]'s write through start (the ingress's own
-// publisher, cheaper than the KV's), with a cache of its own.
-func (t *Tracker) WithWriter(w WriteFunc, start StartFunc) *Tracker {
-	return &Tracker{kv: t.kv, write: w, start: start, cache: map[string]cached{}}
+// (the ingress's own publisher, cheaper than the KV's), with a cache of
+// its own.
+func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
+	return &Tracker{kv: t.kv, write: w, cache: map[string]cached{}}
 }
 
 // subjectPrefix starts the subject of every key of [Bucket].
@@ -110,46 +105,6 @@ func (t *Tracker) Grant(ctx context.Context, c events.Conversation, trigger stri
 	return t.change(ctx, c, true, func(s *State) bool { return s.grant(trigger, at, id) })
 }
 
-// StartGrant is [Tracker.Grant] in two halves, for a caller that has
-// another write to make meanwhile (the ingress publishing the event): when
-// this process's copy of the budget lets the grant be written in one
-// compare-and-set, that write is sent before StartGrant returns, and wait
-// returns its outcome; a write that lost to another writer, or a grant the
-// copy cannot decide, continues as Grant does (on a fresh read).
-func (t *Tracker) StartGrant(ctx context.Context, c events.Conversation, trigger string, at time.Time, id string) (wait func() (State, error)) {
-	grant := func() (State, error) { return t.Grant(ctx, c, trigger, at, id) }
-	k, err := key(c)
-	if err != nil || t.start == nil || trigger != events.TriggerMessage && trigger != events.TriggerEnterSession {
-		return grant
-	}
-	s, rev := State{}, uint64(0)
-	if e, ok := t.cached(k); ok {
-		s, rev = e.state, e.rev
-	}
-	next := s.clone()
-	if !next.grant(trigger, at, id) {
-		return grant // nothing to write on this copy: decided on a fresh read
-	}
-	val, err := json.Marshal(next)
-	if err != nil {
-		return grant
-	}
-	w := t.start(ctx, subjectPrefix+k, val, rev)
-	return func() (State, error) {
-		nrev, err := w()
-		switch {
-		case err == nil:
-			t.remember(k, nrev, next)
-			return next, nil
-		case errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			// Another writer was first: the copy is stale.
-			t.forget(k)
-			return grant()
-		}
-		return State{}, fmt.Errorf("write budget %s: %w", k, err)
-	}
-}
-
 // Get returns conversation c's budget (the zero State when it has none).
 func (t *Tracker) Get(ctx context.Context, c events.Conversation) (State, error) {
 	k, err := key(c)
@@ -172,24 +127,42 @@ func (t *Tracker) Take(ctx context.Context, c events.Conversation, now time.Time
 // returns the errcode WeChat would answer to the first part it cannot
 // take (45015 or 45047), with the budget as read.
 func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, error) {
-	if n < 1 {
-		return State{}, 0, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	s, code, _, err := t.takeN(ctx, c, nil, n, now)
+	return s, code, err
+}
+
+// SyncTakeN is [Tracker.TakeN] on the budget brought up to date with c's
+// latest stored user message in the inbound stream in (see [Tracker.Live]),
+// in the same compare-and-set: the egress's take before each send. It
+// also reports whether it applied a grant.
+func (t *Tracker) SyncTakeN(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now time.Time) (State, int, bool, error) {
+	p, err := t.latestGrant(ctx, in, c)
+	if err != nil {
+		return State{}, 0, false, err
 	}
-	code := 0
-	s, err := t.change(ctx, c, false, func(s *State) bool {
+	return t.takeN(ctx, c, p, n, now)
+}
+
+func (t *Tracker) takeN(ctx context.Context, c events.Conversation, p *pending, n int, now time.Time) (State, int, bool, error) {
+	if n < 1 {
+		return State{}, 0, false, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	}
+	code, granted := 0, false
+	s, err := t.change(ctx, c, p != nil, func(s *State) bool {
+		granted = p.apply(s)
 		if code = s.sendCode(now); code != 0 {
-			return false
+			return granted
 		}
 		if s.Remaining < n {
 			code = CodeOutOfCount
-			return false
+			return granted
 		}
 		for range n {
 			s.take()
 		}
 		return true
 	})
-	return s, code, err
+	return s, code, granted, err
 }
 
 // TakeUpTo spends as many of n sends of conversation c as its window holds
@@ -197,25 +170,41 @@ func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now t
 // how many it took. It takes none and returns the errcode WeChat would
 // answer (45015 or 45047) when the window is closed or used up.
 func (t *Tracker) TakeUpTo(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, int, error) {
-	if n < 1 {
-		return State{}, 0, 0, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	s, took, code, _, err := t.takeUpTo(ctx, c, nil, n, now)
+	return s, took, code, err
+}
+
+// SyncTakeUpTo is [Tracker.TakeUpTo] on the budget brought up to date as
+// [Tracker.SyncTakeN] does, and reports whether it applied a grant.
+func (t *Tracker) SyncTakeUpTo(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now time.Time) (State, int, int, bool, error) {
+	p, err := t.latestGrant(ctx, in, c)
+	if err != nil {
+		return State{}, 0, 0, false, err
 	}
-	code, took := 0, 0
-	s, err := t.change(ctx, c, false, func(s *State) bool {
+	return t.takeUpTo(ctx, c, p, n, now)
+}
+
+func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pending, n int, now time.Time) (State, int, int, bool, error) {
+	if n < 1 {
+		return State{}, 0, 0, false, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
+	}
+	code, took, granted := 0, 0, false
+	s, err := t.change(ctx, c, p != nil, func(s *State) bool {
 		took = 0
+		granted = p.apply(s)
 		if code = s.sendCode(now); code != 0 {
-			return false
+			return granted
 		}
 		took = min(n, s.Remaining)
 		for range took {
 			s.take()
 		}
-		return took > 0
+		return granted || took > 0
 	})
 	if err != nil {
-		return s, 0, 0, err
+		return s, 0, 0, false, err
 	}
-	return s, took, code, nil
+	return s, took, code, granted, nil
 }
 
 // Give returns n sends taken from the window that ends at expiresAt, for
@@ -255,6 +244,16 @@ func (t *Tracker) Exhaust(ctx context.Context, c events.Conversation, code int, 
 // 45081, with the budget as read.
 func (t *Tracker) CheckTyping(ctx context.Context, c events.Conversation, command string, now time.Time) (State, int, error) {
 	s, err := t.Get(ctx, c)
+	if err != nil {
+		return State{}, 0, err
+	}
+	return s, s.typingCode(command, now), nil
+}
+
+// SyncCheckTyping is [Tracker.CheckTyping] on the live budget (see
+// [Tracker.Live]).
+func (t *Tracker) SyncCheckTyping(ctx context.Context, in jetstream.Stream, c events.Conversation, command string, now time.Time) (State, int, error) {
+	s, err := t.Live(ctx, in, c)
 	if err != nil {
 		return State{}, 0, err
 	}

@@ -61,7 +61,12 @@ func (e *Egress) budgetPolicy(j *job, t *events.SendText) string {
 func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	s, took, code, err := e.budget.TakeUpTo(bctx, j.cmd.Conversation, n, e.budgetNow())
+	in, err := e.inbound(bctx)
+	if err != nil {
+		return 0, fmt.Errorf("reply budget: %w", err)
+	}
+	s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, j.cmd.Conversation, n, e.budgetNow())
+	e.caughtUp(applied)
 	if err != nil {
 		return 0, fmt.Errorf("reply budget: %w", err)
 	}
@@ -95,25 +100,22 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
+	in, err := e.inbound(bctx)
+	if err != nil {
+		return e.unbudgeted(j, err)
+	}
 	if j.rec.Budget != nil {
 		// Taken by an earlier handling: only read what is left.
-		s, err := e.budget.Get(bctx, j.cmd.Conversation)
+		s, err := e.budget.Live(bctx, in, j.cmd.Conversation)
 		if err == nil {
 			j.budget = &s
 		}
 		return false, nil
 	}
-	s, code, err := e.budget.TakeN(bctx, j.cmd.Conversation, n, e.budgetNow())
-	if err == nil && code != 0 && e.catchUp(bctx, j) {
-		// The grant of the push the bot answers was not stored yet.
-		s, code, err = e.budget.TakeN(bctx, j.cmd.Conversation, n, e.budgetNow())
-	}
+	s, code, applied, err := e.budget.SyncTakeN(bctx, in, j.cmd.Conversation, n, e.budgetNow())
+	e.caughtUp(applied)
 	if err != nil {
-		if e.enforcing() {
-			return false, fmt.Errorf("reply budget: %w", err)
-		}
-		j.log.Warn("reply budget not readable; sending unbudgeted", "err", err)
-		return false, nil
+		return e.unbudgeted(j, err)
 	}
 	j.budget = &s
 	if code != 0 {
@@ -130,29 +132,22 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	return false, nil
 }
 
-// catchUp re-verifies j's conversation's budget before a refusal or an
-// over-budget count: the ingress writes a user message's grant
-// concurrently with publishing its event, so a command published on
-// seeing the event may come before the grant is stored (and in a cluster
-// the budget's read may come from a replica a moment behind). It applies
-// the grant of the latest message stored in WXKF_IN, read from the
-// stream's leader (budget.Tracker.CatchUp), and reports whether one was
-// found, after which the caller decides again on the budget as the
-// catch-up left it. A stream that cannot be read leaves the decision as
-// it was.
-func (e *Egress) catchUp(ctx context.Context, j *job) bool {
-	in, err := e.inbound(ctx)
-	if err == nil {
-		var found, applied bool
-		if found, applied, err = e.budget.CatchUp(ctx, in, j.cmd.Conversation); err == nil {
-			if applied {
-				e.metrics.budgetCaughtUp.Inc()
-			}
-			return found
-		}
+// caughtUp counts a grant the egress applied from a stored user message.
+func (e *Egress) caughtUp(applied bool) {
+	if applied {
+		e.metrics.budgetCaughtUp.Inc()
 	}
-	j.log.Warn("reply budget not re-verified from the stored pushes", "err", err)
-	return false
+}
+
+// unbudgeted answers a budget that cannot be read or written: an error
+// in enforce (the command is retried), a logged warning in observe (the
+// command is sent unbudgeted).
+func (e *Egress) unbudgeted(j *job, err error) (bool, error) {
+	if e.enforcing() {
+		return false, fmt.Errorf("reply budget: %w", err)
+	}
+	j.log.Warn("reply budget not readable; sending unbudgeted", "err", err)
+	return false, nil
 }
 
 // inbound returns the inbound stream (WXKF_IN), looked up once.
@@ -274,9 +269,13 @@ func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refus
 	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	s, code, err := e.budget.CheckTyping(bctx, j.cmd.Conversation, command, e.budgetNow())
-	if err == nil && code != 0 && e.catchUp(bctx, j) {
-		s, code, err = e.budget.CheckTyping(bctx, j.cmd.Conversation, command, e.budgetNow())
+	in, err := e.inbound(bctx)
+	var (
+		s    budget.State
+		code int
+	)
+	if err == nil {
+		s, code, err = e.budget.SyncCheckTyping(bctx, in, j.cmd.Conversation, command, e.budgetNow())
 	}
 	if err != nil {
 		j.log.Warn("reply budget not readable; typing unchecked", "err", err)

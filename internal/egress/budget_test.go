@@ -23,6 +23,7 @@ import (
 	"github.com/kfbridge/kfbridge/internal/textsplit"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/pkg/wxcodec"
 	"github.com/kfbridge/kfbridge/schemas"
 )
 
@@ -31,6 +32,7 @@ import (
 type budgetWorld struct {
 	*env
 	tr  *budget.Tracker
+	in  jetstream.Stream // WXKF_IN
 	mu  sync.Mutex
 	res map[string]events.ResultEvent
 }
@@ -48,7 +50,14 @@ func newBudgetWorld(t *testing.T, mode string, simCfg wxsim.SimConfig) *budgetWo
 		return tr
 	}
 	e.budget = open
-	w := &budgetWorld{env: e, tr: open(e.js), res: map[string]events.ResultEvent{}}
+	// The inbound stream the egress brings budgets up to date from.
+	sc := events.InboundStream()
+	sc.Storage = jetstream.MemoryStorage
+	in, err := e.js.CreateStream(t.Context(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &budgetWorld{env: e, tr: open(e.js), in: in, res: map[string]events.ResultEvent{}}
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -83,22 +92,44 @@ func (w *budgetWorld) convIn(bid, openid string) events.Conversation {
 }
 
 // push is a user's push of kind (a MsgType or user_enter_tempsession) with
-// event id id at the simulator's now, in whole seconds as CreateTime: the
-// simulator records it and the tracker grants it, as the ingress does.
+// MsgId id at the simulator's now, in whole seconds as CreateTime: the
+// simulator records it, and it is stored in WXKF_IN as the ingress stores
+// it: a message with the grant it carries and nothing written to the
+// budget; an enter-session granted (after the latest stored message's
+// grant) before its event is stored.
 func (w *budgetWorld) push(openid, kind, id string) { w.t.Helper(); w.pushIn("0", openid, kind, id) }
 
 // pushIn is [push] in the conversation of sub-merchant bid.
-func (w *budgetWorld) pushIn(bid, openid, kind, id string) {
+func (w *budgetWorld) pushIn(bid, openid, kind, id string) *events.Inbound {
 	w.t.Helper()
-	at := w.sim.Now().Truncate(time.Second)
+	now := w.sim.Now()
+	at := now.Truncate(time.Second)
 	w.sim.RecordInteraction(appID, bid, openid, kind, at)
-	trigger := events.TriggerMessage
+	m := wxcodec.Message{ToUserName: "gh_1", FromUserName: openid, CreateTime: at.Unix(), MsgType: kind, MsgID: id, Content: "hello", BusinessID: bid}
 	if kind == "user_enter_tempsession" {
-		trigger = events.TriggerEnterSession
+		m.MsgType, m.Event, m.MsgID, m.Content = events.MsgTypeEvent, kind, "", id
 	}
-	if _, err := w.tr.Grant(w.t.Context(), w.convIn(bid, openid), trigger, at, id); err != nil {
+	in, err := events.NewInbound(appID, &m)
+	if err != nil {
 		w.t.Fatal(err)
 	}
+	b := budget.MessageGrant(at, now)
+	if kind == "user_enter_tempsession" {
+		c := w.convIn(bid, openid)
+		if _, _, err := w.tr.CatchUp(w.t.Context(), w.in, c); err != nil {
+			w.t.Fatal(err)
+		}
+		st, err := w.tr.Grant(w.t.Context(), c, events.TriggerEnterSession, at, in.ID)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		b = st.Granted(now)
+	}
+	in.Budget = &b
+	if _, err := w.js.PublishMsg(w.t.Context(), in.Msg("")); err != nil {
+		w.t.Fatal(err)
+	}
+	return &in
 }
 
 // result waits for the result of command id.
@@ -177,6 +208,45 @@ func TestEnforceSevenSends(t *testing.T) {
 	}
 }
 
+// TestNewMessageResetsHalfSpentWindow: a new user message resets a window
+// that still had sends left. Its grant is only in its stored event (the
+// ingress writes none), so an egress that took from the stored window
+// without first applying the newest message would send 2 from the old
+// window and then 5 more from the new one: 7 after the new message, and
+// WeChat would answer 45047. Here: after the new message 5 sends are
+// delivered, the 6th is refused, and WeChat refuses nothing.
+func TestNewMessageResetsHalfSpentWindow(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	w.push("u1", "text", "m1")
+	for i := range 3 {
+		id := fmt.Sprintf("a%d", i)
+		w.command("0", "u1", "send", id, text("old window"))
+		if r := w.result(id).Data; r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 4-i {
+			t.Fatalf("%s = %+v; want delivered, %d left", id, r, 4-i)
+		}
+	}
+	w.sim.Advance(time.Minute)
+	w.push("u1", "text", "m2")
+	for i := range 6 {
+		id := fmt.Sprintf("b%d", i)
+		w.command("0", "u1", "send", id, text("new window"))
+		r := w.result(id).Data
+		switch {
+		case i < 5 && (r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 4-i):
+			t.Errorf("%s = %+v; want delivered, %d left", id, r, 4-i)
+		case i == 5 && (r.Outcome != events.OutcomeFailed || r.Reason != ReasonBudget):
+			t.Errorf("%s = %+v; want refused (budget)", id, r)
+		}
+	}
+	if n := len(w.sim.Delivered(appID)); n != 8 {
+		t.Errorf("WeChat delivered %d, want 8 (3 + 5)", n)
+	}
+	if n := w.callsWith(budget.CodeOutOfCount) + w.callsWith(budget.CodeOutOfWindow); n != 0 {
+		t.Errorf("WeChat refused %d sends, want 0", n)
+	}
+}
+
 // TestBudgetThreeReplicas: three egress replicas, 20 commands published at
 // once into a 5-send budget: exactly 5 delivered.
 func TestBudgetThreeReplicas(t *testing.T) {
@@ -204,8 +274,8 @@ func TestBudgetThreeReplicas(t *testing.T) {
 }
 
 // TestPublishThenCommand: a command published right after the push that
-// opened the window is never refused (here the grant returns before the
-// command; TestCatchUpUngrantedPush covers a grant not stored yet).
+// opened the window is never refused: the push stores only its event, as
+// the ingress does, and the egress applies its grant before the take.
 func TestPublishThenCommand(t *testing.T) {
 	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
 	w.replica(nil)
@@ -372,11 +442,7 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 	users := []user{{"0", "u1"}, {"0", "u2"}, {"7", "u1"}}
 	advances := []time.Duration{time.Second, 5 * time.Second, 14 * time.Second, 16 * time.Second,
 		29 * time.Second, 31 * time.Second, 59 * time.Second, 61 * time.Second, 10 * time.Minute}
-	type pushed struct {
-		id string
-		at time.Time
-	}
-	lastPush := map[user]pushed{}
+	lastPush := map[user]*events.Inbound{}
 	seen := map[string]int{} // outcomes of sends and typing
 	steps := 200
 	if testing.Short() {
@@ -387,18 +453,18 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 		var what string
 		switch k := rng.IntN(10); {
 		case k < 1:
-			id := fmt.Sprintf("m%d", step)
-			lastPush[u] = pushed{id, w.sim.Now().Truncate(time.Second)}
-			w.pushIn(u.bid, u.openid, "text", id)
+			lastPush[u] = w.pushIn(u.bid, u.openid, "text", fmt.Sprintf("m%d", step))
 			what = "message"
 		case k < 2:
 			w.pushIn(u.bid, u.openid, "user_enter_tempsession", fmt.Sprintf("e%d", step))
 			what = "enter_session"
-		case k < 3 && lastPush[u].id != "":
-			// WeChat retries the last message: the tracker must not grant it
-			// again (the simulator never sees a retry).
-			p := lastPush[u]
-			if _, err := w.tr.Grant(t.Context(), w.convIn(u.bid, u.openid), events.TriggerMessage, p.at, p.id); err != nil {
+		case k < 3 && lastPush[u] != nil:
+			// WeChat retries the last message, stored again (as after the
+			// stream's duplicate window): its grant must not apply again
+			// (the simulator never sees a retry).
+			m := lastPush[u].Msg("")
+			m.Header.Del(events.HeaderMsgID)
+			if _, err := w.js.PublishMsg(t.Context(), m); err != nil {
 				t.Fatal(err)
 			}
 			what = "retried push"
@@ -445,7 +511,7 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 
 func (w *budgetWorld) budgetOfIn(bid, openid string) budget.State {
 	w.t.Helper()
-	s, err := w.tr.Get(w.t.Context(), w.convIn(bid, openid))
+	s, err := w.tr.Live(w.t.Context(), w.in, w.convIn(bid, openid))
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
@@ -16,9 +15,9 @@ import (
 )
 
 // storeUngranted stores a user's text push in WXKF_IN exactly as the
-// ingress publishes it (data.reply_budget computed locally), at the
-// simulator's now, but writes no grant: the ingress's concurrent grant
-// write has not landed (or failed). It returns the event's id and time.
+// ingress publishes it (data.reply_budget computed locally, no grant
+// written to the budget), at the simulator's now. It returns the event's
+// id and time.
 func (w *budgetWorld) storeUngranted(openid, msgid string) (string, time.Time) {
 	w.t.Helper()
 	at := w.sim.Now().Truncate(time.Second)
@@ -52,30 +51,24 @@ func counterValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
-// TestCatchUpUngrantedPush: the ingress writes a message's grant
-// concurrently with publishing its event, so a command can meet a stored
-// event whose grant is not stored. The egress re-verifies from WXKF_IN
-// before it refuses (enforce) or counts over budget (observe): the command
-// is delivered, not counted, and the grant is applied once (the ingress's
-// late write changes nothing; a second command spends from the same
-// window). Without the re-verification both modes fail this test: enforce
-// refuses, observe counts over.
+// TestCatchUpUngrantedPush: the ingress writes no grant for a user
+// message, so a command meets a stored event whose grant is not in the
+// budget. The egress brings the budget up to date from WXKF_IN before it
+// takes: the command is delivered, not counted over budget, and the grant
+// is applied once (applying it again changes nothing; later commands spend
+// from the same window). Without the catch-up both modes fail this test:
+// enforce refuses, observe counts over.
 func TestCatchUpUngrantedPush(t *testing.T) {
 	for _, mode := range []string{config.BudgetEnforce, config.BudgetObserve} {
 		t.Run(mode, func(t *testing.T) {
 			w := newBudgetWorld(t, mode, wxsim.SimConfig{})
-			cfg := events.InboundStream()
-			cfg.Storage = jetstream.MemoryStorage
-			if _, err := w.js.CreateStream(t.Context(), cfg); err != nil {
-				t.Fatal(err)
-			}
 			w.reg = prometheus.NewRegistry()
 			reg := w.reg
 			w.replica(nil)
 			conv := w.conv("u1")
 			// An older message, granted; its window used up.
 			w.push("u1", "text", "m0")
-			if _, code, err := w.tr.TakeN(t.Context(), conv, budget.MessageSends, w.sim.Now()); err != nil || code != 0 {
+			if _, code, _, err := w.tr.SyncTakeN(t.Context(), w.in, conv, budget.MessageSends, w.sim.Now()); err != nil || code != 0 {
 				t.Fatalf("take: %d %v", code, err)
 			}
 			w.sim.Advance(time.Minute)
@@ -95,10 +88,14 @@ func TestCatchUpUngrantedPush(t *testing.T) {
 			if n := counterValue(t, reg, "kfbridge_egress_budget_caught_up_total"); n != 1 {
 				t.Errorf("caught up = %v, want 1", n)
 			}
-			// The ingress's write, landing late, is a retry of the applied grant.
+			// Applying the stored grant again (another replica's catch-up,
+			// or the grant itself) changes nothing.
+			if found, applied, err := w.tr.CatchUp(t.Context(), w.in, conv); err != nil || !found || applied {
+				t.Errorf("catch-up again: found %v, applied %v, %v; want found, not applied", found, applied, err)
+			}
 			s, err := w.tr.Grant(t.Context(), conv, events.TriggerMessage, at, id)
 			if err != nil || s.Remaining != 2 {
-				t.Errorf("late grant: budget %+v, %v; want 2 left (not granted again)", s, err)
+				t.Errorf("grant again: budget %+v, %v; want 2 left (not granted again)", s, err)
 			}
 			if n := w.callsWith(budget.CodeOutOfCount) + w.callsWith(budget.CodeOutOfWindow); n != 0 {
 				t.Errorf("WeChat refused %d sends, want 0", n)
@@ -108,14 +105,9 @@ func TestCatchUpUngrantedPush(t *testing.T) {
 }
 
 // TestCatchUpNothingStored: with no stored message newer than the budget,
-// the re-verification changes nothing and enforce still refuses.
+// the catch-up changes nothing and enforce still refuses.
 func TestCatchUpNothingStored(t *testing.T) {
 	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
-	cfg := events.InboundStream()
-	cfg.Storage = jetstream.MemoryStorage
-	if _, err := w.js.CreateStream(t.Context(), cfg); err != nil {
-		t.Fatal(err)
-	}
 	w.replica(nil)
 	w.push("u1", "user_enter_tempsession", "e1")
 	for i := range 3 {

@@ -172,12 +172,13 @@
 // once accepted, recorded. In enforce a command the budget predicts WeChat
 // refuses fails before any call with reason budget ([CodeBudget]), a
 // result without a dead letter; in observe it is sent, counted and its
-// result marked budget_exceeded. Before either, the egress re-verifies:
-// the ingress writes a user message's grant concurrently with publishing
-// its event, so the command may come first; it applies the grant of the
-// conversation's latest message stored in WXKF_IN
-// (budget.Tracker.CatchUp) and decides again. Every result then carries
-// the budget left.
+// result marked budget_exceeded. The ingress stores no grant for a user
+// message: every take (and typing check) first reads the conversation's
+// newest push in WXKF_IN (one get) and applies a new message's grant in
+// the take's own compare-and-set (budget.Tracker.SyncTakeN), so a command
+// published on seeing the event finds its window, and a new message
+// resets a half-spent window before the next take. Every result then
+// carries the budget left.
 // The tracker's compare-and-set makes the spending correct across replicas.
 //
 // Run returns after the commands in handling finished and were

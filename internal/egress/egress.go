@@ -112,7 +112,7 @@ type Egress struct {
 	budgetMode string          // egress.reply_budget
 	budgetNow  func() time.Time
 	inMu       sync.Mutex
-	in         jetstream.Stream // WXKF_IN, for budget re-verification; nil until needed
+	in         jetstream.Stream // WXKF_IN, read before each budget take; nil until needed
 
 	// Set up by Setup.
 	consumers []jetstream.Consumer // by partition

@@ -2,7 +2,10 @@ package ingress
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -28,69 +31,81 @@ func triggerOf(in *events.Inbound) string {
 	return ""
 }
 
-// noWait is the wait of a push that writes no grant.
-func noWait() {}
-
-// grant applies the push to its conversation's reply budget, sets
-// in.Budget to what it grants (data.reply_budget), and returns a wait that
-// returns once the write is done; the push is answered only after it.
+// grant applies the push to its conversation's reply budget and sets
+// in.Budget to what it grants (data.reply_budget).
 //
 // A user message's grant does not depend on the stored budget (it resets
-// the window), so it is computed here and written concurrently with the
-// event's publish: the write costs the push no round trip of its own. A
-// command the bot publishes on seeing the event may then reach an egress
-// before the write is stored; the egress re-verifies from the stored
-// event before it refuses or counts a send (budget.Tracker.CatchUp).
+// the window): it is computed here and not stored. The event carries it,
+// and the egress applies it from the stored event before each send
+// (budget.Tracker.SyncTakeN), as does budget.get: a user message, the hot
+// path, costs the ingress no write but the event's own.
 //
-// A user_enter_tempsession (rare) grants according to the stored budget,
-// so it is written before the publish, and the event carries the result.
-//
-// A budget that cannot be written is logged and counted; the push is
-// stored all the same: a message's event with the budget it grants (the
-// egress applies it from the event when needed), an enter-session's
-// without data.reply_budget.
-func (s *Server) grant(ctx context.Context, in *events.Inbound) func() {
+// A user_enter_tempsession (rare) grants according to the window a
+// message may have opened, so the grant of the conversation's latest
+// stored message is applied first (budget.Tracker.CatchUp), then the
+// enter-session's grant is written before the publish, and the event
+// carries the result. A budget that cannot be read or written is logged
+// and counted; the push is stored all the same, without
+// data.reply_budget.
+func (s *Server) grant(ctx context.Context, in *events.Inbound) {
 	trigger := triggerOf(in)
 	if s.budget == nil || trigger == "" {
-		return noWait
+		return
 	}
 	now := s.now()
 	at := in.Time()
 	if at.IsZero() {
 		at = now.Truncate(time.Second)
 	}
-	conv := events.Conversation{AppID: in.AppID, BusinessID: in.BusinessID, OpenID: in.OpenID}
-	if trigger == events.TriggerEnterSession {
-		st, err := s.writeGrant(ctx, conv, trigger, at, in)
-		if err == nil {
-			b := st.Granted(now)
-			in.Budget = &b
-		}
-		return noWait
+	if trigger == events.TriggerMessage {
+		b := budget.MessageGrant(at, now)
+		in.Budget = &b
+		return
 	}
-	b := budget.MessageGrant(at, now)
-	in.Budget = &b
-	// The grant's write is sent now, and the event's publish goes out
-	// right behind it (usually in the same write to the server).
-	ctx, cancel := context.WithTimeout(ctx, grantTimeout)
-	stored := s.budget.StartGrant(ctx, conv, trigger, at, in.ID)
-	return func() {
-		defer cancel()
-		if _, err := stored(); err != nil {
-			s.grantFailed(in, err)
-		}
+	conv := events.Conversation{AppID: in.AppID, BusinessID: in.BusinessID, OpenID: in.OpenID}
+	st, err := s.writeGrant(ctx, conv, trigger, at, in)
+	if err == nil {
+		b := st.Granted(now)
+		in.Budget = &b
 	}
 }
 
-// writeGrant stores the grant of push in, logging and counting a failure.
+// writeGrant stores the grant of push in after the grant of the
+// conversation's latest stored message, logging and counting a failure.
 func (s *Server) writeGrant(ctx context.Context, conv events.Conversation, trigger string, at time.Time, in *events.Inbound) (budget.State, error) {
 	ctx, cancel := context.WithTimeout(ctx, grantTimeout)
 	defer cancel()
-	st, err := s.budget.Grant(ctx, conv, trigger, at, in.ID)
+	st, err := s.catchUpGrant(ctx, conv, trigger, at, in)
 	if err != nil {
 		s.grantFailed(in, err)
 	}
 	return st, err
+}
+
+func (s *Server) catchUpGrant(ctx context.Context, conv events.Conversation, trigger string, at time.Time, in *events.Inbound) (budget.State, error) {
+	stream, err := s.inbound(ctx)
+	if err != nil {
+		return budget.State{}, err
+	}
+	if _, _, err := s.budget.CatchUp(ctx, stream, conv); err != nil {
+		return budget.State{}, err
+	}
+	return s.budget.Grant(ctx, conv, trigger, at, in.ID)
+}
+
+// inbound returns the inbound stream (WXKF_IN), looked up once.
+func (s *Server) inbound(ctx context.Context) (jetstream.Stream, error) {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.in != nil {
+		return s.in, nil
+	}
+	in, err := s.js.Stream(ctx, events.InboundStreamName)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.InboundStreamName, err)
+	}
+	s.in = in
+	return in, nil
 }
 
 // grantFailed logs and counts a grant that could not be written.

@@ -29,11 +29,17 @@ func newBudgetEnv(t *testing.T) (*env, *budget.Tracker, *prometheus.Registry) {
 }
 
 // TestPushGrantsBudget: a user message and an enter-session carry the
-// budget they granted (schema-valid); an enter-session inside the open
-// message window keeps it; a WeChat retry grants nothing more; other
-// events carry none.
+// budget they granted (schema-valid); a message writes no budget (the
+// egress applies its grant from the stored event); an enter-session
+// inside the open message window keeps it, whether or not a send stored
+// that window; a WeChat retry grants nothing more; other events carry
+// none.
 func TestPushGrantsBudget(t *testing.T) {
 	e, tr, _ := newBudgetEnv(t)
+	in, err := e.js.Stream(t.Context(), events.InboundStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -61,17 +67,20 @@ func TestPushGrantsBudget(t *testing.T) {
 	if got := send(k["text"]); got == nil || *got != want {
 		t.Fatalf("text: reply_budget = %+v, want %+v", got, want)
 	}
-	if _, code, err := tr.Take(t.Context(), conv, fixedNow); err != nil || code != 0 {
+	if s, err := tr.Get(t.Context(), conv); err != nil || s.Remaining != 0 || !s.ExpiresAt.IsZero() {
+		t.Errorf("stored budget after a message: %+v, %v; want none (the message writes nothing)", s, err)
+	}
+	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, fixedNow); err != nil || code != 0 {
 		t.Fatalf("Take = %d, %v", code, err)
 	}
 	// WeChat's retry of the message: stored once, nothing granted again.
 	send(k["text"])
-	if s, err := tr.Get(t.Context(), conv); err != nil || s.Remaining != 4 {
+	if s, err := tr.Live(t.Context(), in, conv); err != nil || s.Remaining != 4 {
 		t.Errorf("after a retried push: %+v, %v; want 4 left", s, err)
 	}
 	// Another replica spends a send: the ingress's remembered revision is
 	// stale, its compare-and-set fails, and it writes on a fresh read.
-	if _, code, err := tr.Take(t.Context(), conv, fixedNow); err != nil || code != 0 {
+	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, fixedNow); err != nil || code != 0 {
 		t.Fatalf("Take = %d, %v", code, err)
 	}
 	enter := k["user_enter_tempsession"]
@@ -84,13 +93,24 @@ func TestPushGrantsBudget(t *testing.T) {
 	if got := send(other); got != nil {
 		t.Errorf("debug_demo: reply_budget = %+v, want none", got)
 	}
+	// A message nobody answered yet (its window only in its stored event),
+	// then an enter-session: the message's window is kept.
+	msg, enter2 := k["text"], k["user_enter_tempsession"]
+	msg.FromUserName, enter2.FromUserName = "o-fresh", "o-fresh"
+	msg.MsgID += "1"
+	enter2.CreateTime = msg.CreateTime + 10
+	send(msg)
+	want.Remaining = 5
+	if got := send(enter2); got == nil || *got != want {
+		t.Errorf("enter-session after a stored message: reply_budget = %+v, want %+v", got, want)
+	}
 }
 
 // TestBudgetFailureStoresPush: a budget store that fails never costs the
 // push; the failure is counted. A message's event carries the budget it
-// grants all the same (computed without the store, and applied from the
-// event by the egress when it needs it); an enter-session's, which depends
-// on the stored budget, carries none.
+// grants all the same (computed without the store, which it never
+// writes); an enter-session's, which depends on the stored budget, carries
+// none.
 func TestBudgetFailureStoresPush(t *testing.T) {
 	e, _, reg := newBudgetEnv(t)
 	if err := e.js.DeleteKeyValue(t.Context(), budget.Bucket); err != nil {
@@ -117,8 +137,8 @@ func TestBudgetFailureStoresPush(t *testing.T) {
 	if got := push(k["user_enter_tempsession"]); got != nil {
 		t.Errorf("enter-session: reply_budget = %+v, want none", got)
 	}
-	if n := counter(t, reg, "kfbridge_ingress_budget_errors_total"); n != 2 {
-		t.Errorf("budget errors = %v, want 2", n)
+	if n := counter(t, reg, "kfbridge_ingress_budget_errors_total"); n != 1 {
+		t.Errorf("budget errors = %v, want 1 (the enter-session's)", n)
 	}
 }
 
@@ -136,46 +156,4 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no counter %s", name)
 	return 0
-}
-
-// TestStartGrant: the ingress's grant, sent without waiting through its
-// publisher, creates a new conversation's budget; after another replica
-// changed the budget (a stale copy) the write loses its compare-and-set and
-// continues on a fresh read, so the grant still lands; a retry of an
-// applied push changes nothing.
-func TestStartGrant(t *testing.T) {
-	e, tr, _ := newBudgetEnv(t)
-	pub := NewPublisher(e.js, WithAckTimeout(5*time.Second))
-	t.Cleanup(func() { pub.Close() })
-	ing := tr.WithWriter(pub.PublishExpect, pub.StartExpect)
-	conv := events.Conversation{AppID: testAppID, BusinessID: "0", OpenID: "o-start"}
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	grant := func(at time.Time, id string) budget.State {
-		t.Helper()
-		st, err := ing.StartGrant(t.Context(), conv, events.TriggerMessage, at, id)()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	if st := grant(t0, "m1"); st.Remaining != 5 || !st.ExpiresAt.Equal(t0.Add(budget.MessageWindow)) {
-		t.Errorf("new conversation: %+v, want 5 until t0+48h", st)
-	}
-	// Another replica spends two: the ingress's copy is stale.
-	if _, code, err := tr.TakeN(t.Context(), conv, 2, t0.Add(time.Second)); err != nil || code != 0 {
-		t.Fatalf("take: %d %v", code, err)
-	}
-	if st := grant(t0, "m1"); st.Remaining != 3 {
-		t.Errorf("retry of m1: %+v, want 3 left (nothing granted again)", st)
-	}
-	if _, code, err := tr.TakeN(t.Context(), conv, 1, t0.Add(2*time.Second)); err != nil || code != 0 {
-		t.Fatalf("take: %d %v", code, err)
-	}
-	t1 := t0.Add(time.Minute)
-	if st := grant(t1, "m2"); st.Remaining != 5 || !st.ExpiresAt.Equal(t1.Add(budget.MessageWindow)) {
-		t.Errorf("m2 on a stale copy: %+v, want 5 until t1+48h", st)
-	}
-	if st, err := tr.Get(t.Context(), conv); err != nil || st.Remaining != 5 || !st.ExpiresAt.Equal(t1.Add(budget.MessageWindow)) {
-		t.Errorf("stored: %+v, %v; want m2's window", st, err)
-	}
 }

@@ -30,15 +30,15 @@
 // user_enter_tempsession grants its conversation's reply budget (package
 // budget) and its event carries data.reply_budget. A user message's grant
 // does not depend on the stored budget: it is computed here
-// (budget.MessageGrant) and written concurrently with the event's publish,
-// and the push is answered once both are done. The egress re-verifies from
-// the stored event before it refuses a command (budget.Tracker.CatchUp), so
-// a command published on seeing the event finds the window open even
-// before the write is stored. An enter-session grants according to the
-// stored budget, so it is written before its publish. A budget that cannot
-// be written never costs the push (kfbridge_ingress_budget_errors_total):
-// a message's event carries the budget it grants all the same, an
-// enter-session's carries none.
+// (budget.MessageGrant) and not stored; the stored event is the grant,
+// which the egress applies before each take (budget.Tracker.SyncTakeN), so
+// a message costs the ingress no budget read or write. An enter-session
+// grants according to the window a message may have opened: the ingress
+// applies the conversation's latest stored message (budget.Tracker.CatchUp)
+// and writes the enter-session's grant before its publish. A budget that
+// cannot be written never costs the push
+// (kfbridge_ingress_budget_errors_total): the enter-session's event then
+// carries no data.reply_budget.
 //
 // # Usage
 //

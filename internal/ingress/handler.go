@@ -100,7 +100,7 @@ func (s *Server) push(c *gin.Context) {
 	// would otherwise leave the outcome unknown. The publisher bounds it
 	// on its own (publish_timeout).
 	ctx := context.WithoutCancel(c.Request.Context())
-	granted := s.grant(ctx, &in)
+	s.grant(ctx, &in)
 	tp := ""
 	var pspan trace.Span
 	if span != nil {
@@ -132,9 +132,6 @@ func (s *Server) push(c *gin.Context) {
 		}
 		pspan.End()
 	}
-	// Answered only once the budget's write is done too (it runs
-	// concurrently with the publish).
-	granted()
 	if err != nil && tooLargeForNATS(err) {
 		// Never stored, and a retry would not fit either: 413 stops WeChat.
 		s.reject(c, appid, fmt.Errorf("%w: %w", errEventTooLarge, err))

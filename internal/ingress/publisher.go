@@ -286,31 +286,6 @@ func (p *Publisher) PublishExpect(ctx context.Context, subject string, data []by
 	return expectResult(subject, ack, err)
 }
 
-// StartExpect is [Publisher.PublishExpect] in two halves: it sends the
-// message now (into the connection's buffer, so that a publish right
-// after it goes out in the same write) and returns a wait for the
-// outcome. A send that found no stream listening is retried by the wait
-// as PublishExpect does.
-func (p *Publisher) StartExpect(ctx context.Context, subject string, data []byte, lastSeq uint64) (wait func() (uint64, error)) {
-	id, ch, err := p.send(expectMsg(subject, data, lastSeq))
-	if err != nil {
-		return func() (uint64, error) { return expectResult(subject, PubAck{}, err) }
-	}
-	return func() (uint64, error) {
-		var expired <-chan time.Time
-		if p.ackTimeout > 0 {
-			t := time.NewTimer(p.ackTimeout)
-			defer t.Stop()
-			expired = t.C
-		}
-		ack, err := p.await(ctx, id, ch, expired)
-		if errors.Is(err, nats.ErrNoResponders) {
-			return p.PublishExpect(ctx, subject, data, lastSeq)
-		}
-		return expectResult(subject, ack, err)
-	}
-}
-
 // expectMsg is the message of a conditional write.
 func expectMsg(subject string, data []byte, lastSeq uint64) *outMsg {
 	return &outMsg{msg: nats.Msg{Subject: subject, Data: data, Header: nats.Header{

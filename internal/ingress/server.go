@@ -86,7 +86,10 @@ type Server struct {
 	bodies   sync.Pool
 	draining atomic.Bool
 	budget   *budget.Tracker
-	tracer   trace.Tracer // nil: tracing off
+	js       jetstream.JetStream
+	inMu     sync.Mutex
+	in       jetstream.Stream // WXKF_IN, looked up by the first enter-session grant
+	tracer   trace.Tracer     // nil: tracing off
 }
 
 // New validates cfg and builds a Server.
@@ -106,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:      cfg.Ingress,
 		apps:     make(map[string]*app, len(cfg.Apps)),
+		js:       cfg.JetStream,
 		pub:      NewPublisher(cfg.JetStream, WithAckTimeout(cfg.Ingress.PublishTimeout)),
 		ready:    cfg.Ready,
 		logger:   cfg.Logger,
@@ -120,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Budget != nil {
 		// Grants are written through the ingress's own publisher.
-		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect, s.pub.StartExpect)
+		s.budget = cfg.Budget.WithWriter(s.pub.PublishExpect)
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -3,7 +3,12 @@ package manage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/budget"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
@@ -24,7 +29,9 @@ type budgetReply struct {
 }
 
 // budgetGet answers the live reply budget of a conversation from the
-// bucket the ingress and egress keep; WeChat is not called.
+// bucket the ingress and egress keep, brought up to date with the
+// conversation's latest stored user message as the egress does before a
+// send (budget.Tracker.Live); WeChat is not called.
 func (s *Service) budgetGet(ctx context.Context, appid string, body []byte) ([]byte, error) {
 	if s.cfg.Budget == nil {
 		return nil, &Error{Code: CodeBudgetOff, Msg: "reply budget tracking is off (egress.reply_budget: off)"}
@@ -36,10 +43,33 @@ func (s *Service) budgetGet(ctx context.Context, appid string, body []byte) ([]b
 	if req.BusinessID == "" {
 		req.BusinessID = events.MainBusinessID
 	}
-	st, err := s.cfg.Budget.Get(ctx, events.Conversation{AppID: appid, BusinessID: req.BusinessID, OpenID: req.OpenID})
+	conv := events.Conversation{AppID: appid, BusinessID: req.BusinessID, OpenID: req.OpenID}
+	if err := conv.Validate(); err != nil {
+		return nil, &Error{Code: CodeInvalid, Msg: "invalid conversation", Description: "budget.get: " + err.Error()}
+	}
+	in, err := s.inbound(ctx)
+	var st budget.State
+	if err == nil {
+		st, err = s.cfg.Budget.Live(ctx, in, conv)
+	}
 	if err != nil {
 		return nil, &Error{Code: CodeStore, Msg: "reply budget not readable", Description: "budget.get: " + err.Error()}
 	}
 	b := st.Budget(s.cfg.Now())
 	return json.Marshal(budgetReply{ErrCode: 0, ErrMsg: "ok", Remaining: b.Remaining, ExpiresAt: b.ExpiresAt, Trigger: st.Trigger})
+}
+
+// inbound returns the inbound stream (WXKF_IN), looked up once.
+func (s *Service) inbound(ctx context.Context) (jetstream.Stream, error) {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.in != nil {
+		return s.in, nil
+	}
+	in, err := s.cfg.JetStream.Stream(ctx, events.InboundStreamName)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.InboundStreamName, err)
+	}
+	s.in = in
+	return in, nil
 }

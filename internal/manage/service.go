@@ -66,6 +66,10 @@ type Config struct {
 	// Budget reads the conversations' reply budgets for budget.get; nil
 	// (egress.reply_budget off) answers [CodeBudgetOff].
 	Budget *budget.Tracker
+	// JetStream reads the inbound stream (WXKF_IN) for budget.get, which
+	// applies the grant of the conversation's latest stored user message
+	// (the ingress stores none). Required with Budget.
+	JetStream jetstream.JetStream
 	// Now is the clock of reply-budget windows; nil uses time.Now.
 	Now func() time.Time
 }
@@ -83,6 +87,9 @@ type Service struct {
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when inflight drops to 0
 	inflight int
+
+	inMu sync.Mutex
+	in   jetstream.Stream // WXKF_IN, looked up by the first budget.get
 }
 
 // Ready reports whether the service is serving requests (for /readyz).
@@ -110,6 +117,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Fetcher == nil {
 		errs = append(errs, errors.New("manage: Fetcher is required"))
+	}
+	if cfg.Budget != nil && cfg.JetStream == nil {
+		errs = append(errs, errors.New("manage: JetStream is required with Budget"))
 	}
 	if cfg.RequestTimeout < 0 || cfg.MaxMediaBytes < 0 {
 		errs = append(errs, errors.New("manage: RequestTimeout and MaxMediaBytes must not be negative"))

@@ -45,10 +45,9 @@ func TestReplyBudgetEnforce(t *testing.T) {
 }
 
 // TestEventThenCommand: a bot that answers each event the moment it sees
-// it is never refused in enforce: the ingress writes the window the push
-// opened concurrently with publishing its event, and an egress that finds
-// it not stored yet applies it from the stored event before refusing.
-// Many users, back to back.
+// it is never refused in enforce: the ingress stores no budget for a user
+// message, and the egress applies the window the push opened from its
+// stored event before each take. Many users, back to back.
 func TestEventThenCommand(t *testing.T) {
 	b := Start(t, WithReplyBudget("enforce"))
 	ctx := t.Context()

@@ -1,0 +1,86 @@
+package egress
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/internal/budget"
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+	"github.com/kfbridge/kfbridge/pkg/wxcodec"
+)
+
+// BenchmarkBudgetThroughput is BenchmarkThroughput (latency 0, shipped
+// settings) with egress.reply_budget off and observe: what tracking costs
+// per send. Each conversation's user message is stored in WXKF_IN as the
+// ingress stores it (its grant only in the event), so in observe every
+// send first reads the conversation's latest push, then takes.
+//
+//	go test -run '^$' -bench BudgetThroughput -benchtime 3000x ./internal/egress/
+func BenchmarkBudgetThroughput(b *testing.B) {
+	for _, mode := range []string{config.BudgetOff, config.BudgetObserve} {
+		b.Run(mode, func(b *testing.B) {
+			e := newEnv(b, wxsim.SimConfig{}, func(c *config.Egress) { shipped(c); c.ReplyBudget = mode })
+			sc := events.InboundStream()
+			sc.Storage = jetstream.MemoryStorage
+			if _, err := e.js.CreateStream(b.Context(), sc); err != nil {
+				b.Fatal(err)
+			}
+			if mode != config.BudgetOff {
+				e.budget = func(js jetstream.JetStream) *budget.Tracker {
+					t, err := budget.Open(b.Context(), js, budget.Config{Storage: jetstream.MemoryStorage})
+					if err != nil {
+						b.Fatal(err)
+					}
+					return t
+				}
+			}
+			eg := e.newEgress(e.js)
+			storeMessages(b, e, (b.N+4)/5)
+			storeSends(b, e, b.N)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			b.ResetTimer()
+			go func() { done <- eg.Run(ctx) }()
+			res := e.results(b.N)
+			b.StopTimer()
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			for id, r := range res {
+				if r.Data.Outcome != events.OutcomeDelivered || r.Data.BudgetExceeded {
+					b.Fatalf("%s: %+v", id, r.Data)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+		})
+	}
+}
+
+// storeMessages stores one user message event per conversation of
+// storeSends (oB000000, …) in WXKF_IN, as the ingress publishes it (the
+// grant in the event only).
+func storeMessages(b *testing.B, e *env, n int) {
+	b.Helper()
+	now := e.sim.Now()
+	at := now.Truncate(time.Second)
+	for i := range n {
+		openid := fmt.Sprintf("oB%06d", i)
+		m := wxcodec.Message{ToUserName: "gh_1", FromUserName: openid, CreateTime: at.Unix(), MsgType: "text", MsgID: fmt.Sprint(i + 1), Content: "hi"}
+		in, err := events.NewInbound(appID, &m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		g := budget.MessageGrant(at, now)
+		in.Budget = &g
+		if _, err := e.js.PublishMsg(b.Context(), in.Msg("")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
