@@ -17,18 +17,7 @@ import (
 // without data.reply_budget and other conversations, and never undoes a
 // newer grant.
 func TestCatchUp(t *testing.T) {
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
-	cfg := events.InboundStream()
-	cfg.Storage = jetstream.MemoryStorage
-	stream, err := js.CreateStream(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := Open(t.Context(), js, Config{Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, stream, tr := inboundWorld(t)
 	store := func(c events.Conversation, m wxcodec.Message, granted bool) string {
 		t.Helper()
 		m.FromUserName, m.BusinessID = c.OpenID, c.BusinessID
@@ -117,18 +106,7 @@ func TestCatchUp(t *testing.T) {
 // it, and the reads of CatchUp find it; Live shows the same without
 // writing.
 func TestSyncTakeN(t *testing.T) {
-	s := natstest.RunServer(t)
-	_, js := natstest.Connect(t, s)
-	cfg := events.InboundStream()
-	cfg.Storage = jetstream.MemoryStorage
-	stream, err := js.CreateStream(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := Open(t.Context(), js, Config{Storage: jetstream.MemoryStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, stream, tr := inboundWorld(t)
 	store := func(m wxcodec.Message) string {
 		t.Helper()
 		m.FromUserName, m.BusinessID = conv.OpenID, conv.BusinessID
@@ -184,4 +162,23 @@ func TestSyncTakeN(t *testing.T) {
 	if st := take(t0.Add(4 * time.Minute)); st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(t0.Add(2*time.Minute+MessageWindow)) {
 		t.Errorf("take behind an event: %+v; want the new message's window, 4 left", st)
 	}
+}
+
+// inboundWorld is a NATS server with the inbound stream WXKF_IN and a
+// tracker, both in memory.
+func inboundWorld(t *testing.T) (jetstream.JetStream, jetstream.Stream, *Tracker) {
+	t.Helper()
+	s := natstest.RunServer(t)
+	_, js := natstest.Connect(t, s)
+	cfg := events.InboundStream()
+	cfg.Storage = jetstream.MemoryStorage
+	stream, err := js.CreateStream(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(t.Context(), js, Config{Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, stream, tr
 }

@@ -23,16 +23,7 @@ func BenchmarkThroughput(b *testing.B) {
 			// Streams and consumers exist before the commands are stored.
 			eg := e.newEgress(e.js)
 			storeSends(b, e, b.N)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			b.ResetTimer()
-			go func() { done <- eg.Run(ctx) }()
-			res := e.results(b.N)
-			b.StopTimer()
-			cancel()
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
+			res := runTimed(b, e, eg)
 			for id, r := range res {
 				if r.Data.Outcome != events.OutcomeDelivered {
 					b.Fatalf("%s: %+v", id, r.Data)
@@ -41,4 +32,21 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 		})
 	}
+}
+
+// runTimed runs eg over the commands stored, timing it until b.N results
+// are stored, and returns them.
+func runTimed(b *testing.B, e *env, eg *Egress) map[string]events.ResultEvent {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b.ResetTimer()
+	go func() { done <- eg.Run(ctx) }()
+	res := e.results(b.N)
+	b.StopTimer()
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	return res
 }

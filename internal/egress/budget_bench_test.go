@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -43,16 +42,7 @@ func BenchmarkBudgetThroughput(b *testing.B) {
 			eg := e.newEgress(e.js)
 			storeMessages(b, e, (b.N+4)/5)
 			storeSends(b, e, b.N)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			b.ResetTimer()
-			go func() { done <- eg.Run(ctx) }()
-			res := e.results(b.N)
-			b.StopTimer()
-			cancel()
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
+			res := runTimed(b, e, eg)
 			for id, r := range res {
 				if r.Data.Outcome != events.OutcomeDelivered || r.Data.BudgetExceeded {
 					b.Fatalf("%s: %+v", id, r.Data)

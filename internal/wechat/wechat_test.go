@@ -84,19 +84,7 @@ func TestNewSameRegistry(t *testing.T) {
 	if _, err := wx.Tokens.Token(t.Context(), appID); err != nil {
 		t.Fatal(err)
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refreshes float64
-	for _, f := range families {
-		if f.GetName() == "kfbridge_egress_token_refreshes_total" {
-			for _, m := range f.GetMetric() {
-				refreshes += m.GetCounter().GetValue()
-			}
-		}
-	}
-	if refreshes != 1 {
+	if refreshes := counterSum(t, reg, "kfbridge_egress_token_refreshes_total", ""); refreshes != 1 {
 		t.Errorf("token refreshes counted %v, want 1 (the second parts' fetch)", refreshes)
 	}
 }
@@ -138,22 +126,30 @@ func TestRefreshFailuresCounted(t *testing.T) {
 	if _, err := wx.Tokens.Token(t.Context(), appID); err == nil {
 		t.Fatal("Token with a wrong secret succeeded")
 	}
+	if failures := counterSum(t, reg, "kfbridge_egress_token_refresh_failures_total", appID); failures < 1 {
+		t.Errorf("token refresh failures counted %v, want ≥ 1", failures)
+	}
+}
+
+// counterSum sums the counter name's series in reg; with appid, each must
+// carry that appid as its first label.
+func counterSum(t *testing.T, reg *prometheus.Registry, name, appid string) float64 {
+	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failures float64
+	var sum float64
 	for _, f := range families {
-		if f.GetName() == "kfbridge_egress_token_refresh_failures_total" {
-			for _, m := range f.GetMetric() {
-				if m.GetLabel()[0].GetValue() != appID {
-					t.Errorf("label %v, want appid %s", m.GetLabel(), appID)
-				}
-				failures += m.GetCounter().GetValue()
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if appid != "" && m.GetLabel()[0].GetValue() != appid {
+				t.Errorf("%s label %v, want appid %s", name, m.GetLabel(), appid)
 			}
+			sum += m.GetCounter().GetValue()
 		}
 	}
-	if failures < 1 {
-		t.Errorf("token refresh failures counted %v, want ≥ 1", failures)
-	}
+	return sum
 }
