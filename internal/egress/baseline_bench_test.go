@@ -3,7 +3,12 @@ package egress
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -72,11 +77,13 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
+	stopProfile := startProfile(b, impl)
 	cpu0 := processCPU(b)
 	b.ResetTimer()
 	go func() { stopped <- run(ctx) }()
 	waitCount(b, fmt.Sprintf("%d commands done", b.N), 10*time.Minute, func() bool { return done() >= int64(b.N) })
 	b.StopTimer()
+	stopProfile()
 	cpu := processCPU(b) - cpu0
 	cancel()
 	if err := <-stopped; err != nil {
@@ -140,6 +147,32 @@ func storeSends(b *testing.B, e *env, n int) {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
+			b.Fatal(err)
+		}
+	}
+}
+
+var timedProfile = flag.String("timed.cpuprofile", "", "BenchmarkEgressVsNaive: write a CPU profile of each timed part to this path, with -<impl> before its extension")
+
+// startProfile starts a CPU profile of the timed part when
+// -timed.cpuprofile is set (go test's -cpuprofile also covers the commands'
+// setup), and returns its stop.
+func startProfile(b *testing.B, impl string) func() {
+	b.Helper()
+	if *timedProfile == "" {
+		return func() {}
+	}
+	ext := filepath.Ext(*timedProfile)
+	f, err := os.Create(strings.TrimSuffix(*timedProfile, ext) + "-" + impl + ext)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
 	}

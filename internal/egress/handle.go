@@ -28,10 +28,11 @@ type job struct {
 	cmd      events.Command
 	key      string // sent-record key
 	rec      record
-	stored   bool   // rec is in the KV bucket (later writes update it)
-	rev      uint64 // rec's revision in the bucket, when stored
-	tries    int    // handlings of this delivery so far, this one included
-	dup      string // set for a reused id: suffix of the result's own id
+	stored   bool      // rec is in the KV bucket (later writes update it)
+	rev      uint64    // rec's revision in the bucket, when stored
+	recAt    time.Time // when rec was stored, when read
+	tries    int       // handlings of this delivery so far, this one included
+	dup      string    // set for a reused id: suffix of the result's own id
 	deadline time.Time
 	trace    string // traceparent of the API calls and the result
 	mediaID  string // uploaded for this command, reported in the result
@@ -80,6 +81,10 @@ func (o outcome) String() string {
 type action struct {
 	out  outcome
 	wait time.Duration
+	// result is a delivered send's result that could not be stored (the
+	// handling was interrupted after WeChat's answer): the next handling
+	// stores it instead of deciding again.
+	result []byte
 }
 
 var ack = action{} // outAck
@@ -90,8 +95,9 @@ func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d,
 // acknowledges, terminates or parks as the action says). tries counts its
 // handlings in this replica, this one included. yield is closed when the
 // lane wants its commands back: a text sent in parts is parked between two
-// parts, to be handed over.
-func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}) action {
+// parts, to be handed over. retained is the result an earlier handling
+// could not store (see [action]), if any.
+func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}, retained []byte) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -103,14 +109,14 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int,
 		var span trace.Span
 		ctx, span = e.startSpan(ctx, msg, tries)
 		defer span.End()
-		act, err := e.handleOnce(ctx, msg, md, tries, yield)
+		act, err := e.handleOnce(ctx, msg, md, tries, yield, retained)
 		span.SetAttributes(attribute.String("kfbridge.action", act.out.String()))
 		if err != nil {
 			span.SetStatus(codes.Error, "interrupted")
 		}
 		return act
 	}
-	act, _ := e.handleOnce(ctx, msg, md, tries, yield)
+	act, _ := e.handleOnce(ctx, msg, md, tries, yield, retained)
 	return act
 }
 
@@ -125,13 +131,13 @@ func (e *Egress) startSpan(ctx context.Context, msg jetstream.Msg, tries int) (c
 
 // handleOnce is [Egress.handle] under ctx; the error is the interruption
 // the action parks the command for, if any.
-func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}) (action, error) {
-	act, err := e.process(ctx, msg, md, tries, tries > 1, yield)
+func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}, retained []byte) (action, error) {
+	act, err := e.process(ctx, msg, md, tries, tries > 1, yield, retained)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
 		// decide again against its record (a reused id, this command's own
 		// record from an earlier delivery, or its retry state).
-		act, err = e.process(ctx, msg, md, tries, true, yield)
+		act, err = e.process(ctx, msg, md, tries, true, yield, retained)
 	}
 	switch {
 	case errors.Is(err, errRecordTaken):
@@ -143,7 +149,12 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 		// NATS trouble (record, result or dead-letter publish): nothing final
 		// is known to be stored; the next try resumes from the sent record.
 		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
-		return nakAfter(e.cfg.RetryMin), err
+		park := nakAfter(e.cfg.RetryMin)
+		park.result = act.result
+		if park.result == nil {
+			park.result = retained
+		}
+		return park, err
 	}
 	// An ack lost after outAck means a redelivery, which finds the done
 	// record and republishes the result (deduplicated).
@@ -154,7 +165,7 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 // the command's sent record first; otherwise (the first handling of a
 // first delivery) the record's create before the call finds one, if any
 // (errRecordExists).
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool, yield <-chan struct{}) (action, error) {
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool, yield <-chan struct{}, retained []byte) (action, error) {
 	var err error
 	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield}
 	if e.tracer != nil {
@@ -200,6 +211,11 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 		return e.fail(ctx, j, CodeMalformed, perr.Error(), ReasonMalformed, false)
 	}
 
+	if retained != nil {
+		// Delivered by an earlier handling here, whose result is not stored.
+		return e.republish(ctx, j, record{Result: retained})
+	}
+
 	// The record is consulted for every command, not only redeliveries: a
 	// bot that republishes a command id after the stream's duplicate window
 	// must not send it twice either. On a first delivery it is not read:
@@ -231,6 +247,14 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 			return e.republish(ctx, j, rec)
 		case stateSending:
 			j.rec = rec
+			// A delivered send's record stays "sending": its result is its
+			// record.
+			if body, found, err := e.storedResult(ctx, j); err != nil {
+				return action{}, err
+			} else if found {
+				j.log.Info("command already delivered; republishing its result", "deliveries", md.NumDelivered)
+				return e.republish(ctx, j, record{Result: body})
+			}
 			return e.fail(ctx, j, CodeMaybeDelivered,
 				"the replica handling this command stopped during its call; WeChat may have delivered it", ReasonMaybeDelivered, true)
 		default:

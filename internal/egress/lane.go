@@ -60,6 +60,9 @@ type entry struct {
 	conv   *conv
 	active bool // a worker is handling it
 	tries  int  // handlings so far in this replica
+	// result is its delivered result that a handling could not store (see
+	// [action]).
+	result []byte
 }
 
 // conv is a conversation's held commands, by stream sequence.
@@ -182,11 +185,14 @@ func (l *lane) work(c *conv) {
 		msg, md, tries := en.msg, en.md, en.tries
 		l.mu.Unlock()
 
-		act := l.e.handle(msg, md, tries, kick)
+		act := l.e.handle(msg, md, tries, kick, en.result)
 		<-l.e.sem
 
 		l.mu.Lock()
 		en.active = false
+		if act.result != nil {
+			en.result = act.result
+		}
 		handBack := act.out == outPark && (l.closing || l.lost) // released while it ran
 		if act.out != outPark || handBack {
 			// Forgotten before it is acknowledged, so that a catch-up never

@@ -262,8 +262,69 @@ func (e *Egress) loadRecord(ctx context.Context, j *job) (record, bool, error) {
 	if err := json.Unmarshal(entry.Value(), &r); err != nil {
 		return record{}, false, fmt.Errorf("sent record %s unreadable: %w", j.key, err)
 	}
-	j.rev = entry.Revision()
+	j.rev, j.recAt = entry.Revision(), entry.Created()
 	return r, true, nil
+}
+
+// resultSkew is how far before a "sending" record's time
+// [Egress.storedResult] looks: the record and the result are stamped by
+// their streams' leaders, which may be different servers.
+const resultSkew = time.Minute
+
+// maxResultScan bounds the results [Egress.storedResult] reads.
+const maxResultScan = 100_000
+
+// storedResult looks in WXKF_RESULT for the delivered result of j's
+// command, whose record (read into j.rec, stored at j.recAt) says
+// "sending": a delivered send keeps that record and its result is its
+// record. It reads the conversation's delivered results stored since the
+// record, and finds the one with the command's Nats-Msg-Id. This runs only
+// for a command handled again after its call (a redelivery, a reused id),
+// never on the first handling.
+func (e *Egress) storedResult(ctx context.Context, j *job) ([]byte, bool, error) {
+	subject, err := events.ResultSubject(j.cmd.Conversation, events.OutcomeDelivered)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	start := j.recAt.Add(-resultSkew)
+	cons, err := e.js.OrderedConsumer(ctx, events.ResultStreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+		InactiveThreshold: e.natsWait})
+	if err != nil {
+		return nil, false, fmt.Errorf("read results: %w", err)
+	}
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			_ = e.js.DeleteConsumer(context.WithoutCancel(ctx), events.ResultStreamName, info.Name)
+		}
+	}()
+	want := j.cmd.AppID + ":" + j.cmd.ID
+	for read := 0; read < maxResultScan; {
+		batch, err := cons.FetchNoWait(256)
+		if err != nil {
+			return nil, false, fmt.Errorf("read results: %w", err)
+		}
+		n, last := 0, false
+		for msg := range batch.Messages() {
+			n++
+			if msg.Headers().Get(events.HeaderMsgID) == want {
+				return msg.Data(), true, nil
+			}
+			if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
+				last = true
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, false, fmt.Errorf("read results: %w", err)
+		}
+		if n == 0 || last {
+			return nil, false, nil
+		}
+		read += n
+	}
+	return nil, false, fmt.Errorf("read results: more than %d results of the conversation since the command's record", maxResultScan)
 }
 
 // errRecordExists says a command's first record write found a record

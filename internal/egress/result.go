@@ -72,11 +72,12 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	// A reused id's record belongs to the command that wrote it. Commands
 	// refused before their record was read (malformed, unknown app) write
 	// none: a record they created would collide with their own redelivery.
-	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" {
-		// The done record keeps only the result (see [Egress.doneBound]).
-		j.rec.State, j.rec.Result, j.rec.LastCode, j.rec.LastMsg = stateDone, body, 0, ""
-		j.rec.LastReason, j.rec.RetryAt, j.rec.Budget, j.rec.Cut = "", time.Time{}, nil, nil
-		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) && !j.stored {
+	// A delivered send's result is its record: its "sending" record stays,
+	// and a later handling finds the result in WXKF_RESULT (see
+	// [Egress.storedResult]).
+	delivered := d.Outcome == events.OutcomeDelivered
+	if c.Verb == events.VerbSend && d.Reason != ReasonMalformed && d.Reason != ReasonUnknownApp && j.dup == "" && !delivered {
+		if err := e.saveDone(ctx, j, body); errors.Is(err, errRecordsFull) && !j.stored {
 			// A command without a record was never sent (its "sending"
 			// record comes first): its failure is published unrecorded.
 			j.log.Warn("result not recorded: sent-record bucket full", "bucket", SentBucket)
@@ -94,7 +95,26 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	} else {
 		j.log.Debug("command delivered", "attempts", d.Attempts)
 	}
-	return e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
+	act, err := e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
+	if err != nil && delivered && c.Verb == events.VerbSend {
+		// The result is the record and it is not stored: the lane keeps it
+		// for the next handling here, and the done record keeps it for a
+		// replica that takes the command over (unless NATS refuses that
+		// too).
+		act.result = body
+		if serr := e.saveDone(ctx, j, body); serr != nil {
+			j.log.Warn("delivered result neither published nor recorded; kept for the next try", "err", serr)
+		}
+	}
+	return act, err
+}
+
+// saveDone writes j's done record, which keeps only the result (see
+// [Egress.doneBound]).
+func (e *Egress) saveDone(ctx context.Context, j *job, body []byte) error {
+	j.rec.State, j.rec.Result, j.rec.LastCode, j.rec.LastMsg = stateDone, body, 0, ""
+	j.rec.LastReason, j.rec.RetryAt, j.rec.Budget, j.rec.Cut = "", time.Time{}, nil, nil
+	return e.saveRecord(ctx, j)
 }
 
 // republish stores again the outcome a previous delivery recorded; the

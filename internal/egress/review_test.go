@@ -90,21 +90,17 @@ func TestDataDigestKeepsNumbersAndRepeats(t *testing.T) {
 // conversation the id is a duplicate_id, not a borrowed "delivered".
 func TestLegacyRecordBindsItsConversation(t *testing.T) {
 	e := deliveredOnA(t, "old")
-	// Turn its record into one an older release wrote.
+	// Turn its record into one an older release wrote: done, holding the
+	// result, without subject and digest.
 	kv, err := e.js.KeyValue(t.Context(), SentBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry, err := kv.Get(t.Context(), recordKey(appID, "old"))
+	result, err := json.Marshal(e.allResults(1)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec record
-	if err := json.Unmarshal(entry.Value(), &rec); err != nil {
-		t.Fatal(err)
-	}
-	rec.Subject, rec.Digest = "", ""
-	b, _ := json.Marshal(rec)
+	b, _ := json.Marshal(record{State: stateDone, Attempts: 1, Result: result})
 	if _, err := kv.Put(t.Context(), recordKey(appID, "old"), b); err != nil {
 		t.Fatal(err)
 	}

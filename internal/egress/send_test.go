@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -361,3 +362,43 @@ func TestRecordPreventsResend(t *testing.T) {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestDeliveredResultStoredAfterOutage: a delivered send's result is its
+// record. When the result cannot be stored after WeChat's answer (here
+// WXKF_RESULT is gone while the call is in flight), the send is not failed
+// maybe_delivered and not sent again: the done record keeps the result for
+// any replica, the lane keeps it for the next try, and once the stream is
+// back the result is stored, delivered, once.
+func TestDeliveredResultStoredAfterOutage(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{Latency: 300 * time.Millisecond}, func(c *config.Egress) {
+		c.RetryMin, c.RetryMax = 20*time.Millisecond, 100*time.Millisecond
+	})
+	e.replica(nil)
+	e.interact("0", "oU")
+	e.command("0", "oU", events.VerbSend, "c1", text("1"))
+	natstest.WaitFor(t, "the send call", func() bool {
+		return slices.ContainsFunc(e.sim.Calls().Answering, func(c wxsim.APICall) bool { return c.Path == "/cgi-bin/message/custom/send" })
+	})
+	if err := e.js.DeleteStream(t.Context(), events.ResultStreamName); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := e.js.KeyValue(t.Context(), SentBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, "the done record written after the failed result publish", func() bool {
+		entry, err := kv.Get(t.Context(), recordKey(appID, "c1"))
+		var rec record
+		return err == nil && json.Unmarshal(entry.Value(), &rec) == nil && rec.State == stateDone
+	})
+	if _, err := e.js.CreateStream(t.Context(), events.ResultStream()); err != nil {
+		t.Fatal(err)
+	}
+	r := e.results(1)["c1"].Data
+	if r.Outcome != events.OutcomeDelivered || r.Attempts != 1 || r.MaybeDelivered {
+		t.Errorf("c1 = %+v, want delivered after 1 attempt", r)
+	}
+	if got := len(e.sim.Delivered(appID)); got != 1 {
+		t.Errorf("WeChat received %d messages, want 1", got)
+	}
+}

@@ -81,7 +81,9 @@ func TestReusedIDFailsDuplicate(t *testing.T) {
 	if got := len(e.sim.Typing(appID)); got != 0 {
 		t.Errorf("WeChat received %d typing calls, want 0", got)
 	}
-	// The first command's record is intact: its result is still its own.
+	// The first command's record is intact: it is still bound to the
+	// first command (a delivered send's record stays "sending", its result
+	// in WXKF_RESULT is its record), and that result is still its own.
 	kv, _ := e.js.KeyValue(t.Context(), SentBucket)
 	entry, err := kv.Get(t.Context(), recordKey(appID, "dup"))
 	if err != nil {
@@ -89,10 +91,12 @@ func TestReusedIDFailsDuplicate(t *testing.T) {
 	}
 	var rec record
 	json.Unmarshal(entry.Value(), &rec)
-	var first events.ResultEvent
-	json.Unmarshal(rec.Result, &first)
-	if rec.State != stateDone || first.Data.Outcome != events.OutcomeDelivered || first.Data.OpenID != "oA" {
-		t.Errorf("first command's record = %s / %+v", rec.State, first.Data)
+	wantSubject := events.OutboundPrefix + appID + ".0.oA." + events.VerbSend
+	if rec.State != stateSending || rec.Subject != wantSubject || rec.Digest != dataDigest([]byte(mustJSON(text("first")))) || entry.Revision() != 1 {
+		t.Errorf("first command's record = %s %s rev %d, want sending for %s, written once", rec.State, rec.Subject, entry.Revision(), wantSubject)
+	}
+	if first := all[0].Data; first.Outcome != events.OutcomeDelivered || first.OpenID != "oA" || first.CommandID != "dup" {
+		t.Errorf("first command's result = %+v", first)
 	}
 	if got := e.streamMsgs(events.DeadLetterStreamName); got != 2 {
 		t.Errorf("dead-letter stream holds %d, want 2 (the failed sends; typing is never dead-lettered)", got)
