@@ -317,6 +317,8 @@ func (e *Egress) Run(ctx context.Context) error {
 	}
 	var lanes []*lane
 	var ccs []jetstream.ConsumeContext
+	pool := newWorkers(e.cfg.Concurrency)
+	defer pool.close() // after stopAll: the lanes' workers are done
 	stopAll := func() {
 		for _, cc := range ccs {
 			cc.Drain()
@@ -342,7 +344,7 @@ func (e *Egress) Run(ctx context.Context) error {
 	}
 	for p, cons := range e.consumers {
 		name := laneName(p, e.cfg.Partitions)
-		l := newLane(e, name, cons)
+		l := newLane(e, name, cons, pool)
 		cc, err := cons.Consume(l.add,
 			jetstream.PullPriorityGroup(priorityGroup),
 			jetstream.PullMaxMessages(min(e.cfg.MaxPending, 256)),
