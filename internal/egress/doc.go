@@ -53,25 +53,42 @@
 // AckWait. A command's sent record is written with a compare-and-set on
 // the revision its handler last read or wrote: a replica that lost a
 // command to another (which wrote its record since) does not call WeChat
-// for it, nor finish it.
+// for it, nor record its failure; a delivered result it still publishes
+// carries the command's Nats-Msg-Id, so the result stream keeps one result
+// for the command, whichever came first.
 //
 // Acknowledgement. A command is acknowledged only after its result is
 // stored in WXKF_RESULT (and, for failures, the command in WXKF_DLQ).
 //
 // Duplicates. Before calling the send API the handler writes a "sending"
 // record for the command id into the KV bucket WXKF_SENT — a create, which
-// fails if the id has a record; only then is the record read — and right after
-// WeChat's answer a "done" record holding the result. A redelivered command
-// whose record is "done" is not sent again: its stored result is republished
-// (JetStream drops the duplicate by Nats-Msg-Id). A redelivered command whose
-// record still says "sending" was in flight when its replica died; WeChat's
-// send API has no idempotency key, so it is not resent: its result is
-// failed with reason maybe_delivered. The same holds for a call whose
-// request was fully written but whose answer was lost (a timeout or a
-// dropped connection after writing). That is the whole window in which a
-// command may be lost or duplicated: from the "sending" record to WeChat's
-// answer. Transient failures before the request was written (connection
-// refused, WeChat's -1, HTTP 5xx) are retried with backoff.
+// fails if the id has a record; only then is the record read — and right
+// after WeChat's answer it stores the outcome. A delivered send's result is
+// its record: it is published to WXKF_RESULT and the "sending" record
+// stays (one KV write per send, not two). A failed send's result goes into
+// a "done" record first, then to WXKF_DLQ and WXKF_RESULT. A command
+// handled again whose record is "done" is not sent again: its stored result
+// is republished (JetStream drops the duplicate by Nats-Msg-Id). One whose
+// record says "sending" is looked up in WXKF_RESULT — the conversation's
+// delivered results stored since the record (a minute before it, for
+// clocks of different servers), the one with the command's Nats-Msg-Id
+// (see [Egress.storedResult]) — and when found, that result is republished.
+// Otherwise it was in flight when its replica died; WeChat's send API has no
+// idempotency key, so it is not resent: its result is failed with reason
+// maybe_delivered. The same holds for a call whose request was fully
+// written but whose answer was lost (a timeout or a dropped connection
+// after writing). That is the whole window in which a command may be lost
+// or duplicated: from the "sending" record to WeChat's answer, and the one
+// write that stores the outcome right after it, as before. A delivered
+// result that cannot be published (NATS trouble) is kept by the lane for
+// the command's next handling, which publishes it without deciding again,
+// and is written to a "done" record, so that a replica taking the command
+// over finds it too. A result no longer in WXKF_RESULT (older than its
+// MaxAge, or dropped at its byte cap) while the record is kept makes a
+// republished id fail maybe_delivered rather than republish delivered; it
+// is not sent again either. Transient failures before the request was
+// written (connection refused, WeChat's -1, HTTP 5xx) are retried with
+// backoff.
 //
 // One id, one command. The sent record also holds the command's subject
 // (conversation and verb) and a digest of its data. A command whose id has
@@ -142,7 +159,8 @@
 // still replaces a key's value with one no larger. A command's records
 // before its call are padded to the largest done record it can have (errmsg
 // is cut to 512 bytes), so a command that was sent always gets its done
-// record. A command whose first record is refused is not sent: it is
+// record when it needs one (a failure, a result that could not be
+// published). A command whose first record is refused is not sent: it is
 // retried with backoff (counted by deliveries and handlings) and, when its
 // retry budget ends, fails unsent with reason transient and no record.
 // Conversations are held no longer than a budget; new commands are sent
@@ -186,8 +204,9 @@
 //
 // A redelivery of a command the lane holds (its progress ack came late)
 // joins the held command; one whose handling already finished (its ack
-// was lost) finds the done record and republishes the result, which the
-// result stream drops as a duplicate. A typing command writes no record:
+// was lost) finds its stored result (the done record, or for a delivered
+// send the result in WXKF_RESULT) and republishes it, which the result
+// stream drops as a duplicate. A typing command writes no record:
 // after a lost ack it is called again, possibly after later commands of
 // its conversation (typing is best effort).
 //
