@@ -2,6 +2,7 @@ package egress
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -91,12 +92,20 @@ func (w *budgetWorld) convIn(bid, openid string) events.Conversation {
 	return events.Conversation{AppID: appID, BusinessID: bid, OpenID: openid}
 }
 
-// push is a user's push of kind (a MsgType or user_enter_tempsession) with
-// MsgId id at the simulator's now, in whole seconds as CreateTime: the
-// simulator records it, and it is stored in WXKF_IN as the ingress stores
-// it: a message with the grant it carries and nothing written to the
-// budget; an enter-session granted (after the latest stored message's
-// grant) before its event is stored.
+// push is a user's push of kind (a MsgType or user_enter_tempsession) at
+// the simulator's now, in whole seconds as CreateTime, with id as its
+// MsgId (a message) or SessionFrom (an enter-session): the simulator
+// records it, and it is stored in WXKF_IN as the ingress stores it: a
+// message with the grant it carries and nothing written to the budget; an
+// enter-session granted (after the latest stored message's grant) before
+// its event is stored.
+//
+// An event has no MsgId: its event id hashes its fields (CreateTime,
+// Event, SessionFrom, …), and two equal pushes are one push and WeChat's
+// retry of it (wechat-protocol.md §5: events are deduplicated by
+// FromUserName + CreateTime), which neither the stream nor the budget
+// applies twice. So pushes with different ids are different pushes even
+// in the same second, as the simulator counts them.
 func (w *budgetWorld) push(openid, kind, id string) { w.t.Helper(); w.pushIn("0", openid, kind, id) }
 
 // pushIn is [push] in the conversation of sub-merchant bid.
@@ -107,7 +116,7 @@ func (w *budgetWorld) pushIn(bid, openid, kind, id string) *events.Inbound {
 	w.sim.RecordInteraction(appID, bid, openid, kind, at)
 	m := wxcodec.Message{ToUserName: "gh_1", FromUserName: openid, CreateTime: at.Unix(), MsgType: kind, MsgID: id, Content: "hello", BusinessID: bid}
 	if kind == "user_enter_tempsession" {
-		m.MsgType, m.Event, m.MsgID, m.Content = events.MsgTypeEvent, kind, "", id
+		m.MsgType, m.Event, m.MsgID, m.Content, m.SessionFrom = events.MsgTypeEvent, kind, "", "", id
 	}
 	in, err := events.NewInbound(appID, &m)
 	if err != nil {
@@ -427,6 +436,56 @@ func TestFailedSendGivesBack(t *testing.T) {
 	}
 }
 
+// TestEnterSessionTwiceInOneSecond: a user enters the session, two sends
+// use the minute's window up, and the user enters again in the same second
+// (another push: its SessionFrom differs). WeChat opens the window again,
+// and so does the budget; WeChat's retry of that push opens nothing.
+func TestEnterSessionTwiceInOneSecond(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{Now: func() time.Time { return start }})
+	w.replica(nil)
+	matches := func(when string, left int) {
+		t.Helper()
+		s, win := w.budgetOfIn("0", "u1"), w.sim.Window(appID, "0", "u1")
+		if s.Remaining != win.Left || !s.ExpiresAt.Equal(win.Until) || win.Left != left {
+			t.Fatalf("%s: budget %d until %s, simulator %d until %s; want both %d", when, s.Remaining, s.ExpiresAt, win.Left, win.Until, left)
+		}
+	}
+	sends := func(prefix string) {
+		t.Helper()
+		for i := range 3 {
+			id := fmt.Sprintf("%s%d", prefix, i)
+			w.command("0", "u1", "send", id, text("hi"))
+			r := w.result(id).Data
+			if want := i < 2; (r.Outcome == events.OutcomeDelivered) != want || !want && r.Reason != ReasonBudget {
+				t.Fatalf("%s = %s %s; want delivered %v, else refused (budget)", id, r.Outcome, r.Reason, want)
+			}
+		}
+	}
+	w.push("u1", "user_enter_tempsession", "e1")
+	sends("a")
+	matches("after the first entry's sends", 0)
+	e2 := w.pushIn("0", "u1", "user_enter_tempsession", "e2")
+	matches("second entry in the same second", budget.SessionSends)
+	sends("b")
+	// WeChat's retry of the second entry (the same push: the same event
+	// id), granted and stored again as the ingress would.
+	if _, err := w.tr.Grant(t.Context(), w.conv("u1"), events.TriggerEnterSession, start, e2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.js.PublishMsg(t.Context(), e2.Msg("")); err != nil {
+		t.Fatal(err)
+	}
+	matches("retried second entry", 0)
+	if n := w.callsWith(budget.CodeOutOfCount) + w.callsWith(budget.CodeOutOfWindow); n != 0 {
+		t.Errorf("WeChat refused %d sends, want 0", n)
+	}
+}
+
+// budgetSeed replays a run of TestBudgetMatchesSimulator: the seed it
+// logged (0: a new seed from the clock).
+var budgetSeed = flag.Uint64("budget.seed", 0, "TestBudgetMatchesSimulator: replay the run of this seed (0: a new seed from the clock)")
+
 // TestBudgetMatchesSimulator runs random pushes, sends, typing commands and
 // clock advances against the simulator with enforce: after every step the
 // tracked budget equals the simulator's window, and WeChat never answers
@@ -435,8 +494,11 @@ func TestBudgetMatchesSimulator(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{Now: func() time.Time { return start }})
 	w.replica(nil)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := *budgetSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -budget.seed %d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	type user struct{ bid, openid string }
 	users := []user{{"0", "u1"}, {"0", "u2"}, {"7", "u1"}}
