@@ -23,9 +23,10 @@
 //
 // Lanes. The pinned replica holds each command until it is finished: a
 // lane per partition keeps a FIFO per conversation, in stream order, and a
-// conversation's commands run one at a time, each conversation in its own
-// goroutine, at most Concurrency (default 64) commands in handling at once
-// in the process. A command that must wait — a retry's backoff, its app's
+// conversation's commands run one at a time, each conversation by its own
+// worker goroutine (a finished conversation's worker waits for the next
+// one, up to Concurrency idle workers), at most Concurrency (default 64)
+// commands in handling at once in the process. A command that must wait — a retry's backoff, its app's
 // quota pause, NATS trouble — is parked in the lane with its
 // conversation's later commands behind it; no other conversation waits for
 // it. A held command gets a progress ack once it has been held about a
@@ -59,6 +60,15 @@
 //
 // Acknowledgement. A command is acknowledged only after its result is
 // stored in WXKF_RESULT (and, for failures, the command in WXKF_DLQ).
+//
+// Writes. While Run runs, the sent records, results and dead letters go
+// through one writer: a handler hands it its message and waits for the
+// ack; the writer publishes whatever queued while its previous writes were
+// in flight back to back, without waiting between them, and then waits for
+// their acks together (a group commit). Many conversations' writes so share
+// socket writes and the server's reads; a lone write goes out at once. A
+// handler waits no longer for its ack than it would for a publish of its
+// own (the NATS timeout).
 //
 // Duplicates. Before calling the send API the handler writes a "sending"
 // record for the command id into the KV bucket WXKF_SENT — a create, which

@@ -107,6 +107,7 @@ type Egress struct {
 	store    jetstream.ObjectStore
 	done     doneSize
 	tracer   trace.Tracer // nil: tracing off
+	w        *writer      // stores records and results while Run runs
 
 	budget     *budget.Tracker // nil: reply budgets not tracked
 	budgetMode string          // egress.reply_budget
@@ -319,6 +320,15 @@ func (e *Egress) Run(ctx context.Context) error {
 	var ccs []jetstream.ConsumeContext
 	pool := newWorkers(e.cfg.Concurrency)
 	defer pool.close() // after stopAll: the lanes' workers are done
+	w, err := newWriter(e.js.Conn(), e.natsWait)
+	if err != nil {
+		return err
+	}
+	stopWriter := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); w.run(stopWriter) }()
+	e.w = w
+	defer func() { e.w = nil; close(stopWriter); <-writerDone }() // after stopAll
 	stopAll := func() {
 		for _, cc := range ccs {
 			cc.Drain()

@@ -156,7 +156,7 @@ func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outc
 	}}
 	pctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	if _, err := e.js.PublishMsg(pctx, m); err != nil {
+	if err := e.storeMsg(pctx, m); err != nil {
 		return action{}, fmt.Errorf("publish result %s: %w", subject, err)
 	}
 	return ack, nil
@@ -180,8 +180,19 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 	m.Header.Set(events.HeaderOriginalSubject, orig)
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	if _, err := e.js.PublishMsg(ctx, m); err != nil {
+	if err := e.storeMsg(ctx, m); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// storeMsg publishes m to its stream, through the run's writer when there is
+// one.
+func (e *Egress) storeMsg(ctx context.Context, m *nats.Msg) error {
+	if e.w == nil {
+		_, err := e.js.PublishMsg(ctx, m)
+		return err
+	}
+	_, err := e.w.publish(ctx, m)
+	return err
 }
