@@ -1,19 +1,17 @@
 package egress
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -150,94 +148,6 @@ func (r record) matches(subject, digest string) bool {
 	d := ev.Data
 	s, err := events.CommandSubject(events.Conversation{AppID: d.AppID, BusinessID: d.BusinessID, OpenID: d.OpenID}, d.Verb)
 	return err == nil && s == subject
-}
-
-// dataDigest hashes a command's data in a canonical form (object members
-// sorted, insignificant space dropped, numbers and repeated keys kept as
-// written), so a bot that republishes the same data re-encoded is still the
-// same command, and data that differs only in a digit beyond float64's
-// precision or in a repeated key is not.
-func dataDigest(data []byte) string {
-	var buf bytes.Buffer
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if canonical(dec, &buf, 0) == nil {
-		if _, err := dec.Token(); err == io.EOF {
-			data = buf.Bytes()
-		}
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:16])
-}
-
-// maxDigestDepth bounds canonical's recursion; deeper data is hashed as
-// sent.
-const maxDigestDepth = 64
-
-// canonical writes the next JSON value of dec to buf in canonical form.
-func canonical(dec *json.Decoder, buf *bytes.Buffer, depth int) error {
-	if depth > maxDigestDepth {
-		return errors.New("too deep")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '[' {
-			buf.WriteByte('[')
-			for i := 0; dec.More(); i++ {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				if err := canonical(dec, buf, depth+1); err != nil {
-					return err
-				}
-			}
-			buf.WriteByte(']')
-			_, err := dec.Token()
-			return err
-		}
-		type member struct{ key, pair string }
-		var members []member
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			k, _ := json.Marshal(kt)
-			var m bytes.Buffer
-			m.Write(k)
-			m.WriteByte(':')
-			if err := canonical(dec, &m, depth+1); err != nil {
-				return err
-			}
-			members = append(members, member{string(k), m.String()})
-		}
-		if _, err := dec.Token(); err != nil {
-			return err
-		}
-		// Sorted by key; a repeated key keeps its values' order.
-		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.key, b.key) })
-		buf.WriteByte('{')
-		for i, m := range members {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			buf.WriteString(m.pair)
-		}
-		buf.WriteByte('}')
-	case json.Number:
-		buf.WriteString(v.String())
-	default: // string, bool, nil
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		buf.Write(b)
-	}
-	return nil
 }
 
 // recordKey is the KV key of a command: its app and a hash of its id (ids
@@ -468,6 +378,30 @@ func (e *Egress) doneBound(j *job) int {
 	return n + 16 // the time's fraction may have more digits
 }
 
+// putRecord writes a sent record: a create (rev 0) or a compare-and-set on
+// rev, with the errors of [jetstream.KeyValue]'s Create and Update. It goes
+// through the run's writer when there is one.
+func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64) (uint64, error) {
+	if e.w == nil {
+		if rev == 0 {
+			return e.sent.Create(ctx, key, b)
+		}
+		return e.sent.Update(ctx, key, b, rev)
+	}
+	m := &nats.Msg{Subject: "$KV." + SentBucket + "." + key, Data: b, Header: nats.Header{}}
+	seq, err := e.w.publish(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if rev == 0 {
+			// The key has a value, or a delete marker: Create knows both.
+			return e.sent.Create(ctx, key, b)
+		}
+		return 0, fmt.Errorf("%w: %w", jetstream.ErrKeyRevisionMismatch, err)
+	}
+	return seq, err
+}
+
 // saveRecord writes j's record. The first write of a command's record is a
 // create: when another command with the same id (in another partition)
 // wrote first, it fails with errRecordExists, and [Egress.handle] handles
@@ -491,12 +425,12 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 	defer cancel()
 	var rev uint64
 	if j.stored {
-		rev, err = e.sent.Update(ctx, j.key, b, j.rev)
+		rev, err = e.putRecord(ctx, j.key, b, j.rev)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return errRecordTaken
 		}
 	} else {
-		rev, err = e.sent.Create(ctx, j.key, b)
+		rev, err = e.putRecord(ctx, j.key, b, 0)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		// Nothing was sent by this delivery yet (its first write is the one
