@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -92,5 +94,37 @@ func TestUnknownAppBeforeMalformed(t *testing.T) {
 	}
 	if d := res["M"].Data; d.Reason != ReasonMalformed || d.ErrCode != CodeMalformed {
 		t.Errorf("M on a served app: %s %d %s, want malformed", d.Reason, d.ErrCode, d.ErrMsg)
+	}
+}
+
+// TestBotJetStreamHeadersStayOutOfTheDeadLetter: a bot's command may carry
+// JetStream headers that held for its publish to WXKF_OUT (here
+// Nats-Expected-Stream: WXKF_OUT and Nats-Expected-Last-Subject-Sequence:
+// 0); its dead letter is published without them, so a failed command still
+// gets its dead letter and result instead of being retried for ever. Its
+// other headers are kept.
+func TestBotJetStreamHeadersStayOutOfTheDeadLetter(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, nil)
+	e.replica(nil)
+	msg := nats.NewMsg("wxkf.out." + appID + ".0.oU.send")
+	msg.Data = []byte(`{"specversion":"1.0","id":"h1","type":"weixin.kf.command.send","data":{"msgtype":"nope"}}`)
+	msg.Header.Set(nats.MsgIdHdr, "h1")
+	msg.Header.Set("Nats-Expected-Stream", events.OutboundStreamName)
+	msg.Header.Set("Nats-Expected-Last-Subject-Sequence", "0")
+	msg.Header.Set("X-Bot", "kept")
+	if _, err := e.js.PublishMsg(t.Context(), msg); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.results(1)["h1"].Data; r.Reason != ReasonMalformed {
+		t.Errorf("h1 = %+v, want failed malformed", r)
+	}
+	dl := e.streamContents(events.DeadLetterStreamName, 1)[0]
+	if got := dl.Headers().Get("X-Bot"); got != "kept" {
+		t.Errorf("dead letter's X-Bot = %q, want kept", got)
+	}
+	for _, h := range []string{"Nats-Expected-Stream", "Nats-Expected-Last-Subject-Sequence"} {
+		if got := dl.Headers().Get(h); got != "" {
+			t.Errorf("dead letter carries %s: %q", h, got)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -168,7 +169,13 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 	m := nats.NewMsg(events.DeadLetterSubject(c.Conversation, c.Verb))
 	m.Data = j.msg.Data()
 	for k, v := range j.msg.Headers() {
-		m.Header[k] = v
+		// A bot's JetStream headers (Nats-Expected-Stream, -Last-Subject-
+		// Sequence, Nats-Rollup, Nats-TTL, …) were for its publish to
+		// WXKF_OUT; kept, they would make the dead letter's publish fail,
+		// and the command could never be finished.
+		if !strings.HasPrefix(strings.ToLower(k), "nats-") {
+			m.Header[k] = v
+		}
 	}
 	orig, _ := events.CommandSubject(c.Conversation, c.Verb)
 	m.Header.Set(events.HeaderMsgID, c.AppID+":"+c.ID+j.dup)
