@@ -249,11 +249,17 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 			j.rec = rec
 			// A delivered send's record stays "sending": its result is its
 			// record.
-			if body, found, err := e.storedResult(ctx, j); err != nil {
-				return action{}, err
-			} else if found {
+			body, found, err := e.storedResult(ctx, j)
+			switch {
+			case found:
 				j.log.Info("command already delivered; republishing its result", "deliveries", md.NumDelivered)
 				return e.republish(ctx, j, record{Result: body})
+			case err != nil && !errors.Is(err, errResultScanLimit) && !e.now().After(j.deadline):
+				return action{}, err // NATS trouble: look again later
+			case err != nil:
+				// Given up on (too many results, or the retry budget ended
+				// while NATS was in trouble): not known to be delivered.
+				j.log.Warn("delivered result not found", "err", err)
 			}
 			return e.fail(ctx, j, CodeMaybeDelivered,
 				"the replica handling this command stopped during its call; WeChat may have delivered it", ReasonMaybeDelivered, true)

@@ -199,17 +199,23 @@ func (e *Egress) storedResult(ctx context.Context, j *job) ([]byte, bool, error)
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	start := j.recAt.Add(-resultSkew)
-	cons, err := e.js.OrderedConsumer(ctx, events.ResultStreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
-		InactiveThreshold: e.natsWait})
+	// A plain ephemeral consumer: an ordered one re-creates itself on every
+	// fetch, retrying without end through an outage.
+	cons, err := e.js.CreateConsumer(ctx, events.ResultStreamName, jetstream.ConsumerConfig{
+		FilterSubject: subject, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+		AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: e.natsWait, MemoryStorage: true})
 	if err != nil {
 		return nil, false, fmt.Errorf("read results: %w", err)
 	}
+	info := cons.CachedInfo()
 	defer func() {
-		if info := cons.CachedInfo(); info != nil {
-			_ = e.js.DeleteConsumer(context.WithoutCancel(ctx), events.ResultStreamName, info.Name)
-		}
+		dctx, cancel := e.natsCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		_ = e.js.DeleteConsumer(dctx, events.ResultStreamName, info.Name)
 	}()
+	if info.NumPending == 0 {
+		return nil, false, nil
+	}
 	want := j.cmd.AppID + ":" + j.cmd.ID
 	for read := 0; read < maxResultScan; {
 		batch, err := cons.FetchNoWait(256)
@@ -234,8 +240,12 @@ func (e *Egress) storedResult(ctx context.Context, j *job) ([]byte, bool, error)
 		}
 		read += n
 	}
-	return nil, false, fmt.Errorf("read results: more than %d results of the conversation since the command's record", maxResultScan)
+	return nil, false, fmt.Errorf("%w: more than %d results of the conversation since the command's record", errResultScanLimit, maxResultScan)
 }
+
+// errResultScanLimit says [Egress.storedResult] gave up after
+// maxResultScan results: the command is taken as not found.
+var errResultScanLimit = errors.New("read results")
 
 // errRecordExists says a command's first record write found a record
 // another delivery with the same id wrote in the meantime.

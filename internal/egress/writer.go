@@ -13,24 +13,24 @@ import (
 // maxBatch bounds the writes [writer] publishes back to back.
 const maxBatch = 128
 
-// writer stores the sent records and results of one [Egress.Run]: the
-// handlers hand it their messages and wait for their acks; it publishes
-// what queued while its previous writes were in flight back to back,
-// without waiting between them, then waits for their acks together and
-// hands each handler its own. Many handlers' writes so share the
-// client's socket writes and the server's reads (a group commit); a lone
-// write goes out at once.
+// writer stores the sent records, results and dead letters of one
+// [Egress.Run]: the handlers hand it their messages; it publishes what
+// queued while it was publishing back to back, asynchronously, without
+// waiting between them, so that many handlers' writes share the client's
+// socket writes and the server's reads; each handler then waits for its
+// own write's ack (a slow ack holds no other write). A lone write goes out
+// at once.
 type writer struct {
-	js      jetstream.JetStream
-	timeout time.Duration
-	reqs    chan *write
+	js   jetstream.JetStream
+	reqs chan *write
 }
 
-// write is one message to store and, once done is closed, its outcome.
+// write is one message to store; once done is closed, f is its ack to come
+// (or err says why it was not published).
 type write struct {
 	msg  *nats.Msg
 	opts []jetstream.PublishOpt
-	seq  uint64
+	f    jetstream.PubAckFuture
 	err  error
 	done chan struct{}
 }
@@ -39,14 +39,15 @@ type write struct {
 // publish that timed out, it may still be stored.
 var errWriteTimeout = errors.New("no publish ack in time")
 
-// newWriter returns a writer over its own JetStream context on nc (whose
-// asynchronous publishes give up after timeout).
+// newWriter returns a writer over its own JetStream context on nc, whose
+// asynchronous publishes give up after timeout: every ack to come arrives
+// or fails within it.
 func newWriter(nc *nats.Conn, timeout time.Duration) (*writer, error) {
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(timeout))
 	if err != nil {
 		return nil, err
 	}
-	return &writer{js: js, timeout: timeout, reqs: make(chan *write)}, nil
+	return &writer{js: js, reqs: make(chan *write)}, nil
 }
 
 // publish stores msg (with opts, as [jetstream.JetStream.PublishMsg]
@@ -58,9 +59,18 @@ func (w *writer) publish(ctx context.Context, msg *nats.Msg, opts ...jetstream.P
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+	<-wr.done // closed right after its publish
+	if wr.err != nil {
+		return 0, wr.err
+	}
 	select {
-	case <-wr.done:
-		return wr.seq, wr.err
+	case pa := <-wr.f.Ok():
+		return pa.Sequence, nil
+	case err := <-wr.f.Err():
+		if errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
+			return 0, fmt.Errorf("publish %s: %w", msg.Subject, errWriteTimeout)
+		}
+		return 0, err
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -70,7 +80,6 @@ func (w *writer) publish(ctx context.Context, msg *nats.Msg, opts ...jetstream.P
 // by then.
 func (w *writer) run(stop <-chan struct{}) {
 	batch := make([]*write, 0, maxBatch)
-	futures := make([]jetstream.PubAckFuture, 0, maxBatch)
 	for {
 		select {
 		case wr := <-w.reqs:
@@ -87,35 +96,12 @@ func (w *writer) run(stop <-chan struct{}) {
 				break more
 			}
 		}
-		futures = futures[:0]
 		for _, wr := range batch {
-			f, err := w.js.PublishMsgAsync(wr.msg, wr.opts...)
-			if err != nil {
-				wr.err = fmt.Errorf("publish %s: %w", wr.msg.Subject, err)
-			}
-			futures = append(futures, f)
-		}
-		timeout := time.NewTimer(w.timeout)
-		expired := false
-		for i, f := range futures {
-			wr := batch[i]
-			switch {
-			case f == nil:
-			case expired:
-				wr.err = errWriteTimeout
-			default:
-				select {
-				case pa := <-f.Ok():
-					wr.seq = pa.Sequence
-				case err := <-f.Err():
-					wr.err = err
-				case <-timeout.C:
-					expired = true
-					wr.err = errWriteTimeout
-				}
+			wr.f, wr.err = w.js.PublishMsgAsync(wr.msg, wr.opts...)
+			if wr.err != nil {
+				wr.err = fmt.Errorf("publish %s: %w", wr.msg.Subject, wr.err)
 			}
 			close(wr.done)
 		}
-		timeout.Stop()
 	}
 }
