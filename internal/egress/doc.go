@@ -62,13 +62,12 @@
 // stored in WXKF_RESULT (and, for failures, the command in WXKF_DLQ).
 //
 // Writes. While Run runs, the sent records, results and dead letters go
-// through one writer: a handler hands it its message and waits for the
-// ack; the writer publishes whatever queued while its previous writes were
-// in flight back to back, without waiting between them, and then waits for
-// their acks together (a group commit). Many conversations' writes so share
-// socket writes and the server's reads; a lone write goes out at once. A
-// handler waits no longer for its ack than it would for a publish of its
-// own (the NATS timeout).
+// through one writer: a handler hands it its message; the writer publishes
+// whatever queued while it was publishing back to back, asynchronously,
+// and each handler waits for its own write's ack, no longer than it would
+// for a publish of its own (the NATS timeout). Many conversations' writes
+// so share socket writes and the server's reads; a lone write goes out at
+// once, and a slow ack holds no other write.
 //
 // Duplicates. Before calling the send API the handler writes a "sending"
 // record for the command id into the KV bucket WXKF_SENT — a create, which
