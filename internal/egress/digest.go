@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"sync"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -164,13 +164,23 @@ func digits(d []byte, i int) int {
 	return i
 }
 
-func (c *canonizer) array(depth int) bool {
+// open reads an array's or object's opening character (at pos), writes it,
+// and reports whether the closing one follows at once (read and written
+// too).
+func (c *canonizer) open(opening, closing byte) bool {
 	c.pos++
-	c.buf = append(c.buf, '[')
+	c.buf = append(c.buf, opening)
 	c.space()
-	if c.pos < len(c.data) && c.data[c.pos] == ']' {
+	if c.pos < len(c.data) && c.data[c.pos] == closing {
 		c.pos++
-		c.buf = append(c.buf, ']')
+		c.buf = append(c.buf, closing)
+		return true
+	}
+	return false
+}
+
+func (c *canonizer) array(depth int) bool {
+	if c.open('[', ']') {
 		return true
 	}
 	for {
@@ -198,13 +208,8 @@ func (c *canonizer) array(depth int) bool {
 // object writes an object's members sorted by their encoded keys (bytes
 // compared), a repeated key keeping its values' order.
 func (c *canonizer) object(depth int) bool {
-	c.pos++
-	c.buf = append(c.buf, '{')
-	start, first := len(c.buf), len(c.members)
-	c.space()
-	if c.pos < len(c.data) && c.data[c.pos] == '}' {
-		c.pos++
-		c.buf = append(c.buf, '}')
+	start, first := len(c.buf)+1, len(c.members)
+	if c.open('{', '}') {
 		return true
 	}
 	for {
@@ -299,114 +304,29 @@ func (c *canonizer) str() bool {
 	return c.strEscaped()
 }
 
-// strEscaped is str for any string: it decodes it as encoding/json does
-// (escapes; a surrogate not in a pair and each byte of invalid UTF-8 read
-// as U+FFFD) and encodes each character as json.Marshal does.
+// strEscaped is str for any other string (a text with a line break, <,
+// > or &, say): encoding/json decodes it and writes it back, which is the
+// canonical form by definition.
 func (c *canonizer) strEscaped() bool {
 	d := c.data
-	c.buf = append(c.buf, '"')
-	for i := c.pos + 1; i < len(d); {
-		b := d[i]
-		switch {
-		case b == '"':
-			c.buf = append(c.buf, '"')
-			c.pos = i + 1
-			return true
-		case b < ' ':
-			return false
-		case b == '\\':
-			if i+1 >= len(d) {
-				return false
-			}
-			switch e := d[i+1]; e {
-			case '"', '\\', '/':
-				c.char(rune(e))
-			case 'b':
-				c.char('\b')
-			case 'f':
-				c.char('\f')
-			case 'n':
-				c.char('\n')
-			case 'r':
-				c.char('\r')
-			case 't':
-				c.char('\t')
-			case 'u':
-				r := hex4(d[i:])
-				if r < 0 {
-					return false
-				}
-				i += 6
-				if utf16.IsSurrogate(r) {
-					if r2 := utf16.DecodeRune(r, hex4(d[i:])); r2 != utf8.RuneError {
-						r = r2
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				c.char(r)
-				continue
-			default:
-				return false
-			}
-			i += 2
-		case b < utf8.RuneSelf:
-			c.char(rune(b))
-			i++
-		default:
-			r, size := utf8.DecodeRune(d[i:])
-			c.char(r)
-			i += size
+	end := c.pos + 1
+	for ; end < len(d) && d[end] != '"'; end++ {
+		if d[end] == '\\' {
+			end++ // the escaped character, a quote included
 		}
 	}
-	return false
-}
-
-// hex4 reads \uXXXX at the start of s: the code it holds, or -1.
-func hex4(s []byte) rune {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return -1
+	if end >= len(d) {
+		return false
 	}
-	var r rune
-	for _, b := range s[2:6] {
-		switch {
-		case '0' <= b && b <= '9':
-			b -= '0'
-		case 'a' <= b && b <= 'f':
-			b -= 'a' - 10
-		case 'A' <= b && b <= 'F':
-			b -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r*16 + rune(b)
+	var s string
+	if json.Unmarshal(d[c.pos:end+1], &s) != nil {
+		return false
 	}
-	return r
-}
-
-const hexDigits = "0123456789abcdef"
-
-// char writes the valid character r in a string as json.Marshal does.
-func (c *canonizer) char(r rune) {
-	switch {
-	case r == '"' || r == '\\':
-		c.buf = append(c.buf, '\\', byte(r))
-	case r == '\b':
-		c.buf = append(c.buf, '\\', 'b')
-	case r == '\f':
-		c.buf = append(c.buf, '\\', 'f')
-	case r == '\n':
-		c.buf = append(c.buf, '\\', 'n')
-	case r == '\r':
-		c.buf = append(c.buf, '\\', 'r')
-	case r == '\t':
-		c.buf = append(c.buf, '\\', 't')
-	case r < ' ' || r == '<' || r == '>' || r == '&':
-		c.buf = append(c.buf, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xF])
-	case r == '\u2028' || r == '\u2029':
-		c.buf = append(c.buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-	default:
-		c.buf = utf8.AppendRune(c.buf, r)
+	b, err := json.Marshal(s)
+	if err != nil {
+		return false
 	}
+	c.buf = append(c.buf, b...)
+	c.pos = end + 1
+	return true
 }
