@@ -107,7 +107,7 @@ type Egress struct {
 	store    jetstream.ObjectStore
 	done     doneSize
 	tracer   trace.Tracer // nil: tracing off
-	w        *writer      // stores records and results while Run runs
+	w        *writer      // stores records, results and dead letters; set while Run runs (handlers run only then)
 
 	budget     *budget.Tracker // nil: reply budgets not tracked
 	budgetMode string          // egress.reply_budget

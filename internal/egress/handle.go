@@ -150,10 +150,7 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 		// is known to be stored; the next try resumes from the sent record.
 		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
 		park := nakAfter(e.cfg.RetryMin)
-		park.result = act.result
-		if park.result == nil {
-			park.result = retained
-		}
+		park.result = act.result // the lane keeps an earlier one
 		return park, err
 	}
 	// An ack lost after outAck means a redelivery, which finds the done

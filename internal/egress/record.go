@@ -389,15 +389,9 @@ func (e *Egress) doneBound(j *job) int {
 }
 
 // putRecord writes a sent record: a create (rev 0) or a compare-and-set on
-// rev, with the errors of [jetstream.KeyValue]'s Create and Update. It goes
-// through the run's writer when there is one.
+// rev, with the errors of [jetstream.KeyValue]'s Create and Update,
+// through the run's writer.
 func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64) (uint64, error) {
-	if e.w == nil {
-		if rev == 0 {
-			return e.sent.Create(ctx, key, b)
-		}
-		return e.sent.Update(ctx, key, b, rev)
-	}
 	m := &nats.Msg{Subject: "$KV." + SentBucket + "." + key, Data: b, Header: nats.Header{}}
 	seq, err := e.w.publish(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
 	var apiErr *jetstream.APIError

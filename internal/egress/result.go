@@ -157,7 +157,7 @@ func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outc
 	}}
 	pctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	if err := e.storeMsg(pctx, m); err != nil {
+	if err := e.publish(pctx, m); err != nil {
 		return action{}, fmt.Errorf("publish result %s: %w", subject, err)
 	}
 	return ack, nil
@@ -187,19 +187,14 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 	m.Header.Set(events.HeaderOriginalSubject, orig)
 	ctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	if err := e.storeMsg(ctx, m); err != nil {
+	if err := e.publish(ctx, m); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
 	}
 	return nil
 }
 
-// storeMsg publishes m to its stream, through the run's writer when there is
-// one.
-func (e *Egress) storeMsg(ctx context.Context, m *nats.Msg) error {
-	if e.w == nil {
-		_, err := e.js.PublishMsg(ctx, m)
-		return err
-	}
+// publish stores m in its stream through the run's writer.
+func (e *Egress) publish(ctx context.Context, m *nats.Msg) error {
 	_, err := e.w.publish(ctx, m)
 	return err
 }
