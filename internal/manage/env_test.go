@@ -70,6 +70,9 @@ func (e *env) start(nc *nats.Conn, tune func(*Config)) {
 		e.t.Fatal(err)
 	}
 	testworld.Run(e.t, "manage", svc.Run)
+	// Ready: the server holds every endpoint's subscription (the probe
+	// below alone proves only that kf.list's is there).
+	natstest.WaitFor(e.t, "the management service's endpoints", func() bool { return svc.Ready(e.t.Context()) == nil })
 	waitServing(e.t, nc)
 }
 

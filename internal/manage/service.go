@@ -184,6 +184,11 @@ func (s *Service) Run(ctx context.Context) error {
 			return errors.Join(fmt.Errorf("manage: endpoint %s: %w", op.name, err), svc.Stop())
 		}
 	}
+	// Ready means the server holds every endpoint's subscription: the
+	// flush is a round trip behind them.
+	if err := s.cfg.Conn.FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Warn("management service: flush after subscribing", "err", err)
+	}
 	s.serving.Store(true)
 	s.logger.Info("management service running", "service", ServiceName, "apps", len(s.apps))
 	<-ctx.Done()
