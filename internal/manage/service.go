@@ -186,7 +186,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	// Ready means the server holds every endpoint's subscription: the
 	// flush is a round trip behind them.
-	if err := s.cfg.Conn.FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+	fctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	err = s.cfg.Conn.FlushWithContext(fctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
 		s.logger.Warn("management service: flush after subscribing", "err", err)
 	}
 	s.serving.Store(true)
