@@ -36,16 +36,16 @@ func TestEgressReplicaLoss(t *testing.T) {
 	ctx := t.Context()
 	var replicas []string
 	byIP := map[string]string{} // replica container IP -> name
-	victimContainer := st.startEgress("egress-0", env)
-	for i, c := range []*testcontainers.DockerContainer{victimContainer, st.startEgress("egress-1", env), st.startEgress("egress-2", env)} {
+	names := []string{"egress-0", "egress-1", "egress-2"}
+	containers := []*testcontainers.DockerContainer{st.startEgress(names[0], env), st.startEgress(names[1], env), st.startEgress(names[2], env)}
+	for i, c := range containers {
 		replicas = append(replicas, endpoint(t, c, egressPort, "http"))
 		ip, err := c.ContainerIP(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		byIP[ip] = fmt.Sprintf("egress-%d", i)
+		byIP[ip] = names[i]
 	}
-	victim := replicas[0]
 
 	_, js := connectNATS(t, node.clientURL(t))
 	wx := newWeChat(t, "http://unused.invalid", endpoint(t, sim, wechatPort, "http"))
@@ -68,16 +68,19 @@ func TestEgressReplicaLoss(t *testing.T) {
 		}
 	}
 
-	// Kill the victim in the middle of a send call, once the first round of
-	// sends is over and the replicas share the partitions: the simulated
-	// WeChat has taken the call into effect and holds its answer back for
-	// the latency; the victim dies well before the answer.
+	// Kill a replica in the middle of a send call, once the first round of
+	// sends is over: the simulated WeChat has taken the call into effect and
+	// holds its answer back for the latency; the victim dies well before
+	// the answer. The victim is whichever replica is sending: which replicas
+	// the server pins the partitions to first is up to it (the oldest
+	// waiting pull), so a replica named in advance may hold none.
 	k := newKiller(t)
 	sender := func(remote string) string { // the replica calling from remote
 		host, _, _ := strings.Cut(remote, ":")
 		return byIP[host]
 	}
-	waitFor(t, 90*time.Second, "a send call of the victim to begin", func() bool {
+	victim := -1
+	waitFor(t, 90*time.Second, "a send call to begin", func() bool {
 		st, err := wx.stats(ctx)
 		if err != nil || st.Total(sendPath) < users {
 			return false
@@ -86,14 +89,16 @@ func TestEgressReplicaLoss(t *testing.T) {
 			// Begun less than half the latency ago: the victim dies well
 			// before WeChat's answer (a quarter was too tight for a loaded
 			// machine to catch in 30 s now and then).
-			if sender(c.Remote) == "egress-0" && c.Path == sendPath && time.Since(c.Start) < latency/2 {
+			if name := sender(c.Remote); name != "" && c.Path == sendPath && time.Since(c.Start) < latency/2 {
+				victim = slices.Index(names, name)
 				return true
 			}
 		}
 		return false
 	})
-	k.kill(t, victimContainer)
-	if _, err := scrape(ctx, victim); err == nil {
+	victimName := names[victim]
+	k.kill(t, containers[victim])
+	if _, err := scrape(ctx, replicas[victim]); err == nil {
 		t.Fatalf("the victim still answers after the kill")
 	}
 	// The unacknowledged commands now include the victim's.
@@ -111,7 +116,7 @@ func TestEgressReplicaLoss(t *testing.T) {
 		}
 		held = 0
 		for _, c := range st.Abandoned {
-			if sender(c.Remote) == "egress-0" && c.Path == sendPath {
+			if sender(c.Remote) == victimName && c.Path == sendPath {
 				held++
 			}
 		}
@@ -188,15 +193,18 @@ func TestEgressReplicaLoss(t *testing.T) {
 		t.Errorf("%d commands maybe delivered; want at least the %d calls the victim died in, at most the %d redelivered", maybe, held, redelivered)
 	}
 	var survivors []string
-	for _, r := range replicas[1:] {
+	for i, r := range replicas {
+		if i == victim {
+			continue
+		}
 		m, err := scrape(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		survivors = append(survivors, fmt.Sprint(m.sum("kfbridge_egress_commands_total")))
 	}
-	t.Logf("replica loss: %d commands in %d conversations; killed a replica in the middle of %d send calls (then %d commands unacknowledged, %d waiting); all results %s after the kill",
-		len(ids), users, held, ackPending, pending, handover.Round(time.Millisecond))
+	t.Logf("replica loss: %d commands in %d conversations; killed %s in the middle of %d send calls (then %d commands unacknowledged, %d waiting); all results %s after the kill",
+		len(ids), users, victimName, held, ackPending, pending, handover.Round(time.Millisecond))
 	t.Logf("replica loss: messages at WeChat by sender: %v", sentBy)
 	t.Logf("replica loss: outcomes %v; maybe_delivered %d (%d of them at WeChat); WeChat got %d messages; %d deliveries to egress (redelivered after the kill: %d); survivors handled %s",
 		outcomes, maybe, maybeAtWeChat, len(delivered), deliveries, redelivered, strings.Join(survivors, " + "))

@@ -34,16 +34,23 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 		c.Partitions = 64
 		c.RetryBudget = time.Minute
 	})
-	victimConn, err := nats.Connect(e.nc.ConnectedUrl())
-	if err != nil {
-		t.Fatal(err)
+	// Each replica has its own connection, to be cut, and its own metrics.
+	// The victim is whichever replica holds commands at the time: which
+	// replicas the server pins partitions to first is up to it.
+	var conns []*nats.Conn
+	var regs []*prometheus.Registry
+	for range 3 {
+		nc, err := nats.Connect(e.nc.ConnectedUrl())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		reg := prometheus.NewRegistry()
+		e.reg = reg
+		e.replica(nc)
+		conns, regs = append(conns, nc), append(regs, reg)
 	}
-	victimReg := prometheus.NewRegistry() // the victim's own metrics
-	e.reg = victimReg
-	e.replica(victimConn)
 	e.reg = nil
-	e.replica(nil)
-	e.replica(nil)
 
 	const convs, rounds, perRound = 50, 5, 4 // 50 × 5 × 4 = 1 000 commands
 	results := make(chan events.ResultEvent, convs*rounds*perRound)
@@ -113,10 +120,17 @@ func TestThousandCommandsKilledReplica(t *testing.T) {
 	select {
 	case <-midway:
 		// Kill one replica while it holds commands.
-		natstest.WaitFor(t, "the victim handling commands", func() bool {
-			return gaugeValue(t, victimReg, "kfbridge_egress_inflight_commands") > 0
+		victim := -1
+		natstest.WaitFor(t, "a replica handling commands", func() bool {
+			for i, reg := range regs {
+				if gaugeValue(t, reg, "kfbridge_egress_inflight_commands") > 0 {
+					victim = i
+					return true
+				}
+			}
+			return false
 		})
-		victimConn.Close()
+		conns[victim].Close()
 	case <-finished:
 		t.Fatal("the conversations ended before the victim was killed")
 	}
