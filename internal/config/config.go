@@ -354,7 +354,9 @@ type Egress struct {
 	// Token configures access tokens.
 	Token TokenConfig `yaml:"token"`
 	// SentTTL keeps the record of sent commands, consulted on redelivery.
-	// Default 24h (the command stream keeps commands as long).
+	// Default 24h (the command stream keeps commands as long); 1h to 168h:
+	// a delivered send's record is its result in WXKF_RESULT, kept 7 days,
+	// and must not outlive it.
 	SentTTL time.Duration `yaml:"sent_ttl"`
 	// MaxMediaBytes bounds an image egress downloads and uploads. Default 2 MiB.
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`

@@ -46,6 +46,30 @@ func TestValidateReplayWindows(t *testing.T) {
 	}
 }
 
+// TestValidateSentTTL: a sent command's record must not outlive its
+// delivered result in WXKF_RESULT (7 days), which is what a republished id
+// is answered with.
+func TestValidateSentTTL(t *testing.T) {
+	for _, tt := range []struct {
+		ttl time.Duration
+		ok  bool
+	}{
+		{ttl: 59 * time.Minute},
+		{ttl: time.Hour, ok: true},
+		{ttl: 24 * time.Hour, ok: true},
+		{ttl: 7 * 24 * time.Hour, ok: true},
+		{ttl: 7*24*time.Hour + time.Second},
+		{ttl: 30 * 24 * time.Hour},
+	} {
+		cfg := Default()
+		cfg.Egress.SentTTL = tt.ttl
+		err := cfg.Validate()
+		if tt.ok != (err == nil) || err != nil && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "egress.sent_ttl")) {
+			t.Errorf("Validate(sent_ttl %v) = %v, want ok %v", tt.ttl, err, tt.ok)
+		}
+	}
+}
+
 func TestValidateAppTrust(t *testing.T) {
 	key := strings.Repeat("A", 43)
 	tests := []struct {

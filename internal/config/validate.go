@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kfbridge/kfbridge/internal/mediafetch"
+	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -238,8 +239,11 @@ func (c *Config) Validate() error {
 	if eg.Token.ForceDailyCap < 1 || eg.Token.ForceDailyCap > 20 {
 		bad("egress.token.force_daily_cap %d: want 1 to 20 (WeChat allows 20)", eg.Token.ForceDailyCap)
 	}
-	if eg.SentTTL < time.Hour {
-		bad("egress.sent_ttl %s: want at least 1h", eg.SentTTL)
+	if resultAge := events.ResultStream().MaxAge; eg.SentTTL < time.Hour || eg.SentTTL > resultAge {
+		// A delivered send's result is its record: a record that outlived
+		// its result would make a republished id fail maybe_delivered, a
+		// second result contradicting the first.
+		bad("egress.sent_ttl %s: want 1h to %s (WXKF_RESULT keeps results %s: a sent command's record must not outlive its result)", eg.SentTTL, resultAge, resultAge)
 	}
 	if eg.MaxMediaBytes <= 0 {
 		bad("egress.max_media_bytes must be positive")

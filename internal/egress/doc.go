@@ -92,10 +92,11 @@
 // result that cannot be published (NATS trouble) is kept by the lane for
 // the command's next handling, which publishes it without deciding again,
 // and is written to a "done" record, so that a replica taking the command
-// over finds it too. A result no longer in WXKF_RESULT (older than its
-// MaxAge, or dropped at its byte cap) while the record is kept makes a
-// republished id fail maybe_delivered rather than republish delivered; it
-// is not sent again either. Transient failures before the request was
+// over finds it too. A result no longer in WXKF_RESULT while the record is
+// kept makes a republished id fail maybe_delivered rather than republish
+// delivered; it is not sent again either. Age alone cannot cause it (the
+// configuration keeps egress.sent_ttl within the stream's MaxAge, 7 days),
+// the stream's byte cap can. Transient failures before the request was
 // written (connection refused, WeChat's -1, HTTP 5xx) are retried with
 // backoff.
 //
