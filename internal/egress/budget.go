@@ -84,6 +84,9 @@ func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 // tracking reports whether the egress tracks reply budgets.
 func (e *Egress) tracking() bool { return e.budget != nil && e.budgetMode != config.BudgetOff }
 
+// observing reports whether reply budgets are tracked without refusing.
+func (e *Egress) observing() bool { return e.tracking() && !e.enforcing() }
+
 // enforcing reports whether over-budget commands are refused.
 func (e *Egress) enforcing() bool { return e.tracking() && e.budgetMode == config.BudgetEnforce }
 
@@ -98,28 +101,78 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	if !e.tracking() {
 		return false, nil
 	}
+	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.rec.Budget != nil, n), n)
+}
+
+// spendAlongside is [Egress.spend] for observe, which sends whatever the
+// budget says: the take runs while the "sending" record is written and the
+// call made, instead of before them (its read of WXKF_IN and its write
+// to WXKF_BUDGET were a third of the time before a reply's call), and
+// join, called once the call returned or the record write failed, applies
+// it to j. The "sending" record therefore never holds this take: a
+// redelivery that finds it republishes the stored result or fails
+// maybe_delivered, neither of which takes or gives back; a retry's record,
+// written after join, holds it as before.
+func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()) {
+	conv, had := j.cmd.Conversation, j.rec.Budget != nil
+	done := make(chan struct{})
+	var t budgetTake
+	go func() {
+		defer close(done)
+		t = e.take(ctx, conv, had, n)
+	}()
+	return func() {
+		<-done
+		_, _ = e.applyTake(j, t, n) // observe: neither a refusal nor an error
+	}
+}
+
+// budgetTake is what [Egress.take] found: the state it read or left, and
+// for a take the errcode it predicts (0: none).
+type budgetTake struct {
+	state   budget.State
+	read    bool // state is set
+	took    bool // a take was made, not only a read
+	code    int
+	applied bool // a grant from a stored user message was applied
+	err     error
+}
+
+// take takes n sends of conv's budget, or when the command took them
+// before (taken) only reads what is left. It touches no job: it may run
+// alongside the handling ([Egress.spendAlongside]).
+func (e *Egress) take(ctx context.Context, conv events.Conversation, taken bool, n int) budgetTake {
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	in, err := e.inbound(bctx)
 	if err != nil {
-		return e.unbudgeted(j, err)
+		return budgetTake{err: err}
 	}
-	if j.rec.Budget != nil {
+	if taken {
 		// Taken by an earlier handling: only read what is left.
-		s, err := e.budget.Live(bctx, in, j.cmd.Conversation)
-		if err == nil {
-			j.budget = &s
-		}
+		s, err := e.budget.Live(bctx, in, conv)
+		return budgetTake{state: s, read: err == nil}
+	}
+	s, code, applied, err := e.budget.SyncTakeN(bctx, in, conv, n, e.budgetNow())
+	return budgetTake{state: s, read: err == nil, took: err == nil, code: code, applied: applied, err: err}
+}
+
+// applyTake applies t, a take of n sends, to j, as [Egress.spend] reports
+// it.
+func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error) {
+	e.caughtUp(t.applied)
+	if t.err != nil {
+		return e.unbudgeted(j, t.err)
+	}
+	if t.read {
+		s := t.state
+		j.budget = &s
+	}
+	if !t.took {
 		return false, nil
 	}
-	s, code, applied, err := e.budget.SyncTakeN(bctx, in, j.cmd.Conversation, n, e.budgetNow())
-	e.caughtUp(applied)
-	if err != nil {
-		return e.unbudgeted(j, err)
-	}
-	j.budget = &s
-	if code != 0 {
-		j.predicted = code
+	if t.code != 0 {
+		j.predicted = t.code
 		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
 		if e.enforcing() {
 			return true, nil
@@ -127,7 +180,7 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 		j.exceeded = true
 		return false, nil
 	}
-	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: n}
+	j.rec.Budget = &takenBudget{ExpiresAt: t.state.ExpiresAt, Sends: n}
 	j.spentUnsaved = true
 	return false, nil
 }

@@ -344,9 +344,16 @@ func TestOffTracksNothing(t *testing.T) {
 // TestMissCorrectsToZero: WeChat refuses with 45047 a send the budget
 // allowed (here the tracker never saw the window shrink): the budget
 // drops to zero and the miss is counted; the next send is refused before
-// any call.
+// any call (enforce), or sent and marked over budget (observe, whose take
+// runs alongside the call).
 func TestMissCorrectsToZero(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	for _, mode := range []string{config.BudgetEnforce, config.BudgetObserve} {
+		t.Run(mode, func(t *testing.T) { testMissCorrectsToZero(t, mode) })
+	}
+}
+
+func testMissCorrectsToZero(t *testing.T, mode string) {
+	w := newBudgetWorld(t, mode, wxsim.SimConfig{})
 	w.reg = prometheus.NewRegistry()
 	reg := w.reg
 	w.replica(nil)
@@ -367,8 +374,19 @@ func TestMissCorrectsToZero(t *testing.T) {
 		t.Errorf("budget misses{45047} = %v, want 1", got)
 	}
 	w.command("0", "u1", "send", "c2", text("hi"))
-	if r := w.result("c2").Data; r.Reason != ReasonBudget || r.Attempts != 0 {
-		t.Errorf("next send = %+v; want refused (budget)", r)
+	r = w.result("c2").Data
+	switch mode {
+	case config.BudgetEnforce:
+		if r.Reason != ReasonBudget || r.Attempts != 0 {
+			t.Errorf("next send = %+v; want refused (budget)", r)
+		}
+	default:
+		if r.ErrCode != budget.CodeOutOfCount || r.Attempts != 1 || !r.BudgetExceeded || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 0 {
+			t.Errorf("next send = %+v; want sent, WeChat's 45047, marked over budget, 0 left", r)
+		}
+		if got := metricValue(t, reg, "kfbridge_egress_budget_misses_total", "45047"); got != 1 {
+			t.Errorf("budget misses{45047} = %v after a predicted 45047, want still 1", got)
+		}
 	}
 }
 
@@ -412,9 +430,15 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) flo
 // (40007, an unknown media id) gives its send back; a transient failure and its retry
 // spend one send only.
 func TestFailedSendGivesBack(t *testing.T) {
+	for _, mode := range []string{config.BudgetEnforce, config.BudgetObserve} {
+		t.Run(mode, func(t *testing.T) { testFailedSendGivesBack(t, mode) })
+	}
+}
+
+func testFailedSendGivesBack(t *testing.T, mode string) {
 	var fail atomic.Int32
 	fail.Store(1)
-	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w := newBudgetWorld(t, mode, wxsim.SimConfig{})
 	w.wrapAPI(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			if strings.Contains(r.URL.Path, "/custom/send") && fail.Add(-1) >= 0 {

@@ -208,6 +208,16 @@
 // resets a half-spent window before the next take. Every result then
 // carries the budget left.
 // The tracker's compare-and-set makes the spending correct across replicas.
+// Enforce takes before the "sending" record, which holds the take, so that
+// a redelivery does not take again. Observe, which refuses nothing, runs a
+// single send's take alongside the record write and the call, and applies
+// it once the call returned: the read and the write no longer stand before
+// the reply. That "sending" record holds no take; a redelivery that finds
+// it republishes the result or fails maybe_delivered, and neither takes or
+// gives back. (A replica that dies between its take and the record's
+// write leaves a take that its redelivery makes again, and one that dies
+// during the call before its take is stored leaves none: observe may count
+// such a send twice or not at all.)
 //
 // Run returns after the commands in handling finished and were
 // acknowledged, and the others were handed back.

@@ -34,7 +34,12 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		}
 		// The reply budget is spent right before the call, and recorded
 		// with the "sending" record: a redelivery does not spend again.
-		if refused, err := e.spend(ctx, j, 1); err != nil {
+		// Observe, which refuses nothing, spends alongside the record and
+		// the call instead (see [Egress.spendAlongside]).
+		join := func() {}
+		if e.observing() {
+			join = e.spendAlongside(ctx, j, 1)
+		} else if refused, err := e.spend(ctx, j, 1); err != nil {
 			return action{}, err // nothing sent
 		} else if refused {
 			return e.refuseBudget(ctx, j)
@@ -42,10 +47,12 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		j.rec.State = stateSending
 		j.rec.Attempts++
 		if err := e.saveRecord(ctx, j); errors.Is(err, errRecordsFull) {
+			join()
 			j.rec.Attempts--
 			e.unspend(ctx, j)
 			return e.recordsFull(ctx, j) // nothing sent
 		} else if err != nil {
+			join()
 			e.unspend(ctx, j)
 			return action{}, err // nothing sent
 		}
@@ -56,6 +63,7 @@ func (e *Egress) send(ctx context.Context, j *job, sd *events.SendData) (action,
 		err = e.call(ctx, j, op, func(ctx context.Context) error {
 			return e.api.Send(ctx, tok, wxapi.SendRequest{ToUser: j.cmd.OpenID, BusinessID: j.cmd.BusinessID, Message: body})
 		})
+		join()
 		if err == nil {
 			return e.deliver(ctx, j)
 		}
