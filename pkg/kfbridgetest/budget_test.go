@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/natstest"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -47,13 +47,20 @@ func TestReplyBudgetEnforce(t *testing.T) {
 // TestEventThenCommand: a bot that answers each event the moment it sees
 // it is never refused in enforce: the ingress stores no budget for a user
 // message, and the egress applies the window the push opened from its
-// stored event before each take. Many users, back to back.
+// stored event before each take. Many users, back to back. The bot reads
+// the events from WXKF_IN, as bots do: a core NATS subscriber may see an
+// event before the stream has stored it, and a command answering that
+// early would find no window.
 func TestEventThenCommand(t *testing.T) {
 	b := Start(t, WithReplyBudget("enforce"))
 	ctx := t.Context()
-	nc, js := natstest.ConnectURL(t, b.NATSURL(), b.NATSOptions()...)
-	sub, err := nc.Subscribe(events.InboundPrefix+">", func(m *nats.Msg) {
-		ev, err := events.ParseInbound(m.Data)
+	_, js := natstest.ConnectURL(t, b.NATSURL(), b.NATSOptions()...)
+	cons, err := js.OrderedConsumer(ctx, events.InboundStreamName, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		ev, err := events.ParseInbound(m.Data())
 		if err != nil {
 			t.Error(err)
 			return
@@ -75,10 +82,7 @@ func TestEventThenCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	defer cc.Stop()
 	const n = 40
 	var ids []string
 	for i := range n {
