@@ -106,9 +106,9 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 
 // spendAlongside is [Egress.spend] for observe, which sends whatever the
 // budget says: the take runs while the "sending" record is written and the
-// call made, instead of before them (its read of WXKF_IN and its write
-// to WXKF_BUDGET were a third of the time before a reply's call), and
-// join, called once the call returned or the record write failed, applies
+// call made, instead of before them (its read of WXKF_IN and its
+// compare-and-set on WXKF_BUDGET, an fsync with sync always, no longer
+// delay the reply), and join, called once the call returned or the record write failed, applies
 // it to j. The "sending" record therefore never holds this take: a
 // redelivery that finds it republishes the stored result or fails
 // maybe_delivered, neither of which takes or gives back; a retry's record,
