@@ -238,10 +238,10 @@ func (l *lane) work(c *conv) {
 		}
 		en.active = true
 		en.tries++
-		msg, md, tries := en.msg, en.md, en.tries
+		msg, md, tries, retained := en.msg, en.md, en.tries, en.result
 		l.mu.Unlock()
 
-		act := l.e.handle(msg, md, tries, kick, en.result)
+		act := l.e.handle(msg, md, tries, kick, retained)
 		<-l.e.sem
 
 		l.mu.Lock()
