@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -333,12 +334,14 @@ func probeDone(f boundFields, parts bool) (int, error) {
 }
 
 // doneSize computes done-record bounds without encoding one per command:
-// the encoded record is its size with empty strings plus, for each string,
-// the number of times it appears times its encoded length.
+// the encoded record is its size with empty strings plus, for each
+// non-empty string, the members it adds (those omitted when it is empty)
+// and the number of times it appears times its encoded length.
 type doneSize struct {
-	base  int
-	times [nFields]int
-	parts int // added for a text sent in parts
+	base   int
+	member [nFields]int
+	times  [nFields]int
+	parts  int // added for a text sent in parts
 }
 
 // maxTextBytes bounds a text's length, its number of parts and its bytes
@@ -357,13 +360,18 @@ func newDoneSize() (doneSize, error) {
 	}
 	ds := doneSize{base: base, parts: withParts - base}
 	for i := range nFields {
-		var f boundFields
-		f[i] = "x"
-		n, err := probeDone(f, false)
+		var one, two boundFields
+		one[i], two[i] = "x", "xx"
+		n1, err := probeDone(one, false)
 		if err != nil {
 			return doneSize{}, err
 		}
-		ds.times[i] = n - base
+		n2, err := probeDone(two, false)
+		if err != nil {
+			return doneSize{}, err
+		}
+		ds.times[i] = n2 - n1
+		ds.member[i] = n1 - base - ds.times[i]
 	}
 	return ds, nil
 }
@@ -380,12 +388,24 @@ func (e *Egress) doneBound(j *job) int {
 		if i == fieldMedia {
 			l = max(l, 128)
 		}
-		n += e.done.times[i] * l
+		if l > 0 {
+			n += e.done.member[i] + e.done.times[i]*l
+		}
 	}
 	if j.rec.Parts > 0 {
 		n += e.done.parts
 	}
 	return n + 16 // the time's fraction may have more digits
+}
+
+// appendDashes appends n dashes to b.
+func appendDashes(b []byte, n int) []byte {
+	const dashes = "----------------------------------------------------------------"
+	for n > 0 {
+		k := min(n, len(dashes))
+		b, n = append(b, dashes[:k]...), n-k
+	}
+	return b
 }
 
 // putRecord writes a sent record: a create (rev 0) or a compare-and-set on
@@ -421,8 +441,8 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		if bound := e.doneBound(j); len(b) < bound {
 			// The object's last member: ,"pad":"---…"}
 			n := max(bound-len(b)-len(`,"pad":""`), 1)
-			b = append(b[:len(b)-1], `,"pad":"`...)
-			b = append(append(b, strings.Repeat("-", n)...), `"}`...)
+			b = append(slices.Grow(b[:len(b)-1], bound-len(b)+2), `,"pad":"`...)
+			b = append(appendDashes(b, n), `"}`...)
 		}
 	}
 	ctx, cancel := e.natsCtx(ctx)

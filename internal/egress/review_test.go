@@ -241,7 +241,7 @@ func TestDoneRecordFitsItsReserve(t *testing.T) {
 		j := &job{cmd: events.Command{ID: id, Verb: events.VerbSend,
 			Conversation: events.Conversation{AppID: appID, BusinessID: "0", OpenID: "oUser"}},
 			rec: record{Subject: "wxkf.out." + appID + ".0.oUser.send", Digest: dataDigest([]byte(`{}`))}}
-		bound := eg.doneBound(j)
+		bound, largest := eg.doneBound(j), 0
 		for _, msg := range []string{"ok", strings.Repeat("<", 4000), strings.Repeat("\u2028", 2000), string([]byte{0xff, 0xfe}) + strings.Repeat("\x01", 3000)} {
 			d := events.ResultData{CommandID: id, Verb: events.VerbSend, AppID: appID, BusinessID: "0", OpenID: "oUser",
 				Outcome: events.OutcomeFailed, ErrCode: -1004, ErrMsg: cutErrMsg(msg), Attempts: 3,
@@ -254,6 +254,14 @@ func TestDoneRecordFitsItsReserve(t *testing.T) {
 			if len(b) > bound {
 				t.Errorf("id %.8q…, errmsg %.8q…: done record %d bytes > reserve %d", id, msg, len(b), bound)
 			}
+			largest = max(largest, len(b))
+		}
+		// The reserve is what every record before the call is padded to:
+		// not much more than the largest done record here, which has no
+		// reply budget, budget_exceeded or traceparent, a shorter media id,
+		// errcode and attempts (261 bytes in all).
+		if bound > largest+300 {
+			t.Errorf("id %.8q…: reserve %d bytes, largest done record %d", id, bound, largest)
 		}
 	}
 }
