@@ -419,6 +419,8 @@ func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		if rev == 0 {
 			// The key has a value, or a delete marker: Create knows both.
+			ctx, cancel := e.natsCtx(ctx)
+			defer cancel()
 			return e.sent.Create(ctx, key, b)
 		}
 		return 0, fmt.Errorf("%w: %w", jetstream.ErrKeyRevisionMismatch, err)
@@ -445,8 +447,6 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 			b = append(appendDashes(b, n), `"}`...)
 		}
 	}
-	ctx, cancel := e.natsCtx(ctx)
-	defer cancel()
 	var rev uint64
 	if j.stored {
 		rev, err = e.putRecord(ctx, j.key, b, j.rev)

@@ -155,9 +155,7 @@ func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outc
 		events.HeaderContentType: {events.ContentType},
 		events.HeaderTraceParent: {j.trace},
 	}}
-	pctx, cancel := e.natsCtx(ctx)
-	defer cancel()
-	if err := e.publish(pctx, m); err != nil {
+	if err := e.publish(ctx, m); err != nil {
 		return action{}, fmt.Errorf("publish result %s: %w", subject, err)
 	}
 	return ack, nil
@@ -185,15 +183,14 @@ func (e *Egress) deadLetter(ctx context.Context, j *job, reason string, code int
 	m.Header.Set(events.HeaderErrMsg, msg)
 	m.Header.Set(events.HeaderAttempts, strconv.Itoa(attempts))
 	m.Header.Set(events.HeaderOriginalSubject, orig)
-	ctx, cancel := e.natsCtx(ctx)
-	defer cancel()
 	if err := e.publish(ctx, m); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
 	}
 	return nil
 }
 
-// publish stores m in its stream through the run's writer.
+// publish stores m in its stream through the run's writer (which bounds
+// the wait for its ack).
 func (e *Egress) publish(ctx context.Context, m *nats.Msg) error {
 	_, err := e.w.publish(ctx, m)
 	return err

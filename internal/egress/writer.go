@@ -51,7 +51,9 @@ func newWriter(nc *nats.Conn, timeout time.Duration) (*writer, error) {
 }
 
 // publish stores msg (with opts, as [jetstream.JetStream.PublishMsg]
-// takes them) and returns its stream sequence.
+// takes them) and returns its stream sequence. It waits no longer than
+// ctx allows, and for the ack no longer than the writer's timeout: the
+// caller needs no timer of its own.
 func (w *writer) publish(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (uint64, error) {
 	wr := &write{msg: msg, opts: opts, done: make(chan struct{})}
 	select {
