@@ -36,6 +36,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -53,6 +54,19 @@ type Config struct {
 	Concurrency int
 	// Durable names the consumer. Default "naive-egress".
 	Durable string
+	// Writes adds, to each send, the two JetStream writes kfbridge's egress
+	// makes for it, as plainly as possible: before the call, a create of
+	// the command's key in the KV bucket WritesBucket (which must exist)
+	// with a value of RecordBytes; after it, a result published to
+	// WXKF_RESULT (which must exist) with a Nats-Msg-Id; each a
+	// synchronous publish. Still no order, no retry and no checks: it
+	// shows what those writes cost by themselves (issue 11).
+	Writes bool
+	// WritesBucket names the KV bucket of Writes.
+	WritesBucket string
+	// RecordBytes is the size of a Writes record. Default 1536, about
+	// kfbridge's padded "sending" record for a short text.
+	RecordBytes int
 }
 
 // Consumer pulls commands and posts them to WeChat.
@@ -76,6 +90,12 @@ func New(cfg Config) (*Consumer, error) {
 	}
 	if cfg.Durable == "" {
 		cfg.Durable = "naive-egress"
+	}
+	if cfg.Writes && cfg.WritesBucket == "" {
+		return nil, errors.New("naiveegress: Writes needs WritesBucket")
+	}
+	if cfg.RecordBytes <= 0 {
+		cfg.RecordBytes = 1536
 	}
 	cfg.APIBase = strings.TrimRight(cfg.APIBase, "/")
 	return &Consumer{cfg: cfg, http: &http.Client{
@@ -170,6 +190,12 @@ func (c *Consumer) handle(m jetstream.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if c.cfg.Writes && verb == events.VerbSend {
+		if err := c.writeRecord(ctx, tok[len(tok)-4], cmd.ID); err != nil {
+			m.NakWithDelay(time.Second)
+			return
+		}
+	}
 	code, err := c.post(ctx, path, payload)
 	if err == nil && (code == 40001 || code == 42001) { // token invalid or expired: fetch again once
 		c.mu.Lock()
@@ -183,9 +209,43 @@ func (c *Consumer) handle(m jetstream.Msg) {
 	case code != 0:
 		c.refused(m)
 	default:
+		if c.cfg.Writes && verb == events.VerbSend {
+			if err := c.writeResult(ctx, tok[len(tok)-4], bid, openid, cmd.ID); err != nil {
+				m.NakWithDelay(time.Second)
+				return
+			}
+		}
 		m.Ack()
 		c.handled.Add(1)
 	}
+}
+
+// writeRecord creates the command's key in WritesBucket.
+func (c *Consumer) writeRecord(ctx context.Context, appid, id string) error {
+	rec := make([]byte, 0, c.cfg.RecordBytes)
+	rec = append(rec, `{"state":"sending","pad":"`...)
+	for len(rec) < c.cfg.RecordBytes-2 {
+		rec = append(rec, '-')
+	}
+	rec = append(rec, `"}`...)
+	m := nats.NewMsg("$KV." + c.cfg.WritesBucket + "." + appid + "_" + id)
+	m.Data = rec
+	_, err := c.cfg.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(0))
+	return err
+}
+
+// writeResult publishes the command's result to WXKF_RESULT.
+func (c *Consumer) writeResult(ctx context.Context, appid, bid, openid, id string) error {
+	data, err := json.Marshal(map[string]any{"specversion": "1.0", "id": id + "-result", "source": "/naive",
+		"type": "weixin.kf.result.delivered", "data": map[string]any{"command_id": id, "outcome": "delivered"}})
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg("wxkf.result." + appid + "." + bid + "." + openid + ".delivered")
+	m.Data = data
+	m.Header.Set(nats.MsgIdHdr, appid+":"+id)
+	_, err = c.cfg.JS.PublishMsg(ctx, m)
+	return err
 }
 
 func (c *Consumer) refused(m jetstream.Msg) {
