@@ -226,26 +226,38 @@ func codeMsg(err error) (int, string) {
 // businessid), with media resolved to a media id: for an image, or for a
 // mini-program card's thumbnail. It fails when the media is unresolved.
 func wechatBody(sd *events.SendData) (json.RawMessage, error) {
+	// Structs, not maps: the same JSON (members in the order encoding/json
+	// sorts a map's keys), without a map per send.
 	var v any
 	switch sd.MsgType {
 	case "text":
-		v = map[string]any{"msgtype": "text", "text": map[string]string{"content": sd.Text.Content}}
+		v = struct {
+			MsgType string     `json:"msgtype"`
+			Text    wxTextBody `json:"text"`
+		}{"text", wxTextBody{sd.Text.Content}}
 	case "image":
 		if sd.Image.MediaID == "" {
 			return nil, errors.New("image media not uploaded")
 		}
-		v = map[string]any{"msgtype": "image", "image": map[string]string{"media_id": sd.Image.MediaID}}
+		v = struct {
+			Image   wxMediaBody `json:"image"`
+			MsgType string      `json:"msgtype"`
+		}{wxMediaBody{sd.Image.MediaID}, "image"}
 	case "link":
 		l := sd.Link
-		v = map[string]any{"msgtype": "link", "link": map[string]string{
-			"title": l.Title, "description": l.Description, "url": l.URL, "thumb_url": l.ThumbURL}}
+		v = struct {
+			Link    wxLinkBody `json:"link"`
+			MsgType string     `json:"msgtype"`
+		}{wxLinkBody{l.Description, l.ThumbURL, l.Title, l.URL}, "link"}
 	case "miniprogrampage":
 		p := sd.MiniProgramPage
 		if p.ThumbMediaID == "" {
 			return nil, errors.New("thumbnail not uploaded")
 		}
-		v = map[string]any{"msgtype": "miniprogrampage", "miniprogrampage": map[string]string{
-			"title": p.Title, "pagepath": p.PagePath, "thumb_media_id": p.ThumbMediaID}}
+		v = struct {
+			Page    wxPageBody `json:"miniprogrampage"`
+			MsgType string     `json:"msgtype"`
+		}{wxPageBody{p.PagePath, p.ThumbMediaID, p.Title}, "miniprogrampage"}
 	default:
 		return nil, fmt.Errorf("msgtype %q", sd.MsgType)
 	}
@@ -258,3 +270,24 @@ func wechatBody(sd *events.SendData) (json.RawMessage, error) {
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
+
+// The message objects of WeChat's send API, members in sorted order.
+type (
+	wxTextBody struct {
+		Content string `json:"content"`
+	}
+	wxMediaBody struct {
+		MediaID string `json:"media_id"`
+	}
+	wxLinkBody struct {
+		Description string `json:"description"`
+		ThumbURL    string `json:"thumb_url"`
+		Title       string `json:"title"`
+		URL         string `json:"url"`
+	}
+	wxPageBody struct {
+		PagePath     string `json:"pagepath"`
+		ThumbMediaID string `json:"thumb_media_id"`
+		Title        string `json:"title"`
+	}
+)

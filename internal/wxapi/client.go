@@ -96,6 +96,10 @@ func New(base string, opts ...Option) (*Client, error) {
 // Base returns the API base URL.
 func (c *Client) Base() string { return c.base }
 
+// okAnswer is WeChat's answer to a call that succeeded and returns nothing
+// more, as it writes it.
+const okAnswer = `{"errcode":0,"errmsg":"ok"}`
+
 // answer is WeChat's common answer shape.
 type answer struct {
 	ErrCode *int   `json:"errcode"`
@@ -116,6 +120,9 @@ func (c *Client) do(ctx context.Context, op string, req *http.Request, out any, 
 // decodeAnswer decodes WeChat's JSON answer; secrets are kept out of the
 // excerpt of a body that is not JSON.
 func decodeAnswer(op string, body []byte, out any, secrets []string) error {
+	if out == nil && string(body) == okAnswer {
+		return nil // every successful send and typing call: no decoding
+	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
 		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
