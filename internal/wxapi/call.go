@@ -38,17 +38,17 @@ func (c *Client) Call(ctx context.Context, token, method, path string, query url
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
-	raw, _, err := c.roundTrip(ctx, op, req, maxAnswer)
+	secrets := secretsOf(req)
+	raw, _, err := c.roundTrip(ctx, op, req, maxAnswer, secrets)
 	if err != nil {
 		return nil, err
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		secrets := secretsOf(req)
 		return nil, redact(&TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, raw, secrets))}, secrets)
 	}
-	if err := decodeAnswer(op, raw, nil, secretsOf(req)); err != nil {
-		return nil, redact(err, secretsOf(req))
+	if err := decodeAnswer(op, raw, nil, secrets); err != nil {
+		return nil, redact(err, secrets)
 	}
 	return raw, nil
 }

@@ -109,11 +109,11 @@ type answer struct {
 // do sends req and decodes the JSON answer into out (which may be nil).
 // Its errors carry none of req's secrets nor extra (see [redact]).
 func (c *Client) do(ctx context.Context, op string, req *http.Request, out any, extra ...string) error {
-	body, _, err := c.roundTrip(ctx, op, req, maxAnswer, extra...)
+	secrets := secretsOf(req, extra...)
+	body, _, err := c.roundTrip(ctx, op, req, maxAnswer, secrets)
 	if err != nil {
 		return err
 	}
-	secrets := secretsOf(req, extra...)
 	return redact(decodeAnswer(op, body, out, secrets), secrets)
 }
 
@@ -140,9 +140,8 @@ func decodeAnswer(op string, body []byte, out any, secrets []string) error {
 
 // roundTrip sends req, bounded by the client timeout, and returns the body
 // of a 200 answer. It records whether the request was fully written. Its
-// errors carry none of req's secrets nor extra (see [redact]).
-func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, extra ...string) ([]byte, http.Header, error) {
-	secrets := secretsOf(req, extra...)
+// errors carry none of secrets (req's: see [secretsOf]; see [redact]).
+func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, secrets []string) ([]byte, http.Header, error) {
 	if c.tracer != nil {
 		var span trace.Span
 		ctx, span = c.startSpan(ctx, op, req)
@@ -426,14 +425,15 @@ func (c *Client) GetMedia(ctx context.Context, token, mediaID string, limit int6
 	if err != nil {
 		return nil, "", err
 	}
-	body, hdr, err := c.roundTrip(ctx, "media/get", req, limit)
+	secrets := secretsOf(req)
+	body, hdr, err := c.roundTrip(ctx, "media/get", req, limit, secrets)
 	if err != nil {
 		return nil, "", err
 	}
 	ct := hdr.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		if err := decodeAnswer("media/get", body, nil, secretsOf(req)); err != nil {
-			return nil, "", redact(err, secretsOf(req))
+		if err := decodeAnswer("media/get", body, nil, secrets); err != nil {
+			return nil, "", redact(err, secrets)
 		}
 		return nil, "", &TransportError{Op: "media/get", Written: true, Status: 200, Err: fmt.Errorf("%w: JSON without errcode", ErrBadResponse)}
 	}

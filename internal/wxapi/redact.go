@@ -15,31 +15,10 @@ const redacted = "REDACTED"
 // access token and the app secret in its query, and extra (secrets sent
 // in the body).
 func secretsOf(req *http.Request, extra ...string) []string {
+	q := req.URL.Query()
 	out := append([]string(nil), extra...)
 	for _, k := range []string{"access_token", "secret"} {
-		out = appendQuery(out, req.URL.RawQuery, k)
-	}
-	return out
-}
-
-// appendQuery appends the values of key in the query q to out, as
-// url.ParseQuery reads them (a pair with a semicolon or a bad escape is
-// skipped), without building the whole map: it runs before every call.
-func appendQuery(out []string, q, key string) []string {
-	for q != "" {
-		var pair string
-		pair, q, _ = strings.Cut(q, "&")
-		if pair == "" || strings.Contains(pair, ";") {
-			continue
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		k, err := url.QueryUnescape(k)
-		if err != nil || k != key {
-			continue
-		}
-		if v, err = url.QueryUnescape(v); err == nil {
-			out = append(out, v)
-		}
+		out = append(out, q[k]...)
 	}
 	return out
 }
