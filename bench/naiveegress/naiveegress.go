@@ -72,6 +72,7 @@ type Config struct {
 // Consumer pulls commands and posts them to WeChat.
 type Consumer struct {
 	cfg     Config
+	record  []byte // the value of every Writes record
 	http    *http.Client
 	handled atomic.Int64
 	failed  atomic.Int64
@@ -98,7 +99,10 @@ func New(cfg Config) (*Consumer, error) {
 		cfg.RecordBytes = 1536
 	}
 	cfg.APIBase = strings.TrimRight(cfg.APIBase, "/")
-	return &Consumer{cfg: cfg, http: &http.Client{
+	// Every Writes record is the same: {"state":"sending","pad":"---…"}.
+	prefix := `{"state":"sending","pad":"`
+	record := []byte(prefix + strings.Repeat("-", max(cfg.RecordBytes-len(prefix)-2, 0)) + `"}`)
+	return &Consumer{cfg: cfg, record: record, http: &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, IdleConnTimeout: 90 * time.Second},
 	}}, nil
@@ -222,14 +226,8 @@ func (c *Consumer) handle(m jetstream.Msg) {
 
 // writeRecord creates the command's key in WritesBucket.
 func (c *Consumer) writeRecord(ctx context.Context, appid, id string) error {
-	rec := make([]byte, 0, c.cfg.RecordBytes)
-	rec = append(rec, `{"state":"sending","pad":"`...)
-	for len(rec) < c.cfg.RecordBytes-2 {
-		rec = append(rec, '-')
-	}
-	rec = append(rec, `"}`...)
 	m := nats.NewMsg("$KV." + c.cfg.WritesBucket + "." + appid + "_" + id)
-	m.Data = rec
+	m.Data = c.record
 	_, err := c.cfg.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(0))
 	return err
 }

@@ -443,7 +443,7 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 		if bound := e.doneBound(j); len(b) < bound {
 			// The object's last member: ,"pad":"---…"}
 			n := max(bound-len(b)-len(`,"pad":""`), 1)
-			b = append(slices.Grow(b[:len(b)-1], bound-len(b)+2), `,"pad":"`...)
+			b = append(slices.Grow(b[:len(b)-1], len(`,"pad":""}`)+n), `,"pad":"`...)
 			b = append(appendDashes(b, n), `"}`...)
 		}
 	}
