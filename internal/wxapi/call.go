@@ -38,17 +38,17 @@ func (c *Client) Call(ctx context.Context, token, method, path string, query url
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	}
-	secrets := secretsOf(req)
-	raw, _, err := c.roundTrip(ctx, op, req, maxAnswer, secrets)
+	sec := secrets{req: req}
+	raw, _, err := c.roundTrip(ctx, op, req, maxAnswer, sec)
 	if err != nil {
 		return nil, err
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
-		return nil, redact(&TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, raw, secrets))}, secrets)
+		return nil, redact(&TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, raw, sec))}, sec)
 	}
-	if err := decodeAnswer(op, raw, nil, secrets); err != nil {
-		return nil, redact(err, secrets)
+	if err := decodeAnswer(op, raw, nil, sec); err != nil {
+		return nil, redact(err, sec)
 	}
 	return raw, nil
 }

@@ -109,23 +109,23 @@ type answer struct {
 // do sends req and decodes the JSON answer into out (which may be nil).
 // Its errors carry none of req's secrets nor extra (see [redact]).
 func (c *Client) do(ctx context.Context, op string, req *http.Request, out any, extra ...string) error {
-	secrets := secretsOf(req, extra...)
-	body, _, err := c.roundTrip(ctx, op, req, maxAnswer, secrets)
+	sec := secrets{req, extra}
+	body, _, err := c.roundTrip(ctx, op, req, maxAnswer, sec)
 	if err != nil {
 		return err
 	}
-	return redact(decodeAnswer(op, body, out, secrets), secrets)
+	return redact(decodeAnswer(op, body, out, sec), sec)
 }
 
 // decodeAnswer decodes WeChat's JSON answer; secrets are kept out of the
 // excerpt of a body that is not JSON.
-func decodeAnswer(op string, body []byte, out any, secrets []string) error {
+func decodeAnswer(op string, body []byte, out any, sec secrets) error {
 	if out == nil && string(body) == okAnswer {
 		return nil // every successful send and typing call: no decoding
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
+		return &TransportError{Op: op, Written: true, Status: http.StatusOK, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, sec))}
 	}
 	if a.ErrCode != nil && *a.ErrCode != 0 {
 		return &APIError{Op: op, Code: *a.ErrCode, Msg: a.ErrMsg}
@@ -140,22 +140,22 @@ func decodeAnswer(op string, body []byte, out any, secrets []string) error {
 
 // roundTrip sends req, bounded by the client timeout, and returns the body
 // of a 200 answer. It records whether the request was fully written. Its
-// errors carry none of secrets (req's: see [secretsOf]; see [redact]).
-func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, secrets []string) ([]byte, http.Header, error) {
+// errors carry none of sec (see [secrets] and [redact]).
+func (c *Client) roundTrip(ctx context.Context, op string, req *http.Request, limit int64, sec secrets) ([]byte, http.Header, error) {
 	if c.tracer != nil {
 		var span trace.Span
 		ctx, span = c.startSpan(ctx, op, req)
 		defer span.End()
-		body, hdr, err := c.exchange(ctx, op, req, limit, secrets)
+		body, hdr, err := c.exchange(ctx, op, req, limit, sec)
 		endCall(span, body, err)
 		if err != nil {
-			return nil, nil, redact(err, secrets)
+			return nil, nil, redact(err, sec)
 		}
 		return body, hdr, nil
 	}
-	body, hdr, err := c.exchange(ctx, op, req, limit, secrets)
+	body, hdr, err := c.exchange(ctx, op, req, limit, sec)
 	if err != nil {
-		return nil, nil, redact(err, secrets)
+		return nil, nil, redact(err, sec)
 	}
 	return body, hdr, nil
 }
@@ -210,7 +210,7 @@ func newRequest(op, method, rawURL string, body io.Reader) (*http.Request, error
 	return req, nil
 }
 
-func (c *Client) exchange(ctx context.Context, op string, req *http.Request, limit int64, secrets []string) ([]byte, http.Header, error) {
+func (c *Client) exchange(ctx context.Context, op string, req *http.Request, limit int64, sec secrets) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var written atomic.Bool
@@ -235,7 +235,7 @@ func (c *Client) exchange(ctx context.Context, op string, req *http.Request, lim
 		return nil, nil, &TransportError{Op: op, Written: true, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, secrets))}
+		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: %s", ErrBadResponse, excerpt(op, body, sec))}
 	}
 	if int64(len(body)) > limit {
 		return nil, nil, &TransportError{Op: op, Written: true, Status: resp.StatusCode, Err: fmt.Errorf("%w: answer over %d bytes", ErrBadResponse, limit)}
@@ -425,15 +425,15 @@ func (c *Client) GetMedia(ctx context.Context, token, mediaID string, limit int6
 	if err != nil {
 		return nil, "", err
 	}
-	secrets := secretsOf(req)
-	body, hdr, err := c.roundTrip(ctx, "media/get", req, limit, secrets)
+	sec := secrets{req: req}
+	body, hdr, err := c.roundTrip(ctx, "media/get", req, limit, sec)
 	if err != nil {
 		return nil, "", err
 	}
 	ct := hdr.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "text/plain") || bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		if err := decodeAnswer("media/get", body, nil, secrets); err != nil {
-			return nil, "", redact(err, secrets)
+		if err := decodeAnswer("media/get", body, nil, sec); err != nil {
+			return nil, "", redact(err, sec)
 		}
 		return nil, "", &TransportError{Op: "media/get", Written: true, Status: 200, Err: fmt.Errorf("%w: JSON without errcode", ErrBadResponse)}
 	}

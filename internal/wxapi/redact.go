@@ -11,12 +11,19 @@ import (
 // redacted replaces a secret in an error's text.
 const redacted = "REDACTED"
 
-// secretsOf returns what must never appear in an error about req: the
-// access token and the app secret in its query, and extra (secrets sent
-// in the body).
-func secretsOf(req *http.Request, extra ...string) []string {
-	q := req.URL.Query()
-	out := append([]string(nil), extra...)
+// secrets names what must never appear in an error about one request:
+// the access token and the app secret in its query, and extra (secrets
+// sent in the body). The query is read only when an error needs it, so a
+// call that succeeds parses no query.
+type secrets struct {
+	req   *http.Request
+	extra []string
+}
+
+// list returns the secrets.
+func (s secrets) list() []string {
+	q := s.req.URL.Query()
+	out := append([]string(nil), s.extra...)
 	for _, k := range []string{"access_token", "secret"} {
 		out = append(out, q[k]...)
 	}
@@ -28,10 +35,11 @@ func secretsOf(req *http.Request, extra ...string) []string {
 // secret), and any text that still holds one of secrets — a proxy's error
 // page echoing the request, say — has it replaced. Every error leaving this
 // package passes through here.
-func redact(err error, secrets []string) error {
+func redact(err error, s secrets) error {
 	if err == nil {
 		return nil
 	}
+	secrets := s.list()
 	var api *APIError
 	if errors.As(err, &api) {
 		if msg := scrub(api.Msg, secrets); msg != api.Msg {
@@ -99,9 +107,9 @@ func scrub(s string, secrets []string) string {
 // excerpt quotes the start of an unexpected answer for an error, with
 // secrets replaced before it is cut (a cut must not leave part of one). An
 // answer of the token endpoints is never quoted: it may hold a new token.
-func excerpt(op string, body []byte, secrets []string) string {
+func excerpt(op string, body []byte, s secrets) string {
 	if op == "stable_token" || op == "token" {
 		return fmt.Sprintf("%d bytes", len(body))
 	}
-	return fmt.Sprintf("%.200q", scrub(string(body), secrets))
+	return fmt.Sprintf("%.200q", scrub(string(body), s.list()))
 }
