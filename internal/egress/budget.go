@@ -199,7 +199,7 @@ func (e *Egress) unbudgeted(j *job, err error) (bool, error) {
 	if e.enforcing() {
 		return false, fmt.Errorf("reply budget: %w", err)
 	}
-	j.log.Warn("reply budget not readable; sending unbudgeted", "err", err)
+	j.logger().Warn("reply budget not readable; sending unbudgeted", "err", err)
 	return false, nil
 }
 
@@ -252,7 +252,7 @@ func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
 	defer cancel()
 	s, err := e.budget.Give(bctx, j.cmd.Conversation, j.rec.Budget.ExpiresAt, n)
 	if err != nil {
-		j.log.Warn("reply budget: send not given back", "err", err)
+		j.logger().Warn("reply budget: send not given back", "err", err)
 		return
 	}
 	j.budget = &s
@@ -297,7 +297,7 @@ func (e *Egress) afterWindowError(ctx context.Context, j *job, err error) {
 	}
 	if j.predicted == 0 {
 		e.metrics.budgetMisses.WithLabelValues(strconv.Itoa(code)).Inc()
-		j.log.Warn("reply budget missed a WeChat refusal; corrected", "errcode", code)
+		j.logger().Warn("reply budget missed a WeChat refusal; corrected", "errcode", code)
 	}
 	if code != budget.CodeOutOfWindow && code != budget.CodeOutOfCount {
 		return // typing rules: nothing to correct in the window
@@ -306,7 +306,7 @@ func (e *Egress) afterWindowError(ctx context.Context, j *job, err error) {
 	defer cancel()
 	s, xerr := e.budget.Exhaust(bctx, j.cmd.Conversation, code, e.budgetNow())
 	if xerr != nil {
-		j.log.Warn("reply budget not corrected", "err", xerr)
+		j.logger().Warn("reply budget not corrected", "err", xerr)
 		return
 	}
 	j.budget = &s
@@ -331,7 +331,7 @@ func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refus
 		s, code, err = e.budget.SyncCheckTyping(bctx, in, j.cmd.Conversation, command, e.budgetNow())
 	}
 	if err != nil {
-		j.log.Warn("reply budget not readable; typing unchecked", "err", err)
+		j.logger().Warn("reply budget not readable; typing unchecked", "err", err)
 		return false
 	}
 	j.budget = &s
@@ -355,7 +355,7 @@ func (e *Egress) typed(ctx context.Context, j *job, command string) {
 	defer cancel()
 	s, err := e.budget.Typed(bctx, j.cmd.Conversation, command, e.budgetNow())
 	if err != nil {
-		j.log.Warn("reply budget: typing state not recorded", "err", err)
+		j.logger().Warn("reply budget: typing state not recorded", "err", err)
 		return
 	}
 	j.budget = &s

@@ -37,7 +37,9 @@ type job struct {
 	trace    string // traceparent of the API calls and the result
 	mediaID  string // uploaded for this command, reported in the result
 	uploaded bool   // the media id came from our own upload (re-upload on 40007)
-	log      *slog.Logger
+	// root is the egress's logger; log, made from it on first use (see
+	// [job.logger]), adds the command's id, subject and trace id.
+	root, log *slog.Logger
 	// yield is closed when the lane wants its commands back (a stop, a pin
 	// gone): a text sent in parts stops between two parts (see
 	// [Egress.sendParts]).
@@ -50,6 +52,15 @@ type job struct {
 	exceeded  bool
 	// spentUnsaved: rec.Budget holds a take no stored record has yet.
 	spentUnsaved bool
+}
+
+// logger returns the command's logger. It is made on first use: most
+// commands log nothing, and With formats its attributes right away.
+func (j *job) logger() *slog.Logger {
+	if j.log == nil {
+		j.log = j.root.With("command_id", j.cmd.ID, "subject", j.msg.Subject(), "trace_id", telemetry.TraceID(j.trace))
+	}
+	return j.log
 }
 
 // outcome is what became of one handling of a held command.
@@ -164,7 +175,7 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 // (errRecordExists).
 func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool, yield <-chan struct{}, retained []byte) (action, error) {
 	var err error
-	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield}
+	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger}
 	if e.tracer != nil {
 		// The handling's span (see handle) continues the command's trace.
 		j.trace = telemetry.TraceParentOf(trace.SpanFromContext(ctx))
@@ -193,7 +204,6 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("kfbridge.appid", conv.AppID), attribute.String("kfbridge.verb", verb))
 	}
 	j.key = recordKey(conv.AppID, cmd.ID)
-	j.log = e.logger.With("command_id", cmd.ID, "subject", msg.Subject(), "trace_id", telemetry.TraceID(j.trace))
 	// A command refused before it owns its id (unknown app, malformed) must
 	// not take that id's place in the result and dead-letter streams'
 	// duplicate windows: a well-formed command with the id would have its
@@ -240,7 +250,7 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 	if ok {
 		switch rec.State {
 		case stateDone:
-			j.log.Info("command already finished; republishing its result", "deliveries", md.NumDelivered)
+			j.logger().Info("command already finished; republishing its result", "deliveries", md.NumDelivered)
 			return e.republish(ctx, j, rec)
 		case stateSending:
 			j.rec = rec
@@ -249,14 +259,14 @@ func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.M
 			body, found, err := e.storedResult(ctx, j)
 			switch {
 			case found:
-				j.log.Info("command already delivered; republishing its result", "deliveries", md.NumDelivered)
+				j.logger().Info("command already delivered; republishing its result", "deliveries", md.NumDelivered)
 				return e.republish(ctx, j, record{Result: body})
 			case err != nil && !errors.Is(err, errResultScanLimit) && !e.now().After(j.deadline):
 				return action{}, err // NATS trouble: look again later
 			case err != nil:
 				// Given up on (too many results, or the retry budget ended
 				// while NATS was in trouble): not known to be delivered.
-				j.log.Warn("delivered result not found", "err", err)
+				j.logger().Warn("delivered result not found", "err", err)
 			}
 			return e.fail(ctx, j, CodeMaybeDelivered,
 				"the replica handling this command stopped during its call; WeChat may have delivered it", ReasonMaybeDelivered, true)
@@ -327,7 +337,7 @@ func (e *Egress) call(ctx context.Context, j *job, op string, f func(context.Con
 	e.metrics.apiSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		e.metrics.apiErrors.WithLabelValues(op, strconv.Itoa(wxapi.CodeOf(err))).Inc()
-		j.log.Debug("api call failed", "op", op, "err", err)
+		j.logger().Debug("api call failed", "op", op, "err", err)
 	}
 	return err
 }

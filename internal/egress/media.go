@@ -127,7 +127,7 @@ func (e *Egress) mediaIDFor(ctx context.Context, j *job, src mediaSource, tok st
 		return "", err
 	}
 	if _, err := e.mediaID.Put(ctx, key, []byte(media.MediaID)); err != nil {
-		j.log.Warn("media id not cached", "err", err)
+		j.logger().Warn("media id not cached", "err", err)
 	}
 	j.mediaID, j.uploaded = media.MediaID, true
 	return media.MediaID, nil

@@ -202,6 +202,6 @@ func (e *Egress) parkParts(ctx context.Context, j *job) (action, error) {
 	if err := e.saveRecord(ctx, j); err != nil {
 		return action{}, err
 	}
-	j.log.Info("text in parts paused between parts", "parts_sent", j.rec.PartsSent, "parts", j.rec.Parts)
+	j.logger().Info("text in parts paused between parts", "parts_sent", j.rec.PartsSent, "parts", j.rec.Parts)
 	return nakAfter(0), nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -283,7 +282,7 @@ func (e *Egress) recordsFull(ctx context.Context, j *job) (action, error) {
 		return e.fail(ctx, j, CodeExpired, errRecordsFull.Error()+"; the command was not sent", ReasonTransient, false)
 	}
 	e.metrics.retries.WithLabelValues(e.appLabel(j.cmd.AppID), ReasonTransient).Inc()
-	j.log.Warn("sent-record bucket full; command not sent, will be retried", "bucket", SentBucket, "in", at.Sub(now).Round(time.Millisecond))
+	j.logger().Warn("sent-record bucket full; command not sent, will be retried", "bucket", SentBucket, "in", at.Sub(now).Round(time.Millisecond))
 	return nakAfter(at.Sub(now)), nil
 }
 
@@ -435,17 +434,20 @@ func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64
 // compare-and-set on the revision this replica read or wrote last: when
 // another replica wrote since, it fails with errRecordTaken.
 func (e *Egress) saveRecord(ctx context.Context, j *job) error {
-	b, err := json.Marshal(j.rec)
+	bound := 0
+	if j.rec.State != stateDone {
+		bound = e.doneBound(j)
+	}
+	// Room for the record and its pad: one allocation.
+	b, err := appendRecord(make([]byte, 0, max(bound, 256)+len(`,"pad":"-"}`)), &j.rec)
 	if err != nil {
 		return err
 	}
-	if j.rec.State != stateDone {
-		if bound := e.doneBound(j); len(b) < bound {
-			// The object's last member: ,"pad":"---…"}
-			n := max(bound-len(b)-len(`,"pad":""`), 1)
-			b = append(slices.Grow(b[:len(b)-1], len(`,"pad":""}`)+n), `,"pad":"`...)
-			b = append(appendDashes(b, n), `"}`...)
-		}
+	if len(b) < bound {
+		// The object's last member: ,"pad":"---…"}
+		n := max(bound-len(b)-len(`,"pad":""`), 1)
+		b = append(b[:len(b)-1], `,"pad":"`...)
+		b = append(appendDashes(b, n), `"}`...)
 	}
 	var rev uint64
 	if j.stored {

@@ -66,7 +66,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if e.tracer != nil {
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("kfbridge.outcome", d.Outcome), attribute.String("kfbridge.reason", d.Reason))
 	}
-	body, err := json.Marshal(ev)
+	body, err := encodeResult(ev)
 	if err != nil {
 		return action{}, err
 	}
@@ -81,7 +81,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 		if err := e.saveDone(ctx, j, body); errors.Is(err, errRecordsFull) && !j.stored {
 			// A command without a record was never sent (its "sending"
 			// record comes first): its failure is published unrecorded.
-			j.log.Warn("result not recorded: sent-record bucket full", "bucket", SentBucket)
+			j.logger().Warn("result not recorded: sent-record bucket full", "bucket", SentBucket)
 		} else if err != nil {
 			return action{}, err
 		}
@@ -92,9 +92,9 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	}
 	e.metrics.commands.WithLabelValues(e.appLabel(c.AppID), c.Verb, d.Outcome, reason).Inc()
 	if d.Outcome == events.OutcomeFailed {
-		j.log.Warn("command failed", "reason", d.Reason, "errcode", d.ErrCode, "errmsg", d.ErrMsg, "attempts", d.Attempts)
+		j.logger().Warn("command failed", "reason", d.Reason, "errcode", d.ErrCode, "errmsg", d.ErrMsg, "attempts", d.Attempts)
 	} else {
-		j.log.Debug("command delivered", "attempts", d.Attempts)
+		j.logger().Debug("command delivered", "attempts", d.Attempts)
 	}
 	act, err := e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
 	if err != nil && delivered && c.Verb == events.VerbSend {
@@ -104,7 +104,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 		// too).
 		act.result = body
 		if serr := e.saveDone(ctx, j, body); serr != nil {
-			j.log.Warn("delivered result neither published nor recorded; kept for the next try", "err", serr)
+			j.logger().Warn("delivered result neither published nor recorded; kept for the next try", "err", serr)
 		}
 	}
 	return act, err

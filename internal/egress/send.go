@@ -153,7 +153,7 @@ func (e *Egress) afterFailure(ctx context.Context, j *job, err error, fallback s
 		pctx, cancel := e.natsCtx(ctx)
 		e.pauses.set(pctx, j.cmd.AppID, until, code)
 		cancel()
-		j.log.Warn("WeChat quota reached; pausing the app's sends", "appid", j.cmd.AppID, "errcode", code, "until", until)
+		j.logger().Warn("WeChat quota reached; pausing the app's sends", "appid", j.cmd.AppID, "errcode", code, "until", until)
 		return e.retryAt(ctx, j, until, ReasonQuota)
 	case wxapi.ClassMaybeDelivered:
 		return e.fail(ctx, j, CodeMaybeDelivered, msg, ReasonMaybeDelivered, true)
@@ -186,7 +186,7 @@ func (e *Egress) retryAt(ctx context.Context, j *job, at time.Time, reason strin
 		return action{}, err
 	}
 	e.metrics.retries.WithLabelValues(e.appLabel(j.cmd.AppID), reason).Inc()
-	j.log.Info("command will be retried", "reason", reason, "errcode", j.rec.LastCode, "attempts", j.rec.Attempts, "in", at.Sub(e.now()).Round(time.Millisecond))
+	j.logger().Info("command will be retried", "reason", reason, "errcode", j.rec.LastCode, "attempts", j.rec.Attempts, "in", at.Sub(e.now()).Round(time.Millisecond))
 	return nakAfter(at.Sub(e.now())), nil
 }
 
