@@ -63,6 +63,14 @@ func (j *job) logger() *slog.Logger {
 	return j.log
 }
 
+// debug logs at debug level, making the command's logger only when that
+// level is on.
+func (j *job) debug(msg string, args ...any) {
+	if j.root.Enabled(context.Background(), slog.LevelDebug) {
+		j.logger().Debug(msg, args...)
+	}
+}
+
 // outcome is what became of one handling of a held command.
 type outcome int
 
@@ -337,7 +345,7 @@ func (e *Egress) call(ctx context.Context, j *job, op string, f func(context.Con
 	e.metrics.apiSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		e.metrics.apiErrors.WithLabelValues(op, strconv.Itoa(wxapi.CodeOf(err))).Inc()
-		j.logger().Debug("api call failed", "op", op, "err", err)
+		j.debug("api call failed", "op", op, "err", err)
 	}
 	return err
 }

@@ -94,7 +94,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	if d.Outcome == events.OutcomeFailed {
 		j.logger().Warn("command failed", "reason", d.Reason, "errcode", d.ErrCode, "errmsg", d.ErrMsg, "attempts", d.Attempts)
 	} else {
-		j.logger().Debug("command delivered", "attempts", d.Attempts)
+		j.debug("command delivered", "attempts", d.Attempts)
 	}
 	act, err := e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
 	if err != nil && delivered && c.Verb == events.VerbSend {
