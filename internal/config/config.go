@@ -239,7 +239,7 @@ type StreamBytes struct {
 	// objects. Default 1 GiB.
 	Media int64 `yaml:"media"`
 	// Sent caps the KV bucket WXKF_SENT, the egress's record of every send
-	// command (about 1 KB each, kept egress.sent_ttl). A full bucket
+	// command (1.5–2 KB each, kept egress.sent_ttl). A full bucket
 	// refuses records of new commands: they are not sent but retried with
 	// backoff and fail (transient) when their retry budget ends, until
 	// records expire; commands already recorded finish. Default 1 GiB.
