@@ -19,57 +19,37 @@ import (
 // encodeResult returns ev encoded as json.Marshal encodes it.
 func encodeResult(ev events.ResultEvent) ([]byte, error) {
 	b := make([]byte, 0, 768)
-	b = append(b, `{"specversion":`...)
-	b = appendString(b, ev.SpecVersion)
-	b = append(b, `,"id":`...)
-	b = appendString(b, ev.ID)
-	b = append(b, `,"source":`...)
-	b = appendString(b, ev.Source)
-	b = append(b, `,"type":`...)
-	b = appendString(b, ev.Type)
-	b = append(b, `,"subject":`...)
-	b = appendString(b, ev.Subject)
+	b = appendStr(b, `{"specversion":`, ev.SpecVersion)
+	b = appendStr(b, `,"id":`, ev.ID)
+	b = appendStr(b, `,"source":`, ev.Source)
+	b = appendStr(b, `,"type":`, ev.Type)
+	b = appendStr(b, `,"subject":`, ev.Subject)
 	b = append(b, `,"time":`...)
 	b, err := appendTime(b, ev.Time)
 	if err != nil {
 		return nil, err
 	}
-	b = append(b, `,"datacontenttype":`...)
-	b = appendString(b, ev.DataContentType)
-	b = append(b, `,"appid":`...)
-	b = appendString(b, ev.AppID)
-	b = append(b, `,"businessid":`...)
-	b = appendString(b, ev.BusinessID)
-	if ev.TraceParent != "" {
-		b = append(b, `,"traceparent":`...)
-		b = appendString(b, ev.TraceParent)
-	}
+	b = appendStr(b, `,"datacontenttype":`, ev.DataContentType)
+	b = appendStr(b, `,"appid":`, ev.AppID)
+	b = appendStr(b, `,"businessid":`, ev.BusinessID)
+	b = appendStrOmitEmpty(b, `,"traceparent":`, ev.TraceParent)
 	d := ev.Data
-	b = append(b, `,"data":{"command_id":`...)
-	b = appendString(b, d.CommandID)
-	b = append(b, `,"verb":`...)
-	b = appendString(b, d.Verb)
-	b = append(b, `,"appid":`...)
-	b = appendString(b, d.AppID)
-	b = append(b, `,"business_id":`...)
-	b = appendString(b, d.BusinessID)
-	b = append(b, `,"openid":`...)
-	b = appendString(b, d.OpenID)
-	b = append(b, `,"outcome":`...)
-	b = appendString(b, d.Outcome)
-	b = append(b, `,"errcode":`...)
-	b = strconv.AppendInt(b, int64(d.ErrCode), 10)
-	b = append(b, `,"errmsg":`...)
-	b = appendString(b, d.ErrMsg)
-	b = append(b, `,"attempts":`...)
-	b = strconv.AppendInt(b, int64(d.Attempts), 10)
-	b = appendStringMember(b, `,"reason":`, d.Reason)
+	b = appendStr(b, `,"data":{"command_id":`, d.CommandID)
+	b = appendStr(b, `,"verb":`, d.Verb)
+	b = appendStr(b, `,"appid":`, d.AppID)
+	b = appendStr(b, `,"business_id":`, d.BusinessID)
+	b = appendStr(b, `,"openid":`, d.OpenID)
+	b = appendStr(b, `,"outcome":`, d.Outcome)
+	b = appendInt(b, `,"errcode":`, d.ErrCode)
+	b = appendStr(b, `,"errmsg":`, d.ErrMsg)
+	b = appendInt(b, `,"attempts":`, d.Attempts)
+	b = appendStrOmitEmpty(b, `,"reason":`, d.Reason)
 	if d.MaybeDelivered {
 		b = append(b, `,"maybe_delivered":true`...)
 	}
-	b = appendStringMember(b, `,"media_id":`, d.MediaID)
-	b = appendIntMember(b, `,"parts":`, d.Parts)
-	b = appendIntMember(b, `,"parts_sent":`, d.PartsSent)
+	b = appendStrOmitEmpty(b, `,"media_id":`, d.MediaID)
+	b = appendIntOmitEmpty(b, `,"parts":`, d.Parts)
+	b = appendIntOmitEmpty(b, `,"parts_sent":`, d.PartsSent)
 	if d.ReplyBudget != nil {
 		rb, err := json.Marshal(d.ReplyBudget) // only with budgets on: not worth its own code
 		if err != nil {
@@ -80,7 +60,7 @@ func encodeResult(ev events.ResultEvent) ([]byte, error) {
 	if d.BudgetExceeded {
 		b = append(b, `,"budget_exceeded":true`...)
 	}
-	b = appendStringMember(b, `,"budget_cut":`, d.BudgetCut)
+	b = appendStrOmitEmpty(b, `,"budget_cut":`, d.BudgetCut)
 	b = append(b, `,"time":`...)
 	if b, err = appendTime(b, d.Time); err != nil {
 		return nil, err
@@ -96,53 +76,59 @@ func appendRecord(b []byte, r *record) ([]byte, error) {
 		m, err := json.Marshal(r)
 		return append(b, m...), err
 	}
-	b = append(b, `{"state":`...)
-	b = appendString(b, r.State)
-	b = append(b, `,"attempts":`...)
-	b = strconv.AppendInt(b, int64(r.Attempts), 10)
-	b = appendIntMember(b, `,"retries":`, r.Retries)
-	b = appendIntMember(b, `,"last_code":`, r.LastCode)
-	b = appendStringMember(b, `,"last_msg":`, r.LastMsg)
-	b = appendStringMember(b, `,"last_reason":`, r.LastReason)
+	b = appendStr(b, `{"state":`, r.State)
+	b = appendInt(b, `,"attempts":`, r.Attempts)
+	b = appendIntOmitEmpty(b, `,"retries":`, r.Retries)
+	b = appendIntOmitEmpty(b, `,"last_code":`, r.LastCode)
+	b = appendStrOmitEmpty(b, `,"last_msg":`, r.LastMsg)
+	b = appendStrOmitEmpty(b, `,"last_reason":`, r.LastReason)
 	if !r.RetryAt.IsZero() {
 		var err error
 		if b, err = appendTime(append(b, `,"retry_at":`...), r.RetryAt); err != nil {
 			return nil, err
 		}
 	}
-	b = appendStringMember(b, `,"subject":`, r.Subject)
-	b = appendStringMember(b, `,"digest":`, r.Digest)
-	b = appendIntMember(b, `,"parts":`, r.Parts)
-	b = appendIntMember(b, `,"parts_sent":`, r.PartsSent)
-	b = appendIntMember(b, `,"sent_bytes":`, r.SentBytes)
+	b = appendStrOmitEmpty(b, `,"subject":`, r.Subject)
+	b = appendStrOmitEmpty(b, `,"digest":`, r.Digest)
+	b = appendIntOmitEmpty(b, `,"parts":`, r.Parts)
+	b = appendIntOmitEmpty(b, `,"parts_sent":`, r.PartsSent)
+	b = appendIntOmitEmpty(b, `,"sent_bytes":`, r.SentBytes)
 	if t := r.Budget; t != nil {
 		var err error
 		if b, err = appendTime(append(b, `,"budget":{"expires_at":`...), t.ExpiresAt); err != nil {
 			return nil, err
 		}
-		b = strconv.AppendInt(append(b, `,"sends":`...), int64(t.Sends), 10)
-		b = append(b, '}')
+		b = append(appendInt(b, `,"sends":`, t.Sends), '}')
 	}
 	if c := r.Cut; c != nil {
-		b = appendString(append(b, `,"cut":{"policy":`...), c.Policy)
-		b = strconv.AppendInt(append(b, `,"parts":`...), int64(c.Parts), 10)
-		b = append(b, '}')
+		b = appendStr(b, `,"cut":{"policy":`, c.Policy)
+		b = append(appendInt(b, `,"parts":`, c.Parts), '}')
 	}
 	return append(b, '}'), nil
 }
 
-// appendStringMember appends member (`,"name":`) and s unless s is empty
+// appendStr appends member (`,"name":`) and s.
+func appendStr(b []byte, member, s string) []byte {
+	return appendString(append(b, member...), s)
+}
+
+// appendInt appends member (`,"name":`) and n.
+func appendInt(b []byte, member string, n int) []byte {
+	return strconv.AppendInt(append(b, member...), int64(n), 10)
+}
+
+// appendStrOmitEmpty appends member (`,"name":`) and s unless s is empty
 // (omitempty).
-func appendStringMember(b []byte, member, s string) []byte {
+func appendStrOmitEmpty(b []byte, member, s string) []byte {
 	if s == "" {
 		return b
 	}
 	return appendString(append(b, member...), s)
 }
 
-// appendIntMember appends member (`,"name":`) and n unless n is 0
+// appendIntOmitEmpty appends member (`,"name":`) and n unless n is 0
 // (omitempty).
-func appendIntMember(b []byte, member string, n int) []byte {
+func appendIntOmitEmpty(b []byte, member string, n int) []byte {
 	if n == 0 {
 		return b
 	}

@@ -3,9 +3,9 @@ package egress
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,33 +98,22 @@ func BenchmarkEncodeResult(b *testing.B) {
 		Outcome: events.OutcomeDelivered, ErrMsg: "ok", Attempts: 1, Time: time.Now().UTC()}
 	ev := events.NewResult(d)
 	ev.TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-	rec := record{State: stateSending, Attempts: 1, Subject: "wxkf.out." + appID + ".0.oB001234.send", Digest: "sha256:" + fmt.Sprint(bytes.Repeat([]byte("ab"), 32))}
-	b.Run("result/json.Marshal", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := json.Marshal(ev); err != nil {
-				b.Fatal(err)
+	rec := record{State: stateSending, Attempts: 1, Subject: "wxkf.out." + appID + ".0.oB001234.send", Digest: "sha256:" + strings.Repeat("ab", 32)}
+	for _, c := range []struct {
+		name   string
+		encode func() ([]byte, error)
+	}{
+		{"result/json.Marshal", func() ([]byte, error) { return json.Marshal(ev) }},
+		{"result/encodeResult", func() ([]byte, error) { return encodeResult(ev) }},
+		{"record/json.Marshal", func() ([]byte, error) { return json.Marshal(rec) }},
+		{"record/appendRecord", func() ([]byte, error) { return appendRecord(nil, &rec) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.encode(); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("result/encodeResult", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := encodeResult(ev); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("record/json.Marshal", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := json.Marshal(rec); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("record/appendRecord", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := appendRecord(make([]byte, 0, 1536), &rec); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 }
