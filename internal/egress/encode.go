@@ -2,6 +2,7 @@ package egress
 
 import (
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -74,6 +75,9 @@ func encodeResult(ev events.ResultEvent) ([]byte, error) {
 func appendRecord(b []byte, r *record) ([]byte, error) {
 	if len(r.Result) > 0 {
 		m, err := json.Marshal(r)
+		if len(b) == 0 {
+			return m, err
+		}
 		return append(b, m...), err
 	}
 	b = appendStr(b, `{"state":`, r.State)
@@ -135,11 +139,12 @@ func appendIntOmitEmpty(b []byte, member string, n int) []byte {
 	return strconv.AppendInt(append(b, member...), int64(n), 10)
 }
 
-// appendTime appends t as json.Marshal writes it (its MarshalJSON).
+// appendTime appends t as json.Marshal writes it (its MarshalJSON), or
+// fails with the error json.Marshal returns.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
 	tb, err := t.MarshalJSON()
 	if err != nil {
-		return nil, err
+		return nil, &json.MarshalerError{Type: reflect.TypeFor[time.Time](), Err: err}
 	}
 	return append(b, tb...), nil
 }

@@ -81,13 +81,16 @@ func TestEncodeAsMarshal(t *testing.T) {
 			t.Fatalf("record %d: %#v\nappendRecord: %s (%v)\njson.Marshal: %s (%v)", i, rec, got, gerr, want, werr)
 		}
 	}
-	// A time json.Marshal refuses is refused.
+	// A time json.Marshal refuses is refused, with json.Marshal's error.
 	bad := events.NewResult(events.ResultData{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if _, err := encodeResult(bad); err == nil {
-		t.Fatal("encodeResult: year 10000 encoded")
+	_, werr := json.Marshal(bad)
+	if _, err := encodeResult(bad); err == nil || werr == nil || err.Error() != werr.Error() {
+		t.Fatalf("encodeResult of year 10000: %v, json.Marshal: %v", err, werr)
 	}
-	if _, err := appendRecord(nil, &record{RetryAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
-		t.Fatal("appendRecord: year -1 encoded")
+	badRec := record{RetryAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, werr = json.Marshal(badRec)
+	if _, err := appendRecord(nil, &badRec); err == nil || werr == nil || err.Error() != werr.Error() {
+		t.Fatalf("appendRecord of year -1: %v, json.Marshal: %v", err, werr)
 	}
 }
 

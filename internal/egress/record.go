@@ -438,8 +438,11 @@ func (e *Egress) saveRecord(ctx context.Context, j *job) error {
 	if j.rec.State != stateDone {
 		bound = e.doneBound(j)
 	}
-	// Room for the record and its pad: one allocation.
-	b, err := appendRecord(make([]byte, 0, max(bound, 256)+len(`,"pad":"-"}`)), &j.rec)
+	var b []byte
+	if bound > 0 {
+		b = make([]byte, 0, bound+len(`,"pad":"-"}`)) // the record and its pad: one allocation
+	}
+	b, err := appendRecord(b, &j.rec)
 	if err != nil {
 		return err
 	}
