@@ -83,6 +83,7 @@ func New(base string, opts ...Option) (*Client, error) {
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: 5 * time.Second,
 			ForceAttemptHTTP2:   true,
+			DisableCompression:  true, // WeChat answers small JSON, and media as they are
 		}},
 	}
 	for _, opt := range opts {
@@ -230,7 +231,7 @@ func (c *Client) exchange(ctx context.Context, op string, req *http.Request, lim
 		return nil, nil, &TransportError{Op: op, Written: written.Load(), Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err := readBody(resp, limit)
 	if err != nil {
 		return nil, nil, &TransportError{Op: op, Written: true, Err: err}
 	}
@@ -243,9 +244,27 @@ func (c *Client) exchange(ctx context.Context, op string, req *http.Request, lim
 	return body, resp.Header, nil
 }
 
-// postJSON posts body; extra are secrets in the body, kept out of errors.
-func (c *Client) postJSON(ctx context.Context, op, path string, query url.Values, body []byte, out any, extra ...string) error {
-	req, err := newRequest(op, http.MethodPost, c.base+path+"?"+query.Encode(), bytes.NewReader(body))
+// tokenQuery is the query of a call with token: access_token=….
+func tokenQuery(token string) string { return "access_token=" + url.QueryEscape(token) }
+
+// readBody reads up to limit+1 bytes of resp's body (one more than limit
+// shows an answer over it): into a buffer of its length when it has one
+// (WeChat's answers are short; io.ReadAll starts at 512 bytes).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
+}
+
+// postJSON posts body to path?query (query encoded); extra are secrets in
+// the body, kept out of errors.
+func (c *Client) postJSON(ctx context.Context, op, path, query string, body []byte, out any, extra ...string) error {
+	req, err := newRequest(op, http.MethodPost, c.base+path+"?"+query, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -270,7 +289,7 @@ func (c *Client) StableToken(ctx context.Context, appid, secret string, force bo
 		return Token{}, err
 	}
 	var t Token
-	if err := c.postJSON(ctx, "stable_token", "/cgi-bin/stable_token", nil, body, &t, secret); err != nil {
+	if err := c.postJSON(ctx, "stable_token", "/cgi-bin/stable_token", "", body, &t, secret); err != nil {
 		return Token{}, err
 	}
 	if t.AccessToken == "" {
@@ -322,7 +341,7 @@ func (c *Client) Send(ctx context.Context, token string, r SendRequest) error {
 	if isBusiness(r.BusinessID) {
 		op, path = "custom/business/send", "/cgi-bin/message/custom/business/send"
 	}
-	return c.postJSON(ctx, op, path, url.Values{"access_token": {token}}, body, nil)
+	return c.postJSON(ctx, op, path, tokenQuery(token), body, nil)
 }
 
 // sendBody merges touser (and businessid as a number when it is one) into
@@ -372,7 +391,7 @@ func (c *Client) Typing(ctx context.Context, token, touser, bid, command string)
 	}
 	b.WriteByte('}')
 	return c.postJSON(ctx, "custom/business/typing", "/cgi-bin/message/custom/business/typing",
-		url.Values{"access_token": {token}}, b.Bytes(), nil)
+		tokenQuery(token), b.Bytes(), nil)
 }
 
 // Media is an uploaded temporary medium.
