@@ -14,7 +14,7 @@ import (
 )
 
 // server answers every call with answer and records the last request.
-func server(t *testing.T, answer func(r *http.Request, body []byte) string) *wxapi.Client {
+func server(t testing.TB, answer func(r *http.Request, body []byte) string) *wxapi.Client {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -18,16 +17,7 @@ import (
 // BenchmarkSend measures the client's own cost of a send (allocations,
 // time) against a loopback server that answers WeChat's plain ok at once.
 func BenchmarkSend(b *testing.B) {
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
-	}))
-	defer hs.Close()
-	c, err := wxapi.New(hs.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := server(b, func(*http.Request, []byte) string { return `{"errcode":0,"errmsg":"ok"}` })
 	req := wxapi.SendRequest{ToUser: "oB000123", BusinessID: "0", Message: json.RawMessage(`{"msgtype":"text","text":{"content":"x"}}`)}
 	ctx := wxapi.WithTraceParent(context.Background(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	b.ReportAllocs()
