@@ -108,11 +108,11 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 // budget says: the take runs while the "sending" record is written and the
 // call made, instead of before them (its read of WXKF_IN and its
 // compare-and-set on WXKF_BUDGET, an fsync with sync always, no longer
-// delay the reply), and join, called once the call returned or the record write failed, applies
-// it to j. The "sending" record therefore never holds this take: a
-// redelivery that finds it republishes the stored result or fails
-// maybe_delivered, neither of which takes or gives back; a retry's record,
-// written after join, holds it as before.
+// delay the reply), and join, called once the call returned or the record
+// write failed, applies it to j. The "sending" record therefore never
+// holds this take: a redelivery that finds it republishes the stored
+// result or fails maybe_delivered, neither of which takes or gives back;
+// a retry's record, written after join, holds it as before.
 func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()) {
 	conv, had := j.cmd.Conversation, j.rec.Budget != nil
 	done := make(chan struct{})

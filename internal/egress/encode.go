@@ -153,7 +153,9 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 // appendString appends s as a JSON string, as json.Marshal writes it. A
 // string json.Marshal writes as it is (no character to escape: no control
 // character, quote, backslash, <, >, &, U+2028, U+2029 or invalid UTF-8)
-// is copied; any other is left to json.Marshal.
+// is copied; any other is left to json.Marshal. It knows what [jsonRune]
+// knows, with a loop of its own over ASCII: calling jsonRune per
+// character made encodeResult a third slower (BenchmarkEncodeResult).
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
