@@ -23,13 +23,15 @@
 //
 // Lanes. The pinned replica holds each command until it is finished: a
 // lane per partition keeps a FIFO per conversation, in stream order, and a
-// conversation's commands run one at a time, each conversation by its own
-// worker goroutine (a finished conversation's worker waits for the next
-// one, up to Concurrency idle workers), at most Concurrency (default 64)
-// commands in handling at once in the process. A command that must wait — a retry's backoff, its app's
-// quota pause, NATS trouble — is parked in the lane with its
-// conversation's later commands behind it; no other conversation waits for
-// it. A held command gets a progress ack once it has been held about a
+// conversation's commands run one at a time. Concurrency (default 64)
+// worker goroutines per process handle them, so at most that many
+// commands are in handling at once: a conversation with a command to
+// start waits in one FIFO of ready conversations, and a worker handles
+// the next command of the one at its head, then puts it back at the tail
+// while others wait, so conversations take turns. A command that must
+// wait — a retry's backoff, its app's quota pause, NATS trouble — is
+// parked in the lane with its conversation's later commands behind it,
+// off the workers until it is due; no other conversation waits for it. A held command gets a progress ack once it has been held about a
 // third of AckWait, and every third of AckWait after, so a command that
 // runs, queues or is parked is never redelivered while its replica lives.
 // The one limit lanes share is MaxPending: a partition hands out no more

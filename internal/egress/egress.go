@@ -101,7 +101,6 @@ type Egress struct {
 	logger   *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
-	sem      chan struct{}
 	natsWait time.Duration
 	pauses   pauses
 	store    jetstream.ObjectStore
@@ -146,8 +145,8 @@ func New(cfg Config) (*Egress, error) {
 	e := &Egress{
 		cfg: cfg.Egress, streams: cfg.Streams, js: cfg.JS, api: cfg.API, tokens: cfg.Tokens, fetch: cfg.Fetcher,
 		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
-		sem: make(chan struct{}, cfg.Egress.Concurrency), natsWait: cfg.NATSTimeout,
-		tracer: telemetry.Tracer(cfg.TracerProvider),
+		natsWait: cfg.NATSTimeout,
+		tracer:   telemetry.Tracer(cfg.TracerProvider),
 	}
 	if e.natsWait <= 0 {
 		e.natsWait = 5 * time.Second

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,16 +78,22 @@ func newLane(e *Egress, name string, cons jetstream.Consumer, pool *workers) *la
 		kick: make(chan struct{})}
 }
 
-// workers runs the conversations' workers of one [Egress.Run], keeping
-// the goroutines of finished conversations (up to max of them) for the
-// next: a goroutine's stack has grown to what handling a command needs,
-// and a new goroutine per conversation paid that growth again
-// (runtime.copystack was about 2 % of the CPU at 0 ms API latency).
+// workers are the goroutines of one [Egress.Run] that handle commands:
+// Concurrency of them, so at most that many commands are in handling at
+// once in the process. A conversation with a command to start waits in a
+// FIFO of ready conversations (a slice, not a goroutine: with thousands
+// of conversations held, a goroutine each blocked on a slot cost their
+// stacks — 49 MB at 0 ms API latency — and a goroutine start for most
+// conversations). A worker takes the conversation at the head, handles
+// its next command, and, while others wait, puts it back at the tail:
+// conversations take turns, one command each.
 type workers struct {
-	next chan convTask
-	idle atomic.Int32
-	max  int32
-	stop chan struct{}
+	mu    sync.Mutex
+	cond  sync.Cond
+	ready []convTask // FIFO from ready[head:]
+	head  int
+	stop  bool
+	done  sync.WaitGroup
 }
 
 // convTask is a conversation to work on, and its lane.
@@ -97,27 +102,69 @@ type convTask struct {
 	c *conv
 }
 
-func newWorkers(max int) *workers {
-	return &workers{next: make(chan convTask), max: int32(max), stop: make(chan struct{})}
-}
-
-// run works on c, by an idle worker if there is one, else a new one.
-func (w *workers) run(l *lane, c *conv) {
-	select {
-	case w.next <- convTask{l, c}:
-	default:
-		go w.loop(l, c)
+func newWorkers(n int) *workers {
+	w := &workers{}
+	w.cond.L = &w.mu
+	for range n {
+		w.done.Go(w.loop)
 	}
+	return w
 }
 
-// loop works on conversations until no one needs it: it waits for the
-// next one unless max workers wait already or the run ended.
+// run queues c as ready for its next command.
+func (w *workers) run(l *lane, c *conv) {
+	w.mu.Lock()
+	w.ready = append(w.ready, convTask{l, c})
+	w.mu.Unlock()
+	w.cond.Signal()
+}
+
+// next waits for a ready conversation; ok is false once the run ended.
+// With again set, t's conversation has more to do: it is handed back when
+// no other conversation waits, else queued behind them.
+func (w *workers) next(t convTask, again bool) (convTask, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if again {
+		if w.head == len(w.ready) {
+			return t, true
+		}
+		w.ready = append(w.ready, t)
+	}
+	for w.head == len(w.ready) {
+		if w.stop {
+			return convTask{}, false
+		}
+		w.cond.Wait()
+	}
+	t = w.ready[w.head]
+	w.ready[w.head] = convTask{}
+	w.head++
+	if w.head == len(w.ready) {
+		w.ready, w.head = w.ready[:0], 0
+	} else if w.head >= 1024 && w.head*2 >= len(w.ready) {
+		n := copy(w.ready, w.ready[w.head:])
+		clear(w.ready[n:])
+		w.ready, w.head = w.ready[:n], 0
+	}
+	return t, true
+}
+
+// loop handles ready conversations until the run ends.
 //
 // It first keeps its stack grown (see [stackHeld]).
-func (w *workers) loop(l *lane, c *conv) {
+func (w *workers) loop() {
 	var frame [stackHeld]byte
 	holdStack(frame[:])
-	w.serve(l, c)
+	var t convTask
+	again := false
+	for {
+		var ok bool
+		if t, ok = w.next(t, again); !ok {
+			return
+		}
+		again = t.l.step(t.c)
+	}
 }
 
 // stackHeld is the stack a worker holds below its loop. A worker waits
@@ -135,27 +182,14 @@ const stackHeld = 16 << 10
 //go:noinline
 func holdStack(b []byte) {}
 
-// serve is loop's body.
-func (w *workers) serve(l *lane, c *conv) {
-	for {
-		l.work(c)
-		if w.idle.Add(1) > w.max {
-			w.idle.Add(-1)
-			return
-		}
-		select {
-		case t := <-w.next:
-			w.idle.Add(-1)
-			l, c = t.l, t.c
-		case <-w.stop:
-			w.idle.Add(-1)
-			return
-		}
-	}
+// close ends the workers once they are idle; every lane was closed before.
+func (w *workers) close() {
+	w.mu.Lock()
+	w.stop = true
+	w.mu.Unlock()
+	w.cond.Broadcast()
+	w.done.Wait()
 }
-
-// close lets the idle workers go; every lane was closed before.
-func (w *workers) close() { close(w.stop) }
 
 // convKey is a command's conversation in its stored subject
 // wxkf.outp.<partition>.<appid>.<bid>.<openid>.<verb>: the subject without
@@ -224,86 +258,79 @@ func (l *lane) add(msg jetstream.Msg) {
 	}
 }
 
-// start runs c's worker. Locked.
+// start queues c for the workers. Locked.
 func (l *lane) start(c *conv) {
 	c.running = true
 	l.workers.Add(1)
 	l.pool.run(l, c)
 }
 
-// work handles c's commands one at a time until none is held.
-func (l *lane) work(c *conv) {
-	defer l.workers.Done()
-	for {
-		l.mu.Lock()
-		if len(c.queue) == 0 || l.closing || l.catchUp {
-			c.running = false
-			if len(c.queue) == 0 {
-				delete(l.convs, c.key)
-			}
-			l.mu.Unlock()
-			return
+// step handles c's next command, on one of the workers, and reports
+// whether c has another to start now. A conversation stops when it has
+// no command left, or the lane is closing or catching up (whatever ends
+// that starts it again); a parked command's conversation waits off the
+// workers until the command is due, or the lane wants its commands back.
+func (l *lane) step(c *conv) bool {
+	l.mu.Lock()
+	if len(c.queue) == 0 || l.closing || l.catchUp {
+		c.running = false
+		if len(c.queue) == 0 {
+			delete(l.convs, c.key)
 		}
-		en, kick := c.queue[0], l.kick
 		l.mu.Unlock()
+		l.workers.Done()
+		return false
+	}
+	en, kick := c.queue[0], l.kick
+	en.active = true
+	en.tries++
+	msg, md, tries, retained := en.msg, en.md, en.tries, en.result
+	l.mu.Unlock()
 
-		// A slot among the process's Concurrency; a command waiting for one
-		// is not in handling: a release hands it back.
-		select {
-		case l.e.sem <- struct{}{}:
-		case <-kick:
-			continue
-		}
-		l.mu.Lock()
-		if l.closing || l.catchUp || l.kick != kick || len(c.queue) == 0 || c.queue[0] != en {
-			l.mu.Unlock()
-			<-l.e.sem
-			continue
-		}
-		en.active = true
-		en.tries++
-		msg, md, tries, retained := en.msg, en.md, en.tries, en.result
-		l.mu.Unlock()
+	act := l.e.handle(msg, md, tries, kick, retained)
 
-		act := l.e.handle(msg, md, tries, kick, retained)
-		<-l.e.sem
-
-		l.mu.Lock()
-		en.active = false
-		if act.result != nil {
-			en.result = act.result
+	l.mu.Lock()
+	en.active = false
+	if act.result != nil {
+		en.result = act.result
+	}
+	handBack := act.out == outPark && (l.closing || l.lost) // released while it ran
+	if act.out != outPark || handBack {
+		// Forgotten before it is acknowledged, so that a catch-up never
+		// counts as held here a command the server no longer counts.
+		l.drop(en)
+	}
+	last := en.msg
+	l.mu.Unlock()
+	switch {
+	case handBack:
+		_ = last.Nak() // the replica pinned next takes it
+	case act.out == outAck:
+		if err := last.Ack(); err != nil {
+			l.e.logger.Warn("ack not sent; the command will be redelivered and its result republished", "subject", last.Subject(), "err", err)
 		}
-		handBack := act.out == outPark && (l.closing || l.lost) // released while it ran
-		if act.out != outPark || handBack {
-			// Forgotten before it is acknowledged, so that a catch-up never
-			// counts as held here a command the server no longer counts.
-			l.drop(en)
-		}
-		last := en.msg
-		l.mu.Unlock()
-		switch {
-		case handBack:
-			_ = last.Nak() // the replica pinned next takes it
-		case act.out == outAck:
-			if err := last.Ack(); err != nil {
-				l.e.logger.Warn("ack not sent; the command will be redelivered and its result republished", "subject", last.Subject(), "err", err)
-			}
-		case act.out == outTerm:
-			_ = last.Term()
-		case act.out == outTaken:
-			// Another replica serves the consumer now: it gets the rest.
-			l.release("taken over")
-		default:
-			// Parked: the conversation's later commands wait behind it; no
-			// other conversation does.
+	case act.out == outTerm:
+		_ = last.Term()
+	case act.out == outTaken:
+		// Another replica serves the consumer now: it gets the rest.
+		l.release("taken over")
+	default:
+		// Parked: the conversation's later commands wait behind it; no
+		// other conversation does. It is ready again when the command is
+		// due, or at once when the lane is released or closing (step
+		// then decides).
+		go func() {
 			t := time.NewTimer(act.wait)
 			select {
 			case <-t.C:
-			case <-kick: // released or closing: the loop decides
+			case <-kick:
 				t.Stop()
 			}
-		}
+			l.pool.run(l, c)
+		}()
+		return false
 	}
+	return true
 }
 
 // drop forgets en. Locked.
