@@ -29,8 +29,8 @@ func laneName(p, n int) string { return fmt.Sprintf("egress-%d-%d", n, p) }
 // until it is finished — running, queued behind its conversation's earlier
 // commands, or parked until a retry — and its conversation's commands run
 // one at a time, in stream order. Conversations do not wait for each
-// other: the consumer hands out up to MaxPending commands, and each
-// conversation has its own worker.
+// other: the consumer hands out up to MaxPending commands, and the
+// process's workers take the conversations in turns (see [workers]).
 type lane struct {
 	e    *Egress
 	name string
@@ -46,8 +46,8 @@ type lane struct {
 	catchUp bool              // a new pin: wait until no one else holds a command
 	lost    bool              // the pin is gone (released): parked commands go back
 	closing bool
-	kick    chan struct{} // closed to wake parked workers (release, close)
-	workers sync.WaitGroup
+	kick    chan struct{}  // closed to wake parked conversations (release, close)
+	running sync.WaitGroup // conversations running: ready, in handling or parked
 	bg      sync.WaitGroup // catchUpLoop
 }
 
@@ -70,7 +70,7 @@ type entry struct {
 type conv struct {
 	key     string
 	queue   []*entry
-	running bool // a worker owns the conversation
+	running bool // ready, in handling or parked (see [lane.step])
 }
 
 func newLane(e *Egress, name string, cons jetstream.Consumer, pool *workers) *lane {
@@ -261,7 +261,7 @@ func (l *lane) add(msg jetstream.Msg) {
 // start queues c for the workers. Locked.
 func (l *lane) start(c *conv) {
 	c.running = true
-	l.workers.Add(1)
+	l.running.Add(1)
 	l.pool.run(l, c)
 }
 
@@ -278,7 +278,7 @@ func (l *lane) step(c *conv) bool {
 			delete(l.convs, c.key)
 		}
 		l.mu.Unlock()
-		l.workers.Done()
+		l.running.Done()
 		return false
 	}
 	en, kick := c.queue[0], l.kick
@@ -348,7 +348,7 @@ func (l *lane) drop(en *entry) {
 
 // release hands back every held command that is not being handled, in
 // stream order, so that the replica now serving the consumer gets them
-// (it waits for them, see catchUpLoop), and wakes the parked workers.
+// (it waits for them, see catchUpLoop), and wakes the parked conversations.
 func (l *lane) release(why string) {
 	l.mu.Lock()
 	var back []*entry
@@ -498,7 +498,7 @@ func (l *lane) close(ctx context.Context) {
 	// still in handling here (they keep getting progress acks until Run
 	// returns).
 	l.unpin(ctx, pin)
-	l.workers.Wait()
+	l.running.Wait()
 	l.bg.Wait()
 }
 
