@@ -31,7 +31,12 @@ import (
 // first, then the consumer starts and the clock runs until all b.N are
 // done — results stored for the egress, acknowledged for the baseline.
 // Both run with concurrency 64; the egress with its shipped settings (see
-// shipped).
+// shipped) but reply_budget off ("egress"), the engine by itself. At 0 ms
+// "egress+observe" runs the egress with the shipped reply_budget, observe:
+// one user message stored in a file-storage WXKF_IN per conversation, and
+// every send takes from its conversation's budget in WXKF_BUDGET.
+// "naive+writes" is the baseline plus the two writes the egress's records
+// need (naiveegress.Config.Writes).
 //
 // It reports commands/s and cpu-µs/command: the process's CPU time
 // (getrusage: user + system) during the timed part over b.N. Everything is
@@ -46,7 +51,7 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		impls := []string{"naive", "egress"}
 		if latency == 0 {
-			impls = append(impls, "naive+writes")
+			impls = append(impls, "naive+writes", "egress+observe")
 		}
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
@@ -56,13 +61,22 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	}
 }
 
-// runBaselineBench measures impl ("naive" or "egress").
+// runBaselineBench measures impl: "naive", "naive+writes", "egress" or
+// "egress+observe".
 func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, shipped)
 	var run func(context.Context) error
 	var done, refused func() int64
 	switch impl {
-	case "egress":
+	case "egress", "egress+observe":
+		if impl == "egress+observe" {
+			// The shipped reply_budget: each send takes from its
+			// conversation's budget, which a stored user message granted.
+			e.cfg.ReplyBudget = config.BudgetObserve
+			trackBudgets(b, e, jetstream.FileStorage, true)
+		} else {
+			e.cfg.ReplyBudget = config.BudgetOff
+		}
 		eg := e.newEgress(e.js)
 		run = eg.Run
 		// Progress is read from the egress's own count of finished
@@ -99,6 +113,9 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 		done = c.Handled
 		refused = c.Failed
 	}
+	if impl == "egress+observe" {
+		storeMessages(b, e, (b.N+4)/5)
+	}
 	storeSends(b, e, b.N)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -117,7 +134,7 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	}
 	delivered := len(e.sim.Delivered(appID))
 	switch impl {
-	case "egress":
+	case "egress", "egress+observe":
 		checkDelivered(b, e, b.N)
 		if delivered != b.N {
 			b.Fatalf("%d messages delivered at WeChat, want %d", delivered, b.N)

@@ -25,20 +25,7 @@ func BenchmarkBudgetThroughput(b *testing.B) {
 	for _, mode := range []string{config.BudgetOff, config.BudgetObserve} {
 		b.Run(mode, func(b *testing.B) {
 			e := newEnv(b, wxsim.SimConfig{}, func(c *config.Egress) { shipped(c); c.ReplyBudget = mode })
-			sc := events.InboundStream()
-			sc.Storage = jetstream.MemoryStorage
-			if _, err := e.js.CreateStream(b.Context(), sc); err != nil {
-				b.Fatal(err)
-			}
-			if mode != config.BudgetOff {
-				e.budget = func(js jetstream.JetStream) *budget.Tracker {
-					t, err := budget.Open(b.Context(), js, budget.Config{Storage: jetstream.MemoryStorage})
-					if err != nil {
-						b.Fatal(err)
-					}
-					return t
-				}
-			}
+			trackBudgets(b, e, jetstream.MemoryStorage, mode != config.BudgetOff)
 			eg := e.newEgress(e.js)
 			storeMessages(b, e, (b.N+4)/5)
 			storeSends(b, e, b.N)
@@ -50,6 +37,27 @@ func BenchmarkBudgetThroughput(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 		})
+	}
+}
+
+// trackBudgets creates WXKF_IN and, when track is set, gives the env's
+// next replica a reply-budget tracker, both on storage (the egress tracks
+// budgets when its ReplyBudget is not off and it has a tracker).
+func trackBudgets(b *testing.B, e *env, storage jetstream.StorageType, track bool) {
+	b.Helper()
+	sc := events.InboundStream()
+	sc.Storage = storage
+	if _, err := e.js.CreateStream(b.Context(), sc); err != nil {
+		b.Fatal(err)
+	}
+	if track {
+		e.budget = func(js jetstream.JetStream) *budget.Tracker {
+			t, err := budget.Open(b.Context(), js, budget.Config{Storage: storage})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return t
+		}
 	}
 }
 
