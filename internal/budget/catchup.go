@@ -66,7 +66,7 @@ func (t *Tracker) CatchUp(ctx context.Context, in jetstream.Stream, c events.Con
 	if err != nil || p == nil {
 		return false, false, err
 	}
-	if _, err = t.change(ctx, c, false, func(s *State) bool {
+	if _, err = t.change(ctx, c, false, syncing{}, func(s *State) bool {
 		applied = p.apply(s)
 		return applied
 	}); err != nil {

@@ -125,7 +125,7 @@ func TestSyncTakeN(t *testing.T) {
 	}
 	take := func(now time.Time) State {
 		t.Helper()
-		st, code, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now)
+		st, code, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now, time.Time{})
 		if err != nil || code != 0 {
 			t.Fatalf("take: %d %v", code, err)
 		}
@@ -181,4 +181,82 @@ func inboundWorld(t *testing.T) (jetstream.JetStream, jetstream.Stream, *Tracker
 		t.Fatal(err)
 	}
 	return js, stream, tr
+}
+
+// TestSyncTakeReceived: a take for a command received before the
+// conversation's pushes were last read by a take of this tracker does not
+// read them again (a push stored since is not the command's: it was
+// published after the read, so after the command), unless the cached
+// budget proves stale or the take would refuse; a command received after
+// that read reads them.
+func TestSyncTakeReceived(t *testing.T) {
+	js, stream, tr := inboundWorld(t)
+	store := func(id string, at time.Duration) {
+		t.Helper()
+		m := wxcodec.Message{FromUserName: conv.OpenID, BusinessID: conv.BusinessID, MsgType: "text", MsgID: id, CreateTime: t0.Add(at).Unix()}
+		in, err := events.NewInbound(conv.AppID, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := MessageGrant(in.Time(), in.Time())
+		in.Budget = &b
+		if _, err := js.PublishMsg(t.Context(), in.Msg("")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(time.Hour)
+	take := func(tr *Tracker, received time.Time) (State, int) {
+		t.Helper()
+		st, code, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now, received)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, code
+	}
+	window := func(at time.Duration) time.Time { return t0.Add(at + MessageWindow) }
+
+	store("1", 0)
+	received := time.Now() // the command of the take below arrives
+	if st, code := take(tr, received); code != 0 || st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(0)) {
+		t.Fatalf("first take: %d %+v; want message 1's window, 4 left", code, st)
+	}
+	// A message stored now was published after the take's read, so after
+	// every command received before it: their takes do not look for it.
+	store("2", time.Minute)
+	if st, _ := take(tr, received); st.Remaining != MessageSends-2 || !st.ExpiresAt.Equal(window(0)) {
+		t.Errorf("command received before the read: %+v; want message 1's window, 3 left (no read)", st)
+	}
+	// A command received after that read may answer message 2.
+	if st, _ := take(tr, time.Now()); st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(time.Minute)) {
+		t.Errorf("command received after the read: %+v; want message 2's window, 4 left", st)
+	}
+
+	// Another replica's write makes the cached budget stale: the take
+	// reads the pushes again and decides on the stored budget.
+	received = time.Now()
+	take(tr, received) // synced after received; 3 left
+	other, err := Open(t.Context(), js, Config{Storage: jetstream.MemoryStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := take(other, time.Now()); st.Remaining != MessageSends-3 {
+		t.Fatalf("other replica's take: %+v; want 2 left", st)
+	}
+	store("3", 2*time.Minute)
+	if st, _ := take(tr, received); st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(2*time.Minute)) {
+		t.Errorf("stale cache: %+v; want message 3's window read, 4 left", st)
+	}
+
+	// A take that would refuse never relies on the cache: with the window
+	// used up, a message stored after the read still counts.
+	received = time.Now()
+	for i := range MessageSends - 1 {
+		if _, code := take(tr, received); code != 0 {
+			t.Fatalf("take %d: %d", i, code)
+		}
+	}
+	store("4", 3*time.Minute)
+	if st, code := take(tr, received); code != 0 || st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(3*time.Minute)) {
+		t.Errorf("used up: %d %+v; want message 4's window read, no refusal", code, st)
+	}
 }

@@ -45,16 +45,23 @@
 // applies the latest stored message (CatchUp), then writes it
 // ([Tracker.Grant]). Every path applies the same grant, keyed by event id
 // and CreateTime, so applying it again changes nothing. The cost moved to
-// the egress: one get of WXKF_IN per send, typing check and budget.get.
+// the egress: one get of WXKF_IN per typing check, budget.get and send —
+// except that a send's take names when its command was received, and a
+// take for a command received before this tracker's latest read of the
+// conversation's pushes (a bot's replies to one message, received
+// together) relies on that read: every push the command answers was
+// stored before the command was published. It does so only while the
+// cached budget is current (its compare-and-set succeeds) and the take
+// refuses nothing; otherwise it reads the pushes as any take does.
 //
 // # Usage
 //
 //	tr, err := budget.Open(ctx, js, budget.Config{Replicas: 1, Storage: jetstream.FileStorage})
-//	b := budget.MessageGrant(createTime, now)                         // ingress: a message, nothing stored
-//	_, _, err := tr.CatchUp(ctx, inbound, conv)                       // ingress: an enter-session …
-//	s, err := tr.Grant(ctx, conv, events.TriggerEnterSession, at, id) // … then its grant
-//	s, code, applied, err := tr.SyncTakeN(ctx, inbound, conv, 1, now) // egress, before a send
-//	s, err := tr.Live(ctx, inbound, conv)                             // budget.get
+//	b := budget.MessageGrant(createTime, now)                                   // ingress: a message, nothing stored
+//	_, _, err := tr.CatchUp(ctx, inbound, conv)                                 // ingress: an enter-session …
+//	s, err := tr.Grant(ctx, conv, events.TriggerEnterSession, at, id)           // … then its grant
+//	s, code, applied, err := tr.SyncTakeN(ctx, inbound, conv, 1, now, received) // egress, before a send
+//	s, err := tr.Live(ctx, inbound, conv)                                       // budget.get
 //
 // # Concurrency
 //

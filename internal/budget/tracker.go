@@ -52,6 +52,12 @@ type Tracker struct {
 type cached struct {
 	rev   uint64
 	state State
+	// synced: state holds the grant of every push of the conversation
+	// stored before this time (this process's clock; zero: not known).
+	// It is when the latest read of the conversation's pushes whose grant
+	// a take of this process wrote, on this revision or one it led to,
+	// started.
+	synced time.Time
 }
 
 // Open creates or updates [Bucket] and returns a Tracker on it.
@@ -102,7 +108,7 @@ func (t *Tracker) Grant(ctx context.Context, c events.Conversation, trigger stri
 	if trigger != events.TriggerMessage && trigger != events.TriggerEnterSession {
 		return State{}, fmt.Errorf("%w: trigger %q", ErrInvalid, trigger)
 	}
-	return t.change(ctx, c, true, func(s *State) bool { return s.grant(trigger, at, id) })
+	return t.change(ctx, c, true, syncing{}, func(s *State) bool { return s.grant(trigger, at, id) })
 }
 
 // Get returns conversation c's budget (the zero State when it has none).
@@ -127,7 +133,7 @@ func (t *Tracker) Take(ctx context.Context, c events.Conversation, now time.Time
 // returns the errcode WeChat would answer to the first part it cannot
 // take (45015 or 45047), with the budget as read.
 func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, error) {
-	s, code, _, err := t.takeN(ctx, c, nil, n, now)
+	s, code, _, err := t.takeN(ctx, c, nil, syncing{}, n, now)
 	return s, code, err
 }
 
@@ -135,20 +141,66 @@ func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now t
 // latest stored user message in the inbound stream in (see [Tracker.Live]),
 // in the same compare-and-set: the egress's take before each send. It
 // also reports whether it applied a grant.
-func (t *Tracker) SyncTakeN(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now time.Time) (State, int, bool, error) {
-	p, err := t.latestGrant(ctx, in, c)
-	if err != nil {
-		return State{}, 0, false, err
-	}
-	return t.takeN(ctx, c, p, n, now)
+//
+// received is when the caller got the command it takes for (this
+// process's clock; zero: unknown). Every push the command answers was
+// stored before it was published, so before received: when a take of this
+// process already brought c's budget up to date with a read of c's pushes
+// that started after received, and the compare-and-set on the revision it
+// wrote succeeds, the read is not made again (a bot's replies to one
+// message, received together, read the pushes once). Otherwise — another
+// writer changed the budget, or the take would refuse — the take reads the
+// pushes and decides on a fresh budget, as without received.
+func (t *Tracker) SyncTakeN(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now, received time.Time) (State, int, bool, error) {
+	return syncTake(ctx, t, in, c, received, func(p *pending, sy syncing) (State, int, bool, error) {
+		return t.takeN(ctx, c, p, sy, n, now)
+	})
 }
 
-func (t *Tracker) takeN(ctx context.Context, c events.Conversation, p *pending, n int, now time.Time) (State, int, bool, error) {
+// syncing is what a change knows of the conversation's pushes: its f
+// applies the grant of every push stored before at (zero: none known).
+// With cachedOnly it must not read the budget again: a stale revision, or
+// a change that writes nothing, fails with errStale instead.
+type syncing struct {
+	at         time.Time
+	cachedOnly bool
+}
+
+// errStale: a change that was to rely on the cached budget found it stale.
+var errStale = errors.New("budget: cached revision stale")
+
+// syncTake runs take with the grant of c's latest stored push: with none
+// and the cached budget when that budget was synced after received (see
+// [Tracker.SyncTakeN]), else (or when the cached budget proves stale) with
+// a read of c's pushes.
+func syncTake[R any](ctx context.Context, t *Tracker, in jetstream.Stream, c events.Conversation, received time.Time,
+	take func(*pending, syncing) (State, R, bool, error)) (State, R, bool, error) {
+	k, err := key(c)
+	if err != nil {
+		var zero R
+		return State{}, zero, false, err
+	}
+	if e, ok := t.cached(k); ok && !received.IsZero() && e.synced.After(received) {
+		s, r, granted, err := take(nil, syncing{at: e.synced, cachedOnly: true})
+		if !errors.Is(err, errStale) {
+			return s, r, granted, err
+		}
+	}
+	at := time.Now()
+	p, err := t.latestGrant(ctx, in, c)
+	if err != nil {
+		var zero R
+		return State{}, zero, false, err
+	}
+	return take(p, syncing{at: at})
+}
+
+func (t *Tracker) takeN(ctx context.Context, c events.Conversation, p *pending, sy syncing, n int, now time.Time) (State, int, bool, error) {
 	if n < 1 {
 		return State{}, 0, false, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
 	}
 	code, granted := 0, false
-	s, err := t.change(ctx, c, p != nil, func(s *State) bool {
+	s, err := t.change(ctx, c, p != nil, sy, func(s *State) bool {
 		granted = p.apply(s)
 		if code = s.sendCode(now); code != 0 {
 			return granted
@@ -170,26 +222,28 @@ func (t *Tracker) takeN(ctx context.Context, c events.Conversation, p *pending, 
 // how many it took. It takes none and returns the errcode WeChat would
 // answer (45015 or 45047) when the window is closed or used up.
 func (t *Tracker) TakeUpTo(ctx context.Context, c events.Conversation, n int, now time.Time) (State, int, int, error) {
-	s, took, code, _, err := t.takeUpTo(ctx, c, nil, n, now)
+	s, took, code, _, err := t.takeUpTo(ctx, c, nil, syncing{}, n, now)
 	return s, took, code, err
 }
 
 // SyncTakeUpTo is [Tracker.TakeUpTo] on the budget brought up to date as
-// [Tracker.SyncTakeN] does, and reports whether it applied a grant.
-func (t *Tracker) SyncTakeUpTo(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now time.Time) (State, int, int, bool, error) {
-	p, err := t.latestGrant(ctx, in, c)
-	if err != nil {
-		return State{}, 0, 0, false, err
-	}
-	return t.takeUpTo(ctx, c, p, n, now)
+// [Tracker.SyncTakeN] does (received as there), and reports whether it
+// applied a grant.
+func (t *Tracker) SyncTakeUpTo(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now, received time.Time) (State, int, int, bool, error) {
+	type tookCode struct{ took, code int }
+	s, r, granted, err := syncTake(ctx, t, in, c, received, func(p *pending, sy syncing) (State, tookCode, bool, error) {
+		s, took, code, granted, err := t.takeUpTo(ctx, c, p, sy, n, now)
+		return s, tookCode{took, code}, granted, err
+	})
+	return s, r.took, r.code, granted, err
 }
 
-func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pending, n int, now time.Time) (State, int, int, bool, error) {
+func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pending, sy syncing, n int, now time.Time) (State, int, int, bool, error) {
 	if n < 1 {
 		return State{}, 0, 0, false, fmt.Errorf("%w: take %d sends", ErrInvalid, n)
 	}
 	code, took, granted := 0, 0, false
-	s, err := t.change(ctx, c, p != nil, func(s *State) bool {
+	s, err := t.change(ctx, c, p != nil, sy, func(s *State) bool {
 		took = 0
 		granted = p.apply(s)
 		if code = s.sendCode(now); code != 0 {
@@ -212,7 +266,7 @@ func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pendin
 // A window that changed since (a new push reset it, or it was corrected to
 // zero) is left alone.
 func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt time.Time, n int) (State, error) {
-	return t.change(ctx, c, false, func(s *State) bool {
+	return t.change(ctx, c, false, syncing{}, func(s *State) bool {
 		limit := MessageSends
 		if s.Trigger == events.TriggerEnterSession {
 			limit = SessionSends
@@ -229,7 +283,7 @@ func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt tim
 // (45015 or 45047) at now: nothing is left, and after 45015 the window is
 // closed.
 func (t *Tracker) Exhaust(ctx context.Context, c events.Conversation, code int, now time.Time) (State, error) {
-	return t.change(ctx, c, false, func(s *State) bool {
+	return t.change(ctx, c, false, syncing{}, func(s *State) bool {
 		changed := s.Remaining != 0
 		s.Remaining = 0
 		if code == CodeOutOfWindow && s.ExpiresAt.After(now) {
@@ -263,7 +317,7 @@ func (t *Tracker) SyncCheckTyping(ctx context.Context, in jetstream.Stream, c ev
 // Typed records a typing command of conversation c that WeChat accepted at
 // now: Typing starts the typing state, CancelTyping ends it.
 func (t *Tracker) Typed(ctx context.Context, c events.Conversation, command string, now time.Time) (State, error) {
-	return t.change(ctx, c, false, func(s *State) bool {
+	return t.change(ctx, c, false, syncing{}, func(s *State) bool {
 		before := s.TypingUntil
 		s.typed(command, now)
 		return !before.Equal(s.TypingUntil)
@@ -275,15 +329,20 @@ func (t *Tracker) Typed(ctx context.Context, c events.Conversation, command stri
 // given and reports whether to write it. A change is first tried on the
 // revision this process last saw (or, with guessNew, as the create of a
 // new key when it saw none); a decision not to write is only taken on a
-// fresh read, so a stale copy never refuses anything.
-func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bool, f func(*State) bool) (State, error) {
+// fresh read, so a stale copy never refuses anything. sy says which pushes
+// f's grant covers, and whether the change may read the budget (see
+// [syncing]).
+func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bool, sy syncing, f func(*State) bool) (State, error) {
 	k, err := key(c)
 	if err != nil {
 		return State{}, err
 	}
 	s, rev, fresh := State{}, uint64(0), false
+	var synced time.Time // the pushes s holds the grants of (see cached)
 	if e, ok := t.cached(k); ok {
-		s, rev = e.state, e.rev
+		s, rev, synced = e.state, e.rev, e.synced
+	} else if sy.cachedOnly {
+		return State{}, errStale
 	} else if !guessNew {
 		if s, rev, _, err = t.read(ctx, k); err != nil {
 			return State{}, err
@@ -294,19 +353,25 @@ func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bo
 		next := s.clone()
 		if !f(&next) {
 			if fresh {
+				t.markSynced(k, rev, sy.at)
 				return next, nil
 			}
 		} else {
 			nrev, err := t.store(ctx, k, next, rev)
 			if err == nil {
-				t.remember(k, nrev, next)
+				// What was written holds s's grants and f's.
+				t.remember(k, nrev, next, later(synced, sy.at))
 				return next, nil
 			}
 			if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 				return State{}, err
 			}
 		}
+		if sy.cachedOnly {
+			return State{}, errStale
+		}
 		// Another writer was first, or the copy was stale: read again.
+		synced = time.Time{}
 		if s, rev, _, err = t.read(ctx, k); err != nil {
 			return State{}, err
 		}
@@ -331,7 +396,7 @@ func (t *Tracker) read(ctx context.Context, k string) (State, uint64, bool, erro
 		// Not ours to trust: start over, the write replaces it.
 		s = State{}
 	}
-	t.remember(k, e.Revision(), s)
+	t.remember(k, e.Revision(), s, time.Time{})
 	return s, e.Revision(), true, nil
 }
 
@@ -366,7 +431,7 @@ func (t *Tracker) cached(k string) (cached, bool) {
 	return e, ok
 }
 
-func (t *Tracker) remember(k string, rev uint64, s State) {
+func (t *Tracker) remember(k string, rev uint64, s State, synced time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.cache[k]; !ok && len(t.cache) >= maxCached {
@@ -375,7 +440,27 @@ func (t *Tracker) remember(k string, rev uint64, s State) {
 			break
 		}
 	}
-	t.cache[k] = cached{rev: rev, state: s.clone()}
+	t.cache[k] = cached{rev: rev, state: s.clone(), synced: synced}
+}
+
+// markSynced records that key k's budget at revision rev holds the grants of
+// the pushes stored before at (a change that found nothing to write on a
+// fresh read, with at's grant applied).
+func (t *Tracker) markSynced(k string, rev uint64, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.cache[k]; ok && e.rev == rev {
+		e.synced = later(e.synced, at)
+		t.cache[k] = e
+	}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (t *Tracker) forget(k string) {

@@ -65,7 +65,7 @@ func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reply budget: %w", err)
 	}
-	s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, j.cmd.Conversation, n, e.budgetNow())
+	s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, j.cmd.Conversation, n, e.budgetNow(), j.received)
 	e.caughtUp(applied)
 	if err != nil {
 		return 0, fmt.Errorf("reply budget: %w", err)
@@ -101,7 +101,7 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	if !e.tracking() {
 		return false, nil
 	}
-	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.rec.Budget != nil, n), n)
+	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.received, j.rec.Budget != nil, n), n)
 }
 
 // spendAlongside is [Egress.spend] for observe, which sends whatever the
@@ -114,12 +114,12 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 // result or fails maybe_delivered, neither of which takes or gives back;
 // a retry's record, written after join, holds it as before.
 func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()) {
-	conv, had := j.cmd.Conversation, j.rec.Budget != nil
+	conv, received, had := j.cmd.Conversation, j.received, j.rec.Budget != nil
 	done := make(chan struct{})
 	var t budgetTake
 	go func() {
 		defer close(done)
-		t = e.take(ctx, conv, had, n)
+		t = e.take(ctx, conv, received, had, n)
 	}()
 	return func() {
 		<-done
@@ -138,10 +138,11 @@ type budgetTake struct {
 	err     error
 }
 
-// take takes n sends of conv's budget, or when the command took them
-// before (taken) only reads what is left. It touches no job: it may run
-// alongside the handling ([Egress.spendAlongside]).
-func (e *Egress) take(ctx context.Context, conv events.Conversation, taken bool, n int) budgetTake {
+// take takes n sends of conv's budget for a command received at received,
+// or when the command took them before (taken) only reads what is left. It
+// touches no job: it may run alongside the handling
+// ([Egress.spendAlongside]).
+func (e *Egress) take(ctx context.Context, conv events.Conversation, received time.Time, taken bool, n int) budgetTake {
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	in, err := e.inbound(bctx)
@@ -153,7 +154,7 @@ func (e *Egress) take(ctx context.Context, conv events.Conversation, taken bool,
 		s, err := e.budget.Live(bctx, in, conv)
 		return budgetTake{state: s, read: err == nil}
 	}
-	s, code, applied, err := e.budget.SyncTakeN(bctx, in, conv, n, e.budgetNow())
+	s, code, applied, err := e.budget.SyncTakeN(bctx, in, conv, n, e.budgetNow(), received)
 	return budgetTake{state: s, read: err == nil, took: err == nil, code: code, applied: applied, err: err}
 }
 

@@ -68,7 +68,7 @@ func TestCatchUpUngrantedPush(t *testing.T) {
 			conv := w.conv("u1")
 			// An older message, granted; its window used up.
 			w.push("u1", "text", "m0")
-			if _, code, _, err := w.tr.SyncTakeN(t.Context(), w.in, conv, budget.MessageSends, w.sim.Now()); err != nil || code != 0 {
+			if _, code, _, err := w.tr.SyncTakeN(t.Context(), w.in, conv, budget.MessageSends, w.sim.Now(), time.Time{}); err != nil || code != 0 {
 				t.Fatalf("take: %d %v", code, err)
 			}
 			w.sim.Advance(time.Minute)

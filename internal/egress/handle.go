@@ -25,6 +25,7 @@ import (
 type job struct {
 	msg      jetstream.Msg
 	md       *jetstream.MsgMetadata
+	received time.Time // when this replica first got the command (its clock)
 	cmd      events.Command
 	key      string // sent-record key
 	rec      record
@@ -111,12 +112,13 @@ var ack = action{} // outAck
 func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d, time.Millisecond)} }
 
 // handle handles one delivery of a command, which its lane holds (and
-// acknowledges, terminates or parks as the action says). tries counts its
+// acknowledges, terminates or parks as the action says). received is when
+// the lane first got the command. tries counts its
 // handlings in this replica, this one included. yield is closed when the
 // lane wants its commands back: a text sent in parts is parked between two
 // parts, to be handed over. retained is the result an earlier handling
 // could not store (see [action]), if any.
-func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}, retained []byte) action {
+func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -128,14 +130,14 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, tries int,
 		var span trace.Span
 		ctx, span = e.startSpan(ctx, msg, tries)
 		defer span.End()
-		act, err := e.handleOnce(ctx, msg, md, tries, yield, retained)
+		act, err := e.handleOnce(ctx, msg, md, received, tries, yield, retained)
 		span.SetAttributes(attribute.String("kfbridge.action", act.out.String()))
 		if err != nil {
 			span.SetStatus(codes.Error, "interrupted")
 		}
 		return act
 	}
-	act, _ := e.handleOnce(ctx, msg, md, tries, yield, retained)
+	act, _ := e.handleOnce(ctx, msg, md, received, tries, yield, retained)
 	return act
 }
 
@@ -150,13 +152,13 @@ func (e *Egress) startSpan(ctx context.Context, msg jetstream.Msg, tries int) (c
 
 // handleOnce is [Egress.handle] under ctx; the error is the interruption
 // the action parks the command for, if any.
-func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, yield <-chan struct{}, retained []byte) (action, error) {
-	act, err := e.process(ctx, msg, md, tries, tries > 1, yield, retained)
+func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte) (action, error) {
+	act, err := e.process(ctx, msg, md, received, tries, tries > 1, yield, retained)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
 		// decide again against its record (a reused id, this command's own
 		// record from an earlier delivery, or its retry state).
-		act, err = e.process(ctx, msg, md, tries, true, yield, retained)
+		act, err = e.process(ctx, msg, md, received, tries, true, yield, retained)
 	}
 	switch {
 	case errors.Is(err, errRecordTaken):
@@ -181,9 +183,9 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 // the command's sent record first; otherwise (the first handling of a
 // first delivery) the record's create before the call finds one, if any
 // (errRecordExists).
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, tries int, load bool, yield <-chan struct{}, retained []byte) (action, error) {
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, load bool, yield <-chan struct{}, retained []byte) (action, error) {
 	var err error
-	j := &job{msg: msg, md: md, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger}
+	j := &job{msg: msg, md: md, received: received, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger}
 	if e.tracer != nil {
 		// The handling's span (see handle) continues the command's trace.
 		j.trace = telemetry.TraceParentOf(trace.SpanFromContext(ctx))

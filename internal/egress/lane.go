@@ -53,14 +53,17 @@ type lane struct {
 
 // entry is one held command.
 type entry struct {
-	msg    jetstream.Msg          // its latest delivery
-	md     *jetstream.MsgMetadata // msg's
-	acked  time.Time              // its latest delivery or progress ack
-	seq    uint64                 // stream sequence
-	dseq   uint64                 // consumer sequence of msg
-	conv   *conv
-	active bool // a worker is handling it
-	tries  int  // handlings so far in this replica
+	msg   jetstream.Msg          // its latest delivery
+	md    *jetstream.MsgMetadata // msg's
+	acked time.Time              // its latest delivery or progress ack
+	seq   uint64                 // stream sequence
+	dseq  uint64                 // consumer sequence of msg
+	conv  *conv
+	// received is when it first arrived here: it was published before
+	// (the reply budget's take relies on that; see budget.Tracker.SyncTakeN).
+	received time.Time
+	active   bool // a worker is handling it
+	tries    int  // handlings so far in this replica
 	// result is its delivered result that a handling could not store (see
 	// [action]).
 	result []byte
@@ -243,7 +246,7 @@ func (l *lane) add(msg jetstream.Msg) {
 		c = &conv{key: key}
 		l.convs[key] = c
 	}
-	en := &entry{msg: msg, md: md, acked: now, seq: seq, dseq: md.Sequence.Consumer, conv: c}
+	en := &entry{msg: msg, md: md, acked: now, seq: seq, dseq: md.Sequence.Consumer, conv: c, received: now}
 	l.held[seq] = en
 	// In stream order; a command handed back by another replica may arrive
 	// after later ones of its conversation (they wait in catch-up).
@@ -284,10 +287,10 @@ func (l *lane) step(c *conv) bool {
 	en, kick := c.queue[0], l.kick
 	en.active = true
 	en.tries++
-	msg, md, tries, retained := en.msg, en.md, en.tries, en.result
+	msg, md, received, tries, retained := en.msg, en.md, en.received, en.tries, en.result
 	l.mu.Unlock()
 
-	act := l.e.handle(msg, md, tries, kick, retained)
+	act := l.e.handle(msg, md, received, tries, kick, retained)
 
 	l.mu.Lock()
 	en.active = false

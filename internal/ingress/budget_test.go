@@ -70,7 +70,7 @@ func TestPushGrantsBudget(t *testing.T) {
 	if s, err := tr.Get(t.Context(), conv); err != nil || s.Remaining != 0 || !s.ExpiresAt.IsZero() {
 		t.Errorf("stored budget after a message: %+v, %v; want none (the message writes nothing)", s, err)
 	}
-	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, fixedNow); err != nil || code != 0 {
+	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, fixedNow, time.Time{}); err != nil || code != 0 {
 		t.Fatalf("Take = %d, %v", code, err)
 	}
 	// WeChat's retry of the message: stored once, nothing granted again.
@@ -80,7 +80,7 @@ func TestPushGrantsBudget(t *testing.T) {
 	}
 	// Another replica spends a send: the ingress's remembered revision is
 	// stale, its compare-and-set fails, and it writes on a fresh read.
-	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, fixedNow); err != nil || code != 0 {
+	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, fixedNow, time.Time{}); err != nil || code != 0 {
 		t.Fatalf("Take = %d, %v", code, err)
 	}
 	enter := k["user_enter_tempsession"]
