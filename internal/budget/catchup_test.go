@@ -1,6 +1,7 @@
 package budget
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -186,24 +187,13 @@ func inboundWorld(t *testing.T) (jetstream.JetStream, jetstream.Stream, *Tracker
 // TestSyncTakeReceived: a take for a command received before the
 // conversation's pushes were last read by a take of this tracker does not
 // read them again (a push stored since is not the command's: it was
-// published after the read, so after the command), unless the cached
-// budget proves stale or the take would refuse; a command received after
-// that read reads them.
+// published after the read, so after the command; the take is counted in
+// the window before it, the documented cost), unless the cached budget
+// proves stale or the take would refuse; a command received after that
+// read reads them.
 func TestSyncTakeReceived(t *testing.T) {
 	js, stream, tr := inboundWorld(t)
-	store := func(id string, at time.Duration) {
-		t.Helper()
-		m := wxcodec.Message{FromUserName: conv.OpenID, BusinessID: conv.BusinessID, MsgType: "text", MsgID: id, CreateTime: t0.Add(at).Unix()}
-		in, err := events.NewInbound(conv.AppID, &m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := MessageGrant(in.Time(), in.Time())
-		in.Budget = &b
-		if _, err := js.PublishMsg(t.Context(), in.Msg("")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store := func(id string, at time.Duration) { t.Helper(); storeMessage(t, js, id, at) }
 	now := t0.Add(time.Hour)
 	take := func(tr *Tracker, received time.Time) (State, int) {
 		t.Helper()
@@ -213,7 +203,6 @@ func TestSyncTakeReceived(t *testing.T) {
 		}
 		return st, code
 	}
-	window := func(at time.Duration) time.Time { return t0.Add(at + MessageWindow) }
 
 	store("1", 0)
 	received := time.Now() // the command of the take below arrives
@@ -258,5 +247,94 @@ func TestSyncTakeReceived(t *testing.T) {
 	store("4", 3*time.Minute)
 	if st, code := take(tr, received); code != 0 || st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(3*time.Minute)) {
 		t.Errorf("used up: %d %+v; want message 4's window read, no refusal", code, st)
+	}
+}
+
+// storeMessage stores a user message of conv with id, created at t0+at and
+// carrying its grant, as the ingress does.
+func storeMessage(t *testing.T, js jetstream.JetStream, id string, at time.Duration) {
+	t.Helper()
+	m := wxcodec.Message{FromUserName: conv.OpenID, BusinessID: conv.BusinessID, MsgType: "text", MsgID: id, CreateTime: t0.Add(at).Unix()}
+	in, err := events.NewInbound(conv.AppID, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := MessageGrant(in.Time(), in.Time())
+	in.Budget = &b
+	if _, err := js.PublishMsg(t.Context(), in.Msg("")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// window is the end of the window of a message created at t0+at.
+func window(at time.Duration) time.Time { return t0.Add(at + MessageWindow) }
+
+// storingStream is the real inbound stream whose latest-push read lets a
+// user message be stored while it is under way (after the server
+// answered), and notes when that message was stored: when a command
+// answering it could have arrived, before the read returned.
+type storingStream struct {
+	jetstream.Stream
+	store    func()
+	storedAt time.Time
+}
+
+func (s *storingStream) GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	m, err := s.Stream.GetLastMsgForSubject(ctx, subject)
+	if s.store != nil {
+		s.store()
+		s.store, s.storedAt = nil, time.Now()
+	}
+	return m, err
+}
+
+// TestSyncTakeReceivedBounds: what a take relying on an earlier read of
+// the pushes may not do. A command received after a message stored
+// during that read (while its answer was on its way) still reads: the
+// read counts from when it started. A text in parts that the cached
+// window holds only in part reads again rather than cut it. A read older
+// than the tracker's skipFor is not relied on.
+func TestSyncTakeReceivedBounds(t *testing.T) {
+	js, stream, tr := inboundWorld(t)
+	now := t0.Add(time.Hour)
+
+	storeMessage(t, js, "1", 0)
+	in := &storingStream{Stream: stream, store: func() { storeMessage(t, js, "2", time.Minute) }}
+	if _, code, _, err := tr.SyncTakeN(t.Context(), in, conv, 1, now, time.Now()); err != nil || code != 0 {
+		t.Fatalf("first take: %d %v", code, err)
+	}
+	// A command answering message 2 arrives while the read is under way.
+	received := in.storedAt
+	if received.IsZero() {
+		t.Fatal("message 2 was not stored during the read")
+	}
+	st, code, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now, received)
+	if err != nil || code != 0 || st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(time.Minute)) {
+		t.Errorf("command received after a message stored during the read: %d %+v %v; want message 2's window, 4 left", code, st, err)
+	}
+
+	// 4 left in message 2's window, read just now; message 3 arrives; a
+	// text of 5 parts received before it may not be cut to 4 on the cache.
+	received = time.Now()
+	if _, _, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now, received); err != nil {
+		t.Fatal(err)
+	}
+	storeMessage(t, js, "3", 2*time.Minute)
+	st, took, code, _, err := tr.SyncTakeUpTo(t.Context(), stream, conv, MessageSends, now, received)
+	if err != nil || code != 0 || took != MessageSends || st.Remaining != 0 || !st.ExpiresAt.Equal(window(2*time.Minute)) {
+		t.Errorf("parts on a window holding fewer: took %d, %d %+v %v; want all %d from message 3's window", took, code, st, err, MessageSends)
+	}
+
+	// With skipFor 0 no read is relied on, however recent.
+	tr.skipFor = 0
+	received = time.Now()
+	storeMessage(t, js, "4", 3*time.Minute)
+	if _, _, _, err := tr.SyncTakeN(t.Context(), stream, conv, 1, now, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	storeMessage(t, js, "5", 4*time.Minute)
+	st, code, _, err = tr.SyncTakeN(t.Context(), stream, conv, 1, now, received)
+	if err != nil || code != 0 || st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(4*time.Minute)) {
+		t.Errorf("skipFor 0: %d %+v %v; want message 5's window read, 4 left", code, st, err)
 	}
 }

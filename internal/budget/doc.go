@@ -50,9 +50,13 @@
 // take for a command received before this tracker's latest read of the
 // conversation's pushes (a bot's replies to one message, received
 // together) relies on that read: every push the command answers was
-// stored before the command was published. It does so only while the
-// cached budget is current (its compare-and-set succeeds) and the take
-// refuses nothing; otherwise it reads the pushes as any take does.
+// stored before the command was published. It does so only within
+// [SkipFor] of that read, while the cached budget is current (its
+// compare-and-set succeeds) and the take refuses nothing and takes all it
+// asks; otherwise it reads the pushes as any take does. So it never
+// refuses a send; a user message stored in between is not applied to
+// such a take, which is counted in the window before it (the budget may
+// then show more than WeChat's until a 45047 corrects it).
 //
 // # Usage
 //

@@ -44,9 +44,19 @@ type Tracker struct {
 	kv    jetstream.KeyValue
 	write WriteFunc // nil: the KV's Create and Update
 
+	// skipFor: how old a read of a conversation's pushes a take may rely
+	// on instead of reading again (see [Tracker.SyncTakeN]); 0: never.
+	skipFor time.Duration
+
 	mu    sync.Mutex
 	cache map[string]cached // key → the last revision this process read or wrote
 }
+
+// SkipFor is how long after a take read a conversation's pushes a take
+// for a command received before that read may rely on it (see
+// [Tracker.SyncTakeN]). It bounds what a user message stored in between
+// can cost: such sends are counted in the window before it.
+const SkipFor = time.Second
 
 // cached is a budget as this process last read or wrote it.
 type cached struct {
@@ -69,7 +79,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: %w", Bucket, err)
 	}
-	return &Tracker{kv: kv, cache: map[string]cached{}}, nil
+	return &Tracker{kv: kv, skipFor: SkipFor, cache: map[string]cached{}}, nil
 }
 
 // WriteFunc stores value on subject (a key's subject in [Bucket],
@@ -82,7 +92,7 @@ type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq u
 // (the ingress's own publisher, cheaper than the KV's), with a cache of
 // its own.
 func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
-	return &Tracker{kv: t.kv, write: w, cache: map[string]cached{}}
+	return &Tracker{kv: t.kv, write: w, skipFor: t.skipFor, cache: map[string]cached{}}
 }
 
 // subjectPrefix starts the subject of every key of [Bucket].
@@ -145,12 +155,18 @@ func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now t
 // received is when the caller got the command it takes for (this
 // process's clock; zero: unknown). Every push the command answers was
 // stored before it was published, so before received: when a take of this
-// process already brought c's budget up to date with a read of c's pushes
-// that started after received, and the compare-and-set on the revision it
-// wrote succeeds, the read is not made again (a bot's replies to one
-// message, received together, read the pushes once). Otherwise — another
-// writer changed the budget, or the take would refuse — the take reads the
-// pushes and decides on a fresh budget, as without received.
+// process brought c's budget up to date with a read of c's pushes that
+// started after received and less than [SkipFor] ago, and the
+// compare-and-set on the revision it wrote succeeds, the read is not made
+// again (a bot's replies to one message, received together, read the
+// pushes once). Otherwise — another writer changed the budget, or the take
+// would refuse or take fewer than n — the take reads the pushes and
+// decides on a fresh budget, as without received. So relying on the read
+// never refuses a send; what it can cost: a user message stored since the
+// read (within SkipFor) is not applied to this take, which WeChat counts
+// in the message's new window and this take in the window before it, so
+// the budget can later show more sends left than WeChat's, until WeChat's
+// 45047 corrects it.
 func (t *Tracker) SyncTakeN(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now, received time.Time) (State, int, bool, error) {
 	return syncTake(ctx, t, in, c, received, func(p *pending, sy syncing) (State, int, bool, error) {
 		return t.takeN(ctx, c, p, sy, n, now)
@@ -180,7 +196,7 @@ func syncTake[R any](ctx context.Context, t *Tracker, in jetstream.Stream, c eve
 		var zero R
 		return State{}, zero, false, err
 	}
-	if e, ok := t.cached(k); ok && !received.IsZero() && e.synced.After(received) {
+	if e, ok := t.cached(k); ok && !received.IsZero() && e.synced.After(received) && time.Since(e.synced) < t.skipFor {
 		s, r, granted, err := take(nil, syncing{at: e.synced, cachedOnly: true})
 		if !errors.Is(err, errStale) {
 			return s, r, granted, err
@@ -250,6 +266,11 @@ func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pendin
 			return granted
 		}
 		took = min(n, s.Remaining)
+		if sy.cachedOnly && took < n {
+			// Fewer than n may only be decided on a fresh read.
+			took = 0
+			return false
+		}
 		for range took {
 			s.take()
 		}

@@ -209,9 +209,10 @@
 // published on seeing the event finds its window, and a new message
 // resets a half-spent window before the next take. A command that arrived
 // here before the conversation's latest such read (replies received
-// together) skips the get: what it answers was stored before it was
-// published; a take that finds the budget changed by another writer, or
-// would refuse, reads again. Every result then
+// together, within budget.SkipFor of it) skips the get: what it answers
+// was stored before it was published; a take that finds the budget
+// changed by another writer, or would refuse or cut a text, reads again.
+// A user message stored in between is counted from the next read on. Every result then
 // carries the budget left.
 // The tracker's compare-and-set makes the spending correct across replicas.
 // Enforce takes before the "sending" record, which holds the take, so that
