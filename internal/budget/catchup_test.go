@@ -193,6 +193,7 @@ func inboundWorld(t *testing.T) (jetstream.JetStream, jetstream.Stream, *Tracker
 // read reads them.
 func TestSyncTakeReceived(t *testing.T) {
 	js, stream, tr := inboundWorld(t)
+	tr.skipFor = time.Hour // however slow the machine (the bound: TestSyncTakeReceivedBounds)
 	store := func(id string, at time.Duration) { t.Helper(); storeMessage(t, js, id, at) }
 	now := t0.Add(time.Hour)
 	take := func(tr *Tracker, received time.Time) (State, int) {
@@ -296,6 +297,7 @@ func (s *storingStream) GetLastMsgForSubject(ctx context.Context, subject string
 // than the tracker's skipFor is not relied on.
 func TestSyncTakeReceivedBounds(t *testing.T) {
 	js, stream, tr := inboundWorld(t)
+	tr.skipFor = time.Hour // until the last part, which tests the bound
 	now := t0.Add(time.Hour)
 
 	storeMessage(t, js, "1", 0)

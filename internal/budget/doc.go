@@ -55,8 +55,9 @@
 // compare-and-set succeeds) and the take refuses nothing and takes all it
 // asks; otherwise it reads the pushes as any take does. So it never
 // refuses a send; a user message stored in between is not applied to
-// such a take, which is counted in the window before it (the budget may
-// then show more than WeChat's until a 45047 corrects it).
+// such a take, which is counted in the window before it: its result
+// reports that window (fewer left, an earlier end), and after the next
+// read the budget may show more than WeChat's until a 45047 corrects it.
 //
 // # Usage
 //

@@ -164,9 +164,10 @@ func (t *Tracker) TakeN(ctx context.Context, c events.Conversation, n int, now t
 // decides on a fresh budget, as without received. So relying on the read
 // never refuses a send; what it can cost: a user message stored since the
 // read (within SkipFor) is not applied to this take, which WeChat counts
-// in the message's new window and this take in the window before it, so
-// the budget can later show more sends left than WeChat's, until WeChat's
-// 45047 corrects it.
+// in the message's new window and this take in the window before it. The
+// take then reports that earlier window (fewer sends left, an earlier
+// end), and once the next read applies the new window the budget can
+// show more sends left than WeChat's, until WeChat's 45047 corrects it.
 func (t *Tracker) SyncTakeN(ctx context.Context, in jetstream.Stream, c events.Conversation, n int, now, received time.Time) (State, int, bool, error) {
 	return syncTake(ctx, t, in, c, received, func(p *pending, sy syncing) (State, int, bool, error) {
 		return t.takeN(ctx, c, p, sy, n, now)
