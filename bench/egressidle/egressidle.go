@@ -222,18 +222,45 @@ func measure(ctx context.Context, cfg Config, ns *natsServer, rep Report) (Repor
 		perSec   = map[int64]int64{} // pull requests by unix second, in the window
 		counting atomic.Bool
 	)
-	if _, err := nc.Subscribe(pullSubject, func(*nats.Msg) {
-		pulls.Add(1)
+	sub, err := nc.Subscribe(pullSubject, func(*nats.Msg) {
 		if counting.Load() {
 			mu.Lock()
 			perSec[time.Now().Unix()]++
 			mu.Unlock()
 		}
-	}); err != nil {
+		pulls.Add(1)
+	})
+	if err != nil {
 		return rep, fmt.Errorf("counter: %w", err)
 	}
-	if err := nc.Flush(); err != nil {
-		return rep, fmt.Errorf("counter: %w", err)
+	// caughtUp returns once the counter has handled every pull request the
+	// server sent it before the call: the server answers the flush after
+	// them, and the handler has then counted every one delivered to it.
+	// Each window edge waits for it, so a pull request the server counted
+	// before an edge is not counted after it.
+	caughtUp := func() error {
+		if err := nc.Flush(); err != nil {
+			return fmt.Errorf("counter: %w", err)
+		}
+		for {
+			n, _, err := sub.Pending()
+			if err != nil {
+				return fmt.Errorf("counter: %w", err)
+			}
+			delivered, err := sub.Delivered()
+			if err != nil {
+				return fmt.Errorf("counter: %w", err)
+			}
+			if n == 0 && pulls.Load() == delivered {
+				return nil
+			}
+			if err := sleep(ctx, time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	if err := caughtUp(); err != nil {
+		return rep, err
 	}
 	if err := sleep(ctx, cfg.Settle); err != nil {
 		return rep, err
@@ -242,12 +269,19 @@ func measure(ctx context.Context, cfg Config, ns *natsServer, rep Report) (Repor
 	if err != nil {
 		return rep, err
 	}
+	if err := caughtUp(); err != nil {
+		return rep, err
+	}
 	counting.Store(true)
 	cpu0, p0, t0 := processCPU(), pulls.Load(), time.Now()
 	if err := sleep(ctx, cfg.Duration); err != nil {
 		return rep, err
 	}
-	cpu1, p1, t1 := processCPU(), pulls.Load(), time.Now()
+	cpu1, t1 := processCPU(), time.Now()
+	if err := caughtUp(); err != nil {
+		return rep, err
+	}
+	p1 := pulls.Load()
 	counting.Store(false)
 	mu.Lock()
 	for _, n := range perSec {
@@ -257,6 +291,16 @@ func measure(ctx context.Context, cfg Config, ns *natsServer, rep Report) (Repor
 	s1, err := ns.stats()
 	if err != nil {
 		return rep, err
+	}
+	// The server counts a message just after delivering it: the counter
+	// may have seen a pull request the server's counters do not hold yet.
+	for deadline := time.Now().Add(time.Second); s1.OutMsgs-s0.OutMsgs < p1-p0 && time.Now().Before(deadline); {
+		if err := sleep(ctx, time.Millisecond); err != nil {
+			return rep, err
+		}
+		if s1, err = ns.stats(); err != nil {
+			return rep, err
+		}
 	}
 	rep.Window = t1.Sub(t0)
 	rep.ProcessCPU = cpu1 - cpu0
