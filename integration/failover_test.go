@@ -86,16 +86,20 @@ func TestClusterFailover(t *testing.T) {
 		}
 		return egressInflight > 0 || outMsgs > 0
 	})
-	if err := l.commandBurst(ctx, 4, 3); err != nil { // 3 each for 4 users: ≥ 150 ms of work per partition
-		t.Fatal(err)
-	}
-	stopPushing := l.backToBack(ctx, 2, pushUsers)
+	// The leaders are checked first, so that between the burst and the kill
+	// there is only the start of the back-to-back pushes: a slow check on a
+	// loaded machine once let the whole burst finish before the kill.
 	for _, name := range []string{events.InboundStreamName, events.OutboundStreamName} {
 		if l, err := streamLeader(ctx, js, name); err != nil || l != leader {
-			stopPushing()
 			t.Fatalf("before the kill %s is led by %q (%v), want %s", name, l, err, leader)
 		}
 	}
+	// 5 each (a message's send allowance) for 4 users: ≥ 250 ms of work
+	// per conversation at the simulator's 50 ms.
+	if err := l.commandBurst(ctx, 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	stopPushing := l.backToBack(ctx, 2, pushUsers)
 	killedAt := k.signal(t, nodes[leader].c) // when it died
 	stopPushing()
 
