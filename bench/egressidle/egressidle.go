@@ -259,8 +259,8 @@ func measure(ctx context.Context, cfg Config, ns *natsServer, rep Report) (Repor
 			}
 		}
 	}
-	if err := caughtUp(); err != nil {
-		return rep, err
+	if err := nc.Flush(); err != nil {
+		return rep, fmt.Errorf("counter: %w", err)
 	}
 	if err := sleep(ctx, cfg.Settle); err != nil {
 		return rep, err

@@ -268,9 +268,7 @@ func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pendin
 		}
 		took = min(n, s.Remaining)
 		if sy.cachedOnly && took < n {
-			// Fewer than n may only be decided on a fresh read.
-			took = 0
-			return false
+			return false // fewer than n may only be decided on a fresh read
 		}
 		for range took {
 			s.take()

@@ -74,6 +74,7 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 			// conversation's budget, which a stored user message granted.
 			e.cfg.ReplyBudget = config.BudgetObserve
 			trackBudgets(b, e, jetstream.FileStorage, true)
+			storeMessages(b, e, (b.N+4)/5)
 		} else {
 			e.cfg.ReplyBudget = config.BudgetOff
 		}
@@ -112,9 +113,6 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 		run = c.Run
 		done = c.Handled
 		refused = c.Failed
-	}
-	if impl == "egress+observe" {
-		storeMessages(b, e, (b.N+4)/5)
 	}
 	storeSends(b, e, b.N)
 
