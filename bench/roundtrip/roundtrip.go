@@ -114,15 +114,45 @@ type Report struct {
 	// SendLag is the largest delay between a push's scheduled time and
 	// the start of its send: large values mean the tool itself was late.
 	SendLag time.Duration
+	// Stages break the round trip down: where the time went.
+	Stages []Stage
+}
+
+// Stage is one stage of the round trip: the push stored, received by the
+// bot, the bot's command stored, the reply at WeChat.
+type Stage struct {
+	Name string
+	// Reached counts the measured pushes seen at this stage.
+	Reached int
+	// P50 and P99 are the times from schedule to this stage over the
+	// measured pushes that reached it.
+	P50, P99 time.Duration
+	// Slowest is the median time spent in this stage (since the stage
+	// before, or the schedule) by the pushes whose round trip was at or
+	// above P99: which stage the tail comes from.
+	Slowest time.Duration
 }
 
 // String formats r on a few lines.
 func (r Report) String() string {
-	return fmt.Sprintf("scheduled %d, measured %d, push failed %d, replies %d, lost %d\n"+
+	var b strings.Builder
+	fmt.Fprintf(&b, "scheduled %d, measured %d, push failed %d, replies %d, lost %d\n"+
 		"round trip from schedule: p50 %v p90 %v p99 %v max %v (send lag max %v)\n",
 		r.Scheduled, r.Measured, r.PushFailed, r.Replies, r.Lost,
 		r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
 		r.Max.Round(10*time.Microsecond), r.SendLag.Round(10*time.Microsecond))
+	if len(r.Stages) > 0 {
+		b.WriteString("stages from schedule p50/p99 (slowest 1%: median time in stage):")
+		for i, st := range r.Stages {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " %s %v/%v (%v)", st.Name, st.P50.Round(10*time.Microsecond),
+				st.P99.Round(10*time.Microsecond), st.Slowest.Round(10*time.Microsecond))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // contentPrefix starts every pushed text; the bot echoes it.
@@ -137,6 +167,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	n := int(cfg.Rate * cfg.Duration.Seconds())
 	rec := &arrivals{at: make([]atomic.Int64, n), interval: time.Duration(float64(time.Second) / cfg.Rate)}
+	for i := range rec.stages {
+		rec.stages[i] = make([]atomic.Int64, n)
+	}
 	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return Report{}, fmt.Errorf("simulator listen: %w", err)
@@ -185,7 +218,7 @@ func drive(ctx context.Context, cfg Config, n int, sim *wxsim.Sim, rec *arrivals
 	if err != nil {
 		return Report{}, err
 	}
-	stopBot, err := runBot(ctx, js, cfg.Logger)
+	stopBot, err := runBot(ctx, js, rec, cfg.Logger)
 	if err != nil {
 		return Report{}, err
 	}
@@ -243,7 +276,9 @@ func drive(ctx context.Context, cfg Config, n int, sim *wxsim.Sim, rec *arrivals
 			if _, err := pusher.Push(ctx, req); err != nil {
 				pushFailed.Add(1)
 				cfg.Logger.Warn("push failed", "i", i, "err", err)
+				return
 			}
+			rec.mark(stagePushed, i)
 		})
 	}
 	wg.Wait()
@@ -277,13 +312,67 @@ func drive(ctx context.Context, cfg Config, n int, sim *wxsim.Sim, rec *arrivals
 		slices.Sort(lat)
 		rank := func(p float64) time.Duration { return lat[max(0, int(p*float64(len(lat))+0.999999)-1)] }
 		rep.P50, rep.P90, rep.P99, rep.Max = rank(0.50), rank(0.90), rank(0.99), lat[len(lat)-1]
+		rep.Stages = rec.breakdown(first, rep.P99)
 	}
 	return rep, nil
 }
 
+// breakdown reports the stages of pushes first.. and, for those whose
+// round trip took at least p99, the median time each stage took.
+func (a *arrivals) breakdown(first int, p99 time.Duration) []Stage {
+	out := make([]Stage, stages+1)
+	var slow [stages + 1][]time.Duration
+	for s := range out {
+		var d []time.Duration
+		for i := first; i < len(a.at); i++ {
+			if v := a.cumulative(s, i); v != 0 {
+				d = append(d, v)
+			}
+			total := time.Duration(a.at[i].Load())
+			if total < p99 {
+				continue
+			}
+			prev := time.Duration(0)
+			if s > 0 {
+				prev = a.cumulative(s-1, i)
+			}
+			if v := a.cumulative(s, i); v != 0 && (s == 0 || prev != 0) {
+				slow[s] = append(slow[s], v-prev)
+			}
+		}
+		out[s].Name = "at WeChat"
+		if s < stages {
+			out[s].Name = stageNames[s]
+		}
+		out[s].Reached = len(d)
+		out[s].P50, out[s].P99 = nearestRank(d, 0.5), nearestRank(d, 0.99)
+		out[s].Slowest = nearestRank(slow[s], 0.5)
+	}
+	return out
+}
+
+// cumulative is push i's time from schedule to stage s (stages: at
+// WeChat), 0 when unknown.
+func (a *arrivals) cumulative(s, i int) time.Duration {
+	if s == stages {
+		return time.Duration(a.at[i].Load())
+	}
+	return time.Duration(a.stages[s][i].Load())
+}
+
+// nearestRank sorts d and returns its p quantile by nearest rank, 0 when
+// d is empty.
+func nearestRank(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[max(0, int(p*float64(len(d))+0.999999)-1)]
+}
+
 // runBot answers every text push on WXKF_IN at once with one send command
 // echoing its content, and returns a function that stops it.
-func runBot(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (stop func(), err error) {
+func runBot(ctx context.Context, js jetstream.JetStream, rec *arrivals, logger *slog.Logger) (stop func(), err error) {
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.InboundStreamName, jetstream.ConsumerConfig{
 		Durable: "roundtrip-bot", FilterSubject: events.InboundSubjects, AckPolicy: jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverNewPolicy, AckWait: 30 * time.Second, MaxAckPending: 10_000,
@@ -293,7 +382,7 @@ func runBot(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (s
 	}
 	var wg sync.WaitGroup
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		wg.Go(func() { reply(ctx, js, m, logger) })
+		wg.Go(func() { reply(ctx, js, m, rec, logger) })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bot consume: %w", err)
@@ -305,12 +394,14 @@ func runBot(ctx context.Context, js jetstream.JetStream, logger *slog.Logger) (s
 	}, nil
 }
 
-func reply(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, logger *slog.Logger) {
+func reply(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, rec *arrivals, logger *slog.Logger) {
 	ev, err := events.ParseInbound(m.Data())
 	if err != nil || ev.Data.Text == nil {
 		m.Ack()
 		return
 	}
+	i, _ := rec.index(ev.Data.Text.Content)
+	rec.mark(stageAtBot, i)
 	d := ev.Data
 	conv := events.Conversation{AppID: d.AppID, BusinessID: d.BusinessID, OpenID: ev.Subject}
 	msg, err := events.NewCommandMsg(conv, events.VerbSend, "rt-"+ev.ID, "/bench/roundtrip",
@@ -327,15 +418,54 @@ func reply(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, logger 
 		m.NakWithDelay(time.Second)
 		return
 	}
+	rec.mark(stageCommandStored, i)
 	m.Ack()
 }
 
-// arrivals records when each push's reply reached the send API.
+// The stages a push passes on its way to a reply, before the reply reaches
+// the send API.
+const (
+	stagePushed        = iota // the ingress answered the push: stored in WXKF_IN
+	stageAtBot                // the bot received the event
+	stageCommandStored        // the bot's command is stored in WXKF_OUT
+	stages
+)
+
+var stageNames = [stages]string{"push stored", "at bot", "command stored"}
+
+// arrivals records when each push's reply reached the send API, and when
+// it passed the stages before.
 type arrivals struct {
 	start    atomic.Int64   // scheduled time of push 0, Unix ns
 	interval time.Duration  // between scheduled pushes
 	at       []atomic.Int64 // latency from schedule, 0: not yet
 	count    atomic.Int64
+	stages   [stages][]atomic.Int64 // time from schedule at each stage, 0: not seen
+}
+
+// since returns the time since push i was scheduled, at least 1ns.
+func (a *arrivals) since(i int, t time.Time) int64 {
+	scheduled := time.Unix(0, a.start.Load()).Add(time.Duration(i) * a.interval)
+	return max(1, int64(t.Sub(scheduled)))
+}
+
+// mark records that push i (-1: not one of ours) passed stage now.
+func (a *arrivals) mark(stage, i int) {
+	if i >= 0 && i < len(a.stages[stage]) {
+		a.stages[stage][i].CompareAndSwap(0, a.since(i, time.Now()))
+	}
+}
+
+// index returns the push number a text content carries.
+func (a *arrivals) index(content string) (int, bool) {
+	if !strings.HasPrefix(content, contentPrefix) {
+		return -1, false
+	}
+	i, err := strconv.Atoi(strings.TrimPrefix(content, contentPrefix))
+	if err != nil || i < 0 || i >= len(a.at) {
+		return -1, false
+	}
+	return i, true
 }
 
 // wrap records successful text sends whose content is contentPrefix<i>.
@@ -365,15 +495,14 @@ func (a *arrivals) wrap(next http.Handler) http.Handler {
 				Content string `json:"content"`
 			} `json:"text"`
 		}
-		if json.Unmarshal(body, &req) != nil || !strings.HasPrefix(req.Text.Content, contentPrefix) {
+		if json.Unmarshal(body, &req) != nil {
 			return
 		}
-		i, err := strconv.Atoi(strings.TrimPrefix(req.Text.Content, contentPrefix))
-		if err != nil || i < 0 || i >= len(a.at) {
+		i, ok := a.index(req.Text.Content)
+		if !ok {
 			return
 		}
-		scheduled := time.Unix(0, a.start.Load()).Add(time.Duration(i) * a.interval)
-		if a.at[i].CompareAndSwap(0, max(1, int64(done.Sub(scheduled)))) {
+		if a.at[i].CompareAndSwap(0, a.since(i, done)) {
 			a.count.Add(1)
 		}
 	})

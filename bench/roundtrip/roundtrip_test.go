@@ -22,4 +22,21 @@ func TestRun(t *testing.T) {
 	if rep.P50 <= 0 || rep.P50 > rep.P99 || rep.P99 > rep.Max {
 		t.Errorf("percentiles out of order: %v", rep)
 	}
+	names := []string{"push stored", "at bot", "command stored", "at WeChat"}
+	if len(rep.Stages) != len(names) {
+		t.Fatalf("%d stages, want %d: %+v", len(rep.Stages), len(names), rep.Stages)
+	}
+	for i, st := range rep.Stages {
+		if st.Name != names[i] || st.Reached != 50 || st.P50 <= 0 || st.P50 > st.P99 || st.Slowest == 0 {
+			t.Errorf("stage %d: %+v; want %q reached by 50 pushes, percentiles in order, a time for the slowest", i, st, names[i])
+		}
+	}
+	// The bot stores its command after it received the event; the reply
+	// reaches WeChat after its push was stored, less than the whole trip.
+	if bot, cmd := rep.Stages[1], rep.Stages[2]; cmd.P50 < bot.P50 {
+		t.Errorf("command stored (p50 %v) before the bot received the event (p50 %v)", cmd.P50, bot.P50)
+	}
+	if last := rep.Stages[3]; last.P50 != rep.P50 || last.P99 != rep.P99 {
+		t.Errorf("stage at WeChat p50/p99 %v/%v, round trip %v/%v: want the same", last.P50, last.P99, rep.P50, rep.P99)
+	}
 }
