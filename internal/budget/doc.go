@@ -81,7 +81,9 @@
 // # Errors
 //
 // NATS failures are returned wrapped with the key. [ErrContended] reports a
-// change that lost 64 compare-and-sets in a row. A full bucket
+// change that lost 64 compare-and-sets in a row. A key an operator
+// deleted or purged (`nats kv del`, `nats kv purge`) reads as no budget,
+// and the next change writes on its marker. A full bucket
 // (nats.streams.max_bytes.budget) refuses budgets of new conversations
 // with the server's error; the callers decide: the ingress stores the push
 // anyway (without data.reply_budget), and the egress, which then knows no

@@ -41,8 +41,9 @@ type Config struct {
 // Tracker keeps the reply budgets of every conversation in [Bucket],
 // shared by every replica. It is safe for concurrent use.
 type Tracker struct {
-	kv    jetstream.KeyValue
-	write WriteFunc // nil: the KV's Create and Update
+	kv     jetstream.KeyValue
+	stream jetstream.Stream // the bucket's stream
+	write  WriteFunc        // nil: the KV's Create and Update
 
 	// skipFor: how old a read of a conversation's pushes a take may rely
 	// on instead of reading again (see [Tracker.SyncTakeN]); 0: never.
@@ -79,7 +80,11 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: %w", Bucket, err)
 	}
-	return &Tracker{kv: kv, skipFor: SkipFor, cache: map[string]cached{}}, nil
+	st, err := js.Stream(ctx, "KV_"+Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("kv %s: %w", Bucket, err)
+	}
+	return &Tracker{kv: kv, stream: st, skipFor: SkipFor, cache: map[string]cached{}}, nil
 }
 
 // WriteFunc stores value on subject (a key's subject in [Bucket],
@@ -92,7 +97,7 @@ type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq u
 // (the ingress's own publisher, cheaper than the KV's), with a cache of
 // its own.
 func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
-	return &Tracker{kv: t.kv, write: w, skipFor: t.skipFor, cache: map[string]cached{}}
+	return &Tracker{kv: t.kv, stream: t.stream, write: w, skipFor: t.skipFor, cache: map[string]cached{}}
 }
 
 // subjectPrefix starts the subject of every key of [Bucket].
@@ -392,8 +397,18 @@ func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bo
 		}
 		// Another writer was first, or the copy was stale: read again.
 		synced = time.Time{}
+		lostCreate := rev == 0
 		if s, rev, _, err = t.read(ctx, k); err != nil {
 			return State{}, err
+		}
+		if rev == 0 && lostCreate && t.write != nil {
+			// No key, yet a write on "no message" lost: the key's last
+			// entry is a delete or purge marker, which the KV's Get
+			// reports as no key (its Create writes on the marker; a
+			// writer must be told the marker's sequence).
+			if rev, err = t.markerSeq(ctx, k); err != nil {
+				return State{}, err
+			}
 		}
 		fresh = true
 	}
@@ -418,6 +433,19 @@ func (t *Tracker) read(ctx context.Context, k string) (State, uint64, bool, erro
 	}
 	t.remember(k, e.Revision(), s, time.Time{})
 	return s, e.Revision(), true, nil
+}
+
+// markerSeq returns the sequence of key k's last entry, a delete or
+// purge marker when the KV reports no key (0: none).
+func (t *Tracker) markerSeq(ctx context.Context, k string) (uint64, error) {
+	m, err := t.stream.GetLastMsgForSubject(ctx, subjectPrefix+k)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get budget %s: %w", k, err)
+	}
+	return m.Sequence, nil
 }
 
 // store writes s as key k's value: a create when rev is 0, else an update

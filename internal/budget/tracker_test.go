@@ -1,12 +1,16 @@
 package budget
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/natstest"
@@ -211,5 +215,69 @@ func TestBadConversation(t *testing.T) {
 	_, err := tr.Get(t.Context(), events.Conversation{AppID: "wx1", BusinessID: "0", OpenID: "a.b"})
 	if !errors.Is(err, ErrConversation) {
 		t.Fatalf("Get with a dotted openid = %v, want ErrConversation", err)
+	}
+}
+
+// TestWriterAfterDelete: a key whose last entry is a delete or purge
+// marker (an operator's `nats kv del` or `purge`) reads as no budget, and
+// a writer-path change (the ingress's, WithWriter) writes on the marker's
+// sequence instead of losing its compare-and-set until ErrContended.
+func TestWriterAfterDelete(t *testing.T) {
+	for _, op := range []string{"delete", "purge"} {
+		t.Run(op, func(t *testing.T) {
+			s := natstest.RunServer(t)
+			_, js := natstest.Connect(t, s)
+			ctx := t.Context()
+			tr, err := Open(ctx, js, Config{Storage: jetstream.MemoryStorage, MaxBytes: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			write := func(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error) {
+				msg := nats.NewMsg(subject)
+				msg.Data = value
+				msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(lastSeq, 10))
+				ack, err := js.PublishMsg(ctx, msg)
+				var apiErr *jetstream.APIError
+				if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+					return 0, fmt.Errorf("%w: %w", err, jetstream.ErrKeyExists)
+				}
+				if err != nil {
+					return 0, err
+				}
+				return ack.Sequence, nil
+			}
+			if _, err := tr.WithWriter(write).Grant(ctx, conv, events.TriggerEnterSession, t0, "a"); err != nil {
+				t.Fatal(err)
+			}
+			kv, err := js.KeyValue(ctx, Bucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := key(conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if op == "delete" {
+				err = kv.Delete(ctx, k)
+			} else {
+				err = kv.Purge(ctx, k)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A fresh writer (another ingress replica, or this one after a
+			// restart) knows nothing of the key.
+			got, err := tr.WithWriter(write).Grant(ctx, conv, events.TriggerEnterSession, t0.Add(time.Hour), "b")
+			if err != nil {
+				t.Fatalf("grant after %s: %v", op, err)
+			}
+			if got.Remaining != SessionSends || !got.ExpiresAt.Equal(t0.Add(time.Hour+SessionWindow)) {
+				t.Errorf("grant after %s: %+v, want %d sends until %v", op, got, SessionSends, t0.Add(time.Hour+SessionWindow))
+			}
+			stored, err := tr.Get(ctx, conv)
+			if err != nil || stored.Remaining != SessionSends {
+				t.Errorf("stored after the grant: %+v, %v; want %d sends", stored, err, SessionSends)
+			}
+		})
 	}
 }
