@@ -52,12 +52,14 @@ func encodeResult(ev events.ResultEvent) ([]byte, error) {
 	b = appendStrOmitEmpty(b, `,"media_id":`, d.MediaID)
 	b = appendIntOmitEmpty(b, `,"parts":`, d.Parts)
 	b = appendIntOmitEmpty(b, `,"parts_sent":`, d.PartsSent)
-	if d.ReplyBudget != nil {
-		rb, err := json.Marshal(d.ReplyBudget) // only with budgets on: not worth its own code
-		if err != nil {
+	if rb := d.ReplyBudget; rb != nil {
+		b = appendInt(b, `,"reply_budget":{"remaining":`, rb.Remaining)
+		b = append(b, `,"expires_at":`...)
+		if b, err = appendTime(b, rb.ExpiresAt); err != nil {
 			return nil, err
 		}
-		b = append(append(b, `,"reply_budget":`...), rb...)
+		b = appendStrOmitEmpty(b, `,"trigger":`, rb.Trigger)
+		b = append(b, '}')
 	}
 	if d.BudgetExceeded {
 		b = append(b, `,"budget_exceeded":true`...)
