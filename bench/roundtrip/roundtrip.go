@@ -309,9 +309,8 @@ func drive(ctx context.Context, cfg Config, n int, sim *wxsim.Sim, rec *arrivals
 	}
 	rep.Replies, rep.Lost = len(lat), rep.Measured-len(lat)
 	if len(lat) > 0 {
-		slices.Sort(lat)
-		rank := func(p float64) time.Duration { return lat[max(0, int(p*float64(len(lat))+0.999999)-1)] }
-		rep.P50, rep.P90, rep.P99, rep.Max = rank(0.50), rank(0.90), rank(0.99), lat[len(lat)-1]
+		rep.P50, rep.P90, rep.P99 = nearestRank(lat, 0.50), nearestRank(lat, 0.90), nearestRank(lat, 0.99)
+		rep.Max = lat[len(lat)-1] // sorted by nearestRank
 		rep.Stages = rec.breakdown(first, rep.P99)
 	}
 	return rep, nil
