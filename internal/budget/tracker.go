@@ -376,6 +376,7 @@ func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bo
 	}
 	for range maxTries {
 		next := s.clone()
+		lostCreate := false // a write on "no message" lost
 		if !f(&next) {
 			if fresh {
 				t.markSynced(k, rev, sy.at)
@@ -391,13 +392,13 @@ func (t *Tracker) change(ctx context.Context, c events.Conversation, guessNew bo
 			if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 				return State{}, err
 			}
+			lostCreate = rev == 0
 		}
 		if sy.cachedOnly {
 			return State{}, errStale
 		}
 		// Another writer was first, or the copy was stale: read again.
 		synced = time.Time{}
-		lostCreate := rev == 0
 		if s, rev, _, err = t.read(ctx, k); err != nil {
 			return State{}, err
 		}
