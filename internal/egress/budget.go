@@ -101,7 +101,7 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	if !e.tracking() {
 		return false, nil
 	}
-	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.received, j.rec.Budget != nil, n), n)
+	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.received, j.rec.Budget != nil, n, 0), n)
 }
 
 // spendAlongside is [Egress.spend] for observe, which sends whatever the
@@ -113,13 +113,31 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 // holds this take: a redelivery that finds it republishes the stored
 // result or fails maybe_delivered, neither of which takes or gives back;
 // a retry's record, written after join, holds it as before.
+//
+// A send of one conversation's burst of replies uses the reservation
+// the burst's first take made, without a take of its own: see
+// [reservation].
 func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()) {
 	conv, received, had := j.cmd.Conversation, j.received, j.rec.Budget != nil
+	var back reservation // an unusable reservation's sends, given back first
+	extra := 0
+	if r := j.res; r != nil && n == 1 && !had {
+		if s, ok := r.use(conv, e.budgetNow(), e.reserveFor); ok {
+			j.budget = &s
+			j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: 1}
+			j.spentUnsaved = true
+			e.metrics.budgetReserved.Inc()
+			return func() {}
+		}
+		back, r.left = *r, 0
+		extra = min(r.behind, budget.MessageSends-1)
+	}
 	done := make(chan struct{})
 	var t budgetTake
 	go func() {
 		defer close(done)
-		t = e.take(ctx, conv, received, had, n)
+		e.returnReserved(ctx, &back)
+		t = e.take(ctx, conv, received, had, n, extra)
 	}()
 	return func() {
 		<-done
@@ -127,22 +145,88 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 	}
 }
 
+// reservation is sends of a conversation's budget taken ahead, in observe,
+// for the sends queued right behind the command whose take made them: a
+// bot's replies to one message, received together, cost one
+// compare-and-set on WXKF_BUDGET, not one each. The take of the burst's
+// first send takes up to one send for each send queued right behind it
+// (no more than the window holds); each of those, when its turn comes,
+// uses one of them instead of taking, and its result reports the budget
+// as if it had taken its own. It lives with the lane's conversation, used
+// only by the handling of the conversation's current command (one at a
+// time), and is used within reserveFor (budget.SkipFor) of the take that
+// made it, in the same window. Sends it holds that no command used are
+// given back to their window (budget.Tracker.Give) when the conversation
+// stops running in the lane (no command left, a stop, a pin gone), when
+// its next command is not a send, or when a send finds it too old.
+//
+// What it costs: a replica that dies holding a reservation loses its
+// unused sends, and the budget shows that many fewer than WeChat's until
+// the window's next reset; observe refuses nothing, but such a send can be
+// reported budget_exceeded. Like a take relying on an earlier read (see
+// budget.Tracker.SyncTakeN), a user message stored between the take and a
+// use does not apply to that use: it is counted in the earlier window. And
+// a budget read while a burst runs (budget.get, another replica) shows
+// the burst's queued sends as already spent.
+type reservation struct {
+	behind int // sends queued right behind the command in handling (set by the lane)
+	conv   events.Conversation
+	state  budget.State // as the take that made it left it
+	left   int          // sends taken and not yet used
+	at     time.Time    // when it was made
+}
+
+// use spends one of r's sends for a send of conv at now (the budget's
+// clock), and returns the budget its result reports: what r's take left
+// plus the sends r still holds. It reports false, and spends nothing, when
+// r is empty, older than maxAge, of another conversation or of a window
+// that has ended.
+func (r *reservation) use(conv events.Conversation, now time.Time, maxAge time.Duration) (budget.State, bool) {
+	if r.left < 1 || r.conv != conv || time.Since(r.at) > maxAge || !now.Before(r.state.ExpiresAt) {
+		return budget.State{}, false
+	}
+	r.left--
+	s := r.state
+	s.Remaining += r.left
+	return s, true
+}
+
+// returnReserved gives r's unused sends back to their window, best effort
+// (a failure is logged: the budget then shows fewer sends than WeChat's),
+// and empties r.
+func (e *Egress) returnReserved(ctx context.Context, r *reservation) {
+	if r.left < 1 {
+		return
+	}
+	n := r.left
+	r.left = 0
+	bctx, cancel := e.natsCtx(ctx)
+	defer cancel()
+	if _, err := e.budget.Give(bctx, r.conv, r.state.ExpiresAt, n); err != nil {
+		e.logger.Warn("reply budget: reserved sends not given back", "appid", r.conv.AppID, "openid", r.conv.OpenID, "sends", n, "err", err)
+		return
+	}
+	e.metrics.budgetReturned.Add(float64(n))
+}
+
 // budgetTake is what [Egress.take] found: the state it read or left, and
 // for a take the errcode it predicts (0: none).
 type budgetTake struct {
-	state   budget.State
-	read    bool // state is set
-	took    bool // a take was made, not only a read
-	code    int
-	applied bool // a grant from a stored user message was applied
-	err     error
+	state    budget.State
+	read     bool // state is set
+	took     bool // a take was made, not only a read
+	reserved int  // sends taken beyond the command's own (see reservation)
+	code     int
+	applied  bool // a grant from a stored user message was applied
+	err      error
 }
 
 // take takes n sends of conv's budget for a command received at received,
+// and up to extra more for the sends queued behind it (a [reservation]),
 // or when the command took them before (taken) only reads what is left. It
 // touches no job: it may run alongside the handling
 // ([Egress.spendAlongside]).
-func (e *Egress) take(ctx context.Context, conv events.Conversation, received time.Time, taken bool, n int) budgetTake {
+func (e *Egress) take(ctx context.Context, conv events.Conversation, received time.Time, taken bool, n, extra int) budgetTake {
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
 	in, err := e.inbound(bctx)
@@ -153,6 +237,10 @@ func (e *Egress) take(ctx context.Context, conv events.Conversation, received ti
 		// Taken by an earlier handling: only read what is left.
 		s, err := e.budget.Live(bctx, in, conv)
 		return budgetTake{state: s, read: err == nil}
+	}
+	if extra > 0 {
+		s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, conv, n+extra, e.budgetNow(), received)
+		return budgetTake{state: s, read: err == nil, took: err == nil, reserved: max(took-n, 0), code: code, applied: applied, err: err}
 	}
 	s, code, applied, err := e.budget.SyncTakeN(bctx, in, conv, n, e.budgetNow(), received)
 	return budgetTake{state: s, read: err == nil, took: err == nil, code: code, applied: applied, err: err}
@@ -167,10 +255,14 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 	}
 	if t.read {
 		s := t.state
+		s.Remaining += t.reserved // as if the sends behind had not taken theirs yet
 		j.budget = &s
 	}
 	if !t.took {
 		return false, nil
+	}
+	if t.reserved > 0 && j.res != nil {
+		*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, at: time.Now()}
 	}
 	if t.code != 0 {
 		j.predicted = t.code
@@ -302,6 +394,9 @@ func (e *Egress) afterWindowError(ctx context.Context, j *job, err error) {
 	}
 	if code != budget.CodeOutOfWindow && code != budget.CodeOutOfCount {
 		return // typing rules: nothing to correct in the window
+	}
+	if j.res != nil {
+		j.res.left = 0 // WeChat says the window is spent: nothing to use or give back
 	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()

@@ -404,7 +404,8 @@ func (w *budgetWorld) wrapAPI(wrap func(http.Handler) http.Handler) {
 }
 
 // metricValue returns the value of counter name with one label of value
-// label in reg (0 when absent).
+// label in reg, or of the unlabelled counter name when label is empty (0
+// when absent).
 func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -416,6 +417,9 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) flo
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && len(m.GetLabel()) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, l := range m.GetLabel() {
 				if l.GetValue() == label {
 					return m.GetCounter().GetValue()

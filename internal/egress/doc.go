@@ -224,7 +224,17 @@
 // gives back. (A replica that dies between its take and the record's
 // write leaves a take that its redelivery makes again, and one that dies
 // during the call before its take is stored leaves none: observe may count
-// such a send twice or not at all.)
+// such a send twice or not at all.) In observe, the take of a send with
+// sends queued right behind it in its conversation (a bot's burst of
+// replies) also takes one for each of them, as far as the window holds:
+// a reservation kept with the lane's conversation. Each of those sends,
+// in turn, uses one instead of taking (no read, no write), within
+// budget.SkipFor of the take and in the same window, and its result
+// reports the budget as its own take would have left it. Sends the
+// reservation holds that no command used go back to their window when the
+// conversation stops in the lane or its next command is not a send; a
+// replica that dies holding some loses them, and the budget shows that
+// many fewer than WeChat's until the window resets (see [reservation]).
 //
 // Run returns after the commands in handling finished and were
 // acknowledged, and the others were handed back.

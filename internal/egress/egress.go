@@ -111,6 +111,9 @@ type Egress struct {
 	budget     *budget.Tracker // nil: reply budgets not tracked
 	budgetMode string          // egress.reply_budget
 	budgetNow  func() time.Time
+	// reserveFor: how long after its take a reservation may be used (see
+	// reservation); budget.SkipFor, longer in tests.
+	reserveFor time.Duration
 	inMu       sync.Mutex
 	in         jetstream.Stream // WXKF_IN, read before each budget take; nil until needed
 
@@ -161,6 +164,7 @@ func New(cfg Config) (*Egress, error) {
 	if e.budgetNow == nil {
 		e.budgetNow = e.now
 	}
+	e.reserveFor = budget.SkipFor
 	reg := cfg.Registry
 	if reg == nil {
 		reg = telemetry.NewRegistry()

@@ -47,6 +47,9 @@ type env struct {
 	// budget, when set, is the reply-budget tracker of the next replica
 	// (on its own connection), on the simulator's clock.
 	budget func(js jetstream.JetStream) *budget.Tracker
+	// reserveFor, when set, is how long the next replica may use a
+	// reply-budget reservation (see reservation).
+	reserveFor time.Duration
 }
 
 func newEnv(t testing.TB, simCfg wxsim.SimConfig, tune func(*config.Egress)) *env {
@@ -97,6 +100,9 @@ func (e *env) newEgress(js jetstream.JetStream) *Egress {
 	eg, err := New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if e.reserveFor > 0 {
+		eg.reserveFor = e.reserveFor
 	}
 	if err := eg.Setup(e.t.Context()); err != nil {
 		e.t.Fatal(err)

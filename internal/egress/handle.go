@@ -53,6 +53,8 @@ type job struct {
 	exceeded  bool
 	// spentUnsaved: rec.Budget holds a take no stored record has yet.
 	spentUnsaved bool
+	// res is the conversation's reservation in the lane (nil: none kept).
+	res *reservation
 }
 
 // logger returns the command's logger. It is made on first use: most
@@ -118,7 +120,7 @@ func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d,
 // lane wants its commands back: a text sent in parts is parked between two
 // parts, to be handed over. retained is the result an earlier handling
 // could not store (see [action]), if any.
-func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte) action {
+func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -130,14 +132,14 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received t
 		var span trace.Span
 		ctx, span = e.startSpan(ctx, msg, tries)
 		defer span.End()
-		act, err := e.handleOnce(ctx, msg, md, received, tries, yield, retained)
+		act, err := e.handleOnce(ctx, msg, md, received, tries, yield, retained, res)
 		span.SetAttributes(attribute.String("kfbridge.action", act.out.String()))
 		if err != nil {
 			span.SetStatus(codes.Error, "interrupted")
 		}
 		return act
 	}
-	act, _ := e.handleOnce(ctx, msg, md, received, tries, yield, retained)
+	act, _ := e.handleOnce(ctx, msg, md, received, tries, yield, retained, res)
 	return act
 }
 
@@ -152,13 +154,13 @@ func (e *Egress) startSpan(ctx context.Context, msg jetstream.Msg, tries int) (c
 
 // handleOnce is [Egress.handle] under ctx; the error is the interruption
 // the action parks the command for, if any.
-func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte) (action, error) {
-	act, err := e.process(ctx, msg, md, received, tries, tries > 1, yield, retained)
+func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation) (action, error) {
+	act, err := e.process(ctx, msg, md, received, tries, tries > 1, yield, retained, res)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
 		// decide again against its record (a reused id, this command's own
 		// record from an earlier delivery, or its retry state).
-		act, err = e.process(ctx, msg, md, received, tries, true, yield, retained)
+		act, err = e.process(ctx, msg, md, received, tries, true, yield, retained, res)
 	}
 	switch {
 	case errors.Is(err, errRecordTaken):
@@ -183,9 +185,9 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 // the command's sent record first; otherwise (the first handling of a
 // first delivery) the record's create before the call finds one, if any
 // (errRecordExists).
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, load bool, yield <-chan struct{}, retained []byte) (action, error) {
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, load bool, yield <-chan struct{}, retained []byte, res *reservation) (action, error) {
 	var err error
-	j := &job{msg: msg, md: md, received: received, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger}
+	j := &job{msg: msg, md: md, received: received, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger, res: res}
 	if e.tracer != nil {
 		// The handling's span (see handle) continues the command's trace.
 		j.trace = telemetry.TraceParentOf(trace.SpanFromContext(ctx))

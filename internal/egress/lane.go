@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 // priorityGroup is the one priority group of the egress consumers: the
@@ -74,7 +76,27 @@ type conv struct {
 	key     string
 	queue   []*entry
 	running bool // ready, in handling or parked (see [lane.step])
+	// res is the reply budget's reservation for the sends queued behind
+	// the command in handling: used by the handling of the conversation's
+	// current command only, one at a time (see [reservation]).
+	res reservation
 }
+
+// sendsBehind counts the sends queued right behind the first of queue,
+// up to the first command that is not a send.
+func sendsBehind(queue []*entry) int {
+	n := 0
+	for _, en := range queue[1:] {
+		if !isSend(en) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// isSend reports whether en is a send command (by its subject's verb).
+func isSend(en *entry) bool { return strings.HasSuffix(en.msg.Subject(), "."+events.VerbSend) }
 
 func newLane(e *Egress, name string, cons jetstream.Consumer, pool *workers) *lane {
 	return &lane{e: e, name: name, cons: cons, pool: pool, held: map[uint64]*entry{}, convs: map[string]*conv{},
@@ -273,6 +295,9 @@ func (l *lane) start(c *conv) {
 // no command left, or the lane is closing or catching up (whatever ends
 // that starts it again); a parked command's conversation waits off the
 // workers until the command is due, or the lane wants its commands back.
+//
+// A conversation that stops, or whose next command is not a send, gives
+// back the sends its reservation still holds (see [reservation]).
 func (l *lane) step(c *conv) bool {
 	l.mu.Lock()
 	if len(c.queue) == 0 || l.closing || l.catchUp {
@@ -280,17 +305,21 @@ func (l *lane) step(c *conv) bool {
 		if len(c.queue) == 0 {
 			delete(l.convs, c.key)
 		}
+		res := c.res
+		c.res.left = 0
 		l.mu.Unlock()
+		l.e.returnReserved(context.Background(), &res)
 		l.running.Done()
 		return false
 	}
 	en, kick := c.queue[0], l.kick
 	en.active = true
 	en.tries++
+	c.res.behind = sendsBehind(c.queue)
 	msg, md, received, tries, retained := en.msg, en.md, en.received, en.tries, en.result
 	l.mu.Unlock()
 
-	act := l.e.handle(msg, md, received, tries, kick, retained)
+	act := l.e.handle(msg, md, received, tries, kick, retained, &c.res)
 
 	l.mu.Lock()
 	en.active = false
@@ -304,7 +333,12 @@ func (l *lane) step(c *conv) bool {
 		l.drop(en)
 	}
 	last := en.msg
+	var res reservation // sends no queued send will use, given back
+	if c.res.left > 0 && len(c.queue) > 0 && !isSend(c.queue[0]) {
+		res, c.res.left = c.res, 0
+	}
 	l.mu.Unlock()
+	l.e.returnReserved(context.Background(), &res)
 	switch {
 	case handBack:
 		_ = last.Nak() // the replica pinned next takes it

@@ -14,6 +14,9 @@ type metrics struct {
 	budgetMisses *prometheus.CounterVec
 	// budgetCaughtUp counts grants the egress applied from a stored push.
 	budgetCaughtUp prometheus.Counter
+	// budgetReserved counts sends that used a reservation instead of a
+	// take, budgetReturned reserved sends given back unused.
+	budgetReserved, budgetReturned prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -55,8 +58,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kfbridge_egress_budget_caught_up_total",
 			Help: "User messages whose reply-budget grant the egress applied from the stored event before deciding a send, because the ingress's concurrent write was not stored yet (or failed).",
 		}),
+		budgetReserved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kfbridge_egress_budget_reserved_total",
+			Help: "Sends (reply_budget observe) that used a send the take of their burst's first send reserved for them, instead of a take of their own.",
+		}),
+		budgetReturned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kfbridge_egress_budget_returned_total",
+			Help: "Reserved sends (reply_budget observe) given back to their window unused.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held, m.budgetOver, m.budgetMisses, m.budgetCaughtUp} {
+	for _, c := range []prometheus.Collector{m.commands, m.apiSeconds, m.apiErrors, m.retries, m.inflight, m.held, m.budgetOver, m.budgetMisses, m.budgetCaughtUp, m.budgetReserved, m.budgetReturned} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,100 @@
+package egress
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kfbridge/kfbridge/internal/budget"
+	"github.com/kfbridge/kfbridge/internal/config"
+	"github.com/kfbridge/kfbridge/internal/natstest"
+	"github.com/kfbridge/kfbridge/internal/testworld"
+	"github.com/kfbridge/kfbridge/internal/wxsim"
+	"github.com/kfbridge/kfbridge/pkg/events"
+)
+
+// budgetWrites returns how many values have been written to WXKF_BUDGET
+// (its stream's last sequence).
+func (w *budgetWorld) budgetWrites() uint64 {
+	w.t.Helper()
+	_, st := natstest.StreamState(w.t, w.js, "KV_"+budget.Bucket)
+	return st.LastSeq
+}
+
+// queueThenRun sets up a replica, lets queue publish commands before it
+// runs, so that the lane holds them together as a bot's burst of replies,
+// then runs it.
+func (w *budgetWorld) queueThenRun(queue func()) {
+	w.t.Helper()
+	eg := w.newEgress(w.js)
+	queue()
+	testworld.Run(w.t, "egress", eg.Run)
+}
+
+// TestObserveReservesForBurst: in observe, three sends queued together
+// after one user message cost one compare-and-set on WXKF_BUDGET (the
+// first send's take reserves the other two), and each result reports the
+// budget as three takes in a row would: 4, 3, 2 left.
+func TestObserveReservesForBurst(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour // a slow machine must not turn a use into a take
+	w.push("u1", "text", "m1")
+	before := w.budgetWrites()
+	w.queueThenRun(func() {
+		for i := range 3 {
+			w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+		}
+	})
+	for i, want := range []int{4, 3, 2} {
+		r := w.result(fmt.Sprintf("c%d", i)).Data
+		if r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != want || r.BudgetExceeded {
+			t.Errorf("c%d = %+v (budget %+v); want delivered with %d left", i, r, r.ReplyBudget, want)
+		}
+	}
+	if got := w.budgetOfIn("0", "u1").Remaining; got != 2 {
+		t.Errorf("stored budget: %d left, want 2", got)
+	}
+	if got := w.budgetWrites() - before; got != 1 {
+		t.Errorf("%d writes to %s for the burst, want 1", got, budget.Bucket)
+	}
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_reserved_total", ""); got != 2 {
+		t.Errorf("budget_reserved = %v, want 2", got)
+	}
+}
+
+// TestObserveReservationGivenBack: a send reserved for that fails before
+// its call (malformed), and a send behind a typing command (not reserved
+// for), leave the budget as one take per delivered send would: the unused
+// reserved send is given back when the conversation's next command is not
+// a send, and the typing command sees it.
+func TestObserveReservationGivenBack(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	w.push("u1", "text", "m1")
+	w.queueThenRun(func() {
+		w.command("0", "u1", "send", "c0", text("hi"))
+		w.publish("0", "u1", "send", "c1", []byte(`{"specversion":"1.0","id":"c1","source":"/test","type":"weixin.kf.command.send","data":{"msgtype":"bogus"}}`), events.ContentType)
+		w.command("0", "u1", "typing", "c2", events.TypingData{Command: "Typing"})
+		w.command("0", "u1", "send", "c3", text("hi"))
+	})
+	if r := w.result("c0").Data; r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 4 {
+		t.Errorf("c0 = %+v (budget %+v); want delivered with 4 left", r, r.ReplyBudget)
+	}
+	if r := w.result("c1").Data; r.Reason != ReasonMalformed {
+		t.Errorf("c1 = %+v; want failed malformed", r)
+	}
+	if r := w.result("c2").Data; r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 4 {
+		t.Errorf("typing c2 = %+v (budget %+v); want delivered, seeing 4 left", r, r.ReplyBudget)
+	}
+	if r := w.result("c3").Data; r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 3 {
+		t.Errorf("c3 = %+v (budget %+v); want delivered with 3 left", r, r.ReplyBudget)
+	}
+	natstest.WaitFor(t, "the stored budget at 3 left", func() bool { return w.budgetOfIn("0", "u1").Remaining == 3 })
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_returned_total", ""); got != 1 {
+		t.Errorf("budget_returned = %v, want 1", got)
+	}
+}
