@@ -65,6 +65,7 @@ func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reply budget: %w", err)
 	}
+	e.returnHeld(bctx, j)
 	s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, j.cmd.Conversation, n, e.budgetNow(), j.received)
 	e.caughtUp(applied)
 	if err != nil {
@@ -101,7 +102,20 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	if !e.tracking() {
 		return false, nil
 	}
+	e.returnHeld(ctx, j)
 	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.received, j.rec.Budget != nil, n, 0), n)
+}
+
+// returnHeld gives back the sends j's conversation's reservation holds
+// before a take that does not use them (a text in parts): the take must
+// see them.
+func (e *Egress) returnHeld(ctx context.Context, j *job) {
+	if j.res == nil || j.res.left < 1 {
+		return
+	}
+	back := *j.res
+	j.res.left = 0
+	e.returnReserved(ctx, &back)
 }
 
 // spendAlongside is [Egress.spend] for observe, which sends whatever the
@@ -109,28 +123,31 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 // call made, instead of before them (its read of WXKF_IN and its
 // compare-and-set on WXKF_BUDGET, an fsync with sync always, no longer
 // delay the reply), and join, called once the call returned or the record
-// write failed, applies it to j. The "sending" record therefore never
-// holds this take: a redelivery that finds it republishes the stored
+// write failed, applies it to j. The "sending" record therefore does not
+// hold this take: a redelivery that finds it republishes the stored
 // result or fails maybe_delivered, neither of which takes or gives back;
 // a retry's record, written after join, holds it as before.
 //
-// A send of one conversation's burst of replies uses the reservation
-// the burst's first take made, without a take of its own: see
-// [reservation].
+// A send of one conversation's burst of replies uses the reservation the
+// burst's first take made, at once and without a take of its own (its
+// "sending" record then holds it): see [reservation]. Held sends it does
+// not use go back before its take.
 func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()) {
 	conv, received, had := j.cmd.Conversation, j.received, j.rec.Budget != nil
-	var back reservation // an unusable reservation's sends, given back first
+	var back reservation // held sends not used here, given back first
 	extra := 0
-	if r := j.res; r != nil && n == 1 && !had {
-		if s, ok := r.use(conv, e.budgetNow(), e.reserveFor); ok {
-			j.budget = &s
-			j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: 1}
-			j.spentUnsaved = true
-			e.metrics.budgetReserved.Inc()
-			return func() {}
+	if r := j.res; r != nil {
+		if n == 1 && !had {
+			if s, ok := r.use(conv, received, e.budgetNow(), e.reserveFor); ok {
+				j.budget = &s
+				j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: 1}
+				j.spentUnsaved = true
+				e.metrics.budgetReserved.Inc()
+				return func() {}
+			}
+			extra = r.behind
 		}
 		back, r.left = *r, 0
-		extra = min(r.behind, budget.MessageSends-1)
 	}
 	done := make(chan struct{})
 	var t budgetTake
@@ -154,11 +171,15 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 // uses one of them instead of taking, and its result reports the budget
 // as if it had taken its own. It lives with the lane's conversation, used
 // only by the handling of the conversation's current command (one at a
-// time), and is used within reserveFor (budget.SkipFor) of the take that
-// made it, in the same window. Sends it holds that no command used are
-// given back to their window (budget.Tracker.Give) when the conversation
-// stops running in the lane (no command left, a stop, a pin gone), when
-// its next command is not a send, or when a send finds it too old.
+// time), and is used only by a send received before the take that made
+// it started, within reserveFor (budget.SkipFor) of it, in the same
+// window. Sends it holds that no command used are given back to their
+// window (budget.Tracker.Give) when the conversation stops running in the
+// lane (no command left, a stop, a pin gone), when its next command is
+// not a send, and before a take that does not use them (a send that
+// cannot, a text in parts, a retry reading its budget). A send of the
+// burst that gives its own send back (WeChat did not deliver it) adds it
+// to what the reservation's later uses report.
 //
 // What it costs: a replica that dies holding a reservation loses its
 // unused sends, and the budget shows that many fewer than WeChat's until
@@ -171,24 +192,35 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 type reservation struct {
 	behind int // sends queued right behind the command in handling (set by the lane)
 	conv   events.Conversation
-	state  budget.State // as the take that made it left it
+	state  budget.State // as the take that made it left it, plus sends given back since
 	left   int          // sends taken and not yet used
-	at     time.Time    // when it was made
+	at     time.Time    // when the take that made it started (this process's clock)
 }
 
-// use spends one of r's sends for a send of conv at now (the budget's
-// clock), and returns the budget its result reports: what r's take left
-// plus the sends r still holds. It reports false, and spends nothing, when
-// r is empty, older than maxAge, of another conversation or of a window
-// that has ended.
-func (r *reservation) use(conv events.Conversation, now time.Time, maxAge time.Duration) (budget.State, bool) {
-	if r.left < 1 || r.conv != conv || time.Since(r.at) > maxAge || !now.Before(r.state.ExpiresAt) {
+// use spends one of r's sends for a send of conv received at received
+// (this process's clock) at now (the budget's clock), and returns the
+// budget its result reports: what r's take left plus the sends r still
+// holds. It reports false, and spends nothing, when r is empty, older
+// than maxAge, of another conversation or of a window that has ended, or
+// when the send was received after r's take started.
+func (r *reservation) use(conv events.Conversation, received, now time.Time, maxAge time.Duration) (budget.State, bool) {
+	if r.left < 1 || r.conv != conv || received.After(r.at) || time.Since(r.at) > maxAge || !now.Before(r.state.ExpiresAt) {
 		return budget.State{}, false
 	}
 	r.left--
 	s := r.state
 	s.Remaining += r.left
 	return s, true
+}
+
+// withHeld returns s, a budget as stored, as a result reports it: with
+// the sends r holds for the conversation's queued sends (of s's window)
+// counted as left.
+func withHeld(s budget.State, r *reservation) *budget.State {
+	if r != nil && r.left > 0 && s.ExpiresAt.Equal(r.state.ExpiresAt) {
+		s.Remaining += r.left
+	}
+	return &s
 }
 
 // returnReserved gives r's unused sends back to their window, best effort
@@ -213,9 +245,10 @@ func (e *Egress) returnReserved(ctx context.Context, r *reservation) {
 // for a take the errcode it predicts (0: none).
 type budgetTake struct {
 	state    budget.State
-	read     bool // state is set
-	took     bool // a take was made, not only a read
-	reserved int  // sends taken beyond the command's own (see reservation)
+	read     bool      // state is set
+	took     bool      // a take was made, not only a read
+	reserved int       // sends taken beyond the command's own (see reservation)
+	started  time.Time // when the take started
 	code     int
 	applied  bool // a grant from a stored user message was applied
 	err      error
@@ -239,8 +272,10 @@ func (e *Egress) take(ctx context.Context, conv events.Conversation, received ti
 		return budgetTake{state: s, read: err == nil}
 	}
 	if extra > 0 {
+		started := time.Now()
 		s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, conv, n+extra, e.budgetNow(), received)
-		return budgetTake{state: s, read: err == nil, took: err == nil, reserved: max(took-n, 0), code: code, applied: applied, err: err}
+		return budgetTake{state: s, read: err == nil, took: err == nil, reserved: max(took-n, 0), started: started,
+			code: code, applied: applied, err: err}
 	}
 	s, code, applied, err := e.budget.SyncTakeN(bctx, in, conv, n, e.budgetNow(), received)
 	return budgetTake{state: s, read: err == nil, took: err == nil, code: code, applied: applied, err: err}
@@ -253,16 +288,16 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 	if t.err != nil {
 		return e.unbudgeted(j, t.err)
 	}
+	if t.took && t.reserved > 0 && j.res != nil {
+		*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, at: t.started}
+	}
 	if t.read {
-		s := t.state
-		s.Remaining += t.reserved // as if the sends behind had not taken theirs yet
-		j.budget = &s
+		// The sends taken for those behind count as left until they are
+		// used.
+		j.budget = withHeld(t.state, j.res)
 	}
 	if !t.took {
 		return false, nil
-	}
-	if t.reserved > 0 && j.res != nil {
-		*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, at: time.Now()}
 	}
 	if t.code != 0 {
 		j.predicted = t.code
@@ -348,7 +383,10 @@ func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
 		j.logger().Warn("reply budget: send not given back", "err", err)
 		return
 	}
-	j.budget = &s
+	if r := j.res; r != nil && r.left > 0 && r.state.ExpiresAt.Equal(j.rec.Budget.ExpiresAt) && s.ExpiresAt.Equal(r.state.ExpiresAt) {
+		r.state.Remaining += n // the reservation's later uses report it
+	}
+	j.budget = withHeld(s, j.res)
 }
 
 // refuseBudget fails j before any call: WeChat would answer j.predicted.

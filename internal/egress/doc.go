@@ -232,7 +232,8 @@
 // budget.SkipFor of the take and in the same window, and its result
 // reports the budget as its own take would have left it. Sends the
 // reservation holds that no command used go back to their window when the
-// conversation stops in the lane or its next command is not a send; a
+// conversation stops in the lane or its next command is not a send, and
+// before a take that does not use them (a text in parts takes its own); a
 // replica that dies holding some loses them, and the budget shows that
 // many fewer than WeChat's until the window resets (see [reservation]).
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -83,11 +84,11 @@ type conv struct {
 }
 
 // sendsBehind counts the sends queued right behind the first of queue,
-// up to the first command that is not a send.
-func sendsBehind(queue []*entry) int {
+// up to the first command that is not a send, and at most limit.
+func sendsBehind(queue []*entry, limit int) int {
 	n := 0
 	for _, en := range queue[1:] {
-		if !isSend(en) {
+		if n == limit || !isSend(en) {
 			break
 		}
 		n++
@@ -315,7 +316,9 @@ func (l *lane) step(c *conv) bool {
 	en, kick := c.queue[0], l.kick
 	en.active = true
 	en.tries++
-	c.res.behind = sendsBehind(c.queue)
+	if l.e.observing() {
+		c.res.behind = sendsBehind(c.queue, budget.MessageSends-1)
+	}
 	msg, md, received, tries, retained := en.msg, en.md, en.received, en.tries, en.result
 	l.mu.Unlock()
 
@@ -338,7 +341,6 @@ func (l *lane) step(c *conv) bool {
 		res, c.res.left = c.res, 0
 	}
 	l.mu.Unlock()
-	l.e.returnReserved(context.Background(), &res)
 	switch {
 	case handBack:
 		_ = last.Nak() // the replica pinned next takes it
@@ -356,6 +358,7 @@ func (l *lane) step(c *conv) bool {
 		// other conversation does. It is ready again when the command is
 		// due, or at once when the lane is released or closing (step
 		// then decides).
+		l.e.returnReserved(context.Background(), &res)
 		go func() {
 			t := time.NewTimer(act.wait)
 			select {
@@ -367,6 +370,8 @@ func (l *lane) step(c *conv) bool {
 		}()
 		return false
 	}
+	// After the ack, before the conversation's next command starts.
+	l.e.returnReserved(context.Background(), &res)
 	return true
 }
 
