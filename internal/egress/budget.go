@@ -174,21 +174,29 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 // time), and is used only by a send received before the take that made
 // it started, within reserveFor (budget.SkipFor) of it, in the same
 // window. Sends it holds that no command used are given back to their
-// window (budget.Tracker.Give) when the conversation stops running in the
-// lane (no command left, a stop, a pin gone), when its next command is
-// not a send, and before a take that does not use them (a send that
-// cannot, a text in parts, a retry reading its budget). A send of the
-// burst that gives its own send back (WeChat did not deliver it) adds it
-// to what the reservation's later uses report.
+// window (budget.Tracker.Give), while the conversation still runs in the
+// lane, when it has no command left, its next command is not a send, its
+// command parks (a retry, a quota pause) or the lane stops or loses its
+// pin, and before a take that does not use them (a send that cannot, a
+// text in parts, a retry reading its budget). A send of the burst that
+// gives its own send back (WeChat did not deliver it) adds it to what the
+// reservation's later uses report. The take that makes a reservation
+// always reads the conversation's pushes itself (it does not rely on an
+// earlier read), so every send it serves was received before that read.
 //
 // What it costs: a replica that dies holding a reservation loses its
 // unused sends, and the budget shows that many fewer than WeChat's until
 // the window's next reset; observe refuses nothing, but such a send can be
 // reported budget_exceeded. Like a take relying on an earlier read (see
 // budget.Tracker.SyncTakeN), a user message stored between the take and a
-// use does not apply to that use: it is counted in the earlier window. And
-// a budget read while a burst runs (budget.get, another replica) shows
-// the burst's queued sends as already spent.
+// use does not apply to that use: it is counted in the earlier window. A
+// budget read while a burst runs (budget.get, another replica) shows the
+// burst's queued sends as already spent, and so does the ingress when it
+// grants an enter-session meanwhile: a window that looks used up then
+// gets the 1-minute window with 2 sends, which WeChat (with sends left)
+// does not open, so the budget can show up to 2 sends more than WeChat's
+// until a 45047 corrects it. A take whose write landed but whose answer
+// was lost leaves all the sends it took out of the window, not only one.
 type reservation struct {
 	behind int // sends queued right behind the command in handling (set by the lane)
 	conv   events.Conversation
@@ -272,8 +280,10 @@ func (e *Egress) take(ctx context.Context, conv events.Conversation, received ti
 		return budgetTake{state: s, read: err == nil}
 	}
 	if extra > 0 {
+		// A zero received: this take reads the pushes itself, after it
+		// started, so that the sends received before that can rely on it.
 		started := time.Now()
-		s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, conv, n+extra, e.budgetNow(), received)
+		s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, conv, n+extra, e.budgetNow(), time.Time{})
 		return budgetTake{state: s, read: err == nil, took: err == nil, reserved: max(took-n, 0), started: started,
 			code: code, applied: applied, err: err}
 	}

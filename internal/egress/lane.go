@@ -297,19 +297,25 @@ func (l *lane) start(c *conv) {
 // that starts it again); a parked command's conversation waits off the
 // workers until the command is due, or the lane wants its commands back.
 //
-// A conversation that stops, or whose next command is not a send, gives
-// back the sends its reservation still holds (see [reservation]).
+// A conversation gives back the sends its reservation still holds (see
+// [reservation]) before it stops, parks or hands its commands back, and
+// when its next command is not a send: while it still runs, so that no
+// take of its conversation here comes in between.
 func (l *lane) step(c *conv) bool {
 	l.mu.Lock()
+	for (len(c.queue) == 0 || l.closing || l.catchUp) && c.res.left > 0 {
+		res := c.res
+		c.res.left = 0
+		l.mu.Unlock()
+		l.e.returnReserved(context.Background(), &res)
+		l.mu.Lock()
+	}
 	if len(c.queue) == 0 || l.closing || l.catchUp {
 		c.running = false
 		if len(c.queue) == 0 {
 			delete(l.convs, c.key)
 		}
-		res := c.res
-		c.res.left = 0
 		l.mu.Unlock()
-		l.e.returnReserved(context.Background(), &res)
 		l.running.Done()
 		return false
 	}
@@ -336,11 +342,12 @@ func (l *lane) step(c *conv) bool {
 		l.drop(en)
 	}
 	last := en.msg
-	var res reservation // sends no queued send will use, given back
-	if c.res.left > 0 && len(c.queue) > 0 && !isSend(c.queue[0]) {
+	var res reservation // sends no queued send will use soon, given back
+	if c.res.left > 0 && (len(c.queue) == 0 || !isSend(c.queue[0]) || act.out == outPark || act.out == outTaken) {
 		res, c.res.left = c.res, 0
 	}
 	l.mu.Unlock()
+	l.e.returnReserved(context.Background(), &res)
 	switch {
 	case handBack:
 		_ = last.Nak() // the replica pinned next takes it
@@ -358,7 +365,6 @@ func (l *lane) step(c *conv) bool {
 		// other conversation does. It is ready again when the command is
 		// due, or at once when the lane is released or closing (step
 		// then decides).
-		l.e.returnReserved(context.Background(), &res)
 		go func() {
 			t := time.NewTimer(act.wait)
 			select {
@@ -370,8 +376,6 @@ func (l *lane) step(c *conv) bool {
 		}()
 		return false
 	}
-	// After the ack, before the conversation's next command starts.
-	l.e.returnReserved(context.Background(), &res)
 	return true
 }
 

@@ -2,6 +2,9 @@ package egress
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,5 +156,45 @@ func TestObserveReservationGivenBack(t *testing.T) {
 	natstest.WaitFor(t, "the stored budget at 3 left", func() bool { return w.budgetOfIn("0", "u1").Remaining == 3 })
 	if got := metricValue(t, w.reg, "kfbridge_egress_budget_returned_total", ""); got != 1 {
 		t.Errorf("budget_returned = %v, want 1", got)
+	}
+}
+
+// TestObserveReservationParked: the burst's first send fails transiently
+// and parks for its retry (an hour away here, as a quota pause can be):
+// the sends it holds for the two behind it go back at once, not when it
+// is retried.
+func TestObserveReservationParked(t *testing.T) {
+	var fail atomic.Int32
+	fail.Store(1)
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	w.cfg.RetryMin, w.cfg.RetryMax, w.cfg.RetryBudget = time.Hour, time.Hour, 2*time.Hour
+	w.wrapAPI(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/custom/send") && fail.Add(-1) >= 0 {
+				http.Error(rw, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(rw, r)
+		})
+	})
+	w.push("u1", "text", "m1")
+	w.queueThenRun(func() {
+		for i := range 3 {
+			w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+		}
+	})
+	natstest.WaitFor(t, "c0's failed call", func() bool { return fail.Load() <= 0 })
+	// c0 keeps its own take (its retry record holds it); c1 and c2 wait
+	// behind it, holding nothing.
+	natstest.WaitFor(t, "the stored budget at 4 left while c0 is parked", func() bool { return w.budgetOfIn("0", "u1").Remaining == 4 })
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_returned_total", ""); got != 2 {
+		t.Errorf("budget_returned = %v, want 2 (the sends held when c0 parked)", got)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.res) != 0 {
+		t.Errorf("results while c0 is parked: %v; want none", w.res)
 	}
 }
