@@ -430,6 +430,25 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) flo
 	return 0
 }
 
+// failSends answers the next n calls of the send API with HTTP 502 (a
+// transient failure after the request was written) in front of the
+// simulator, and returns the count of those still to fail (at most 0 once
+// all n have).
+func (w *budgetWorld) failSends(n int32) *atomic.Int32 {
+	var fail atomic.Int32
+	fail.Store(n)
+	w.wrapAPI(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/custom/send") && fail.Add(-1) >= 0 {
+				http.Error(rw, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(rw, r)
+		})
+	})
+	return &fail
+}
+
 // TestFailedSendGivesBack: a send WeChat refused for another reason
 // (40007, an unknown media id) gives its send back; a transient failure and its retry
 // spend one send only.
@@ -440,18 +459,8 @@ func TestFailedSendGivesBack(t *testing.T) {
 }
 
 func testFailedSendGivesBack(t *testing.T, mode string) {
-	var fail atomic.Int32
-	fail.Store(1)
 	w := newBudgetWorld(t, mode, wxsim.SimConfig{})
-	w.wrapAPI(func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "/custom/send") && fail.Add(-1) >= 0 {
-				http.Error(rw, "bad gateway", http.StatusBadGateway)
-				return
-			}
-			h.ServeHTTP(rw, r)
-		})
-	})
+	w.failSends(1)
 	w.replica(nil)
 	w.push("u1", "text", "m1")
 	w.command("0", "u1", "send", "c1", text("hi"))

@@ -2,9 +2,6 @@ package egress
 
 import (
 	"fmt"
-	"net/http"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,21 +161,11 @@ func TestObserveReservationGivenBack(t *testing.T) {
 // the sends it holds for the two behind it go back at once, not when it
 // is retried.
 func TestObserveReservationParked(t *testing.T) {
-	var fail atomic.Int32
-	fail.Store(1)
 	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
 	w.reg = prometheus.NewRegistry()
 	w.reserveFor = time.Hour
 	w.cfg.RetryMin, w.cfg.RetryMax, w.cfg.RetryBudget = time.Hour, time.Hour, 2*time.Hour
-	w.wrapAPI(func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "/custom/send") && fail.Add(-1) >= 0 {
-				http.Error(rw, "bad gateway", http.StatusBadGateway)
-				return
-			}
-			h.ServeHTTP(rw, r)
-		})
-	})
+	fail := w.failSends(1)
 	w.push("u1", "text", "m1")
 	w.queueThenRun(func() {
 		for i := range 3 {
