@@ -41,9 +41,9 @@ type Config struct {
 // Tracker keeps the reply budgets of every conversation in [Bucket],
 // shared by every replica. It is safe for concurrent use.
 type Tracker struct {
-	kv     jetstream.KeyValue
-	stream jetstream.Stream // the bucket's stream
-	write  WriteFunc        // nil: the KV's Create and Update
+	kv    jetstream.KeyValue
+	js    jetstream.JetStream // for the bucket's stream (see markerSeq)
+	write WriteFunc           // nil: the KV's Create and Update
 
 	// skipFor: how old a read of a conversation's pushes a take may rely
 	// on instead of reading again (see [Tracker.SyncTakeN]); 0: never.
@@ -80,11 +80,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 	if err != nil {
 		return nil, fmt.Errorf("kv %s: %w", Bucket, err)
 	}
-	st, err := js.Stream(ctx, "KV_"+Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("kv %s: %w", Bucket, err)
-	}
-	return &Tracker{kv: kv, stream: st, skipFor: SkipFor, cache: map[string]cached{}}, nil
+	return &Tracker{kv: kv, js: js, skipFor: SkipFor, cache: map[string]cached{}}, nil
 }
 
 // WriteFunc stores value on subject (a key's subject in [Bucket],
@@ -97,7 +93,7 @@ type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq u
 // (the ingress's own publisher, cheaper than the KV's), with a cache of
 // its own.
 func (t *Tracker) WithWriter(w WriteFunc) *Tracker {
-	return &Tracker{kv: t.kv, stream: t.stream, write: w, skipFor: t.skipFor, cache: map[string]cached{}}
+	return &Tracker{kv: t.kv, js: t.js, write: w, skipFor: t.skipFor, cache: map[string]cached{}}
 }
 
 // subjectPrefix starts the subject of every key of [Bucket].
@@ -437,9 +433,15 @@ func (t *Tracker) read(ctx context.Context, k string) (State, uint64, bool, erro
 }
 
 // markerSeq returns the sequence of key k's last entry, a delete or
-// purge marker when the KV reports no key (0: none).
+// purge marker when the KV reports no key (0: none). It looks the
+// bucket's stream up each time: only a write that lost on a deleted key
+// needs it.
 func (t *Tracker) markerSeq(ctx context.Context, k string) (uint64, error) {
-	m, err := t.stream.GetLastMsgForSubject(ctx, subjectPrefix+k)
+	st, err := t.js.Stream(ctx, "KV_"+Bucket)
+	if err != nil {
+		return 0, fmt.Errorf("get budget %s: %w", k, err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subjectPrefix+k)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
