@@ -65,7 +65,6 @@ func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reply budget: %w", err)
 	}
-	e.returnHeld(bctx, j)
 	s, took, code, applied, err := e.budget.SyncTakeUpTo(bctx, in, j.cmd.Conversation, n, e.budgetNow(), j.received)
 	e.caughtUp(applied)
 	if err != nil {
@@ -102,20 +101,10 @@ func (e *Egress) spend(ctx context.Context, j *job, n int) (refused bool, err er
 	if !e.tracking() {
 		return false, nil
 	}
-	e.returnHeld(ctx, j)
+	// Sends held for the conversation's queued sends go back first (a
+	// text in parts takes its own): the take must see them.
+	e.returnReserved(ctx, j.res)
 	return e.applyTake(j, e.take(ctx, j.cmd.Conversation, j.received, j.rec.Budget != nil, n, 0), n)
-}
-
-// returnHeld gives back the sends j's conversation's reservation holds
-// before a take that does not use them (a text in parts): the take must
-// see them.
-func (e *Egress) returnHeld(ctx context.Context, j *job) {
-	if j.res == nil || j.res.left < 1 {
-		return
-	}
-	back := *j.res
-	j.res.left = 0
-	e.returnReserved(ctx, &back)
 }
 
 // spendAlongside is [Egress.spend] for observe, which sends whatever the
@@ -138,7 +127,7 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 	extra := 0
 	if r := j.res; r != nil {
 		if n == 1 && !had {
-			if s, ok := r.use(conv, received, e.budgetNow(), e.reserveFor); ok {
+			if s, ok := r.use(received, e.budgetNow(), e.reserveFor); ok {
 				j.budget = &s
 				j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: 1}
 				j.spentUnsaved = true
@@ -147,7 +136,7 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 			}
 			extra = r.behind
 		}
-		back, r.left = *r, 0
+		back = r.detach()
 	}
 	done := make(chan struct{})
 	var t budgetTake
@@ -205,20 +194,29 @@ type reservation struct {
 	at     time.Time    // when the take that made it started (this process's clock)
 }
 
-// use spends one of r's sends for a send of conv received at received
-// (this process's clock) at now (the budget's clock), and returns the
-// budget its result reports: what r's take left plus the sends r still
-// holds. It reports false, and spends nothing, when r is empty, older
-// than maxAge, of another conversation or of a window that has ended, or
-// when the send was received after r's take started.
-func (r *reservation) use(conv events.Conversation, received, now time.Time, maxAge time.Duration) (budget.State, bool) {
-	if r.left < 1 || r.conv != conv || received.After(r.at) || time.Since(r.at) > maxAge || !now.Before(r.state.ExpiresAt) {
+// use spends one of r's sends for a send of r's conversation received at
+// received (this process's clock) at now (the budget's clock), and
+// returns the budget its result reports: what r's take left plus the
+// sends r still holds. It reports false, and spends nothing, when r is
+// empty, older than maxAge or of a window that has ended, or when the
+// send was received after r's take started.
+func (r *reservation) use(received, now time.Time, maxAge time.Duration) (budget.State, bool) {
+	if r.left < 1 || received.After(r.at) || time.Since(r.at) > maxAge || !now.Before(r.state.ExpiresAt) {
 		return budget.State{}, false
 	}
 	r.left--
 	s := r.state
 	s.Remaining += r.left
 	return s, true
+}
+
+// detach returns a copy of r holding its sends, and leaves r holding none:
+// the copy is given back where r cannot be touched (outside the lane's
+// lock, or alongside the handling).
+func (r *reservation) detach() reservation {
+	d := *r
+	r.left = 0
+	return d
 }
 
 // withHeld returns s, a budget as stored, as a result reports it: with
@@ -233,9 +231,9 @@ func withHeld(s budget.State, r *reservation) *budget.State {
 
 // returnReserved gives r's unused sends back to their window, best effort
 // (a failure is logged: the budget then shows fewer sends than WeChat's),
-// and empties r.
+// and empties r (nil: none).
 func (e *Egress) returnReserved(ctx context.Context, r *reservation) {
-	if r.left < 1 {
+	if r == nil || r.left < 1 {
 		return
 	}
 	n := r.left

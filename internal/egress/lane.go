@@ -304,8 +304,7 @@ func (l *lane) start(c *conv) {
 func (l *lane) step(c *conv) bool {
 	l.mu.Lock()
 	for (len(c.queue) == 0 || l.closing || l.catchUp) && c.res.left > 0 {
-		res := c.res
-		c.res.left = 0
+		res := c.res.detach()
 		l.mu.Unlock()
 		l.e.returnReserved(context.Background(), &res)
 		l.mu.Lock()
@@ -344,7 +343,7 @@ func (l *lane) step(c *conv) bool {
 	last := en.msg
 	var res reservation // sends no queued send will use soon, given back
 	if c.res.left > 0 && (len(c.queue) == 0 || !isSend(c.queue[0]) || act.out == outPark || act.out == outTaken) {
-		res, c.res.left = c.res, 0
+		res = c.res.detach()
 	}
 	l.mu.Unlock()
 	l.e.returnReserved(context.Background(), &res)
