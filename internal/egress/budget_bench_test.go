@@ -40,25 +40,28 @@ func BenchmarkBudgetThroughput(b *testing.B) {
 	}
 }
 
-// trackBudgets creates WXKF_IN and, when track is set, gives the env's
-// next replica a reply-budget tracker, both on storage (the egress tracks
-// budgets when its ReplyBudget is not off and it has a tracker).
-func trackBudgets(b *testing.B, e *env, storage jetstream.StorageType, track bool) {
-	b.Helper()
+// trackBudgets creates WXKF_IN and returns it and, when track is set,
+// gives the env's next replicas a reply-budget tracker each, both on
+// storage (the egress tracks budgets when its ReplyBudget is not off and
+// it has a tracker).
+func trackBudgets(tb testing.TB, e *env, storage jetstream.StorageType, track bool) jetstream.Stream {
+	tb.Helper()
 	sc := events.InboundStream()
 	sc.Storage = storage
-	if _, err := e.js.CreateStream(b.Context(), sc); err != nil {
-		b.Fatal(err)
+	in, err := e.js.CreateStream(tb.Context(), sc)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	if track {
 		e.budget = func(js jetstream.JetStream) *budget.Tracker {
-			t, err := budget.Open(b.Context(), js, budget.Config{Storage: storage})
+			t, err := budget.Open(tb.Context(), js, budget.Config{Storage: storage})
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			return t
 		}
 	}
+	return in
 }
 
 // storeMessages stores one user message event per conversation of

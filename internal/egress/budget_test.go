@@ -43,22 +43,9 @@ type budgetWorld struct {
 func newBudgetWorld(t *testing.T, mode string, simCfg wxsim.SimConfig) *budgetWorld {
 	t.Helper()
 	e := newEnv(t, simCfg, func(c *config.Egress) { c.ReplyBudget = mode })
-	open := func(js jetstream.JetStream) *budget.Tracker {
-		tr, err := budget.Open(t.Context(), js, budget.Config{Storage: jetstream.MemoryStorage})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr
-	}
-	e.budget = open
 	// The inbound stream the egress brings budgets up to date from.
-	sc := events.InboundStream()
-	sc.Storage = jetstream.MemoryStorage
-	in, err := e.js.CreateStream(t.Context(), sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &budgetWorld{env: e, tr: open(e.js), in: in, res: map[string]events.ResultEvent{}}
+	in := trackBudgets(t, e, jetstream.MemoryStorage, true)
+	w := &budgetWorld{env: e, tr: e.budget(e.js), in: in, res: map[string]events.ResultEvent{}}
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
