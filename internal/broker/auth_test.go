@@ -88,6 +88,16 @@ func TestBotAccount(t *testing.T) {
 	if _, err := bot.Request("$JS.API.DIRECT.GET.KV_WXKF_TOKENS.$KV.WXKF_TOKENS.wxapp", nil, 2*time.Second); !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("direct get of the token: %v, want no responders", err)
 	}
+	// Nor do WXKF_IN's direct gets, which it allows with one replica for
+	// the reply budget's reads (DirectReads): a bot reads pushes through
+	// its consumer only, as its filter allows.
+	if in, err := b.JS.Stream(ctx, events.InboundStreamName); err != nil || !in.CachedInfo().Config.AllowDirect {
+		t.Fatalf("WXKF_IN with one replica allows no direct gets (err %v)", err)
+	}
+	const pushGet = "$JS.API.DIRECT.GET.WXKF_IN.wxkf.in.wxapp.0.oU.text"
+	if _, err := bot.Request(pushGet, nil, 2*time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("direct get of a push: %v, want no responders", err)
+	}
 	// …and no copy of the bucket's messages on any subject.
 	var (
 		mu   sync.Mutex
@@ -140,6 +150,9 @@ func TestBotAccount(t *testing.T) {
 	}
 	if _, err := kv.Get(ctx, "wxapp"); err != nil {
 		t.Errorf("bridge user cannot read tokens: %v", err)
+	}
+	if m, err := ops.Request(pushGet, nil, 5*time.Second); err != nil || string(m.Data) != `{"push":1}` {
+		t.Errorf("bridge user's direct get of a push: %v", err)
 	}
 }
 

@@ -351,14 +351,30 @@ func BotConsumerConfig(c config.BotConsumer) jetstream.ConsumerConfig {
 }
 
 // ApplyStreamSettings sets the configured replicas, age, duplicate window,
-// storage and size cap on a stream definition.
+// storage and size cap on a stream definition, and direct gets on the push
+// stream WXKF_IN when it has one replica (see [DirectReads]).
 func ApplyStreamSettings(cfg *jetstream.StreamConfig, s config.Streams) {
 	cfg.Replicas = s.Replicas
 	cfg.MaxAge = s.MaxAge
 	cfg.Duplicates = s.DuplicateWindow
 	cfg.Storage = s.StorageType()
 	ApplyLimits(cfg, s)
+	if cfg.Name == events.InboundStreamName {
+		cfg.AllowDirect = DirectReads(cfg.Replicas)
+	}
 }
+
+// DirectReads reports whether WXKF_IN, with this many replicas, allows
+// direct gets, the reads the reply budget makes of a conversation's latest
+// push (package budget): with one replica, the server that stores the
+// stream answers them from its store, without the JetStream API's queue
+// and JSON (about half the time of a get, measured in-process). With more,
+// a direct get may be answered by a follower a moment behind its leader,
+// which may not hold yet a push a bot has already answered; there the
+// budget's gets stay the leader's (nats.go's stream handle picks the kind
+// the stream's definition allows). Bots never reach the direct-get
+// subjects: their accounts import only their consumers' API.
+func DirectReads(replicas int) bool { return replicas <= 1 }
 
 // ApplyLimits sets the configured size cap ([config.StreamBytes]) on the
 // definition of one of kfbridge's streams; other streams are left alone.

@@ -137,3 +137,25 @@ func TestFloodingBotCannotFillTheDisk(t *testing.T) {
 		t.Fatalf("a push after the flood: %v", err)
 	}
 }
+
+// TestInboundDirectReads: WXKF_IN allows direct gets (the reply budget's
+// reads) with one replica only, where its one server answers them; with
+// more, a follower behind its leader could; the other streams keep their
+// definitions' setting.
+func TestInboundDirectReads(t *testing.T) {
+	for _, replicas := range []int{1, 3} {
+		s := config.Default().NATS.Streams
+		s.Replicas = replicas
+		in := events.InboundStream()
+		broker.ApplyStreamSettings(&in, s)
+		if in.AllowDirect != (replicas == 1) {
+			t.Errorf("WXKF_IN with %d replicas: AllowDirect %v", replicas, in.AllowDirect)
+		}
+		for _, cfg := range []jetstream.StreamConfig{events.OutboundStream(4), events.ResultStream()} {
+			broker.ApplyStreamSettings(&cfg, s)
+			if cfg.AllowDirect {
+				t.Errorf("%s with %d replicas: AllowDirect", cfg.Name, replicas)
+			}
+		}
+	}
+}

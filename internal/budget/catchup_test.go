@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,9 +17,16 @@ import (
 // stored user message, of a documented kind or not, even when a later
 // push of another kind followed it; it applies it once, ignores messages
 // without data.reply_budget and other conversations, and never undoes a
-// newer grant.
+// newer grant. It runs with WXKF_IN's gets through the JetStream API (the
+// leader's) and direct (one replica, broker.DirectReads).
 func TestCatchUp(t *testing.T) {
-	js, stream, tr := inboundWorld(t)
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testCatchUp(t, direct) })
+	}
+}
+
+func testCatchUp(t *testing.T, direct bool) {
+	js, stream, tr := inboundWorldWith(t, direct)
 	store := func(c events.Conversation, m wxcodec.Message, granted bool) string {
 		t.Helper()
 		m.FromUserName, m.BusinessID = c.OpenID, c.BusinessID
@@ -105,9 +113,15 @@ func TestCatchUp(t *testing.T) {
 // the wildcard of its subjects (which the server answers with the newest
 // push of any kind); a newer non-message push hides the message behind
 // it, and the reads of CatchUp find it; Live shows the same without
-// writing.
+// writing. It runs with both kinds of gets, as TestCatchUp does.
 func TestSyncTakeN(t *testing.T) {
-	js, stream, tr := inboundWorld(t)
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testSyncTakeN(t, direct) })
+	}
+}
+
+func testSyncTakeN(t *testing.T, direct bool) {
+	js, stream, tr := inboundWorldWith(t, direct)
 	store := func(m wxcodec.Message) string {
 		t.Helper()
 		m.FromUserName, m.BusinessID = conv.OpenID, conv.BusinessID
@@ -168,11 +182,17 @@ func TestSyncTakeN(t *testing.T) {
 // inboundWorld is a NATS server with the inbound stream WXKF_IN and a
 // tracker, both in memory.
 func inboundWorld(t *testing.T) (jetstream.JetStream, jetstream.Stream, *Tracker) {
+	return inboundWorldWith(t, false)
+}
+
+// inboundWorldWith is inboundWorld, with direct gets on WXKF_IN if direct.
+func inboundWorldWith(t *testing.T, direct bool) (jetstream.JetStream, jetstream.Stream, *Tracker) {
 	t.Helper()
 	s := natstest.RunServer(t)
 	_, js := natstest.Connect(t, s)
 	cfg := events.InboundStream()
 	cfg.Storage = jetstream.MemoryStorage
+	cfg.AllowDirect = direct
 	stream, err := js.CreateStream(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -338,5 +358,39 @@ func TestSyncTakeReceivedBounds(t *testing.T) {
 	st, code, _, err = tr.SyncTakeN(t.Context(), stream, conv, 1, now, received)
 	if err != nil || code != 0 || st.Remaining != MessageSends-1 || !st.ExpiresAt.Equal(window(4*time.Minute)) {
 		t.Errorf("skipFor 0: %d %+v %v; want message 5's window read, 4 left", code, st, err)
+	}
+}
+
+// TestInboundRefresh: Inbound keeps its lookup of WXKF_IN for
+// InboundRefresh, then looks it up again, so the kind of get a changed
+// definition allows is used within that time.
+func TestInboundRefresh(t *testing.T) {
+	js, stream, _ := inboundWorld(t)
+	in := NewInbound(js)
+	now := time.Now()
+	in.now = func() time.Time { return now }
+	allows := func() bool {
+		t.Helper()
+		h, err := in.Stream(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.CachedInfo().Config.AllowDirect
+	}
+	if allows() {
+		t.Fatal("a stream without direct gets looked up as allowing them")
+	}
+	cfg := stream.CachedInfo().Config
+	cfg.AllowDirect = true
+	if _, err := js.UpdateStream(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(InboundRefresh - time.Millisecond)
+	if allows() {
+		t.Fatal("looked up again before InboundRefresh")
+	}
+	now = now.Add(time.Millisecond)
+	if !allows() {
+		t.Fatal("not looked up again after InboundRefresh")
 	}
 }

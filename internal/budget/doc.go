@@ -59,6 +59,13 @@
 // reports that window (fewer left, an earlier end), and after the next
 // read the budget may show more than WeChat's until a 45047 corrects it.
 //
+// The gets of WXKF_IN are the stream's leader's. With one replica the
+// bridge lets WXKF_IN answer direct gets (broker.DirectReads), which its
+// one server answers from its store, about twice as fast; with more, a
+// direct get may be answered by a follower behind its leader, so the
+// stream allows none and the gets go through the JetStream API. [Inbound]
+// looks the stream up for the reads and again every [InboundRefresh].
+//
 // # Usage
 //
 //	tr, err := budget.Open(ctx, js, budget.Config{Replicas: 1, Storage: jetstream.FileStorage})

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/wxapi"
@@ -61,7 +59,7 @@ func (e *Egress) budgetPolicy(j *job, t *events.SendText) string {
 func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	in, err := e.inbound(bctx)
+	in, err := e.in.Stream(bctx)
 	if err != nil {
 		return 0, fmt.Errorf("reply budget: %w", err)
 	}
@@ -268,7 +266,7 @@ type budgetTake struct {
 func (e *Egress) take(ctx context.Context, conv events.Conversation, received time.Time, taken bool, n, extra int) budgetTake {
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	in, err := e.inbound(bctx)
+	in, err := e.in.Stream(bctx)
 	if err != nil {
 		return budgetTake{err: err}
 	}
@@ -337,21 +335,6 @@ func (e *Egress) unbudgeted(j *job, err error) (bool, error) {
 	}
 	j.logger().Warn("reply budget not readable; sending unbudgeted", "err", err)
 	return false, nil
-}
-
-// inbound returns the inbound stream (WXKF_IN), looked up once.
-func (e *Egress) inbound(ctx context.Context) (jetstream.Stream, error) {
-	e.inMu.Lock()
-	defer e.inMu.Unlock()
-	if e.in != nil {
-		return e.in, nil
-	}
-	in, err := e.js.Stream(ctx, events.InboundStreamName)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.InboundStreamName, err)
-	}
-	e.in = in
-	return in, nil
 }
 
 // unspend gives back the sends spent by a command whose record write
@@ -464,7 +447,7 @@ func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refus
 	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	in, err := e.inbound(bctx)
+	in, err := e.in.Stream(bctx)
 	var (
 		s    budget.State
 		code int

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/broker"
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/internal/config"
 	"github.com/kfbridge/kfbridge/internal/wxsim"
@@ -47,6 +48,7 @@ func BenchmarkBudgetThroughput(b *testing.B) {
 func trackBudgets(tb testing.TB, e *env, storage jetstream.StorageType, track bool) jetstream.Stream {
 	tb.Helper()
 	sc := events.InboundStream()
+	broker.ApplyStreamSettings(&sc, config.Default().NATS.Streams) // as the bridge defines it
 	sc.Storage = storage
 	in, err := e.js.CreateStream(tb.Context(), sc)
 	if err != nil {

@@ -114,8 +114,7 @@ type Egress struct {
 	// reserveFor: how long after its take a reservation may be used (see
 	// reservation); budget.SkipFor, longer in tests.
 	reserveFor time.Duration
-	inMu       sync.Mutex
-	in         jetstream.Stream // WXKF_IN, read before each budget take; nil until needed
+	in         *budget.Inbound // WXKF_IN, read before each budget take
 
 	// Set up by Setup.
 	consumers []jetstream.Consumer // by partition
@@ -150,6 +149,7 @@ func New(cfg Config) (*Egress, error) {
 		store: cfg.Media, apps: map[string]bool{}, logger: cfg.Logger, now: cfg.Now,
 		natsWait: cfg.NATSTimeout,
 		tracer:   telemetry.Tracer(cfg.TracerProvider),
+		in:       budget.NewInbound(cfg.JS),
 	}
 	if e.natsWait <= 0 {
 		e.natsWait = 5 * time.Second

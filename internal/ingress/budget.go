@@ -2,10 +2,7 @@ package ingress
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/pkg/events"
@@ -83,7 +80,7 @@ func (s *Server) writeGrant(ctx context.Context, conv events.Conversation, trigg
 }
 
 func (s *Server) catchUpGrant(ctx context.Context, conv events.Conversation, trigger string, at time.Time, in *events.Inbound) (budget.State, error) {
-	stream, err := s.inbound(ctx)
+	stream, err := s.in.Stream(ctx)
 	if err != nil {
 		return budget.State{}, err
 	}
@@ -91,21 +88,6 @@ func (s *Server) catchUpGrant(ctx context.Context, conv events.Conversation, tri
 		return budget.State{}, err
 	}
 	return s.budget.Grant(ctx, conv, trigger, at, in.ID)
-}
-
-// inbound returns the inbound stream (WXKF_IN), looked up once.
-func (s *Server) inbound(ctx context.Context) (jetstream.Stream, error) {
-	s.inMu.Lock()
-	defer s.inMu.Unlock()
-	if s.in != nil {
-		return s.in, nil
-	}
-	in, err := s.js.Stream(ctx, events.InboundStreamName)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.InboundStreamName, err)
-	}
-	s.in = in
-	return in, nil
 }
 
 // grantFailed logs and counts a grant that could not be written.

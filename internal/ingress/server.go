@@ -87,9 +87,8 @@ type Server struct {
 	draining atomic.Bool
 	budget   *budget.Tracker
 	js       jetstream.JetStream
-	inMu     sync.Mutex
-	in       jetstream.Stream // WXKF_IN, looked up by the first enter-session grant
-	tracer   trace.Tracer     // nil: tracing off
+	in       *budget.Inbound // WXKF_IN, read by enter-session grants
+	tracer   trace.Tracer    // nil: tracing off
 }
 
 // New validates cfg and builds a Server.
@@ -110,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg.Ingress,
 		apps:     make(map[string]*app, len(cfg.Apps)),
 		js:       cfg.JetStream,
+		in:       budget.NewInbound(cfg.JetStream),
 		pub:      NewPublisher(cfg.JetStream, WithAckTimeout(cfg.Ingress.PublishTimeout)),
 		ready:    cfg.Ready,
 		logger:   cfg.Logger,

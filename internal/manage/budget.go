@@ -3,10 +3,7 @@ package manage
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
 
@@ -47,7 +44,7 @@ func (s *Service) budgetGet(ctx context.Context, appid string, body []byte) ([]b
 	if err := conv.Validate(); err != nil {
 		return nil, &Error{Code: CodeInvalid, Msg: "invalid conversation", Description: "budget.get: " + err.Error()}
 	}
-	in, err := s.inbound(ctx)
+	in, err := s.in.Stream(ctx)
 	var st budget.State
 	if err == nil {
 		st, err = s.cfg.Budget.Live(ctx, in, conv)
@@ -57,19 +54,4 @@ func (s *Service) budgetGet(ctx context.Context, appid string, body []byte) ([]b
 	}
 	b := st.Budget(s.cfg.Now())
 	return json.Marshal(budgetReply{ErrCode: 0, ErrMsg: "ok", Remaining: b.Remaining, ExpiresAt: b.ExpiresAt, Trigger: st.Trigger})
-}
-
-// inbound returns the inbound stream (WXKF_IN), looked up once.
-func (s *Service) inbound(ctx context.Context) (jetstream.Stream, error) {
-	s.inMu.Lock()
-	defer s.inMu.Unlock()
-	if s.in != nil {
-		return s.in, nil
-	}
-	in, err := s.cfg.JetStream.Stream(ctx, events.InboundStreamName)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.InboundStreamName, err)
-	}
-	s.in = in
-	return in, nil
 }

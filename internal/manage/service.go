@@ -88,8 +88,7 @@ type Service struct {
 	idle     *sync.Cond // signalled when inflight drops to 0
 	inflight int
 
-	inMu sync.Mutex
-	in   jetstream.Stream // WXKF_IN, looked up by the first budget.get
+	in *budget.Inbound // WXKF_IN, read by budget.get
 }
 
 // Ready reports whether the service is serving requests (for /readyz).
@@ -151,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manage schemas: %w", err)
 	}
-	s := &Service{cfg: cfg, apps: apps, validator: v, logger: logger}
+	s := &Service{cfg: cfg, apps: apps, validator: v, logger: logger, in: budget.NewInbound(cfg.JetStream)}
 	s.idle = sync.NewCond(&s.mu)
 	return s, nil
 }
