@@ -34,7 +34,10 @@ import (
 // shipped) but reply_budget off ("egress"), the engine by itself. At 0 ms
 // "egress+observe" runs the egress with the shipped reply_budget, observe:
 // one user message stored in a file-storage WXKF_IN per conversation, and
-// every send takes from its conversation's budget in WXKF_BUDGET.
+// every send takes from its conversation's budget in WXKF_BUDGET;
+// "egress+observe-nopush" the same without the user messages, as for
+// conversations whose pushes the bridge never stored (a load tool that
+// publishes commands only): every take finds no window.
 // "naive+writes" is the baseline plus the two writes the egress's records
 // need (naiveegress.Config.Writes).
 //
@@ -51,7 +54,7 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		impls := []string{"naive", "egress"}
 		if latency == 0 {
-			impls = append(impls, "naive+writes", "egress+observe")
+			impls = append(impls, "naive+writes", "egress+observe", "egress+observe-nopush")
 		}
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
@@ -61,20 +64,23 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	}
 }
 
-// runBaselineBench measures impl: "naive", "naive+writes", "egress" or
-// "egress+observe".
+// runBaselineBench measures impl: "naive", "naive+writes", "egress",
+// "egress+observe" or "egress+observe-nopush".
 func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, shipped)
 	var run func(context.Context) error
 	var done, refused func() int64
 	switch impl {
-	case "egress", "egress+observe":
-		if impl == "egress+observe" {
+	case "egress", "egress+observe", "egress+observe-nopush":
+		if impl != "egress" {
 			// The shipped reply_budget: each send takes from its
-			// conversation's budget, which a stored user message granted.
+			// conversation's budget, which a stored user message granted
+			// (none with nopush: the window is unknown).
 			e.cfg.ReplyBudget = config.BudgetObserve
 			trackBudgets(b, e, jetstream.FileStorage, true)
-			storeMessages(b, e, (b.N+4)/5)
+			if impl == "egress+observe" {
+				storeMessages(b, e, (b.N+4)/5)
+			}
 		} else {
 			e.cfg.ReplyBudget = config.BudgetOff
 		}
@@ -132,7 +138,7 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	}
 	delivered := len(e.sim.Delivered(appID))
 	switch impl {
-	case "egress", "egress+observe":
+	case "egress", "egress+observe", "egress+observe-nopush":
 		checkDelivered(b, e, b.N)
 		if delivered != b.N {
 			b.Fatalf("%d messages delivered at WeChat, want %d", delivered, b.N)

@@ -125,8 +125,14 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 	extra := 0
 	if r := j.res; r != nil {
 		if n == 1 && !had {
-			if s, ok := r.use(received, e.budgetNow(), e.reserveFor); ok {
+			if s, code, ok := r.use(received, e.budgetNow(), e.reserveFor); ok {
 				j.budget = &s
+				if code != 0 {
+					// The burst's take found no send for it: neither is
+					// there one for this send.
+					e.predict(j, code)
+					return func() {}
+				}
 				j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: 1}
 				j.spentUnsaved = true
 				e.metrics.budgetReserved.Inc()
@@ -184,36 +190,59 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 // does not open, so the budget can show up to 2 sends more than WeChat's
 // until a 45047 corrects it. A take whose write landed but whose answer
 // was lost leaves all the sends it took out of the window, not only one.
+//
+// A burst's first take that finds no send to take (the window is closed
+// or used up: WeChat would answer code, 45015 or 45047) makes a
+// reservation of that finding instead: it holds no send, and each send
+// behind it that could use one is reported over budget with the same
+// code (budget_exceeded, sent anyway) without reads of its own, where a
+// take of its own would read WXKF_IN and the bucket again and find the
+// same, unless a push was stored in between (the same exception as
+// above). A window stays closed or used up until a push changes it, so
+// the finding does not end with the window.
 type reservation struct {
 	behind int // sends queued right behind the command in handling (set by the lane)
 	conv   events.Conversation
 	state  budget.State // as the take that made it left it, plus sends given back since
 	left   int          // sends taken and not yet used
+	code   int          // not 0: the take found no send to take, WeChat would answer code
 	at     time.Time    // when the take that made it started (this process's clock)
 }
+
+// holds reports whether r has sends to use or give back, or a finding of
+// no send.
+func (r *reservation) holds() bool { return r.left > 0 || r.code != 0 }
 
 // use spends one of r's sends for a send of r's conversation received at
 // received (this process's clock) at now (the budget's clock), and
 // returns the budget its result reports: what r's take left plus the
-// sends r still holds. It reports false, and spends nothing, when r is
-// empty, older than maxAge or of a window that has ended, or when the
-// send was received after r's take started.
-func (r *reservation) use(received, now time.Time, maxAge time.Duration) (budget.State, bool) {
-	if r.left < 1 || received.After(r.at) || time.Since(r.at) > maxAge || !now.Before(r.state.ExpiresAt) {
-		return budget.State{}, false
+// sends r still holds. When r is a finding of no send, it spends nothing
+// and returns the budget the take read and the errcode it predicted. It
+// reports false, and spends nothing, when r is empty, older than maxAge
+// or of a window that has ended, or when the send was received after r's
+// take started.
+func (r *reservation) use(received, now time.Time, maxAge time.Duration) (budget.State, int, bool) {
+	if !r.holds() || received.After(r.at) || time.Since(r.at) > maxAge {
+		return budget.State{}, 0, false
+	}
+	if r.code != 0 {
+		return r.state, r.code, true
+	}
+	if !now.Before(r.state.ExpiresAt) {
+		return budget.State{}, 0, false
 	}
 	r.left--
 	s := r.state
 	s.Remaining += r.left
-	return s, true
+	return s, 0, true
 }
 
-// detach returns a copy of r holding its sends, and leaves r holding none:
-// the copy is given back where r cannot be touched (outside the lane's
-// lock, or alongside the handling).
+// detach returns a copy of r holding its sends, and leaves r holding none
+// (nor a finding of no send): the copy is given back where r cannot be
+// touched (outside the lane's lock, or alongside the handling).
 func (r *reservation) detach() reservation {
 	d := *r
-	r.left = 0
+	r.left, r.code = 0, 0
 	return d
 }
 
@@ -294,8 +323,14 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 	if t.err != nil {
 		return e.unbudgeted(j, t.err)
 	}
-	if t.took && t.reserved > 0 && j.res != nil {
-		*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, at: t.started}
+	if t.took && j.res != nil && !t.started.IsZero() {
+		// A burst's first take (see reservation).
+		switch {
+		case t.reserved > 0:
+			*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, at: t.started}
+		case t.code != 0:
+			*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, code: t.code, at: t.started}
+		}
 	}
 	if t.read {
 		// The sends taken for those behind count as left until they are
@@ -306,17 +341,24 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 		return false, nil
 	}
 	if t.code != 0 {
-		j.predicted = t.code
-		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
-		if e.enforcing() {
-			return true, nil
-		}
-		j.exceeded = true
-		return false, nil
+		return e.predict(j, t.code), nil
 	}
 	j.rec.Budget = &takenBudget{ExpiresAt: t.state.ExpiresAt, Sends: n}
 	j.spentUnsaved = true
 	return false, nil
+}
+
+// predict notes that WeChat would refuse j's send with code, and reports
+// whether j is refused (enforce); observe sends it anyway, marked over
+// budget.
+func (e *Egress) predict(j *job, code int) (refused bool) {
+	j.predicted = code
+	e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
+	if e.enforcing() {
+		return true
+	}
+	j.exceeded = true
+	return false
 }
 
 // caughtUp counts a grant the egress applied from a stored user message.

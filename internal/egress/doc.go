@@ -236,6 +236,9 @@
 // before a take that does not use them (a text in parts takes its own); a
 // replica that dies holding some loses them, and the budget shows that
 // many fewer than WeChat's until the window resets (see [reservation]).
+// A burst's first take that finds no send to take (the window closed or
+// used up) leaves that finding instead: the sends behind it are reported
+// over budget with the same errcode, and sent, without reads of their own.
 //
 // Run returns after the commands in handling finished and were
 // acknowledged, and the others were handed back.

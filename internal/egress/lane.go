@@ -303,7 +303,7 @@ func (l *lane) start(c *conv) {
 // take of its conversation here comes in between.
 func (l *lane) step(c *conv) bool {
 	l.mu.Lock()
-	for (len(c.queue) == 0 || l.closing || l.catchUp) && c.res.left > 0 {
+	for (len(c.queue) == 0 || l.closing || l.catchUp) && c.res.holds() {
 		res := c.res.detach()
 		l.mu.Unlock()
 		l.e.returnReserved(context.Background(), &res)
@@ -342,7 +342,7 @@ func (l *lane) step(c *conv) bool {
 	}
 	last := en.msg
 	var res reservation // sends no queued send will use soon, given back
-	if c.res.left > 0 && (len(c.queue) == 0 || !isSend(c.queue[0]) || act.out == outPark || act.out == outTaken) {
+	if c.res.holds() && (len(c.queue) == 0 || !isSend(c.queue[0]) || act.out == outPark || act.out == outTaken) {
 		res = c.res.detach()
 	}
 	l.mu.Unlock()

@@ -2,9 +2,12 @@ package egress
 
 import (
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/budget"
@@ -183,5 +186,52 @@ func TestObserveReservationParked(t *testing.T) {
 	defer w.mu.Unlock()
 	if len(w.res) != 0 {
 		t.Errorf("results while c0 is parked: %v; want none", w.res)
+	}
+}
+
+// TestObserveFindingForBurst: in observe, three sends queued together for
+// a conversation whose window the bridge does not know (WeChat's is open:
+// its push never reached WXKF_IN) read the budget once, not once each: the
+// first send's take finds no send to take, and the two behind it are
+// reported over budget on that finding. All three are sent.
+func TestObserveFindingForBurst(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	w.sim.RecordInteraction(appID, "0", "u1", "text", w.sim.Now().Truncate(time.Second))
+	var reads atomic.Int32 // gets of WXKF_IN, direct or through the API
+	sub, err := w.js.Conn().Subscribe("$JS.API.>", func(m *nats.Msg) {
+		if strings.Contains(m.Subject, ".GET.") && strings.Contains(m.Subject, events.InboundStreamName) {
+			reads.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := w.js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.queueThenRun(func() {
+		for i := range 3 {
+			w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+		}
+	})
+	for i := range 3 {
+		if r := w.result(fmt.Sprintf("c%d", i)).Data; r.Outcome != events.OutcomeDelivered || !r.BudgetExceeded {
+			t.Errorf("c%d = %+v; want delivered, over budget", i, r)
+		}
+	}
+	if err := w.js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// One read when the lane holds all three before the first starts, as
+	// it nearly always does; two when the third arrived later. Three (one
+	// per send) would mean the finding was not used.
+	if got := reads.Load(); got < 1 || got > 2 {
+		t.Errorf("%d reads of %s for the burst, want 1 (2 at most)", got, events.InboundStreamName)
+	}
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_over_total", config.BudgetObserve); got != 3 {
+		t.Errorf("budget_over = %v, want 3", got)
 	}
 }
