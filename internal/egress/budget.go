@@ -348,9 +348,9 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 	return false, nil
 }
 
-// predict notes that WeChat would refuse j's send with code, and reports
-// whether j is refused (enforce); observe sends it anyway, marked over
-// budget.
+// predict notes that WeChat would refuse j's send or typing command with
+// code, and reports whether j is refused (enforce); observe sends it
+// anyway, marked over budget.
 func (e *Egress) predict(j *job, code int) (refused bool) {
 	j.predicted = code
 	e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
@@ -502,15 +502,7 @@ func (e *Egress) checkTyping(ctx context.Context, j *job, command string) (refus
 		return false
 	}
 	j.budget = &s
-	if code != 0 {
-		j.predicted = code
-		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
-		if e.enforcing() {
-			return true
-		}
-		j.exceeded = true
-	}
-	return false
+	return code != 0 && e.predict(j, code)
 }
 
 // typed records a typing command WeChat accepted.
