@@ -283,11 +283,13 @@ func (t *Tracker) takeUpTo(ctx context.Context, c events.Conversation, p *pendin
 }
 
 // Give returns n sends taken from the window that ends at expiresAt, for
-// commands (or parts) WeChat did not deliver, up to the window's maximum.
-// A window that changed since (a new push reset it, or it was corrected to
-// zero) is left alone.
-func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt time.Time, n int) (State, error) {
-	return t.change(ctx, c, false, syncing{}, func(s *State) bool {
+// commands (or parts) WeChat did not deliver, up to the window's maximum,
+// and reports how many it gave back. A window that changed since (a new
+// push reset it, or it was corrected to zero) is left alone: none.
+func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt time.Time, n int) (State, int, error) {
+	gave := 0
+	s, err := t.change(ctx, c, false, syncing{}, func(s *State) bool {
+		gave = 0 // f runs again after a lost compare-and-set
 		limit := MessageSends
 		if s.Trigger == events.TriggerEnterSession {
 			limit = SessionSends
@@ -295,9 +297,14 @@ func (t *Tracker) Give(ctx context.Context, c events.Conversation, expiresAt tim
 		if n < 1 || !s.ExpiresAt.Equal(expiresAt) || s.Remaining >= limit {
 			return false
 		}
-		s.Remaining = min(s.Remaining+n, limit)
+		gave = min(s.Remaining+n, limit) - s.Remaining
+		s.Remaining += gave
 		return true
 	})
+	if err != nil {
+		return s, 0, err
+	}
+	return s, gave, nil
 }
 
 // Exhaust corrects conversation c's budget after WeChat answered code

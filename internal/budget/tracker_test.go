@@ -186,11 +186,15 @@ func TestStaleCopies(t *testing.T) {
 		t.Errorf("Get = %+v, %v; want 4 left", s, err)
 	}
 	// Give returns to the same window only.
-	if s, err = a.Give(ctx, conv, s.ExpiresAt, 1); err != nil || s.Remaining != 5 {
-		t.Errorf("Give = %+v, %v; want 5 left", s, err)
+	if g, gave, err := a.Give(ctx, conv, s.ExpiresAt.Add(time.Second), 1); err != nil || gave != 0 || g.Remaining != 4 {
+		t.Errorf("Give to another window = %+v, %d given, %v; want none given, 4 left", g, gave, err)
 	}
-	if s, err = a.Give(ctx, conv, s.ExpiresAt, 1); err != nil || s.Remaining != 5 {
-		t.Errorf("Give past the maximum = %+v, %v; want 5 left", s, err)
+	var gave int
+	if s, gave, err = a.Give(ctx, conv, s.ExpiresAt, 1); err != nil || gave != 1 || s.Remaining != 5 {
+		t.Errorf("Give = %+v, %d given, %v; want 1 given, 5 left", s, gave, err)
+	}
+	if s, gave, err = a.Give(ctx, conv, s.ExpiresAt, 1); err != nil || gave != 0 || s.Remaining != 5 {
+		t.Errorf("Give past the maximum = %+v, %d given, %v; want none given, 5 left", s, gave, err)
 	}
 	// A text in 3 parts takes 3 at once, or none.
 	if s, code, err := a.TakeN(ctx, conv, 3, t0.Add(3*time.Minute)); err != nil || code != 0 || s.Remaining != 2 {
@@ -199,8 +203,8 @@ func TestStaleCopies(t *testing.T) {
 	if s, code, err := a.TakeN(ctx, conv, 3, t0.Add(3*time.Minute)); err != nil || code != CodeOutOfCount || s.Remaining != 2 {
 		t.Errorf("TakeN(3) of 2 = %+v, %d, %v; want 45047 and 2 left", s, code, err)
 	}
-	if s, err = a.Give(ctx, conv, s.ExpiresAt, 7); err != nil || s.Remaining != 5 {
-		t.Errorf("Give(7) = %+v, %v; want 5 left (the maximum)", s, err)
+	if s, gave, err = a.Give(ctx, conv, s.ExpiresAt, 7); err != nil || gave != 3 || s.Remaining != 5 {
+		t.Errorf("Give(7) = %+v, %d given, %v; want 3 given, 5 left (the maximum)", s, gave, err)
 	}
 	if s, err = b.Exhaust(ctx, conv, CodeOutOfCount, t0.Add(3*time.Minute)); err != nil || s.Remaining != 0 {
 		t.Errorf("Exhaust = %+v, %v; want 0 left", s, err)

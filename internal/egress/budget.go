@@ -267,11 +267,12 @@ func (e *Egress) returnReserved(ctx context.Context, r *reservation) {
 	r.left = 0
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	if _, err := e.budget.Give(bctx, r.conv, r.state.ExpiresAt, n); err != nil {
+	_, gave, err := e.budget.Give(bctx, r.conv, r.state.ExpiresAt, n)
+	if err != nil {
 		e.logger.Warn("reply budget: reserved sends not given back", "appid", r.conv.AppID, "openid", r.conv.OpenID, "sends", n, "err", err)
 		return
 	}
-	e.metrics.budgetReturned.Add(float64(n))
+	e.metrics.budgetReturned.Add(float64(gave))
 }
 
 // budgetTake is what [Egress.take] found: the state it read or left, and
@@ -411,13 +412,13 @@ func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
 	}
 	bctx, cancel := e.natsCtx(ctx)
 	defer cancel()
-	s, err := e.budget.Give(bctx, j.cmd.Conversation, j.rec.Budget.ExpiresAt, n)
+	s, gave, err := e.budget.Give(bctx, j.cmd.Conversation, j.rec.Budget.ExpiresAt, n)
 	if err != nil {
 		j.logger().Warn("reply budget: send not given back", "err", err)
 		return
 	}
 	if r := j.res; r != nil && r.left > 0 && r.state.ExpiresAt.Equal(j.rec.Budget.ExpiresAt) && s.ExpiresAt.Equal(r.state.ExpiresAt) {
-		r.state.Remaining += n // the reservation's later uses report it
+		r.state.Remaining += gave // the reservation's later uses report it
 	}
 	j.budget = withHeld(s, j.res)
 }

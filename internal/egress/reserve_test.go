@@ -2,7 +2,9 @@ package egress
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,5 +235,57 @@ func TestObserveFindingForBurst(t *testing.T) {
 	}
 	if got := metricValue(t, w.reg, "kfbridge_egress_budget_over_total", config.BudgetObserve); got != 3 {
 		t.Errorf("budget_over = %v, want 3", got)
+	}
+}
+
+// TestObserveReturnedCountsGiven: a reserved send given back to a window
+// that a newer user message replaced meanwhile goes nowhere, and
+// kfbridge_egress_budget_returned_total does not count it.
+func TestObserveReturnedCountsGiven(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	w.push("u1", "text", "m1")
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	w.wrapAPI(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "send") {
+				once.Do(func() { close(entered); <-release })
+			}
+			h.ServeHTTP(rw, r)
+		})
+	})
+	w.queueThenRun(func() {
+		w.command("0", "u1", "send", "c0", text("hi"))
+		w.publish("0", "u1", "send", "c1", []byte(`{"specversion":"1.0","id":"c1","source":"/test","type":"weixin.kf.command.send","data":{"msgtype":"bogus"}}`), events.ContentType)
+		w.command("0", "u1", "typing", "c2", events.TypingData{Command: "Typing"})
+	})
+	select {
+	case <-entered:
+	case <-t.Context().Done():
+		t.Fatal("c0's call never came")
+	}
+	// c0's take, alongside its call, took one and reserved one for c1.
+	natstest.WaitFor(t, "c0's take and c1's reservation stored", func() bool { return w.budgetOfIn("0", "u1").Remaining == 3 })
+	// A newer message replaces the window before the reservation goes back.
+	w.sim.Advance(time.Minute)
+	w.push("u1", "text", "m2")
+	if s, code, _, err := w.tr.SyncTakeN(t.Context(), w.in, w.conv("u1"), 1, w.sim.Now(), time.Time{}); err != nil || code != 0 || s.Remaining != 4 {
+		t.Fatalf("take in the new window = %+v, %d, %v; want 4 left", s, code, err)
+	}
+	close(release)
+	if r := w.result("c0").Data; r.Outcome != events.OutcomeDelivered {
+		t.Errorf("c0 = %+v; want delivered", r)
+	}
+	if r := w.result("c1").Data; r.Reason != ReasonMalformed {
+		t.Errorf("c1 = %+v; want failed malformed", r)
+	}
+	w.result("c2") // the typing command after c1: the lane gave c1's reserved send back before it
+	if got := w.budgetOfIn("0", "u1").Remaining; got != 4 {
+		t.Errorf("stored budget: %d left, want 4 (the new window, nothing given to it)", got)
+	}
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_returned_total", ""); got != 0 {
+		t.Errorf("budget_returned = %v, want 0 (the reserved send went nowhere)", got)
 	}
 }
