@@ -199,7 +199,9 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 // take of its own would read WXKF_IN and the bucket again and find the
 // same, unless a push was stored in between (the same exception as
 // above). A window stays closed or used up until a push changes it, so
-// the finding does not end with the window.
+// the finding does not end with the window; it ends where held sends go
+// back (see above), before a take that does not use it (a text in parts
+// may find the window the finding's take did not) included.
 type reservation struct {
 	behind int // sends queued right behind the command in handling (set by the lane)
 	conv   events.Conversation
@@ -258,9 +260,14 @@ func withHeld(s budget.State, r *reservation) *budget.State {
 
 // returnReserved gives r's unused sends back to their window, best effort
 // (a failure is logged: the budget then shows fewer sends than WeChat's),
-// and empties r (nil: none).
+// and empties r (nil: none), a finding of no send included: a take that
+// does not use r (a text in parts) may see a window r's take did not.
 func (e *Egress) returnReserved(ctx context.Context, r *reservation) {
-	if r == nil || r.left < 1 {
+	if r == nil {
+		return
+	}
+	r.code = 0
+	if r.left < 1 {
 		return
 	}
 	n := r.left
@@ -351,10 +358,13 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 
 // predict notes that WeChat would refuse j's send or typing command with
 // code, and reports whether j is refused (enforce); observe sends it
-// anyway, marked over budget.
+// anyway, marked over budget. A command is counted once, however many
+// calls it makes (a retry with a refreshed token takes again).
 func (e *Egress) predict(j *job, code int) (refused bool) {
+	if j.predicted == 0 {
+		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
+	}
 	j.predicted = code
-	e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
 	if e.enforcing() {
 		return true
 	}

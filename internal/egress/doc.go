@@ -238,7 +238,9 @@
 // many fewer than WeChat's until the window resets (see [reservation]).
 // A burst's first take that finds no send to take (the window closed or
 // used up) leaves that finding instead: the sends behind it are reported
-// over budget with the same errcode, and sent, without reads of their own.
+// over budget with the same errcode, and sent, without reads of their own,
+// until the burst ends as a reservation does (a text in parts takes for
+// itself).
 //
 // Run returns after the commands in handling finished and were
 // acknowledged, and the others were handed back.

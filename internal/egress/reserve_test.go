@@ -246,16 +246,7 @@ func TestObserveReturnedCountsGiven(t *testing.T) {
 	w.reg = prometheus.NewRegistry()
 	w.reserveFor = time.Hour
 	w.push("u1", "text", "m1")
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	w.wrapAPI(func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "send") {
-				once.Do(func() { close(entered); <-release })
-			}
-			h.ServeHTTP(rw, r)
-		})
-	})
+	entered, release := w.holdFirstSend()
 	w.queueThenRun(func() {
 		w.command("0", "u1", "send", "c0", text("hi"))
 		w.publish("0", "u1", "send", "c1", []byte(`{"specversion":"1.0","id":"c1","source":"/test","type":"weixin.kf.command.send","data":{"msgtype":"bogus"}}`), events.ContentType)
@@ -274,7 +265,7 @@ func TestObserveReturnedCountsGiven(t *testing.T) {
 	if s, code, _, err := w.tr.SyncTakeN(t.Context(), w.in, w.conv("u1"), 1, w.sim.Now(), time.Time{}); err != nil || code != 0 || s.Remaining != 4 {
 		t.Fatalf("take in the new window = %+v, %d, %v; want 4 left", s, code, err)
 	}
-	close(release)
+	release()
 	if r := w.result("c0").Data; r.Outcome != events.OutcomeDelivered {
 		t.Errorf("c0 = %+v; want delivered", r)
 	}
@@ -287,5 +278,108 @@ func TestObserveReturnedCountsGiven(t *testing.T) {
 	}
 	if got := metricValue(t, w.reg, "kfbridge_egress_budget_returned_total", ""); got != 0 {
 		t.Errorf("budget_returned = %v, want 0 (the reserved send went nowhere)", got)
+	}
+}
+
+// holdFirstSend holds the next replicas' first call of the send API until
+// release is called (or the test ends); entered is closed when it
+// arrives.
+func (w *budgetWorld) holdFirstSend() (entered <-chan struct{}, release func()) {
+	in, out := make(chan struct{}), make(chan struct{})
+	var hold, free sync.Once
+	release = func() { free.Do(func() { close(out) }) }
+	w.t.Cleanup(release) // a failed test must not leave the call hanging
+	w.wrapAPI(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "send") {
+				hold.Do(func() { close(in); <-out })
+			}
+			h.ServeHTTP(rw, r)
+		})
+	})
+	return in, release
+}
+
+// TestObserveFindingEndsAtParts: a burst's finding of no send does not
+// outlive a text in parts behind it, which takes its parts itself. Here a
+// user message is stored after the first send's take found no window: the
+// text's take sees it, and the send after the text takes from that
+// window instead of being marked over budget on the finding.
+func TestObserveFindingEndsAtParts(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reserveFor = time.Hour
+	// WeChat's window is open; the bridge has not stored the push yet.
+	w.sim.RecordInteraction(appID, "0", "u1", "text", w.sim.Now().Truncate(time.Second))
+	budgetGets := make(chan struct{}, 64)
+	sub, err := w.js.Conn().Subscribe("$JS.API.>", func(m *nats.Msg) {
+		if strings.Contains(m.Subject, ".GET.") && strings.Contains(m.Subject, "KV_"+budget.Bucket) {
+			select {
+			case budgetGets <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := w.js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := w.holdFirstSend()
+	long := strings.Repeat("A long reply. ", 200) // 2800 bytes: two parts
+	w.queueThenRun(func() {
+		w.command("0", "u1", "send", "c0", text("hi"))
+		w.command("0", "u1", "send", "c1", text(long))
+		w.command("0", "u1", "send", "c2", text("hi"))
+	})
+	// c0's take reads WXKF_IN (nothing) and then the bucket, alongside its
+	// call, which is held.
+	for _, ch := range []<-chan struct{}{entered, budgetGets} {
+		select {
+		case <-ch:
+		case <-t.Context().Done():
+			t.Fatal("c0's call or its take's read never came")
+		}
+	}
+	w.push("u1", "text", "m1")
+	release()
+	if r := w.result("c0").Data; r.Outcome != events.OutcomeDelivered || !r.BudgetExceeded {
+		t.Errorf("c0 = %+v; want delivered, over budget (its take found no window)", r)
+	}
+	if r := w.result("c1").Data; r.Outcome != events.OutcomeDelivered || r.BudgetExceeded || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 3 {
+		t.Errorf("c1 = %+v (budget %+v); want delivered in 2 parts with 3 left", r, r.ReplyBudget)
+	}
+	if r := w.result("c2").Data; r.Outcome != events.OutcomeDelivered || r.BudgetExceeded || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 2 {
+		t.Errorf("c2 = %+v (budget %+v); want delivered with 2 left, not over budget", r, r.ReplyBudget)
+	}
+	if got := w.budgetOfIn("0", "u1").Remaining; got != 2 {
+		t.Errorf("stored budget: %d left, want 2", got)
+	}
+}
+
+// TestObserveOverCountedOnce: a send over budget whose first call fails
+// with a revoked token (40001) and is sent again with a fresh one counts
+// once in kfbridge_egress_budget_over_total: it counts commands, and the
+// retry's take finds the same.
+func TestObserveOverCountedOnce(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	// WeChat's windows are open; the bridge knows none of them.
+	at := w.sim.Now().Truncate(time.Second)
+	w.sim.RecordInteraction(appID, "0", "u0", "text", at)
+	w.sim.RecordInteraction(appID, "0", "u1", "text", at)
+	w.queueThenRun(func() {})
+	w.command("0", "u0", "send", "warm", text("1")) // the replica holds a token now
+	w.result("warm")
+	if _, err := w.apiClient().StableToken(t.Context(), appID, secret, true); err != nil {
+		t.Fatal(err) // someone else forced a new token: the replica's is revoked
+	}
+	w.command("0", "u1", "send", "c0", text("2"))
+	if r := w.result("c0").Data; r.Outcome != events.OutcomeDelivered || r.Attempts != 2 || !r.BudgetExceeded {
+		t.Errorf("c0 = %+v; want delivered on the 2nd attempt, over budget", r)
+	}
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_over_total", config.BudgetObserve); got != 2 {
+		t.Errorf("budget_over = %v, want 2 (warm and c0, once each)", got)
 	}
 }
