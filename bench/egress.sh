@@ -90,7 +90,11 @@ if [ -z "${SKIP_ROUNDTRIP:-}" ]; then
 			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 		}
 		/^round trip/ { for (i = 1; i < NF; i++) if ($i == "p50" || $i == "p99") v[$i] = v[$i] " " ms($(i+1)) }
-		END { printf "round trip medians: p50 %.2f ms, p99 %.2f ms\n", median(v["p50"]), median(v["p99"]) }' "$work/rt.txt"
+		/^disk/ { for (i = 1; i < NF; i++) if ($i == "p99") disk = disk " " ms($(i+1)) }
+		END {
+			printf "round trip medians: p50 %.2f ms, p99 %.2f ms\n", median(v["p50"]), median(v["p99"])
+			if (disk != "") printf "disk before each round: write+fsync p99 median %.2f ms\n", median(disk)
+		}' "$work/rt.txt"
 fi
 
 if [ -n "${ISOLATION:-}" ]; then

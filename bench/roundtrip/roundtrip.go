@@ -70,6 +70,10 @@ type Config struct {
 	// Sync is the embedded NATS server's nats.embedded.sync: "always"
 	// (the product default) or an interval such as "2m".
 	Sync string
+	// DiskProbe is how long the store directory's fsync latency is
+	// measured before the bridge starts (see [DiskProbe]). Default 2s;
+	// negative: not measured.
+	DiskProbe time.Duration
 	// Logger receives the bridge's logs; nil discards.
 	Logger *slog.Logger
 }
@@ -92,6 +96,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Sync == "" {
 		c.Sync = config.SyncAlways
+	}
+	if c.DiskProbe == 0 {
+		c.DiskProbe = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -116,6 +123,8 @@ type Report struct {
 	SendLag time.Duration
 	// Stages break the round trip down: where the time went.
 	Stages []Stage
+	// Disk is the store directory's fsync latency before the run.
+	Disk DiskProbe
 }
 
 // Stage is one stage of the round trip: the push stored, received by the
@@ -152,6 +161,10 @@ func (r Report) String() string {
 		}
 		b.WriteString("\n")
 	}
+	if d := r.Disk; d.Samples > 0 {
+		fmt.Fprintf(&b, "disk before the run: 300-byte write+fsync p50 %v p99 %v max %v (%d in the store directory)\n",
+			d.P50.Round(10*time.Microsecond), d.P99.Round(10*time.Microsecond), d.Max.Round(10*time.Microsecond), d.Samples)
+	}
 	return b.String()
 }
 
@@ -183,6 +196,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	defer os.RemoveAll(dir)
+	var disk DiskProbe
+	if cfg.DiskProbe > 0 {
+		if disk, err = probeDisk(ctx, dir, cfg.DiskProbe); err != nil {
+			return Report{}, err
+		}
+	}
 	bc := config.Default()
 	bc.NATS.Embedded.Listen = "127.0.0.1:-1"
 	bc.NATS.Embedded.StoreDir = dir
@@ -204,6 +223,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			rep, driveErr = drive(ctx, cfg, n, sim, rec, ends)
 			return nil
 		}})
+	rep.Disk = disk
 	return rep, errors.Join(err, driveErr)
 }
 

@@ -1,6 +1,7 @@
 package roundtrip
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -8,7 +9,7 @@ import (
 // TestRun runs a short round trip and checks that every scheduled push got
 // its reply at the simulated WeChat and was measured.
 func TestRun(t *testing.T) {
-	rep, err := Run(t.Context(), Config{Rate: 50, Duration: time.Second, Warmup: -1, Users: 10, Sync: "2m"})
+	rep, err := Run(t.Context(), Config{Rate: 50, Duration: time.Second, Warmup: -1, Users: 10, Sync: "2m", DiskProbe: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,5 +39,12 @@ func TestRun(t *testing.T) {
 	}
 	if last := rep.Stages[3]; last.P50 != rep.P50 || last.P99 != rep.P99 {
 		t.Errorf("stage at WeChat p50/p99 %v/%v, round trip %v/%v: want the same", last.P50, last.P99, rep.P50, rep.P99)
+	}
+	// The disk probe timed fsyncs for 100 ms, at most one every 2 ms.
+	if d := rep.Disk; d.Samples < 1 || d.Samples > 51 || d.P50 <= 0 || d.P50 > d.P99 || d.P99 > d.Max {
+		t.Errorf("disk probe %+v; want 1 to 51 fsyncs, percentiles in order", d)
+	}
+	if !strings.Contains(rep.String(), "write+fsync") {
+		t.Errorf("report without the disk probe:\n%s", rep)
 	}
 }

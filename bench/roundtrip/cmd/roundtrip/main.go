@@ -22,6 +22,7 @@ func main() {
 	flag.IntVar(&cfg.Users, "users", 200, "distinct users the pushes cycle through")
 	flag.DurationVar(&cfg.Drain, "drain", 10*time.Second, "wait for the last replies at most this long")
 	flag.StringVar(&cfg.Sync, "sync", "always", "embedded NATS nats.embedded.sync: always, or an interval such as 2m")
+	flag.DurationVar(&cfg.DiskProbe, "disk-probe", 2*time.Second, "time the store directory's fsync this long before the run (negative: not)")
 	benchcmd.Run("roundtrip", func(ctx context.Context, logger *slog.Logger) (roundtrip.Report, error) {
 		cfg.Logger = logger
 		return roundtrip.Run(ctx, cfg)
