@@ -70,8 +70,7 @@ func (e *Egress) spendUpTo(ctx context.Context, j *job, n int) (int, error) {
 	}
 	j.budget = &s
 	if code != 0 {
-		j.predicted = code
-		e.metrics.budgetOver.WithLabelValues(e.budgetMode).Inc()
+		e.predict(j, code) // enforce: refused
 		return 0, nil
 	}
 	j.rec.Budget = &takenBudget{ExpiresAt: s.ExpiresAt, Sends: took}
@@ -331,14 +330,10 @@ func (e *Egress) applyTake(j *job, t budgetTake, n int) (refused bool, err error
 	if t.err != nil {
 		return e.unbudgeted(j, t.err)
 	}
-	if t.took && j.res != nil && !t.started.IsZero() {
-		// A burst's first take (see reservation).
-		switch {
-		case t.reserved > 0:
-			*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, at: t.started}
-		case t.code != 0:
-			*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, code: t.code, at: t.started}
-		}
+	if t.took && j.res != nil && !t.started.IsZero() && (t.reserved > 0 || t.code != 0) {
+		// A burst's first take (see reservation): sends held for those
+		// behind, or (it took none) its finding of no send.
+		*j.res = reservation{behind: j.res.behind, conv: j.cmd.Conversation, state: t.state, left: t.reserved, code: t.code, at: t.started}
 	}
 	if t.read {
 		// The sends taken for those behind count as left until they are
