@@ -201,19 +201,8 @@ func TestObserveFindingForBurst(t *testing.T) {
 	w.reg = prometheus.NewRegistry()
 	w.reserveFor = time.Hour
 	w.sim.RecordInteraction(appID, "0", "u1", "text", w.sim.Now().Truncate(time.Second))
-	var reads atomic.Int32 // gets of WXKF_IN, direct or through the API
-	sub, err := w.js.Conn().Subscribe("$JS.API.>", func(m *nats.Msg) {
-		if strings.Contains(m.Subject, ".GET.") && strings.Contains(m.Subject, events.InboundStreamName) {
-			reads.Add(1)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := w.js.Conn().Flush(); err != nil {
-		t.Fatal(err)
-	}
+	var reads atomic.Int32 // gets of WXKF_IN
+	w.onGet(events.InboundStreamName, func() { reads.Add(1) })
 	w.queueThenRun(func() {
 		for i := range 3 {
 			w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
@@ -311,21 +300,12 @@ func TestObserveFindingEndsAtParts(t *testing.T) {
 	// WeChat's window is open; the bridge has not stored the push yet.
 	w.sim.RecordInteraction(appID, "0", "u1", "text", w.sim.Now().Truncate(time.Second))
 	budgetGets := make(chan struct{}, 64)
-	sub, err := w.js.Conn().Subscribe("$JS.API.>", func(m *nats.Msg) {
-		if strings.Contains(m.Subject, ".GET.") && strings.Contains(m.Subject, "KV_"+budget.Bucket) {
-			select {
-			case budgetGets <- struct{}{}:
-			default:
-			}
+	w.onGet("KV_"+budget.Bucket, func() {
+		select {
+		case budgetGets <- struct{}{}:
+		default:
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := w.js.Conn().Flush(); err != nil {
-		t.Fatal(err)
-	}
 	entered, release := w.holdFirstSend()
 	long := strings.Repeat("A long reply. ", 200) // 2800 bytes: two parts
 	w.queueThenRun(func() {
@@ -381,5 +361,25 @@ func TestObserveOverCountedOnce(t *testing.T) {
 	}
 	if got := metricValue(t, w.reg, "kfbridge_egress_budget_over_total", config.BudgetObserve); got != 2 {
 		t.Errorf("budget_over = %v, want 2 (warm and c0, once each)", got)
+	}
+}
+
+// onGet calls f for every get of a message of stream that a client asks
+// for from now on (a direct get or one through the JetStream API), as
+// seen on the wire.
+func (w *budgetWorld) onGet(stream string, f func()) {
+	w.t.Helper()
+	nc := w.js.Conn()
+	sub, err := nc.Subscribe("$JS.API.>", func(m *nats.Msg) {
+		if strings.Contains(m.Subject, ".GET.") && strings.Contains(m.Subject, stream) {
+			f()
+		}
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil {
+		w.t.Fatal(err)
 	}
 }
