@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
 // Config is the whole configuration of a kfbridge process. Its zero value is
@@ -328,8 +330,10 @@ type Egress struct {
 	// Partitions spreads conversations over this many partitions of the
 	// command stream by a hash of the conversation; each partition has one
 	// durable consumer, served by one replica at a time, so it is also the
-	// most replicas that share the work. Default 4. Change it only with an
-	// empty command stream (the egress refuses to start otherwise).
+	// most replicas that share the work. Default 4. With 1 the one consumer
+	// reads the stream unfiltered, the cheapest for the server when commands
+	// queue up (one replica works, the others stand by). Change it only
+	// with an empty command stream (the egress refuses to start otherwise).
 	Partitions int `yaml:"partitions"`
 	// MaxPending bounds the commands one partition's consumer hands out
 	// before they are acknowledged: the commands a replica holds per
@@ -528,7 +532,7 @@ func Default() Config {
 			APIBase:       "https://api.weixin.qq.com",
 			ReplyBudget:   "observe",
 			Listen:        "127.0.0.1:8081",
-			Partitions:    4,
+			Partitions:    events.DefaultPartitions,
 			MaxPending:    1024,
 			Concurrency:   64,
 			CallTimeout:   8 * time.Second,

@@ -40,8 +40,9 @@ const (
 	// DeadLetterStreamName keeps commands that failed for good, for
 	// inspection and replay.
 	DeadLetterStreamName = "WXKF_DLQ"
-	// DefaultPartitions is the default number of command partitions.
-	DefaultPartitions = 256
+	// DefaultPartitions is the default number of command partitions
+	// (egress.partitions).
+	DefaultPartitions = 4
 )
 
 // partitionedPrefix starts a command's subject as stored: the stream maps
