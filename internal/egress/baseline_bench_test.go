@@ -39,7 +39,9 @@ import (
 // conversations whose pushes the bridge never stored (a load tool that
 // publishes commands only): every take finds no window.
 // "naive+writes" is the baseline plus the two writes the egress's records
-// need (naiveegress.Config.Writes).
+// need (naiveegress.Config.Writes). "egress-1p" is "egress" with
+// egress.partitions 1, whose one consumer reads the stream unfiltered (see
+// Egress.partitionFilter).
 //
 // It reports commands/s and cpu-µs/command: the process's CPU time
 // (getrusage: user + system) during the timed part over b.N. Everything is
@@ -54,7 +56,7 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		impls := []string{"naive", "egress"}
 		if latency == 0 {
-			impls = append(impls, "naive+writes", "egress+observe", "egress+observe-nopush")
+			impls = append(impls, "naive+writes", "egress+observe", "egress+observe-nopush", "egress-1p")
 		}
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
@@ -65,14 +67,19 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 }
 
 // runBaselineBench measures impl: "naive", "naive+writes", "egress",
-// "egress+observe" or "egress+observe-nopush".
+// "egress+observe", "egress+observe-nopush" or "egress-1p".
 func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
-	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, shipped)
+	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, func(c *config.Egress) {
+		shipped(c)
+		if impl == "egress-1p" {
+			c.Partitions = 1
+		}
+	})
 	var run func(context.Context) error
 	var done, refused func() int64
 	switch impl {
-	case "egress", "egress+observe", "egress+observe-nopush":
-		if impl != "egress" {
+	case "egress", "egress+observe", "egress+observe-nopush", "egress-1p":
+		if strings.HasPrefix(impl, "egress+observe") {
 			// The shipped reply_budget: each send takes from its
 			// conversation's budget, which a stored user message granted
 			// (none with nopush: the window is unknown).
@@ -138,7 +145,7 @@ func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	}
 	delivered := len(e.sim.Delivered(appID))
 	switch impl {
-	case "egress", "egress+observe", "egress+observe-nopush":
+	case "egress", "egress+observe", "egress+observe-nopush", "egress-1p":
 		checkDelivered(b, e, b.N)
 		if delivered != b.N {
 			b.Fatalf("%d messages delivered at WeChat, want %d", delivered, b.N)

@@ -20,6 +20,10 @@
 // policy: the server hands its commands to one replica at a time (the
 // pinned one), up to MaxPending (default 1024) unacknowledged. Every
 // replica consumes every partition; the server decides which one is pinned.
+// A partition's consumer filters on its partition, except with one
+// partition, whose consumer reads the stream unfiltered: while commands
+// queue up, the server finds a filtered consumer's next command by a walk
+// over the subjects of the message block (see [Egress.partitionFilter]).
 //
 // Lanes. The pinned replica holds each command until it is finished: a
 // lane per partition keeps a FIFO per conversation, in stream order, and a

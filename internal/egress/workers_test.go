@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -112,4 +113,64 @@ func openids(ds []wxsim.Delivered) []string {
 		out = append(out, d.OpenID)
 	}
 	return out
+}
+
+// TestOnePartitionReadsUnfiltered: with one partition the consumer takes
+// the whole stream without a filter (a filter there costs the server a
+// walk over every conversation's subject in a message block per delivery
+// while commands are queued); a consumer of an older release, filtered on
+// partition 0, is updated in place and its stored commands are delivered,
+// in order. With more partitions each consumer keeps its filter.
+func TestOnePartitionReadsUnfiltered(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 1 })
+	eg := e.newEgress(e.js)
+	filter := func(name string) string {
+		t.Helper()
+		cons, err := e.js.Consumer(t.Context(), events.OutboundStreamName, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := cons.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Config.FilterSubject
+	}
+	if f := filter(laneName(0, 1)); f != "" {
+		t.Fatalf("one partition: consumer filter %q, want none", f)
+	}
+	// The consumer as an older release made it, holding two commands.
+	old := eg.consumerConfig(0)
+	old.FilterSubject = events.PartitionFilter(0)
+	if _, err := e.js.CreateOrUpdateConsumer(t.Context(), events.OutboundStreamName, old); err != nil {
+		t.Fatal(err)
+	}
+	e.interact("0", "oU")
+	e.command("0", "oU", events.VerbSend, "c1", text("c1"))
+	e.command("0", "oU", events.VerbSend, "c2", text("c2"))
+	e.replica(nil)
+	if f := filter(laneName(0, 1)); f != "" {
+		t.Fatalf("after setup: consumer filter %q, want none", f)
+	}
+	res := e.results(2)
+	for _, id := range []string{"c1", "c2"} {
+		if r := res[id].Data; r.Outcome != events.OutcomeDelivered {
+			t.Errorf("%s = %+v", id, r)
+		}
+	}
+	if order := deliveredTexts(e, "oU"); !slices.Equal(order, []string{"c1", "c2"}) {
+		t.Errorf("delivered %q", order)
+	}
+
+	e2 := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 2 })
+	e2.newEgress(e2.js)
+	for p := range 2 {
+		cons, err := e2.js.Consumer(t.Context(), events.OutboundStreamName, laneName(p, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := cons.CachedInfo().Config.FilterSubject; f != events.PartitionFilter(p) {
+			t.Errorf("two partitions: partition %d's filter %q, want %q", p, f, events.PartitionFilter(p))
+		}
+	}
 }
