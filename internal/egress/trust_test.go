@@ -391,3 +391,45 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestStraySubjectsNotStored: WXKF_OUT stores command subjects only
+// (wxkf.out.<appid>.<bid>.<openid>.<verb>): a bot's publish on wxkf.out.…
+// with fewer or more tokens fails, where the stream (on wxkf.out.>) used
+// to store it where no consumer read it, holding its bytes against the
+// stream's cap for MaxAge. A stream of that older definition is narrowed
+// by Setup, and a stray command it still holds is dropped by the one
+// unfiltered consumer of partitions: 1 (a log line, no result) without
+// holding up the commands after it.
+func TestStraySubjectsNotStored(t *testing.T) {
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 1 })
+	old := events.OutboundStream(1)
+	old.Subjects = []string{events.OutboundSubjects}
+	if _, err := e.js.CreateStream(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.js.Publish(t.Context(), "wxkf.out.x", []byte("{}")); err != nil {
+		t.Fatalf("the older stream refused a stray subject: %v", err)
+	}
+	e.replica(nil)
+	out, err := e.js.Stream(t.Context(), events.OutboundStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := out.CachedInfo().Config.Subjects; len(s) != 1 || s[0] != "wxkf.out.*.*.*.*" {
+		t.Fatalf("stream subjects %q", s)
+	}
+	for _, subj := range []string{"wxkf.out.x", "wxkf.out." + appID + ".0.oU", "wxkf.out." + appID + ".0.oU.send.x"} {
+		if _, err := e.js.Publish(t.Context(), subj, []byte(`{"msgtype":"text","text":{"content":"x"}}`)); err == nil {
+			t.Errorf("publish on %s stored", subj)
+		}
+	}
+	e.interact("0", "oU")
+	e.command("0", "oU", events.VerbSend, "c1", text("c1"))
+	if r := e.results(1)["c1"].Data; r.Outcome != events.OutcomeDelivered {
+		t.Fatalf("c1 = %+v", r)
+	}
+	natstest.WaitFor(t, "WXKF_OUT empty", func() bool { return e.streamMsgs(events.OutboundStreamName) == 0 })
+	if n := e.streamMsgs(events.ResultStreamName); n != 1 {
+		t.Errorf("%d results, want c1's only", n)
+	}
+}

@@ -51,6 +51,10 @@ const (
 // hash of the conversation (not the verb, so send and typing stay in order).
 const partitionedPrefix = "wxkf.outp."
 
+// commandSubjects are the subjects [OutboundStream] stores:
+// wxkf.out.<appid>.<bid>.<openid>.<verb>.
+const commandSubjects = OutboundPrefix + "*.*.*.*"
+
 // PartitionFilter returns the filter of one partition's stored subjects in
 // [OutboundStream], for the egress's consumers.
 func PartitionFilter(partition int) string {
@@ -65,9 +69,12 @@ func OutboundStream(n int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        OutboundStreamName,
 		Description: "kfbridge: commands from bots, partitioned by conversation",
-		Subjects:    []string{OutboundSubjects},
+		// Only a command subject's shape: a publish on wxkf.out.… with
+		// other than four tokens fails (no stream answers) instead of
+		// being stored where no consumer reads it until MaxAge.
+		Subjects: []string{commandSubjects},
 		SubjectTransform: &jetstream.SubjectTransformConfig{
-			Source: OutboundPrefix + "*.*.*.*",
+			Source: commandSubjects,
 			Destination: partitionedPrefix + "{{partition(" + strconv.Itoa(n) + ",1,2,3)}}" +
 				".{{wildcard(1)}}.{{wildcard(2)}}.{{wildcard(3)}}.{{wildcard(4)}}",
 		},
