@@ -206,6 +206,9 @@ func (e *Egress) Setup(ctx context.Context) error {
 		return fmt.Errorf("stream %s: %w", events.OutboundStreamName, err)
 	}
 	e.out = out
+	if err := e.purgeStrays(ctx); err != nil {
+		return err
+	}
 	for _, c := range []jetstream.StreamConfig{events.ResultStream(), events.DeadLetterStream()} {
 		if _, err := e.js.CreateOrUpdateStream(ctx, apply(c)); err != nil {
 			return fmt.Errorf("stream %s: %w", c.Name, err)
@@ -258,6 +261,30 @@ func (e *Egress) Setup(ctx context.Context) error {
 			return fmt.Errorf("consumer %s: %w", laneName(p, e.cfg.Partitions), err)
 		}
 	}
+	return nil
+}
+
+// purgeStrays removes what a WXKF_OUT of releases before stored under
+// wxkf.out.… unpartitioned — a bot's publish with other than four tokens,
+// which the stream no longer takes and no consumer reads — rather than
+// leave it to count against the stream's cap and show as a waiting
+// command until MaxAge. Commands are stored under wxkf.outp.…: none goes.
+func (e *Egress) purgeStrays(ctx context.Context) error {
+	info, err := e.out.Info(ctx, jetstream.WithSubjectFilter(events.OutboundSubjects))
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", events.OutboundStreamName, err)
+	}
+	n := uint64(0)
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := e.out.Purge(ctx, jetstream.WithPurgeSubject(events.OutboundSubjects)); err != nil {
+		return fmt.Errorf("purge stray subjects of %s: %w", events.OutboundStreamName, err)
+	}
+	e.logger.Warn("removed messages stored on subjects that are not commands", "stream", events.OutboundStreamName, "messages", n)
 	return nil
 }
 

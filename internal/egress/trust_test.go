@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kfbridge/kfbridge/internal/config"
@@ -396,21 +397,23 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // (wxkf.out.<appid>.<bid>.<openid>.<verb>): a bot's publish on wxkf.out.…
 // with fewer or more tokens fails, where the stream (on wxkf.out.>) used
 // to store it where no consumer read it, holding its bytes against the
-// stream's cap for MaxAge. A stream of that older definition is narrowed
-// by Setup, and a stray command it still holds is dropped by the one
-// unfiltered consumer of partitions: 1 (a log line, no result) without
-// holding up the commands after it.
+// stream's cap for MaxAge. Setup narrows a stream of that older definition
+// and removes the strays it holds (no consumer would ever read them: with
+// two partitions each filters on its own), and no result is published for
+// them.
 func TestStraySubjectsNotStored(t *testing.T) {
-	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 1 })
-	old := events.OutboundStream(1)
+	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 2 })
+	old := events.OutboundStream(2)
 	old.Subjects = []string{events.OutboundSubjects}
 	if _, err := e.js.CreateStream(t.Context(), old); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.js.Publish(t.Context(), "wxkf.out.x", []byte("{}")); err != nil {
-		t.Fatalf("the older stream refused a stray subject: %v", err)
+	for _, subj := range []string{"wxkf.out.x", "wxkf.out.x.y.z.w.v"} {
+		if _, err := e.js.Publish(t.Context(), subj, []byte("{}")); err != nil {
+			t.Fatalf("the older stream refused %s: %v", subj, err)
+		}
 	}
-	e.replica(nil)
+	e.newEgress(e.js)
 	out, err := e.js.Stream(t.Context(), events.OutboundStreamName)
 	if err != nil {
 		t.Fatal(err)
@@ -418,8 +421,13 @@ func TestStraySubjectsNotStored(t *testing.T) {
 	if s := out.CachedInfo().Config.Subjects; len(s) != 1 || s[0] != "wxkf.out.*.*.*.*" {
 		t.Fatalf("stream subjects %q", s)
 	}
+	if n := e.streamMsgs(events.OutboundStreamName); n != 0 {
+		t.Fatalf("%d messages left in WXKF_OUT after setup, want the strays removed", n)
+	}
+	e.replica(nil)
 	for _, subj := range []string{"wxkf.out.x", "wxkf.out." + appID + ".0.oU", "wxkf.out." + appID + ".0.oU.send.x"} {
-		if _, err := e.js.Publish(t.Context(), subj, []byte(`{"msgtype":"text","text":{"content":"x"}}`)); err == nil {
+		// No retries: nats.go retries a publish no stream answered.
+		if _, err := e.js.Publish(t.Context(), subj, []byte(`{"msgtype":"text","text":{"content":"x"}}`), jetstream.WithRetryAttempts(0)); err == nil {
 			t.Errorf("publish on %s stored", subj)
 		}
 	}

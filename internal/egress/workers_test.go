@@ -124,6 +124,7 @@ func openids(ds []wxsim.Delivered) []string {
 func TestOnePartitionReadsUnfiltered(t *testing.T) {
 	e := newEnv(t, wxsim.SimConfig{}, func(c *config.Egress) { c.Partitions = 1 })
 	eg := e.newEgress(e.js)
+	var created time.Time
 	filter := func(name string) string {
 		t.Helper()
 		cons, err := e.js.Consumer(t.Context(), events.OutboundStreamName, name)
@@ -133,6 +134,11 @@ func TestOnePartitionReadsUnfiltered(t *testing.T) {
 		info, err := cons.Info(t.Context())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if created.IsZero() {
+			created = info.Created
+		} else if !info.Created.Equal(created) {
+			t.Errorf("consumer created anew at %v (first %v), want it updated", info.Created, created)
 		}
 		return info.Config.FilterSubject
 	}
