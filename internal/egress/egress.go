@@ -269,22 +269,20 @@ func (e *Egress) Setup(ctx context.Context) error {
 // which the stream no longer takes and no consumer reads — rather than
 // leave it to count against the stream's cap and show as a waiting
 // command until MaxAge. Commands are stored under wxkf.outp.…: none goes.
+// A start finding none makes one read (a purge would be a write, in a
+// cluster a replicated one, on every start).
 func (e *Egress) purgeStrays(ctx context.Context) error {
-	info, err := e.out.Info(ctx, jetstream.WithSubjectFilter(events.OutboundSubjects))
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", events.OutboundStreamName, err)
-	}
-	n := uint64(0)
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	if n == 0 {
+	_, err := e.out.GetLastMsgForSubject(ctx, events.OutboundSubjects)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: look for stray subjects: %w", events.OutboundStreamName, err)
 	}
 	if err := e.out.Purge(ctx, jetstream.WithPurgeSubject(events.OutboundSubjects)); err != nil {
 		return fmt.Errorf("purge stray subjects of %s: %w", events.OutboundStreamName, err)
 	}
-	e.logger.Warn("removed messages stored on subjects that are not commands", "stream", events.OutboundStreamName, "messages", n)
+	e.logger.Warn("removed messages stored on subjects that are not commands", "stream", events.OutboundStreamName, "subjects", events.OutboundSubjects)
 	return nil
 }
 
