@@ -1,6 +1,6 @@
 // Package egressidle measures issue 11's idle cost: an egress-only kfbridge
 // (internal/bridge with the egress and its management service, default
-// settings: 4 partitions) that receives no commands, against the WeChat
+// settings: one partition) that receives no commands, against the WeChat
 // simulator on loopback. Over a window it reports the CPU the process used
 // (getrusage, user + system, as % of one core), the pull requests the NATS
 // server received ($JS.API.CONSUMER.MSG.NEXT.>, counted by a subscription

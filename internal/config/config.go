@@ -330,15 +330,16 @@ type Egress struct {
 	// Partitions spreads conversations over this many partitions of the
 	// command stream by a hash of the conversation; each partition has one
 	// durable consumer, served by one replica at a time, so it is also the
-	// most replicas that share the work. Default 4. With 1 the one consumer
-	// reads the stream unfiltered, the cheapest for the server when commands
-	// queue up (one replica works, the others stand by). Change it only
-	// with an empty command stream (the egress refuses to start otherwise).
+	// most replicas that share the work. Default 1: the one consumer reads
+	// the stream unfiltered, the cheapest for the server when commands
+	// queue up; one replica works, the others stand by. Raise it to spread
+	// the work over replicas. Change it only with an empty command stream
+	// (the egress refuses to start otherwise).
 	Partitions int `yaml:"partitions"`
 	// MaxPending bounds the commands one partition's consumer hands out
 	// before they are acknowledged: the commands a replica holds per
 	// partition, running, queued behind their conversation's earlier
-	// commands or waiting for a retry. Default 1024.
+	// commands or waiting for a retry. Default 4096.
 	MaxPending int `yaml:"max_pending"`
 	// Concurrency bounds the commands handled at once by this process.
 	// Default 64.
@@ -533,7 +534,7 @@ func Default() Config {
 			ReplyBudget:   "observe",
 			Listen:        "127.0.0.1:8081",
 			Partitions:    events.DefaultPartitions,
-			MaxPending:    1024,
+			MaxPending:    4096,
 			Concurrency:   64,
 			CallTimeout:   8 * time.Second,
 			AckWait:       10 * time.Second,

@@ -39,9 +39,10 @@ import (
 // conversations whose pushes the bridge never stored (a load tool that
 // publishes commands only): every take finds no window.
 // "naive+writes" is the baseline plus the two writes the egress's records
-// need (naiveegress.Config.Writes). "egress-1p" is "egress" with
-// egress.partitions 1, whose one consumer reads the stream unfiltered (see
-// Egress.partitionFilter).
+// need (naiveegress.Config.Writes). "egress-4p" is "egress" with
+// egress.partitions 4 and max_pending 1024 (the earlier default): four
+// filtered consumers instead of the default one, which reads the stream
+// unfiltered (see Egress.partitionFilter).
 //
 // It reports commands/s and cpu-µs/command: the process's CPU time
 // (getrusage: user + system) during the timed part over b.N. Everything is
@@ -56,7 +57,7 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		impls := []string{"naive", "egress"}
 		if latency == 0 {
-			impls = append(impls, "naive+writes", "egress+observe", "egress+observe-nopush", "egress-1p")
+			impls = append(impls, "naive+writes", "egress+observe", "egress+observe-nopush", "egress-4p")
 		}
 		for _, impl := range impls {
 			b.Run(fmt.Sprintf("latency=%v/impl=%s", latency, impl), func(b *testing.B) {
@@ -67,12 +68,12 @@ func BenchmarkEgressVsNaive(b *testing.B) {
 }
 
 // runBaselineBench measures impl: "naive", "naive+writes", "egress",
-// "egress+observe", "egress+observe-nopush" or "egress-1p".
+// "egress+observe", "egress+observe-nopush" or "egress-4p".
 func runBaselineBench(b *testing.B, latency time.Duration, impl string) {
 	e := newEnv(b, wxsim.SimConfig{Latency: latency, MinuteQuota: -1}, func(c *config.Egress) {
 		shipped(c)
-		if impl == "egress-1p" {
-			c.Partitions = 1
+		if impl == "egress-4p" {
+			c.Partitions, c.MaxPending = 4, 1024
 		}
 	})
 	var run func(context.Context) error

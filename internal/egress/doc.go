@@ -13,17 +13,19 @@
 // # Concurrency
 //
 // Ordering. The command stream WXKF_OUT maps each command subject to one of
-// N partitions (egress.partitions, default 4) by a hash of the
+// N partitions (egress.partitions, default 1) by a hash of the
 // conversation — appid, bid and openid, not the verb — so a conversation's
 // sends and typing commands share one partition. Each partition has one
 // durable consumer in the priority group "egress" with the pinned_client
 // policy: the server hands its commands to one replica at a time (the
-// pinned one), up to MaxPending (default 1024) unacknowledged. Every
+// pinned one), up to MaxPending (default 4096) unacknowledged. Every
 // replica consumes every partition; the server decides which one is pinned.
-// A partition's consumer filters on its partition, except with one
-// partition, whose consumer reads the stream unfiltered: while commands
-// queue up, the server finds a filtered consumer's next command by a walk
-// over the subjects of the message block (see [Egress.partitionFilter]).
+// With the default one partition one replica works and the others stand
+// by; more partitions spread conversations over replicas. A partition's
+// consumer filters on its partition, except with one partition, whose
+// consumer reads the stream unfiltered: while commands queue up, the
+// server finds a filtered consumer's next command by a walk over the
+// subjects of the message block (see [Egress.partitionFilter]).
 //
 // Lanes. The pinned replica holds each command until it is finished: a
 // lane per partition keeps a FIFO per conversation, in stream order, and a

@@ -41,8 +41,9 @@ const (
 	// inspection and replay.
 	DeadLetterStreamName = "WXKF_DLQ"
 	// DefaultPartitions is the default number of command partitions
-	// (egress.partitions).
-	DefaultPartitions = 4
+	// (egress.partitions): one consumer, served by one egress replica at a
+	// time, which reads the stream unfiltered.
+	DefaultPartitions = 1
 )
 
 // partitionedPrefix starts a command's subject as stored: the stream maps
