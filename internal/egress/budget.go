@@ -200,7 +200,13 @@ func (e *Egress) spendAlongside(ctx context.Context, j *job, n int) (join func()
 // above). A window stays closed or used up until a push changes it, so
 // the finding does not end with the window; it ends where held sends go
 // back (see above), before a take that does not use it (a text in parts
-// may find the window the finding's take did not) included.
+// may find the window the finding's take did not) included. A burst whose
+// take used the window up (it took the last sends for those behind) turns
+// into that finding (WeChat would answer 45047) once its held sends are
+// used, unless a send of the burst gave one back: the sends queued behind
+// those it reserved for are reported over budget without a take of their
+// own, where each would read WXKF_IN and the bucket and find the same. A
+// send given back after that ends the finding.
 type reservation struct {
 	behind int // sends queued right behind the command in handling (set by the lane)
 	conv   events.Conversation
@@ -235,6 +241,11 @@ func (r *reservation) use(received, now time.Time, maxAge time.Duration) (budget
 	r.left--
 	s := r.state
 	s.Remaining += r.left
+	if r.left == 0 && r.state.Remaining == 0 {
+		// The take used the window up (and no send of the burst gave
+		// one back): the sends behind this one find it used up.
+		r.code = budget.CodeOutOfCount
+	}
 	return s, 0, true
 }
 
@@ -424,6 +435,9 @@ func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
 	}
 	if r := j.res; r != nil && r.left > 0 && r.state.ExpiresAt.Equal(j.rec.Budget.ExpiresAt) && s.ExpiresAt.Equal(r.state.ExpiresAt) {
 		r.state.Remaining += gave // the reservation's later uses report it
+	}
+	if r := j.res; r != nil && r.code != 0 && gave > 0 {
+		r.code = 0 // a send is left after all: the next send takes its own
 	}
 	j.budget = withHeld(s, j.res)
 }

@@ -390,8 +390,8 @@ func (w *budgetWorld) wrapAPI(wrap func(http.Handler) http.Handler) {
 	w.api, w.cfg.APIBase = api.URL, api.URL
 }
 
-// metricValue returns the value of counter name with one label of value
-// label in reg, or of the unlabelled counter name when label is empty (0
+// metricValue returns the value of counter or gauge name with one label
+// of value label in reg, or of the unlabelled one when label is empty (0
 // when absent).
 func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
@@ -405,11 +405,11 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, label string) flo
 		}
 		for _, m := range mf.GetMetric() {
 			if label == "" && len(m.GetLabel()) == 0 {
-				return m.GetCounter().GetValue()
+				return m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 			for _, l := range m.GetLabel() {
 				if l.GetValue() == label {
-					return m.GetCounter().GetValue()
+					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
 				}
 			}
 		}

@@ -246,7 +246,11 @@
 // used up) leaves that finding instead: the sends behind it are reported
 // over budget with the same errcode, and sent, without reads of their own,
 // until the burst ends as a reservation does (a text in parts takes for
-// itself).
+// itself). So does a burst whose take used the window up, once the sends
+// it took for those behind are used: the sends after them are reported
+// over budget (45047) without takes of their own, unless a send of the
+// burst gave its send back (WeChat did not deliver it), which ends that
+// finding.
 //
 // Run returns after the commands in handling finished and were
 // acknowledged, and the others were handed back.

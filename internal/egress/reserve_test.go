@@ -227,6 +227,93 @@ func TestObserveFindingForBurst(t *testing.T) {
 	}
 }
 
+// TestObserveUsedUpForBurst: in observe, a burst of eight sends after one
+// user message reads the conversation's pushes once: the first send's take
+// takes its own send and the four left for the sends behind it, which uses
+// the window up, and the three sends after those are reported over budget
+// on that (WeChat answers them 45047) instead of each taking, which reads
+// WXKF_IN and the bucket again.
+func TestObserveUsedUpForBurst(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	w.push("u1", "text", "m1")
+	// A typing command held at WeChat keeps the burst queued behind it
+	// until the lane holds all of it.
+	entered, release := w.holdFirstCall("/typing")
+	w.queueThenRun(func() { w.command("0", "u1", "typing", "t0", events.TypingData{Command: "Typing"}) })
+	select {
+	case <-entered:
+	case <-t.Context().Done():
+		t.Fatal("t0's call never came")
+	}
+	for i := range 8 {
+		w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+	}
+	natstest.WaitFor(t, "the lane holding t0 and the burst", func() bool {
+		return metricValue(t, w.reg, "kfbridge_egress_held_commands", "") == 9
+	})
+	var reads atomic.Int32 // gets of WXKF_IN from here on
+	w.onGet(events.InboundStreamName, func() { reads.Add(1) })
+	release()
+	for i, left := range []int{4, 3, 2, 1, 0} {
+		if r := w.result(fmt.Sprintf("c%d", i)).Data; r.Outcome != events.OutcomeDelivered || r.BudgetExceeded || r.ReplyBudget == nil || r.ReplyBudget.Remaining != left {
+			t.Errorf("c%d = %+v (budget %+v); want delivered with %d left", i, r, r.ReplyBudget, left)
+		}
+	}
+	for i := 5; i < 8; i++ {
+		if r := w.result(fmt.Sprintf("c%d", i)).Data; r.ErrCode != budget.CodeOutOfCount || !r.BudgetExceeded || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 0 {
+			t.Errorf("c%d = %+v (budget %+v); want WeChat's 45047, over budget, 0 left", i, r, r.ReplyBudget)
+		}
+	}
+	if err := w.js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := reads.Load(); got != 1 {
+		t.Errorf("%d reads of %s for the burst, want 1 (c0's take)", got, events.InboundStreamName)
+	}
+	if got := metricValue(t, w.reg, "kfbridge_egress_budget_misses_total", "45047"); got != 0 {
+		t.Errorf("budget_misses{45047} = %v, want 0 (each refusal predicted)", got)
+	}
+}
+
+// TestObserveUsedUpEndsAtGiveBack: the last send of a burst that used its
+// window up fails (WeChat refuses an unknown media id, 40007) and gives
+// its send back: the send behind it takes that send instead of being
+// reported over budget.
+func TestObserveUsedUpEndsAtGiveBack(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	w.push("u1", "text", "m1")
+	entered, release := w.holdFirstCall("/typing")
+	w.queueThenRun(func() { w.command("0", "u1", "typing", "t0", events.TypingData{Command: "Typing"}) })
+	select {
+	case <-entered:
+	case <-t.Context().Done():
+		t.Fatal("t0's call never came")
+	}
+	for i := range 4 {
+		w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+	}
+	w.command("0", "u1", "send", "c4", map[string]any{"msgtype": "image", "image": map[string]string{"media_id": "NO_SUCH_MEDIA"}})
+	w.command("0", "u1", "send", "c5", text("hi"))
+	natstest.WaitFor(t, "the lane holding t0 and the burst", func() bool {
+		return metricValue(t, w.reg, "kfbridge_egress_held_commands", "") == 7
+	})
+	release()
+	if r := w.result("c4").Data; r.Outcome != events.OutcomeFailed || r.BudgetExceeded {
+		t.Errorf("c4 = %+v; want failed (40007), not over budget", r)
+	}
+	if r := w.result("c5").Data; r.Outcome != events.OutcomeDelivered || r.BudgetExceeded || r.ReplyBudget == nil || r.ReplyBudget.Remaining != 0 {
+		t.Errorf("c5 = %+v (budget %+v); want delivered, not over budget, 0 left", r, r.ReplyBudget)
+	}
+	natstest.WaitFor(t, "the stored budget at 0 left", func() bool { return w.budgetOfIn("0", "u1").Remaining == 0 })
+	if n := len(w.sim.Delivered(appID)); n != 5 {
+		t.Errorf("WeChat delivered %d messages, want 5", n)
+	}
+}
+
 // TestObserveReturnedCountsGiven: a reserved send given back to a window
 // that a newer user message replaced meanwhile goes nowhere, and
 // kfbridge_egress_budget_returned_total does not count it.
@@ -274,13 +361,20 @@ func TestObserveReturnedCountsGiven(t *testing.T) {
 // release is called (or the test ends); entered is closed when it
 // arrives.
 func (w *budgetWorld) holdFirstSend() (entered <-chan struct{}, release func()) {
+	return w.holdFirstCall("send")
+}
+
+// holdFirstCall holds the next replicas' first call of an API whose path
+// contains api until release is called (or the test ends); entered is
+// closed when it arrives.
+func (w *budgetWorld) holdFirstCall(api string) (entered <-chan struct{}, release func()) {
 	in, out := make(chan struct{}), make(chan struct{})
 	var hold, free sync.Once
 	release = func() { free.Do(func() { close(out) }) }
 	w.t.Cleanup(release) // a failed test must not leave the call hanging
 	w.wrapAPI(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "send") {
+			if strings.Contains(r.URL.Path, api) {
 				hold.Do(func() { close(in); <-out })
 			}
 			h.ServeHTTP(rw, r)
