@@ -238,20 +238,10 @@ func TestObserveUsedUpForBurst(t *testing.T) {
 	w.reg = prometheus.NewRegistry()
 	w.reserveFor = time.Hour
 	w.push("u1", "text", "m1")
-	// A typing command held at WeChat keeps the burst queued behind it
-	// until the lane holds all of it.
-	entered, release := w.holdFirstCall("/typing")
-	w.queueThenRun(func() { w.command("0", "u1", "typing", "t0", events.TypingData{Command: "Typing"}) })
-	select {
-	case <-entered:
-	case <-t.Context().Done():
-		t.Fatal("t0's call never came")
-	}
-	for i := range 8 {
-		w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
-	}
-	natstest.WaitFor(t, "the lane holding t0 and the burst", func() bool {
-		return metricValue(t, w.reg, "kfbridge_egress_held_commands", "") == 9
+	release := w.queueBehindTyping(8, func() {
+		for i := range 8 {
+			w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+		}
 	})
 	var reads atomic.Int32 // gets of WXKF_IN from here on
 	w.onGet(events.InboundStreamName, func() { reads.Add(1) })
@@ -286,20 +276,12 @@ func TestObserveUsedUpEndsAtGiveBack(t *testing.T) {
 	w.reg = prometheus.NewRegistry()
 	w.reserveFor = time.Hour
 	w.push("u1", "text", "m1")
-	entered, release := w.holdFirstCall("/typing")
-	w.queueThenRun(func() { w.command("0", "u1", "typing", "t0", events.TypingData{Command: "Typing"}) })
-	select {
-	case <-entered:
-	case <-t.Context().Done():
-		t.Fatal("t0's call never came")
-	}
-	for i := range 4 {
-		w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
-	}
-	w.command("0", "u1", "send", "c4", map[string]any{"msgtype": "image", "image": map[string]string{"media_id": "NO_SUCH_MEDIA"}})
-	w.command("0", "u1", "send", "c5", text("hi"))
-	natstest.WaitFor(t, "the lane holding t0 and the burst", func() bool {
-		return metricValue(t, w.reg, "kfbridge_egress_held_commands", "") == 7
+	release := w.queueBehindTyping(6, func() {
+		for i := range 4 {
+			w.command("0", "u1", "send", fmt.Sprintf("c%d", i), text("hi"))
+		}
+		w.command("0", "u1", "send", "c4", map[string]any{"msgtype": "image", "image": map[string]string{"media_id": "NO_SUCH_MEDIA"}})
+		w.command("0", "u1", "send", "c5", text("hi"))
 	})
 	release()
 	if r := w.result("c4").Data; r.Outcome != events.OutcomeFailed || r.BudgetExceeded {
@@ -355,6 +337,27 @@ func TestObserveReturnedCountsGiven(t *testing.T) {
 	if got := metricValue(t, w.reg, "kfbridge_egress_budget_returned_total", ""); got != 0 {
 		t.Errorf("budget_returned = %v, want 0 (the reserved send went nowhere)", got)
 	}
+}
+
+// queueBehindTyping runs a replica (w.reg set) whose first command, a
+// typing command of u1 held at WeChat, keeps the n commands that queue
+// publishes for u1 queued behind it until the lane holds them all, and
+// returns the typing call's release: a burst that runs together, however
+// the commands were fetched.
+func (w *budgetWorld) queueBehindTyping(n int, queue func()) (release func()) {
+	w.t.Helper()
+	entered, release := w.holdFirstCall("/typing")
+	w.queueThenRun(func() { w.command("0", "u1", "typing", "t0", events.TypingData{Command: "Typing"}) })
+	select {
+	case <-entered:
+	case <-w.t.Context().Done():
+		w.t.Fatal("t0's call never came")
+	}
+	queue()
+	natstest.WaitFor(w.t, "the lane holding t0 and the burst", func() bool {
+		return metricValue(w.t, w.reg, "kfbridge_egress_held_commands", "") == float64(n+1)
+	})
+	return release
 }
 
 // holdFirstSend holds the next replicas' first call of the send API until
