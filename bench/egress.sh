@@ -9,6 +9,7 @@
 #   ROUNDS=5 COMMANDS=20000 RATE=200 DURATION=10s bench/egress.sh
 #   SKIP_ROUNDTRIP=1 bench/egress.sh
 #   SKIP_BENCH=1 SKIP_ROUNDTRIP=1 ISOLATION=1 IDLE=1 bench/egress.sh
+#   PAIRED=1 SKIP_ROUNDTRIP=1 bench/egress.sh  # each impl in its own process, after naive
 #
 # ISOLATION=1 adds BenchmarkEgressIsolation (issue 11's cross-app and
 # same-app waits; ISOLATION_CAP, default 30s, bounds each wait) and IDLE=1
@@ -33,11 +34,29 @@ go test -c -o "$work/egress.test" ./internal/egress/
 go build -o "$work/roundtrip" ./bench/roundtrip/cmd/roundtrip
 go build -o "$work/egressidle" ./bench/egressidle/cmd/egressidle
 
+# PAIRED=1 (BenchmarkEgressVsNaive only) runs each impl in a process of its
+# own right after a naive run in the same process, instead of all impls in
+# one process in a fixed order: a "round" of the medians below is then one
+# such pair, so no ratio depends on where its impl runs in the process.
+PAIRS="latency=0s/impl=egress latency=0s/impl=naive+writes latency=0s/impl=egress+observe
+latency=0s/impl=egress+observe-nopush latency=0s/impl=egress-4p latency=50ms/impl=egress"
+
+bench() { # bench <round label> <-test.bench pattern>
+	echo "== round $1: $2, $COMMANDS commands" | tee -a "$work/bench.txt"
+	"$work/egress.test" -test.run '^$' -test.bench "$2" -test.benchtime "${COMMANDS}x" |
+		grep -E '^Benchmark|^--- FAIL|^ +[a-z_]+\.go:[0-9]+:' | tee -a "$work/bench.txt"
+}
+
 if [ -z "${SKIP_BENCH:-}" ]; then
 for r in $(seq "$ROUNDS"); do
-	echo "== round $r: Benchmark$BENCH, $COMMANDS commands" | tee -a "$work/bench.txt"
-	"$work/egress.test" -test.run '^$' -test.bench "$BENCH" -test.benchtime "${COMMANDS}x" |
-		grep -E '^Benchmark|^--- FAIL|^ +[a-z_]+\.go:[0-9]+:' | tee -a "$work/bench.txt"
+	if [ -n "${PAIRED:-}" ]; then
+		for pair in $PAIRS; do
+			latency=${pair%%/*} impl=${pair#*impl=}
+			bench "$r" "^Benchmark$BENCH\$/^$latency\$/^impl=(naive|${impl//+/\\+})\$"
+		done
+	else
+		bench "$r" "$BENCH"
+	fi
 done
 echo
 echo "== medians over $ROUNDS rounds (commands/s, cpu-µs/command)"
