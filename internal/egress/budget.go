@@ -433,11 +433,13 @@ func (e *Egress) giveBack(ctx context.Context, j *job, n int) {
 		j.logger().Warn("reply budget: send not given back", "err", err)
 		return
 	}
-	if r := j.res; r != nil && r.left > 0 && r.state.ExpiresAt.Equal(j.rec.Budget.ExpiresAt) && s.ExpiresAt.Equal(r.state.ExpiresAt) {
-		r.state.Remaining += gave // the reservation's later uses report it
-	}
-	if r := j.res; r != nil && r.code != 0 && gave > 0 {
-		r.code = 0 // a send is left after all: the next send takes its own
+	if r := j.res; r != nil {
+		if r.left > 0 && r.state.ExpiresAt.Equal(j.rec.Budget.ExpiresAt) && s.ExpiresAt.Equal(r.state.ExpiresAt) {
+			r.state.Remaining += gave // the reservation's later uses report it
+		}
+		if r.code != 0 && gave > 0 {
+			r.code = 0 // a send is left after all: the next send takes its own
+		}
 	}
 	j.budget = withHeld(s, j.res)
 }

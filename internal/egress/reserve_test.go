@@ -20,6 +20,16 @@ import (
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
+// newReserveWorld is a budget world in observe whose replicas report to
+// w.reg and keep a reservation for an hour: a slow machine must not turn
+// a use into a take.
+func newReserveWorld(t *testing.T) *budgetWorld {
+	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
+	w.reg = prometheus.NewRegistry()
+	w.reserveFor = time.Hour
+	return w
+}
+
 // budgetWrites returns how many values have been written to WXKF_BUDGET
 // (its stream's last sequence).
 func (w *budgetWorld) budgetWrites() uint64 {
@@ -43,9 +53,7 @@ func (w *budgetWorld) queueThenRun(queue func()) {
 // first send's take reserves the other two), and each result reports the
 // budget as three takes in a row would: 4, 3, 2 left.
 func TestObserveReservesForBurst(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour // a slow machine must not turn a use into a take
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	before := w.budgetWrites()
 	w.queueThenRun(func() {
@@ -78,8 +86,7 @@ func TestObserveReservesForBurst(t *testing.T) {
 // went back, so the window is spent exactly: 5 sends, 0 left, and no
 // send marked over budget.
 func TestObserveReservationWithParts(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	w.queueThenRun(func() {
 		w.command("0", "u1", "send", "c0", text("hi"))
@@ -106,8 +113,7 @@ func TestObserveReservationWithParts(t *testing.T) {
 // after the first, 4 after the failed one, 3 after the last, as one take
 // per send would.
 func TestObserveReservationSendFails(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	w.queueThenRun(func() {
 		w.command("0", "u1", "send", "c0", text("hi"))
@@ -133,9 +139,7 @@ func TestObserveReservationSendFails(t *testing.T) {
 // reserved send is given back when the conversation's next command is not
 // a send, and the typing command sees it.
 func TestObserveReservationGivenBack(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	w.queueThenRun(func() {
 		w.command("0", "u1", "send", "c0", text("hi"))
@@ -166,9 +170,7 @@ func TestObserveReservationGivenBack(t *testing.T) {
 // the sends it holds for the two behind it go back at once, not when it
 // is retried.
 func TestObserveReservationParked(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.cfg.RetryMin, w.cfg.RetryMax, w.cfg.RetryBudget = time.Hour, time.Hour, 2*time.Hour
 	fail := w.failSends(1)
 	w.push("u1", "text", "m1")
@@ -197,9 +199,7 @@ func TestObserveReservationParked(t *testing.T) {
 // first send's take finds no send to take, and the two behind it are
 // reported over budget on that finding. All three are sent.
 func TestObserveFindingForBurst(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.sim.RecordInteraction(appID, "0", "u1", "text", w.sim.Now().Truncate(time.Second))
 	var reads atomic.Int32 // gets of WXKF_IN
 	w.onGet(events.InboundStreamName, func() { reads.Add(1) })
@@ -234,9 +234,7 @@ func TestObserveFindingForBurst(t *testing.T) {
 // on that (WeChat answers them 45047) instead of each taking, which reads
 // WXKF_IN and the bucket again.
 func TestObserveUsedUpForBurst(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	release := w.queueBehindTyping(8, func() {
 		for i := range 8 {
@@ -272,9 +270,7 @@ func TestObserveUsedUpForBurst(t *testing.T) {
 // its send back: the send behind it takes that send instead of being
 // reported over budget.
 func TestObserveUsedUpEndsAtGiveBack(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	release := w.queueBehindTyping(6, func() {
 		for i := range 4 {
@@ -300,9 +296,7 @@ func TestObserveUsedUpEndsAtGiveBack(t *testing.T) {
 // that a newer user message replaced meanwhile goes nowhere, and
 // kfbridge_egress_budget_returned_total does not count it.
 func TestObserveReturnedCountsGiven(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reg = prometheus.NewRegistry()
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	w.push("u1", "text", "m1")
 	entered, release := w.holdFirstSend()
 	w.queueThenRun(func() {
@@ -392,8 +386,7 @@ func (w *budgetWorld) holdFirstCall(api string) (entered <-chan struct{}, releas
 // text's take sees it, and the send after the text takes from that
 // window instead of being marked over budget on the finding.
 func TestObserveFindingEndsAtParts(t *testing.T) {
-	w := newBudgetWorld(t, config.BudgetObserve, wxsim.SimConfig{})
-	w.reserveFor = time.Hour
+	w := newReserveWorld(t)
 	// WeChat's window is open; the bridge has not stored the push yet.
 	w.sim.RecordInteraction(appID, "0", "u1", "text", w.sim.Now().Truncate(time.Second))
 	budgetGets := make(chan struct{}, 64)
