@@ -38,7 +38,7 @@ go build -o "$work/egressidle" ./bench/egressidle/cmd/egressidle
 # own right after a naive run in the same process, instead of all impls in
 # one process in a fixed order: a "round" of the medians below is then one
 # such pair, so no ratio depends on where its impl runs in the process.
-PAIRS="latency=0s/impl=egress latency=0s/impl=naive+writes latency=0s/impl=egress+observe
+PAIRS="latency=0s/impl=egress latency=0s/impl=naive+writes latency=0s/impl=naive+writes-noack latency=0s/impl=egress+observe
 latency=0s/impl=egress+observe-nopush latency=0s/impl=egress-4p latency=50ms/impl=egress"
 
 bench() { # bench <round label> <-test.bench pattern>

@@ -64,6 +64,12 @@ type Config struct {
 	Writes bool
 	// WritesBucket names the KV bucket of Writes.
 	WritesBucket string
+	// WritesUnacked makes the Writes plain NATS publishes without a reply
+	// subject: the server stores them as before (the KV create still with
+	// its expected-sequence header) but sends no PubAck, and the consumer
+	// does not wait. It shows what the PubAcks cost; a write that fails goes
+	// unnoticed, so it is a measuring stick only.
+	WritesUnacked bool
 	// RecordBytes is the size of a Writes record. Default 1536, about
 	// kfbridge's padded "sending" record for a short text.
 	RecordBytes int
@@ -228,6 +234,10 @@ func (c *Consumer) handle(m jetstream.Msg) {
 func (c *Consumer) writeRecord(ctx context.Context, appid, id string) error {
 	m := nats.NewMsg("$KV." + c.cfg.WritesBucket + "." + appid + "_" + id)
 	m.Data = c.record
+	if c.cfg.WritesUnacked {
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+		return c.cfg.JS.Conn().PublishMsg(m)
+	}
 	_, err := c.cfg.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(0))
 	return err
 }
@@ -242,6 +252,9 @@ func (c *Consumer) writeResult(ctx context.Context, appid, bid, openid, id strin
 	m := nats.NewMsg("wxkf.result." + appid + "." + bid + "." + openid + ".delivered")
 	m.Data = data
 	m.Header.Set(nats.MsgIdHdr, appid+":"+id)
+	if c.cfg.WritesUnacked {
+		return c.cfg.JS.Conn().PublishMsg(m)
+	}
 	_, err = c.cfg.JS.PublishMsg(ctx, m)
 	return err
 }
