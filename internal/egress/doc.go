@@ -31,7 +31,8 @@
 // lane per partition keeps a FIFO per conversation, in stream order, and a
 // conversation's commands run one at a time. Concurrency (default 64)
 // worker goroutines per process handle them, so at most that many
-// commands are in handling at once: a conversation with a command to
+// commands are in handling at once (a delivered command whose result is
+// being stored no longer holds its worker, see Writes): a conversation with a command to
 // start waits in one FIFO of ready conversations, and a worker handles
 // the next command of the one at its head, then puts it back at the tail
 // while others wait, so conversations take turns. A command that must
@@ -75,7 +76,14 @@
 // and each handler waits for its own write's ack, no longer than it would
 // for a publish of its own (the NATS timeout). Many conversations' writes
 // so share socket writes and the server's reads; a lone write goes out at
-// once, and a slow ack holds no other write.
+// once, and a slow ack holds no other write. A delivered command's handler
+// does not wait for its result's ack: its worker takes the next ready
+// conversation, and the ack finishes the command — it is acknowledged and
+// its conversation's next command becomes ready, so a conversation's
+// commands still start only after the previous one's result is stored. A
+// result that is not stored is handled as a publish that failed: the
+// command is parked, a send's result kept for its next try and written to
+// a "done" record.
 //
 // Duplicates. Before calling the send API the handler writes a "sending"
 // record for the command id into the KV bucket WXKF_SENT — a create, which

@@ -55,6 +55,9 @@ type job struct {
 	spentUnsaved bool
 	// res is the conversation's reservation in the lane (nil: none kept).
 	res *reservation
+	// settle, when set, ends the handling later: a delivered result is
+	// then stored without the worker waiting for its ack (outStoring).
+	settle func(action)
 }
 
 // logger returns the command's logger. It is made on first use: most
@@ -82,6 +85,9 @@ const (
 	outTerm                 // unusable: terminate it
 	outPark                 // handle it again after a wait
 	outTaken                // another replica took it over: let go of it
+	// outStoring: delivered, its result on its way to WXKF_RESULT; the
+	// handling's settle finishes it once the write is acked or failed.
+	outStoring
 )
 
 func (o outcome) String() string {
@@ -94,6 +100,8 @@ func (o outcome) String() string {
 		return "park"
 	case outTaken:
 		return "taken"
+	case outStoring:
+		return "storing"
 	}
 	return "unknown"
 }
@@ -119,8 +127,12 @@ func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d,
 // handlings in this replica, this one included. yield is closed when the
 // lane wants its commands back: a text sent in parts is parked between two
 // parts, to be handed over. retained is the result an earlier handling
-// could not store (see [action]), if any.
-func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation) action {
+// could not store (see [action]), if any. With settle set, a delivered
+// command's handling returns outStoring as soon as its result is handed to
+// the writer, and settle gets the action it ends with — ack once the result
+// is stored, a park otherwise — on the writer's callback goroutine or one
+// of its own.
+func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation, settle func(action)) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
 
@@ -132,14 +144,14 @@ func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received t
 		var span trace.Span
 		ctx, span = e.startSpan(ctx, msg, tries)
 		defer span.End()
-		act, err := e.handleOnce(ctx, msg, md, received, tries, yield, retained, res)
+		act, err := e.handleOnce(ctx, msg, md, received, tries, yield, retained, res, settle)
 		span.SetAttributes(attribute.String("kfbridge.action", act.out.String()))
 		if err != nil {
 			span.SetStatus(codes.Error, "interrupted")
 		}
 		return act
 	}
-	act, _ := e.handleOnce(ctx, msg, md, received, tries, yield, retained, res)
+	act, _ := e.handleOnce(ctx, msg, md, received, tries, yield, retained, res, settle)
 	return act
 }
 
@@ -154,13 +166,13 @@ func (e *Egress) startSpan(ctx context.Context, msg jetstream.Msg, tries int) (c
 
 // handleOnce is [Egress.handle] under ctx; the error is the interruption
 // the action parks the command for, if any.
-func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation) (action, error) {
-	act, err := e.process(ctx, msg, md, received, tries, tries > 1, yield, retained, res)
+func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation, settle func(action)) (action, error) {
+	act, err := e.process(ctx, msg, md, received, tries, tries > 1, yield, retained, res, settle)
 	for try := 0; errors.Is(err, errRecordExists) && try < 3; try++ {
 		// Another delivery of this id recorded first, and nothing was sent:
 		// decide again against its record (a reused id, this command's own
 		// record from an earlier delivery, or its retry state).
-		act, err = e.process(ctx, msg, md, received, tries, true, yield, retained, res)
+		act, err = e.process(ctx, msg, md, received, tries, true, yield, retained, res, settle)
 	}
 	switch {
 	case errors.Is(err, errRecordTaken):
@@ -185,9 +197,9 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 // the command's sent record first; otherwise (the first handling of a
 // first delivery) the record's create before the call finds one, if any
 // (errRecordExists).
-func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, load bool, yield <-chan struct{}, retained []byte, res *reservation) (action, error) {
+func (e *Egress) process(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, load bool, yield <-chan struct{}, retained []byte, res *reservation, settle func(action)) (action, error) {
 	var err error
-	j := &job{msg: msg, md: md, received: received, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger, res: res}
+	j := &job{msg: msg, md: md, received: received, tries: tries, deadline: md.Timestamp.Add(e.cfg.RetryBudget), yield: yield, root: e.logger, res: res, settle: settle}
 	if e.tracer != nil {
 		// The handling's span (see handle) continues the command's trace.
 		j.trace = telemetry.TraceParentOf(trace.SpanFromContext(ctx))

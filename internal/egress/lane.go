@@ -327,8 +327,28 @@ func (l *lane) step(c *conv) bool {
 	msg, md, received, tries, retained := en.msg, en.md, en.received, en.tries, en.result
 	l.mu.Unlock()
 
-	act := l.e.handle(msg, md, received, tries, kick, retained, &c.res)
+	act := l.e.handle(msg, md, received, tries, kick, retained, &c.res, func(act action) {
+		// The handling ended when its result's write did: c goes on on a
+		// worker, as after a handling that returned act.
+		if l.settle(c, en, act, kick, true) {
+			l.pool.run(l, c)
+		}
+	})
+	if act.out == outStoring {
+		return false // the worker is free; settle continues c
+	}
+	return l.settle(c, en, act, kick, false)
+}
 
+// settle ends a handling of en, c's first command, with act: it forgets
+// en unless parked, acknowledges, terminates or parks it, and gives back
+// the reservation's sends that no queued send will use. A park ends at
+// its time or when kick (the lane's when the handling started) is closed.
+// It reports whether c has more to do now (false when parked: its timer
+// queues c again). Called back (see [Egress.handle]) it runs on the writer's
+// callback goroutine, which must not wait for NATS: the sends go back on
+// a goroutine of their own.
+func (l *lane) settle(c *conv, en *entry, act action, kick <-chan struct{}, calledBack bool) bool {
 	l.mu.Lock()
 	en.active = false
 	if act.result != nil {
@@ -346,7 +366,11 @@ func (l *lane) step(c *conv) bool {
 		res = c.res.detach()
 	}
 	l.mu.Unlock()
-	l.e.returnReserved(context.Background(), &res)
+	if calledBack && res.holds() {
+		go l.e.returnReserved(context.Background(), &res)
+	} else {
+		l.e.returnReserved(context.Background(), &res)
+	}
 	switch {
 	case handBack:
 		_ = last.Nak() // the replica pinned next takes it

@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"appid", "class"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kfbridge_egress_inflight_commands",
-			Help: "Commands being handled by this process.",
+			Help: "Commands a worker of this process is handling (not those whose result is being stored).",
 		}),
 		held: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kfbridge_egress_held_commands",

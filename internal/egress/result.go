@@ -96,6 +96,14 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	} else {
 		j.debug("command delivered", "attempts", d.Attempts)
 	}
+	if delivered && j.settle != nil {
+		m, err := e.resultMsg(j, body, d.Outcome)
+		if err != nil {
+			return action{}, err
+		}
+		e.storeResult(j, m, body)
+		return action{out: outStoring}, nil
+	}
 	act, err := e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
 	if err != nil && delivered && c.Verb == events.VerbSend {
 		// The result is the record and it is not stored: the lane keeps it
@@ -146,19 +154,57 @@ func (e *Egress) publishOutcome(ctx context.Context, j *job, result []byte, outc
 			return action{}, err
 		}
 	}
-	subject, err := events.ResultSubject(c.Conversation, outcome)
+	m, err := e.resultMsg(j, result, outcome)
 	if err != nil {
 		return action{}, err
 	}
-	m := &nats.Msg{Subject: subject, Data: result, Header: nats.Header{
+	if err := e.publish(ctx, m); err != nil {
+		return action{}, fmt.Errorf("publish result %s: %w", m.Subject, err)
+	}
+	return ack, nil
+}
+
+// resultMsg returns the message of j's result.
+func (e *Egress) resultMsg(j *job, result []byte, outcome string) (*nats.Msg, error) {
+	c := j.cmd
+	subject, err := events.ResultSubject(c.Conversation, outcome)
+	if err != nil {
+		return nil, err
+	}
+	return &nats.Msg{Subject: subject, Data: result, Header: nats.Header{
 		events.HeaderMsgID:       {c.AppID + ":" + c.ID + j.dup},
 		events.HeaderContentType: {events.ContentType},
 		events.HeaderTraceParent: {j.trace},
-	}}
-	if err := e.publish(ctx, m); err != nil {
-		return action{}, fmt.Errorf("publish result %s: %w", subject, err)
-	}
-	return ack, nil
+	}}, nil
+}
+
+// storeResult stores m, a delivered command's result (body), without
+// waiting: the handling ends when the write does (see [Egress.handle]).
+// Stored, it is acknowledged. Not stored, it goes as a synchronous publish
+// that failed would (see finish and handleOnce): a send's result is kept
+// for the next try and written to a done record, and the command is parked
+// — on a goroutine of its own, as the writer's callback must not wait for
+// NATS.
+func (e *Egress) storeResult(j *job, m *nats.Msg, body []byte) {
+	e.w.publishThen(m, func(err error) {
+		if err == nil {
+			j.settle(ack)
+			return
+		}
+		go func() {
+			park := nakAfter(e.cfg.RetryMin)
+			if j.cmd.Verb == events.VerbSend {
+				park.result = body
+				ctx, cancel := e.natsCtx(context.Background())
+				defer cancel()
+				if serr := e.saveDone(ctx, j, body); serr != nil {
+					j.logger().Warn("delivered result neither published nor recorded; kept for the next try", "err", serr)
+				}
+			}
+			e.logger.Warn("command handling interrupted; will retry", "subject", j.msg.Subject(), "err", err)
+			j.settle(park)
+		}()
+	})
 }
 
 // deadLetter keeps the failed command, as the bot sent it, with why.

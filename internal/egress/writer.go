@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,21 +19,26 @@ const maxBatch = 128
 // queued while it was publishing back to back, asynchronously, without
 // waiting between them, so that many handlers' writes share the client's
 // socket writes and the server's reads; each handler then waits for its
-// own write's ack (a slow ack holds no other write). A lone write goes out
-// at once.
+// own write's ack (a slow ack holds no other write), or, with
+// publishThen, leaves it to a callback. A lone write goes out at once.
 type writer struct {
 	js   jetstream.JetStream
 	reqs chan *write
+
+	mu    sync.Mutex
+	thens map[*nats.Msg]func(error) // publishThen's writes whose ack is to come
 }
 
 // write is one message to store; once done is closed, f is its ack to come
-// (or err says why it was not published).
+// (or err says why it was not published). A write of publishThen has a
+// then instead, which its ack calls.
 type write struct {
 	msg  *nats.Msg
 	opts []jetstream.PublishOpt
 	f    jetstream.PubAckFuture
 	err  error
 	done chan struct{}
+	then func(error)
 }
 
 // errWriteTimeout says a write got no ack in time: like a synchronous
@@ -43,11 +49,43 @@ var errWriteTimeout = errors.New("no publish ack in time")
 // asynchronous publishes give up after timeout: every ack to come arrives
 // or fails within it.
 func newWriter(nc *nats.Conn, timeout time.Duration) (*writer, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(timeout))
+	w := &writer{reqs: make(chan *write), thens: map[*nats.Msg]func(error){}}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(timeout),
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { w.acked(m, nil) }),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			if errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
+				err = errWriteTimeout
+			}
+			w.acked(m, fmt.Errorf("publish %s: %w", m.Subject, err))
+		}))
 	if err != nil {
 		return nil, err
 	}
-	return &writer{js: js, reqs: make(chan *write)}, nil
+	w.js = js
+	return w, nil
+}
+
+// publishThen stores msg, as publish does, without waiting: then gets the
+// outcome, nil once the write is stored, exactly once, on the JetStream
+// context's goroutine for acks, within the writer's timeout. then must not
+// wait for NATS. msg must be a message of its own, not published again
+// before then is called.
+func (w *writer) publishThen(msg *nats.Msg, then func(error)) {
+	w.mu.Lock()
+	w.thens[msg] = then
+	w.mu.Unlock()
+	w.reqs <- &write{msg: msg, then: then}
+}
+
+// acked hands m's outcome to its publishThen, if it has one.
+func (w *writer) acked(m *nats.Msg, err error) {
+	w.mu.Lock()
+	then := w.thens[m]
+	delete(w.thens, m)
+	w.mu.Unlock()
+	if then != nil {
+		then(err)
+	}
 }
 
 // publish stores msg (with opts, as [jetstream.JetStream.PublishMsg]
@@ -103,7 +141,11 @@ func (w *writer) run(stop <-chan struct{}) {
 			if wr.err != nil {
 				wr.err = fmt.Errorf("publish %s: %w", wr.msg.Subject, wr.err)
 			}
-			close(wr.done)
+			if wr.then == nil {
+				close(wr.done)
+			} else if wr.err != nil {
+				w.acked(wr.msg, wr.err) // never sent: no ack will come
+			}
 		}
 	}
 }
