@@ -30,8 +30,8 @@ type writer struct {
 }
 
 // write is one message to store; once done is closed, f is its ack to come
-// (or err says why it was not published). A write of publishThen has a
-// then instead, which its ack calls.
+// (or err says why it was not published). A write of publishThen (then
+// set) has no done: its outcome goes to then.
 type write struct {
 	msg  *nats.Msg
 	opts []jetstream.PublishOpt
@@ -66,10 +66,11 @@ func newWriter(nc *nats.Conn, timeout time.Duration) (*writer, error) {
 }
 
 // publishThen stores msg, as publish does, without waiting: then gets the
-// outcome, nil once the write is stored, exactly once, on the JetStream
-// context's goroutine for acks, within the writer's timeout. then must not
-// wait for NATS. msg must be a message of its own, not published again
-// before then is called.
+// outcome, nil once the write is stored, exactly once, within the writer's
+// timeout, on the goroutine that learns it — the JetStream context's for
+// acks, the writer's when the publish itself fails — so then must not wait
+// for NATS. msg must be a message of its own, not published again before
+// then is called.
 func (w *writer) publishThen(msg *nats.Msg, then func(error)) {
 	w.mu.Lock()
 	w.thens[msg] = then
