@@ -364,7 +364,9 @@ func (e *Egress) Run(ctx context.Context) error {
 	var ccs []jetstream.ConsumeContext
 	pool := newWorkers(e.cfg.Concurrency)
 	defer pool.close() // after stopAll: the lanes' workers are done
-	w, err := newWriter(e.js.Conn(), e.natsWait)
+	// Writes in flight: a result for each command held (publishThen), and
+	// one write for each worker waiting for its own.
+	w, err := newWriter(e.js.Conn(), e.natsWait, e.cfg.Partitions*e.cfg.MaxPending+e.cfg.Concurrency)
 	if err != nil {
 		return err
 	}

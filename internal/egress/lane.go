@@ -50,7 +50,7 @@ type lane struct {
 	lost    bool              // the pin is gone (released): parked commands go back
 	closing bool
 	kick    chan struct{}  // closed to wake parked conversations (release, close)
-	running sync.WaitGroup // conversations running: ready, in handling or parked
+	running sync.WaitGroup // conversations running: ready, in handling, storing a result or parked
 	bg      sync.WaitGroup // catchUpLoop
 }
 
@@ -76,7 +76,7 @@ type entry struct {
 type conv struct {
 	key     string
 	queue   []*entry
-	running bool // ready, in handling or parked (see [lane.step])
+	running bool // ready, in handling, its result being stored or parked (see [lane.step])
 	// res is the reply budget's reservation for the sends queued behind
 	// the command in handling: used by the handling of the conversation's
 	// current command only, one at a time (see [reservation]).
@@ -295,7 +295,9 @@ func (l *lane) start(c *conv) {
 // whether c has another to start now. A conversation stops when it has
 // no command left, or the lane is closing or catching up (whatever ends
 // that starts it again); a parked command's conversation waits off the
-// workers until the command is due, or the lane wants its commands back.
+// workers until the command is due, or the lane wants its commands back;
+// one whose command's result is being stored waits off the workers until
+// the write ends (see [lane.settle]).
 //
 // A conversation gives back the sends its reservation still holds (see
 // [reservation]) before it stops, parks or hands its commands back, and
@@ -345,9 +347,10 @@ func (l *lane) step(c *conv) bool {
 // the reservation's sends that no queued send will use. A park ends at
 // its time or when kick (the lane's when the handling started) is closed.
 // It reports whether c has more to do now (false when parked: its timer
-// queues c again). Called back (see [Egress.handle]) it runs on the writer's
-// callback goroutine, which must not wait for NATS: the sends go back on
-// a goroutine of their own.
+// queues c again). Called back (see [Egress.handle]) it runs where the
+// result's write ended, which must not wait for NATS: when sends are to go
+// back, they go back on a goroutine of its own, which then goes on with c
+// (and settle reports false).
 func (l *lane) settle(c *conv, en *entry, act action, kick <-chan struct{}, calledBack bool) bool {
 	l.mu.Lock()
 	en.active = false
@@ -367,10 +370,24 @@ func (l *lane) settle(c *conv, en *entry, act action, kick <-chan struct{}, call
 	}
 	l.mu.Unlock()
 	if calledBack && res.holds() {
-		go l.e.returnReserved(context.Background(), &res)
-	} else {
-		l.e.returnReserved(context.Background(), &res)
+		// Given back before the conversation goes on (no take of its own
+		// comes in between), off the callback's goroutine.
+		go func() {
+			l.e.returnReserved(context.Background(), &res)
+			if l.conclude(c, last, act, handBack, kick) {
+				l.pool.run(l, c)
+			}
+		}()
+		return false
 	}
+	l.e.returnReserved(context.Background(), &res)
+	return l.conclude(c, last, act, handBack, kick)
+}
+
+// conclude acknowledges, terminates, hands back or parks last, the
+// delivery of c's command a handling ended with act, as [lane.settle]
+// decided; it reports whether c has more to do now.
+func (l *lane) conclude(c *conv, last jetstream.Msg, act action, handBack bool, kick <-chan struct{}) bool {
 	switch {
 	case handBack:
 		_ = last.Nak() // the replica pinned next takes it

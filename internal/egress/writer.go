@@ -47,10 +47,11 @@ var errWriteTimeout = errors.New("no publish ack in time")
 
 // newWriter returns a writer over its own JetStream context on nc, whose
 // asynchronous publishes give up after timeout: every ack to come arrives
-// or fails within it.
-func newWriter(nc *nats.Conn, timeout time.Duration) (*writer, error) {
+// or fails within it. maxPending bounds the writes whose ack is to come;
+// a write beyond it waits for room (nats.go stalls it, then fails it).
+func newWriter(nc *nats.Conn, timeout time.Duration, maxPending int) (*writer, error) {
 	w := &writer{reqs: make(chan *write), thens: map[*nats.Msg]func(error){}}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(timeout),
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(timeout), jetstream.WithPublishAsyncMaxPending(maxPending),
 		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { w.acked(m, nil) }),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 			if errors.Is(err, jetstream.ErrAsyncPublishTimeout) {
@@ -66,11 +67,14 @@ func newWriter(nc *nats.Conn, timeout time.Duration) (*writer, error) {
 }
 
 // publishThen stores msg, as publish does, without waiting: then gets the
-// outcome, nil once the write is stored, exactly once, within the writer's
-// timeout, on the goroutine that learns it — the JetStream context's for
-// acks, the writer's when the publish itself fails — so then must not wait
-// for NATS. msg must be a message of its own, not published again before
-// then is called.
+// outcome, nil once the write is stored, exactly once, on the goroutine
+// that learns it — the JetStream context's for acks, nats.go's for a
+// timeout (holding the context's publisher lock), a no-responders retry or
+// a reconnect, the writer's when the publish itself fails — so then must
+// neither wait for NATS nor publish through the writer's context. It comes
+// within the writer's timeout, give or take nats.go's retry of a publish
+// that found no stream (250 ms). msg must be a message of its own, not
+// published again before then is called.
 func (w *writer) publishThen(msg *nats.Msg, then func(error)) {
 	w.mu.Lock()
 	w.thens[msg] = then
