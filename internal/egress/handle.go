@@ -55,8 +55,8 @@ type job struct {
 	spentUnsaved bool
 	// res is the conversation's reservation in the lane (nil: none kept).
 	res *reservation
-	// settle, when set, ends the handling later: a delivered result is
-	// then stored without the worker waiting for its ack (outStoring).
+	// settle ends the handling later, when a delivered result's write
+	// does: the worker does not wait for its ack (outStoring).
 	settle func(action)
 }
 
@@ -127,11 +127,10 @@ func nakAfter(d time.Duration) action { return action{out: outPark, wait: max(d,
 // handlings in this replica, this one included. yield is closed when the
 // lane wants its commands back: a text sent in parts is parked between two
 // parts, to be handed over. retained is the result an earlier handling
-// could not store (see [action]), if any. With settle set, a delivered
-// command's handling returns outStoring as soon as its result is handed to
-// the writer, and settle gets the action it ends with — ack once the result
-// is stored, a park otherwise — on the writer's callback goroutine or one
-// of its own.
+// could not store (see [action]), if any. A delivered command's handling
+// returns outStoring as soon as its result is handed to the writer, and
+// settle gets the action it ends with — ack once the result is stored, a
+// park otherwise — on the writer's callback goroutine or one of its own.
 func (e *Egress) handle(msg jetstream.Msg, md *jetstream.MsgMetadata, received time.Time, tries int, yield <-chan struct{}, retained []byte, res *reservation, settle func(action)) action {
 	e.metrics.inflight.Inc()
 	defer e.metrics.inflight.Dec()
@@ -181,16 +180,23 @@ func (e *Egress) handleOnce(ctx context.Context, msg jetstream.Msg, md *jetstrea
 		e.logger.Info("command taken over by another replica", "subject", msg.Subject())
 		return action{out: outTaken}, nil
 	case err != nil:
-		// NATS trouble (record, result or dead-letter publish): nothing final
-		// is known to be stored; the next try resumes from the sent record.
-		e.logger.Warn("command handling interrupted; will retry", "subject", msg.Subject(), "err", err)
-		park := nakAfter(e.cfg.RetryMin)
-		park.result = act.result // the lane keeps an earlier one
-		return park, err
+		return e.retryLater(msg.Subject(), act.result, err), err
 	}
 	// An ack lost after outAck means a redelivery, which finds the done
 	// record and republishes the result (deduplicated).
 	return act, nil
+}
+
+// retryLater parks a command whose handling NATS trouble interrupted
+// (a record, result or dead-letter publish): nothing final is known to be
+// stored, and the next try resumes from the sent record, or from result,
+// a delivered result not stored, when set (the lane keeps an earlier one
+// otherwise).
+func (e *Egress) retryLater(subject string, result []byte, err error) action {
+	e.logger.Warn("command handling interrupted; will retry", "subject", subject, "err", err)
+	park := nakAfter(e.cfg.RetryMin)
+	park.result = result
+	return park
 }
 
 // process decides what to do with one delivery of a command. load reads

@@ -96,7 +96,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 	} else {
 		j.debug("command delivered", "attempts", d.Attempts)
 	}
-	if delivered && j.settle != nil {
+	if delivered {
 		m, err := e.resultMsg(j, body, d.Outcome)
 		if err != nil {
 			return action{}, err
@@ -104,18 +104,7 @@ func (e *Egress) finish(ctx context.Context, j *job, d events.ResultData) (actio
 		e.storeResult(j, m, body)
 		return action{out: outStoring}, nil
 	}
-	act, err := e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
-	if err != nil && delivered && c.Verb == events.VerbSend {
-		// The result is the record and it is not stored: the lane keeps it
-		// for the next handling here, and the done record keeps it for a
-		// replica that takes the command over (unless NATS refuses that
-		// too).
-		act.result = body
-		if serr := e.saveDone(ctx, j, body); serr != nil {
-			j.logger().Warn("delivered result neither published nor recorded; kept for the next try", "err", serr)
-		}
-	}
-	return act, err
+	return e.publishOutcome(ctx, j, body, d.Outcome, d.Reason, d.ErrCode, d.ErrMsg, d.Attempts)
 }
 
 // saveDone writes j's done record, which keeps only the result (see
@@ -180,11 +169,12 @@ func (e *Egress) resultMsg(j *job, result []byte, outcome string) (*nats.Msg, er
 
 // storeResult stores m, a delivered command's result (body), without
 // waiting: the handling ends when the write does (see [Egress.handle]).
-// Stored, it is acknowledged. Not stored, it goes as a synchronous publish
-// that failed would (see finish and handleOnce): a send's result is kept
-// for the next try and written to a done record, and the command is parked
-// — on a goroutine of its own, as the writer's callback must not wait for
-// NATS.
+// Stored, it is acknowledged. Not stored, the command is parked as an
+// interrupted handling is (see [Egress.retryLater]); a send's result is the
+// record, so the lane keeps it for the next handling here and a done
+// record keeps it for a replica that takes the command over (unless NATS
+// refuses that too). That runs on a goroutine of its own, as the writer's
+// callback must not wait for NATS.
 func (e *Egress) storeResult(j *job, m *nats.Msg, body []byte) {
 	e.w.publishThen(m, func(err error) {
 		if err == nil {
@@ -192,17 +182,16 @@ func (e *Egress) storeResult(j *job, m *nats.Msg, body []byte) {
 			return
 		}
 		go func() {
-			park := nakAfter(e.cfg.RetryMin)
+			var kept []byte
 			if j.cmd.Verb == events.VerbSend {
-				park.result = body
+				kept = body
 				ctx, cancel := e.natsCtx(context.Background())
 				defer cancel()
 				if serr := e.saveDone(ctx, j, body); serr != nil {
 					j.logger().Warn("delivered result neither published nor recorded; kept for the next try", "err", serr)
 				}
 			}
-			e.logger.Warn("command handling interrupted; will retry", "subject", j.msg.Subject(), "err", err)
-			j.settle(park)
+			j.settle(e.retryLater(j.msg.Subject(), kept, err))
 		}()
 	})
 }
