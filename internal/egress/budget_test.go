@@ -204,6 +204,45 @@ func TestEnforceSevenSends(t *testing.T) {
 	}
 }
 
+// TestBudgetChangedBehindTheEgress: the egress writes its takes through its
+// own writer, each a compare-and-set on the revision it last wrote. When
+// another replica took from the budget since, or the key was deleted (its
+// last entry a delete marker, which the KV reports as no key), that write
+// loses and the take reads again and succeeds: every send is delivered
+// with the budget WeChat has left.
+func TestBudgetChangedBehindTheEgress(t *testing.T) {
+	w := newBudgetWorld(t, config.BudgetEnforce, wxsim.SimConfig{})
+	w.replica(nil)
+	c := w.conv("u1")
+	w.push("u1", "text", "m1")
+	send := func(id string, left int) {
+		t.Helper()
+		w.command("0", "u1", "send", id, text(id))
+		r := w.result(id).Data
+		if r.Outcome != events.OutcomeDelivered || r.ReplyBudget == nil || r.ReplyBudget.Remaining != left {
+			t.Fatalf("%s = %+v; want delivered, %d left", id, r, left)
+		}
+	}
+	send("c1", 4)
+	// Another replica takes one send.
+	if _, code, err := w.tr.Take(t.Context(), c, w.sim.Now()); err != nil || code != 0 {
+		t.Fatalf("take: code %d, %v", code, err)
+	}
+	send("c2", 2)
+	// The key is deleted: the next take finds the message's window again.
+	kv, err := w.js.KeyValue(t.Context(), budget.Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(t.Context(), c.AppID+"."+c.BusinessID+"."+c.OpenID); err != nil {
+		t.Fatal(err)
+	}
+	send("c3", 4)
+	if n := w.count(events.OutcomeDelivered, ""); n != 3 {
+		t.Errorf("%d delivered, want 3", n)
+	}
+}
+
 // TestNewMessageResetsHalfSpentWindow: a new user message resets a window
 // that still had sends left. Its grant is only in its stored event (the
 // ingress writes none), so an egress that took from the stored window

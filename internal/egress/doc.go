@@ -70,8 +70,8 @@
 // Acknowledgement. A command is acknowledged only after its result is
 // stored in WXKF_RESULT (and, for failures, the command in WXKF_DLQ).
 //
-// Writes. While Run runs, the sent records, results and dead letters go
-// through one writer: a handler hands it its message; the writer publishes
+// Writes. While Run runs, the sent records, results, dead letters and the
+// reply budget's compare-and-sets go through one writer: a handler hands it its message; the writer publishes
 // whatever queued while it was publishing back to back, asynchronously,
 // and each handler waits for its own write's ack, no longer than it would
 // for a publish of its own (the NATS timeout). Many conversations' writes

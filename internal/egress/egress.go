@@ -160,7 +160,12 @@ func New(cfg Config) (*Egress, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
-	e.budget, e.budgetMode, e.budgetNow = cfg.Budget, cfg.Egress.ReplyBudget, cfg.BudgetNow
+	e.budgetMode, e.budgetNow = cfg.Egress.ReplyBudget, cfg.BudgetNow
+	if cfg.Budget != nil {
+		// Takes and give-backs are written through the run's writer, as
+		// the sent records are (see Egress.writeBudget).
+		e.budget = cfg.Budget.WithWriter(e.writeBudget)
+	}
 	if e.budgetNow == nil {
 		e.budgetNow = e.now
 	}

@@ -62,6 +62,7 @@ type entry struct {
 	seq   uint64                 // stream sequence
 	dseq  uint64                 // consumer sequence of msg
 	conv  *conv
+	send  bool // a send command (by its subject's verb; see isSend)
 	// received is when it first arrived here: it was published before
 	// (the reply budget's take relies on that; see budget.Tracker.SyncTakeN).
 	received time.Time
@@ -97,7 +98,7 @@ func sendsBehind(queue []*entry, limit int) int {
 }
 
 // isSend reports whether en is a send command (by its subject's verb).
-func isSend(en *entry) bool { return strings.HasSuffix(en.msg.Subject(), "."+events.VerbSend) }
+func isSend(en *entry) bool { return en.send }
 
 func newLane(e *Egress, name string, cons jetstream.Consumer, pool *workers) *lane {
 	return &lane{e: e, name: name, cons: cons, pool: pool, held: map[uint64]*entry{}, convs: map[string]*conv{},
@@ -269,7 +270,8 @@ func (l *lane) add(msg jetstream.Msg) {
 		c = &conv{key: key}
 		l.convs[key] = c
 	}
-	en := &entry{msg: msg, md: md, acked: now, seq: seq, dseq: md.Sequence.Consumer, conv: c, received: now}
+	en := &entry{msg: msg, md: md, acked: now, seq: seq, dseq: md.Sequence.Consumer, conv: c, received: now,
+		send: strings.HasSuffix(msg.Subject(), "."+events.VerbSend)}
 	l.held[seq] = en
 	// In stream order; a command handed back by another replica may arrive
 	// after later ones of its conversation (they wait in catch-up).

@@ -413,9 +413,7 @@ func appendDashes(b []byte, n int) []byte {
 func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64) (uint64, error) {
 	m := &nats.Msg{Subject: "$KV." + SentBucket + "." + key, Data: b, Header: nats.Header{}}
 	seq, err := e.w.publish(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if wrongLastSeq(err) {
 		if rev == 0 {
 			// The key has a value, or a delete marker: Create knows both.
 			ctx, cancel := e.natsCtx(ctx)
@@ -425,6 +423,27 @@ func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64
 		return 0, fmt.Errorf("%w: %w", jetstream.ErrKeyRevisionMismatch, err)
 	}
 	return seq, err
+}
+
+// writeBudget is the reply budget's [budget.WriteFunc]: a compare-and-set
+// on a key's subject in budget.Bucket through the run's writer (budget
+// writes happen only in handlings, while Run runs), cheaper than the KV's
+// synchronous publish.
+func (e *Egress) writeBudget(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error) {
+	m := &nats.Msg{Subject: subject, Data: value, Header: nats.Header{}}
+	seq, err := e.w.publish(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	if wrongLastSeq(err) {
+		return 0, fmt.Errorf("%w: %w", jetstream.ErrKeyExists, err)
+	}
+	return seq, err
+}
+
+// wrongLastSeq reports whether err is a write's lost condition on its
+// subject's last sequence.
+func wrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // saveRecord writes j's record. The first write of a command's record is a
