@@ -89,6 +89,15 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Tracker, er
 // sequence. A lost condition is an error matching jetstream.ErrKeyExists.
 type WriteFunc func(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error)
 
+// ConditionLost reports whether err is JetStream's refusal of a write
+// whose expected last subject sequence did not hold: the lost condition
+// that a [WriteFunc] reports as jetstream.ErrKeyExists.
+func ConditionLost(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
 // WithWriter returns a Tracker on the same bucket that writes through w
 // (the ingress's own publisher, cheaper than the KV's), with a cache of
 // its own.

@@ -71,11 +71,11 @@
 // stored in WXKF_RESULT (and, for failures, the command in WXKF_DLQ).
 //
 // Writes. While Run runs, the sent records, results, dead letters and the
-// reply budget's compare-and-sets go through one writer: a handler hands it its message; the writer publishes
-// whatever queued while it was publishing back to back, asynchronously,
-// and each handler waits for its own write's ack, no longer than it would
-// for a publish of its own (the NATS timeout). Many conversations' writes
-// so share socket writes and the server's reads; a lone write goes out at
+// reply budget's compare-and-sets go through one writer: a handler hands
+// it its message; the writer publishes whatever queued while it was
+// publishing back to back, asynchronously, and each handler waits for its
+// own write's ack, no longer than it would for a publish of its own (the
+// NATS timeout). Many conversations' writes so share socket writes and the server's reads; a lone write goes out at
 // once, and a slow ack holds no other write. A delivered command's handler
 // does not wait for its result's ack: its worker takes the next ready
 // conversation, and the ack finishes the command — it is acknowledged and

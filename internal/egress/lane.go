@@ -62,7 +62,7 @@ type entry struct {
 	seq   uint64                 // stream sequence
 	dseq  uint64                 // consumer sequence of msg
 	conv  *conv
-	send  bool // a send command (by its subject's verb; see isSend)
+	send  bool // a send command (by its subject's verb)
 	// received is when it first arrived here: it was published before
 	// (the reply budget's take relies on that; see budget.Tracker.SyncTakeN).
 	received time.Time
@@ -89,16 +89,13 @@ type conv struct {
 func sendsBehind(queue []*entry, limit int) int {
 	n := 0
 	for _, en := range queue[1:] {
-		if n == limit || !isSend(en) {
+		if n == limit || !en.send {
 			break
 		}
 		n++
 	}
 	return n
 }
-
-// isSend reports whether en is a send command (by its subject's verb).
-func isSend(en *entry) bool { return en.send }
 
 func newLane(e *Egress, name string, cons jetstream.Consumer, pool *workers) *lane {
 	return &lane{e: e, name: name, cons: cons, pool: pool, held: map[uint64]*entry{}, convs: map[string]*conv{},
@@ -367,7 +364,7 @@ func (l *lane) settle(c *conv, en *entry, act action, kick <-chan struct{}, call
 	}
 	last := en.msg
 	var res reservation // sends no queued send will use soon, given back
-	if c.res.holds() && (len(c.queue) == 0 || !isSend(c.queue[0]) || act.out == outPark || act.out == outTaken) {
+	if c.res.holds() && (len(c.queue) == 0 || !c.queue[0].send || act.out == outPark || act.out == outTaken) {
 		res = c.res.detach()
 	}
 	l.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -413,7 +414,7 @@ func appendDashes(b []byte, n int) []byte {
 func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64) (uint64, error) {
 	m := &nats.Msg{Subject: "$KV." + SentBucket + "." + key, Data: b, Header: nats.Header{}}
 	seq, err := e.w.publish(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
-	if wrongLastSeq(err) {
+	if budget.ConditionLost(err) {
 		if rev == 0 {
 			// The key has a value, or a delete marker: Create knows both.
 			ctx, cancel := e.natsCtx(ctx)
@@ -432,18 +433,10 @@ func (e *Egress) putRecord(ctx context.Context, key string, b []byte, rev uint64
 func (e *Egress) writeBudget(ctx context.Context, subject string, value []byte, lastSeq uint64) (uint64, error) {
 	m := &nats.Msg{Subject: subject, Data: value, Header: nats.Header{}}
 	seq, err := e.w.publish(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
-	if wrongLastSeq(err) {
+	if budget.ConditionLost(err) {
 		return 0, fmt.Errorf("%w: %w", jetstream.ErrKeyExists, err)
 	}
 	return seq, err
-}
-
-// wrongLastSeq reports whether err is a write's lost condition on its
-// subject's last sequence.
-func wrongLastSeq(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // saveRecord writes j's record. The first write of a command's record is a

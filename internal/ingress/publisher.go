@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kfbridge/kfbridge/internal/budget"
 	"github.com/kfbridge/kfbridge/pkg/events"
 )
 
@@ -296,9 +297,7 @@ func expectMsg(subject string, data []byte, lastSeq uint64) *outMsg {
 // an error that matches jetstream.ErrKeyExists for a lost condition.
 func expectResult(subject string, ack PubAck, err error) (uint64, error) {
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if budget.ConditionLost(err) {
 			return 0, fmt.Errorf("publish %s: %w: %w", subject, err, jetstream.ErrKeyExists)
 		}
 		return 0, fmt.Errorf("publish %s: %w", subject, err)
